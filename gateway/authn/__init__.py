@@ -1,0 +1,126 @@
+"""Authentication per tenant: who is calling, decided against that tenant's Ory only.
+
+    TenantAuthenticator.authenticate(request, kinds) -> Principal
+        credentials.extract   cookie / X-Session-Token / Authorization: Bearer (ambiguity -> 401)
+        routing.plan          which authenticator sees which credential, in the route's order
+        cache.DecisionCache   hashed keys, bounded TTL, negative caching, single flight
+        kratos / hydra / jwt  whoami, RFC 7662 introspection, local JWT verification
+
+Errors: no credential -> Unauthenticated (401); a credential presented and rejected ->
+InvalidToken (401, error="invalid_token"); Ory down or misbehaving -> ServiceUnavailable
+(503); Ory 429 -> TooManyRequests. Each carries a fixed `reason` id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import httpx
+
+from gateway.authn.cache import (
+    CacheBackend,
+    CacheStats,
+    Clock,
+    DecisionCache,
+    SharedBackend,
+    credential_key,
+)
+from gateway.authn.credentials import extract
+from gateway.authn.decision import Decision
+from gateway.authn.hydra import ClientOrganizations, HydraIntrospector
+from gateway.authn.jwks import JwksCache
+from gateway.authn.jwt import JwtVerifier
+from gateway.authn.kratos import KratosAuthenticator
+from gateway.authn.routing import AUTHENTICATORS, Attempt, plan
+from gateway.config import CacheSettings, Settings, TenantSettings
+from gateway.errors import InvalidToken, Unauthenticated
+from gateway.principal import Kind, Principal
+from gateway.request import RequestView
+
+__all__ = [
+    "CacheBackend",
+    "CacheStats",
+    "SharedBackend",
+    "TenantAuthenticator",
+    "build_authenticators",
+    "credential_key",
+]
+
+
+class TenantAuthenticator:
+    def __init__(
+        self,
+        tenant: TenantSettings,
+        cache: CacheSettings,
+        http: httpx.AsyncClient,
+        clock: Clock = time.time,
+        *,
+        backend: CacheBackend | None = None,
+        shared: SharedBackend | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self.cache = DecisionCache(cache, clock, backend, shared)
+        self.kratos = KratosAuthenticator(tenant, http, clock)
+        self.client_orgs = ClientOrganizations(tenant, http, clock)
+        self.hydra = HydraIntrospector(tenant, http, clock, self.client_orgs)
+        self.jwks = JwksCache(tenant, http, clock)
+        self.jwt = JwtVerifier(tenant, self.jwks, self.client_orgs, clock)
+
+    @property
+    def stats(self) -> CacheStats:
+        return self.cache.stats
+
+    async def authenticate(self, request: RequestView, kinds: Sequence[Kind]) -> Principal:
+        creds = extract(request, self.tenant)
+        attempts = plan(creds, kinds, self.tenant)
+        for attempt in attempts:
+            decision = await self._decide(attempt)
+            if decision.principal is not None:
+                return decision.principal
+            if attempt.final:
+                raise InvalidToken(decision.description, realm=self.tenant.name, reason=decision.reason)
+        if attempts:
+            raise InvalidToken("the credentials were not accepted", realm=self.tenant.name, reason="token_unknown")
+        if creds.bearer or creds.session_token:
+            raise InvalidToken(
+                "this kind of credential is not accepted here",
+                realm=self.tenant.name,
+                reason="credential_kind_not_accepted",
+            )
+        raise Unauthenticated("authentication required", realm=self.tenant.name, reason="no_credentials")
+
+    async def _decide(self, attempt: Attempt) -> Decision:
+        key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
+        return await self.cache.get_or_load(key, lambda: self._load(attempt))
+
+    async def _load(self, attempt: Attempt) -> Decision:
+        if attempt.authenticator == "kratos-cookie":
+            return await self.kratos.with_cookie(attempt.cookie_header)
+        if attempt.authenticator == "kratos-token":
+            return await self.kratos.with_token(attempt.credential)
+        if attempt.authenticator == "hydra":
+            return await self.hydra.introspect(attempt.credential)
+        return await self.jwt.verify(attempt.credential)
+
+    def evict_session(self, session_id: str) -> int:
+        """Forget every cached decision for a revoked Kratos session."""
+        return self.cache.evict_session(self.tenant.name, session_id)
+
+    def evict_credential(self, credential: str) -> int:
+        """Forget every cached decision for a revoked token or cookie value."""
+        return sum(
+            self.cache.evict_credential_hash(credential_key(self.tenant.name, a, credential)) for a in AUTHENTICATORS
+        )
+
+
+def build_authenticators(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    clock: Clock = time.time,
+    *,
+    shared: SharedBackend | None = None,
+) -> dict[str, TenantAuthenticator]:
+    """One authenticator per tenant; `shared` is the (future) replica-shared cache layer."""
+    tenants: Mapping[str, TenantSettings] = settings.tenants
+    return {name: TenantAuthenticator(t, settings.cache, http, clock, shared=shared) for name, t in tenants.items()}

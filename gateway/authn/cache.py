@@ -1,0 +1,183 @@
+"""Per-tenant decision cache: hashed keys, bounded size, bounded staleness, single flight.
+
+- Key: sha256 of (tenant, authenticator, credential). The raw credential is never stored.
+- Positive TTL: min(max_ttl, the session's expires_at / token's exp - now).
+- Negative TTL: `negative_ttl` for rejected credentials. Failures (outages, 429) raise and are
+  never cached.
+- Single flight: concurrent misses on one key join the leader's in-flight load, so N requests
+  with the same new credential cause one Ory call. The load runs as its own task, so a
+  requester that disconnects does not cancel it for the others.
+
+Storage is a small `CacheBackend` (sync, in-process; `MemoryBackend` here). A replica-shared
+layer (Redis) plugs in as a `SharedBackend` (async): it is consulted only by the single-flight
+leader on a local miss and written after a load, and it must implement the same revocation
+hooks (`evict_session`, `evict_credential_hash`) so a revocation fans out to every replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from cachetools import TLRUCache
+
+from gateway.authn.decision import Decision
+from gateway.config import CacheSettings
+
+Clock = Callable[[], float]
+Loader = Callable[[], Awaitable[Decision]]
+
+
+def credential_key(tenant: str, authenticator: str, credential: str) -> str:
+    """The cache key and revocation handle of a credential: never the credential itself."""
+    raw = f"{tenant}\x00{authenticator}\x00{credential}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    decision: Decision
+    #: absolute expiry, epoch seconds (same clock as the cache)
+    expires: float
+
+
+class CacheBackend(Protocol):
+    def get(self, key: str) -> Entry | None: ...
+    def set(self, key: str, entry: Entry) -> None: ...
+    def delete(self, key: str) -> bool: ...
+    def evict_session(self, tenant: str, session_id: str) -> int: ...
+    def evict_credential_hash(self, h: str) -> int: ...
+
+
+class SharedBackend(Protocol):
+    """A cache shared by replicas (e.g. Redis). Not implemented yet; see the module docstring."""
+
+    async def get(self, key: str) -> Entry | None: ...
+    async def set(self, key: str, entry: Entry) -> None: ...
+    async def delete(self, key: str) -> bool: ...
+    async def evict_session(self, tenant: str, session_id: str) -> int: ...
+    async def evict_credential_hash(self, h: str) -> int: ...
+
+
+def _expiry(_key: str, entry: Entry, _now: float) -> float:
+    return entry.expires
+
+
+class MemoryBackend:
+    """Bounded in-process store: per-entry expiry, least recently used evicted first."""
+
+    def __init__(self, size: int, clock: Clock) -> None:
+        self._data: TLRUCache[str, Entry] = TLRUCache(maxsize=max(1, size), ttu=_expiry, timer=clock)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: str) -> Entry | None:
+        return self._data.get(key)
+
+    def set(self, key: str, entry: Entry) -> None:
+        self._data[key] = entry
+
+    def delete(self, key: str) -> bool:
+        return self._data.pop(key, None) is not None
+
+    def evict_session(self, tenant: str, session_id: str) -> int:
+        # Revocation is rare; a scan keeps the store free of side indexes that could grow.
+        doomed = [
+            key
+            for key, entry in list(self._data.items())
+            if (p := entry.decision.principal) is not None and p.tenant == tenant and p.session_id == session_id
+        ]
+        return sum(self.delete(key) for key in doomed)
+
+    def evict_credential_hash(self, h: str) -> int:
+        return int(self.delete(h))
+
+
+@dataclass(slots=True)
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    joins: int = 0
+    negative_hits: int = 0
+
+
+class DecisionCache:
+    def __init__(
+        self,
+        settings: CacheSettings,
+        clock: Clock,
+        backend: CacheBackend | None = None,
+        shared: SharedBackend | None = None,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self.backend: CacheBackend = backend or MemoryBackend(settings.size, clock)
+        self.shared = shared
+        self.stats = CacheStats()
+        self._inflight: dict[str, asyncio.Future[Decision]] = {}
+
+    async def get_or_load(self, key: str, load: Loader) -> Decision:
+        entry = self.backend.get(key)
+        if entry is not None:
+            self.stats.hits += 1
+            if entry.decision.principal is None:
+                self.stats.negative_hits += 1
+            return entry.decision
+        task = self._inflight.get(key)
+        if task is None:
+            self.stats.misses += 1
+            task = asyncio.ensure_future(self._load(key, load))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._landed(key, done))
+        else:
+            self.stats.joins += 1
+        return await asyncio.shield(task)
+
+    def evict_session(self, tenant: str, session_id: str) -> int:
+        return self.backend.evict_session(tenant, session_id)
+
+    def evict_credential_hash(self, h: str) -> int:
+        return self.backend.evict_credential_hash(h)
+
+    async def _load(self, key: str, load: Loader) -> Decision:
+        if self.shared is not None:
+            entry = await self.shared.get(key)
+            if entry is not None and entry.expires > self._clock():
+                self.backend.set(key, entry)
+                return entry.decision
+        decision = self._stamped(key, await load())
+        entry = self._entry(decision)
+        if entry is not None:
+            self.backend.set(key, entry)
+            if self.shared is not None:
+                await self.shared.set(key, entry)
+        return decision
+
+    def _entry(self, decision: Decision) -> Entry | None:
+        now = self._clock()
+        principal = decision.principal
+        if principal is None:
+            ttl = self._settings.negative_ttl
+        else:
+            ttl = self._settings.max_ttl
+            if principal.expires_at is not None:
+                ttl = min(ttl, principal.expires_at - now)
+        return Entry(decision, now + ttl) if ttl > 0 else None
+
+    @staticmethod
+    def _stamped(key: str, decision: Decision) -> Decision:
+        p = decision.principal
+        if p is None or p.credential_hash == key:
+            return decision
+        return Decision(dataclasses.replace(p, credential_hash=key))
+
+    def _landed(self, key: str, task: asyncio.Future[Decision]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here, so a load nobody awaited any more is not logged as lost

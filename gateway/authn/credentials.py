@@ -1,0 +1,106 @@
+"""Which credentials a request carries, and what shape a bearer token has.
+
+Only the tenant's own session cookie counts as a cookie credential (other cookies, such as
+another tenant's, are not credentials here). Ambiguity is rejected rather than resolved:
+the same session cookie twice with different values, two different Authorization headers, or
+an X-Session-Token that disagrees with the bearer token.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from gateway.config import TenantSettings
+from gateway.errors import InvalidToken
+from gateway.request import RequestView
+
+Shape = Literal["session", "oauth2", "jwt", "unknown"]
+
+SESSION_PREFIX = "ory_st_"
+OAUTH2_PREFIXES = ("ory_at_", "ory_rt_", "ory_ac_")
+_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+#: RFC 6750 b64token, also covering the JWT and Ory shapes
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    #: value of the tenant's session cookie, and the whole Cookie header to forward with it
+    cookie: str | None = None
+    cookie_header: str | None = None
+    #: X-Session-Token header
+    session_token: str | None = None
+    #: the token of `Authorization: Bearer <token>`
+    bearer: str | None = None
+
+    @property
+    def presented(self) -> bool:
+        return bool(self.cookie or self.session_token or self.bearer)
+
+
+def token_shape(token: str) -> Shape:
+    if token.startswith(SESSION_PREFIX):
+        return "session"
+    if token.startswith(OAUTH2_PREFIXES):
+        return "oauth2"
+    if _JWT.fullmatch(token):
+        return "jwt"
+    return "unknown"
+
+
+def extract(request: RequestView, tenant: TenantSettings) -> Credentials:
+    cookie_header = request.cookie_header() if tenant.transport != "bearer" else None
+    cookie = session_cookie(cookie_header, tenant) if cookie_header else None
+    bearer = _bearer(request, tenant.name)
+    session_token = _session_token(request, tenant.name) if tenant.transport != "cookie" else None
+    if session_token and bearer and session_token != bearer:
+        raise _ambiguous(tenant.name, "X-Session-Token and Authorization carry different tokens")
+    return Credentials(cookie, cookie_header if cookie else None, session_token, bearer)
+
+
+def session_cookie(cookie_header: str, tenant: TenantSettings) -> str | None:
+    """The tenant's session cookie value; two different values for it are rejected."""
+    found: str | None = None
+    for pair in cookie_header.split(";"):
+        name, eq, value = pair.strip().partition("=")
+        if not eq or name != tenant.session_cookie_name:
+            continue
+        value = value.strip().strip('"')
+        if found is not None and value != found:
+            raise _ambiguous(tenant.name, "the session cookie is present twice with different values")
+        found = value
+    return found or None
+
+
+def _bearer(request: RequestView, realm: str) -> str | None:
+    values = {v.strip() for v in request.header_values(b"authorization")}
+    if not values:
+        return None
+    if len(values) > 1:
+        raise _ambiguous(realm, "several Authorization headers")
+    scheme, _, token = values.pop().decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer":
+        return None  # another scheme (Basic, ...) is not a credential for us
+    token = token.strip()
+    if not _TOKEN.fullmatch(token):
+        raise InvalidToken("malformed bearer token", realm=realm, reason="malformed_token")
+    return token
+
+
+def _session_token(request: RequestView, realm: str) -> str | None:
+    values = {v.strip() for v in request.header_values(b"x-session-token")}
+    if not values or values == {b""}:
+        return None
+    if len(values) > 1:
+        raise _ambiguous(realm, "several X-Session-Token headers")
+    token = values.pop().decode("latin-1")
+    if not _TOKEN.fullmatch(token):
+        raise InvalidToken("malformed session token", realm=realm, reason="malformed_token")
+    return token
+
+
+def _ambiguous(realm: str, what: str) -> InvalidToken:
+    reason = "ambiguous_cookie" if "cookie" in what else "ambiguous_credentials"
+    return InvalidToken(f"ambiguous credentials: {what}", realm=realm, reason=reason)

@@ -1,0 +1,149 @@
+"""Machine principals: RFC 7662 introspection at the tenant's Hydra admin API, and the
+organization of an OAuth2 client (`ext.organization_id`, else the client's
+`metadata.organization_id` from `GET /admin/clients/{id}`, cached and bounded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from cachetools import TTLCache
+
+from gateway.authn.cache import Clock
+from gateway.authn.decision import Decision, dig, is_int, same_issuer
+from gateway.authn.oryhttp import json_object, ory_request, outage, unexpected
+from gateway.config import TenantSettings
+from gateway.errors import ServiceUnavailable
+from gateway.principal import Principal
+
+SERVICE = "hydra"
+CLIENT_ORG_TTL = 300.0
+CLIENT_ORG_SIZE = 10_000
+
+
+def admin_headers(tenant: TenantSettings) -> dict[str, str]:
+    headers = {"accept": "application/json"}
+    if tenant.hydra_admin_token:
+        headers["authorization"] = f"Bearer {tenant.hydra_admin_token}"
+    return headers
+
+
+class ClientOrganizations:
+    """client id -> organization id (or None), from the tenant's Hydra admin API."""
+
+    def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> None:
+        self._tenant = tenant
+        self._http = http
+        self._cache: TTLCache[str, str | None] = TTLCache(CLIENT_ORG_SIZE, CLIENT_ORG_TTL, timer=clock)
+        self._inflight: dict[str, asyncio.Future[str | None]] = {}
+        self.lookups = 0
+
+    async def organization(self, client_id: str) -> str | None:
+        if self._tenant.hydra_admin_url is None:
+            return None
+        try:
+            return self._cache[client_id]
+        except KeyError:
+            pass
+        task = self._inflight.get(client_id)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch(client_id))
+            self._inflight[client_id] = task
+            task.add_done_callback(lambda _: self._inflight.pop(client_id, None))
+        return await asyncio.shield(task)
+
+    async def _fetch(self, client_id: str) -> str | None:
+        assert self._tenant.hydra_admin_url is not None
+        url = f"{self._tenant.hydra_admin_url.rstrip('/')}/admin/clients/{quote(client_id, safe='')}"
+        self.lookups += 1
+        response = await ory_request(
+            self._http, "GET", url, service=SERVICE, timeout=self._tenant.timeout,
+            headers=admin_headers(self._tenant),
+        )  # fmt: skip
+        if response.status_code == 404:
+            org = None
+        elif response.status_code == 200:
+            value = dig(json_object(response, SERVICE), "metadata.organization_id")
+            org = value if isinstance(value, str) and value else None
+        else:
+            raise unexpected(response, SERVICE)
+        self._cache[client_id] = org
+        return org
+
+
+def ext_organization(claims: dict[str, Any]) -> str | None:
+    value = dig(claims, "ext.organization_id")
+    return value if isinstance(value, str) and value else None
+
+
+def audience_ok(aud: object, expected: str | None) -> bool:
+    if expected is None:
+        return True
+    return aud == expected or (isinstance(aud, list) and expected in aud)
+
+
+class HydraIntrospector:
+    def __init__(
+        self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock, orgs: ClientOrganizations
+    ) -> None:
+        self._tenant = tenant
+        self._http = http
+        self._clock = clock
+        self._orgs = orgs
+        admin = tenant.hydra_admin_url
+        self._url = admin.rstrip("/") + "/admin/oauth2/introspect" if admin else None
+
+    async def introspect(self, token: str) -> Decision:
+        if self._url is None:
+            return Decision.reject("token_inactive", "this tenant cannot introspect tokens")
+        response = await ory_request(
+            self._http, "POST", self._url, service=SERVICE, timeout=self._tenant.timeout,
+            headers=admin_headers(self._tenant), form={"token": token, "token_type_hint": "access_token"},
+        )  # fmt: skip
+        if response.status_code != 200:
+            raise unexpected(response, SERVICE)
+        return await self.token_decision(json_object(response, SERVICE))
+
+    async def token_decision(self, doc: dict[str, Any]) -> Decision:
+        active = doc.get("active")
+        if not isinstance(active, bool):
+            raise unexpected_shape()
+        if not active:
+            return Decision.reject("token_inactive", "the token is not active")
+        rejected = self._check(doc)
+        if rejected is not None:
+            return rejected
+        client = doc.get("client_id") or doc.get("sub")
+        scope = doc.get("scope", "")
+        if not isinstance(client, str) or not client or not isinstance(scope, str):
+            raise unexpected_shape()
+        org = ext_organization(doc) or await self._orgs.organization(client)
+        return Decision(machine(self._tenant.name, client, org, frozenset(scope.split()), doc["exp"]))
+
+    def _check(self, doc: dict[str, Any]) -> Decision | None:
+        if not is_int(doc.get("exp")):
+            raise unexpected_shape()
+        if doc.get("token_use", "access_token") != "access_token":
+            return Decision.reject("token_not_access_token", "not an access token")
+        issuer = self._tenant.hydra_issuer
+        if issuer and "iss" in doc and not same_issuer(doc["iss"], issuer):
+            return Decision.reject("wrong_issuer", "the token was issued by another issuer")
+        if not audience_ok(doc.get("aud"), self._tenant.jwt_audience):
+            return Decision.reject("wrong_audience", "the token is not meant for this audience")
+        if doc["exp"] <= self._clock():
+            return Decision.reject("token_expired", "the token has expired")
+        return None
+
+
+def machine(tenant: str, client: str, org: str | None, scopes: frozenset[str], exp: float) -> Principal:
+    return Principal(
+        kind="machine", tenant=tenant, subject=client, organization=org, roles=frozenset(),
+        scopes=scopes, client_id=client, expires_at=float(exp),
+    )  # fmt: skip
+
+
+def unexpected_shape() -> ServiceUnavailable:
+    return outage(SERVICE, "sent an introspection result of the wrong shape", "ory_garbage")

@@ -1,0 +1,84 @@
+"""The tenant's Hydra JWKS, fetched from its own public URL only (never from a token header).
+
+Keys are kept for `MAX_AGE` seconds; an unknown `kid` triggers a refetch at most every
+`MIN_REFETCH` seconds; concurrent refetches share one request. Symmetric (`oct`) and private
+keys are dropped so that a public key can never be used as an HMAC secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
+
+from gateway.authn.cache import Clock
+from gateway.authn.oryhttp import json_object, ory_request, outage, unexpected
+from gateway.config import TenantSettings
+
+PublicKey = RSAKey | ECKey | OKPKey
+SERVICE = "hydra"
+MAX_AGE = 300.0
+MIN_REFETCH = 30.0
+
+
+class JwksCache:
+    def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> None:
+        public = tenant.hydra_public_url or ""
+        self._url = public.rstrip("/") + "/.well-known/jwks.json"
+        self._tenant = tenant
+        self._http = http
+        self._clock = clock
+        self._keys: dict[str, PublicKey] = {}
+        self._fetched_at: float | None = None
+        self._inflight: asyncio.Future[None] | None = None
+        self.fetches = 0
+
+    async def key(self, kid: str) -> PublicKey | None:
+        now = self._clock()
+        fresh = self._fetched_at is not None and now - self._fetched_at < MAX_AGE
+        if fresh and kid in self._keys:
+            return self._keys[kid]
+        if fresh and self._fetched_at is not None and now - self._fetched_at < MIN_REFETCH:
+            return None  # unknown kid, fetched a moment ago: do not let tokens drive our traffic
+        await self._refresh()
+        return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        if self._inflight is None:
+            self._inflight = asyncio.ensure_future(self._fetch())
+            self._inflight.add_done_callback(self._landed)
+        await asyncio.shield(self._inflight)
+
+    def _landed(self, task: asyncio.Future[None]) -> None:
+        self._inflight = None
+        if not task.cancelled():
+            task.exception()
+
+    async def _fetch(self) -> None:
+        self.fetches += 1
+        response = await ory_request(
+            self._http, "GET", self._url, service=SERVICE, timeout=self._tenant.timeout,
+            headers={"accept": "application/json"},
+        )  # fmt: skip
+        if response.status_code != 200:
+            raise unexpected(response, SERVICE)
+        keys = json_object(response, SERVICE).get("keys")
+        if not isinstance(keys, list):
+            raise outage(SERVICE, "sent a JWKS of the wrong shape", "ory_garbage")
+        self._keys = {kid: key for kid, key in map(_public_key, keys) if key is not None}
+        self._fetched_at = self._clock()
+
+
+def _public_key(jwk: Any) -> tuple[str, PublicKey | None]:
+    if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
+        return "", None
+    if jwk.get("kty") not in ("RSA", "EC", "OKP") or "d" in jwk or jwk.get("use", "sig") != "sig":
+        return jwk["kid"], None
+    try:
+        key = import_key(jwk)
+    except (JoseError, ValueError, TypeError):
+        return jwk["kid"], None
+    return jwk["kid"], key if isinstance(key, RSAKey | ECKey | OKPKey) else None

@@ -1,0 +1,87 @@
+"""Human principals: the tenant's Kratos `GET /sessions/whoami`.
+
+A cookie is forwarded as the browser's whole Cookie header; a token is sent as
+X-Session-Token. Organization and roles come from the identity's admin-controlled fields
+(`metadata_public`, `organization_id`); traits are user-editable and never used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from gateway.authn.cache import Clock
+from gateway.authn.decision import Decision, dig, first_string, parse_rfc3339, string_set
+from gateway.authn.oryhttp import json_object, ory_request, outage, unexpected
+from gateway.config import TenantSettings
+from gateway.errors import ConfigError
+from gateway.principal import Principal
+
+SERVICE = "kratos"
+
+
+class KratosAuthenticator:
+    def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> None:
+        _check_paths(tenant)
+        self._tenant = tenant
+        self._http = http
+        self._clock = clock
+        self._url = tenant.kratos_public_url.rstrip("/") + "/sessions/whoami"
+
+    async def with_cookie(self, cookie_header: str) -> Decision:
+        return await self._whoami({"cookie": cookie_header, "accept": "application/json"})
+
+    async def with_token(self, token: str) -> Decision:
+        return await self._whoami({"x-session-token": token, "accept": "application/json"})
+
+    async def _whoami(self, headers: dict[str, str]) -> Decision:
+        response = await ory_request(
+            self._http, "GET", self._url, service=SERVICE, timeout=self._tenant.timeout, headers=headers
+        )
+        if response.status_code == 401:
+            return Decision.reject("session_invalid", "no valid session for these credentials")
+        if response.status_code == 403:
+            return Decision.reject("session_aal_insufficient", "the session needs a second factor")
+        if response.status_code != 200:
+            raise unexpected(response, SERVICE)
+        return self.session_decision(json_object(response, SERVICE))
+
+    def session_decision(self, session: dict[str, Any]) -> Decision:
+        identity = session.get("identity")
+        session_id = session.get("id")
+        expires_at = parse_rfc3339(session.get("expires_at"))
+        if not isinstance(identity, dict) or not isinstance(session_id, str) or expires_at is None:
+            raise outage(SERVICE, "sent a session of the wrong shape", "ory_garbage")
+        identity_id = identity.get("id")
+        if not isinstance(identity_id, str) or not identity_id:
+            raise outage(SERVICE, "sent an identity of the wrong shape", "ory_garbage")
+        if session.get("active") is not True:
+            return Decision.reject("session_inactive", "the session is not active")
+        if identity.get("state", "active") != "active":
+            return Decision.reject("identity_inactive", "the identity is not active")
+        if expires_at <= self._clock():
+            return Decision.reject("session_expired", "the session has expired")
+        aal = session.get("authenticator_assurance_level")
+        return Decision(
+            Principal(
+                kind="human",
+                tenant=self._tenant.name,
+                subject=identity_id,
+                organization=first_string(identity, self._tenant.org_paths),
+                roles=string_set(dig(identity, self._tenant.roles_path)),
+                scopes=frozenset(),
+                session_id=session_id,
+                aal=aal if isinstance(aal, str) else None,
+                expires_at=expires_at,
+            )
+        )
+
+
+def _check_paths(tenant: TenantSettings) -> None:
+    bad = [p for p in (*tenant.org_paths, tenant.roles_path) if p.split(".")[0] in ("traits", "")]
+    if bad:
+        raise ConfigError(
+            [f"{tenant.env_prefix}ORG_PATHS/ROLES_PATH: {p!r} is user-editable or empty; "
+             "use metadata_public or organization_id" for p in bad]
+        )  # fmt: skip

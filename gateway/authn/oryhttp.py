@@ -1,0 +1,79 @@
+"""The one place where the authenticators talk HTTP to Ory, and where httpx errors become ours.
+
+Outages fail closed: a timeout, a connection error, a 5xx, an unexpected status or a body
+that is not a JSON object becomes `ServiceUnavailable` (503, Retry-After); Ory's 429 becomes
+`TooManyRequests` with Ory's Retry-After. Never 401 for an outage.
+
+Requests never follow redirects and never carry the shared client's cookie jar: the only
+Cookie header sent is the one the caller passes (the browser's, to the tenant's Kratos).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from gateway.errors import ServiceUnavailable, TooManyRequests
+
+#: Retry-After (seconds) sent with a 503 when Ory is unreachable or misbehaves
+OUTAGE_RETRY_AFTER = 2
+#: Retry-After when Ory answers 429 without a usable Retry-After header
+DEFAULT_RATE_RETRY_AFTER = 1
+
+
+async def ory_request(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    service: str,
+    timeout: float,
+    headers: Mapping[str, str],
+    form: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """Send one request to Ory; 429 and 5xx are raised, every other status is returned."""
+    request = http.build_request(method, url, headers=dict(headers), data=form, timeout=timeout)
+    if "cookie" not in {k.lower() for k in headers}:
+        request.headers.pop("cookie", None)  # never the shared client's jar
+    try:
+        response = await http.send(request, follow_redirects=False)
+    except httpx.TimeoutException as exc:
+        raise outage(service, "timed out", "ory_timeout") from exc
+    except httpx.HTTPError as exc:
+        raise outage(service, "is unreachable", "ory_unreachable") from exc
+    if response.status_code == 429:
+        raise TooManyRequests(
+            f"{service} is rate limiting, retry later",
+            retry_after=retry_after(response, DEFAULT_RATE_RETRY_AFTER),
+            reason="ory_rate_limited",
+        )
+    if response.status_code >= 500:
+        raise outage(service, f"answered {response.status_code}", "ory_error")
+    return response
+
+
+def json_object(response: httpx.Response, service: str) -> dict[str, Any]:
+    """The response body as a JSON object, or 503: garbage from Ory is an outage."""
+    try:
+        doc = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise outage(service, "sent a body that is not JSON", "ory_garbage") from exc
+    if not isinstance(doc, dict):
+        raise outage(service, "sent a body of the wrong shape", "ory_garbage")
+    return doc
+
+
+def unexpected(response: httpx.Response, service: str) -> ServiceUnavailable:
+    return outage(service, f"answered an unexpected {response.status_code}", "ory_unexpected_status")
+
+
+def outage(service: str, what: str, reason: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"the identity service ({service}) {what}", retry_after=OUTAGE_RETRY_AFTER, reason=reason)
+
+
+def retry_after(response: httpx.Response, default: int) -> int:
+    raw = response.headers.get("retry-after", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 86_400 else default

@@ -1,0 +1,1 @@
+"""In-memory Ory emulator (Kratos + Hydra, Ory Network layout) for development and tests."""

@@ -1,0 +1,95 @@
+"""The route table of a project: every Kratos and Hydra path served, with its operation name."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gateway.emulator import hydra_admin, hydra_public, kratos_admin, kratos_public
+from gateway.emulator.context import Handler
+
+ALL_BUT_DELETE = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    operation: str
+    family: str  # "kratos" or "hydra": decides the error shape
+    handler: Handler
+
+    @property
+    def admin(self) -> bool:
+        return self.pattern.pattern.startswith("^/admin/")
+
+
+def _route(methods: str | frozenset[str], path: str, operation: str, family: str, handler: Handler) -> Route:
+    regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"
+    allowed = frozenset(methods.split()) if isinstance(methods, str) else methods
+    return Route(allowed, re.compile(regex), operation, family, handler)
+
+
+K, H = "kratos", "hydra"
+ROUTES: tuple[Route, ...] = (
+    _route(ALL_BUT_DELETE, "/sessions/whoami", "whoami", K, kratos_public.whoami),
+    _route("GET", "/self-service/login/api", "login_flow_api", K, kratos_public.create_api_flow),
+    _route("GET", "/self-service/login/browser", "login_flow_browser", K, kratos_public.create_browser_flow),
+    _route("GET", "/self-service/login/flows", "get_login_flow", K, kratos_public.get_flow),
+    _route("POST", "/self-service/login", "login_submit", K, kratos_public.submit_login),
+    _route("DELETE", "/self-service/logout/api", "logout_api", K, kratos_public.logout_api),
+    _route("GET", "/schemas/{id}", "get_schema", K, kratos_public.identity_schema),
+    _route("GET", "/health/alive", "health", K, kratos_public.health),
+    _route("GET", "/health/ready", "health", K, kratos_public.health),
+    _route("POST", "/admin/identities", "create_identity", K, kratos_admin.create_identity),
+    _route("GET", "/admin/identities", "list_identities", K, kratos_admin.list_identities),
+    _route("GET", "/admin/identities/{id}", "get_identity", K, kratos_admin.get_identity),
+    _route("DELETE", "/admin/identities/{id}", "delete_identity", K, kratos_admin.delete_identity),
+    _route(
+        "GET",
+        "/admin/identities/{id}/sessions",
+        "list_identity_sessions",
+        K,
+        kratos_admin.list_identity_sessions,
+    ),
+    _route(
+        "DELETE",
+        "/admin/identities/{id}/sessions",
+        "delete_identity_sessions",
+        K,
+        kratos_admin.delete_identity_sessions,
+    ),
+    _route("GET", "/admin/sessions", "list_sessions", K, kratos_admin.list_sessions),
+    _route("GET", "/admin/sessions/{id}", "get_session", K, kratos_admin.get_session),
+    _route("DELETE", "/admin/sessions/{id}", "disable_session", K, kratos_admin.disable_session),
+    _route("POST", "/oauth2/token", "token", H, hydra_public.token),
+    _route("POST", "/oauth2/revoke", "revoke", H, hydra_public.revoke),
+    _route("GET", "/.well-known/jwks.json", "jwks", H, hydra_public.jwks),
+    _route("GET", "/.well-known/openid-configuration", "discovery", H, hydra_public.discovery),
+    _route("GET", "/.well-known/oauth-authorization-server", "discovery", H, hydra_public.discovery),
+    _route("POST", "/admin/clients", "create_client", H, hydra_admin.create_client),
+    _route("GET", "/admin/clients", "list_clients", H, hydra_admin.list_clients),
+    _route("GET", "/admin/clients/{id}", "get_client", H, hydra_admin.get_client),
+    _route("DELETE", "/admin/clients/{id}", "delete_client", H, hydra_admin.delete_client),
+    _route("POST", "/admin/oauth2/introspect", "introspect", H, hydra_admin.introspect),
+    _route("GET", "/admin/keys/{set}", "get_key_set", H, hydra_admin.get_key_set),
+)
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]] | tuple[None, bool]:
+    """(route, path params) or (None, whether the path exists for another method)."""
+    path_known = False
+    for route in ROUTES:
+        found = route.pattern.match(path)
+        if found is None:
+            continue
+        if method in route.methods:
+            return route, found.groupdict()
+        path_known = True
+    return None, path_known
+
+
+def family_of(path: str) -> str:
+    """Which error shape an unmatched path gets: Hydra's for its admin prefixes, Kratos' otherwise."""
+    hydra_prefixes = ("/admin/clients", "/admin/oauth2", "/admin/keys", "/admin/trust", "/oauth2/")
+    return H if path.startswith(hydra_prefixes) else K

@@ -1,0 +1,139 @@
+"""In-memory state of the emulator: projects and everything they hold. Nothing is persisted."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.emulator.faults import FaultStore
+from gateway.emulator.keys import KeySets
+from gateway.emulator.timeutil import Clock
+
+DEFAULT_SESSION_LIFESPAN = 24 * 3600.0
+DEFAULT_ACCESS_TOKEN_LIFESPAN = 3600.0
+DEFAULT_API_KEY = "ory_pat_emulator"
+FLOW_LIFESPAN = 3600.0
+
+
+def default_cookie_name(project: str) -> str:
+    """Ory Network style session cookie name: ory_session_<project name without dashes>."""
+    return "ory_session_" + project.replace("-", "")
+
+
+@dataclass
+class ProjectConfig:
+    name: str
+    api_key: str = DEFAULT_API_KEY
+    cookie_name: str = ""
+    session_lifespan: float = DEFAULT_SESSION_LIFESPAN
+    access_token_lifespan: float = DEFAULT_ACCESS_TOKEN_LIFESPAN
+    access_token_strategy: str = "opaque"
+
+    def __post_init__(self) -> None:
+        if not self.cookie_name:
+            self.cookie_name = default_cookie_name(self.name)
+
+
+@dataclass
+class Identity:
+    id: str
+    schema_id: str
+    traits: Any
+    created_at: float
+    state: str = "active"
+    metadata_public: dict[str, Any] | None = None
+    metadata_admin: dict[str, Any] | None = None
+    organization_id: str | None = None
+    external_id: str | None = None
+    password_hash: str | None = None
+    identifiers: list[str] = field(default_factory=list)
+    second_factor: bool = False
+    updated_at: float = 0.0
+    state_changed_at: float = 0.0
+
+
+@dataclass
+class Session:
+    id: str
+    token: str
+    identity_id: str
+    authenticated_at: float
+    expires_at: float
+    aal: str = "aal1"
+    active: bool = True
+    ip_address: str | None = None
+    user_agent: str | None = None
+    device_id: str = ""
+
+
+@dataclass
+class LoginFlow:
+    id: str
+    type: str
+    issued_at: float
+    expires_at: float
+    request_url: str
+    csrf_token: str = ""
+    return_to: str | None = None
+
+
+@dataclass
+class Client:
+    data: dict[str, Any]
+    secret: str | None
+
+
+@dataclass
+class AccessToken:
+    key: str
+    client_id: str
+    scopes: list[str]
+    audience: list[str]
+    ext: dict[str, Any]
+    issued_at: int
+    expires_at: int
+    jti: str
+    active: bool = True
+
+
+@dataclass
+class Project:
+    config: ProjectConfig
+    base_url: str
+    keys: KeySets
+    cookie_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    identities: dict[str, Identity] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    flows: dict[str, LoginFlow] = field(default_factory=dict)
+    clients: dict[str, Client] = field(default_factory=dict)
+    tokens: dict[str, AccessToken] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def session_by_token(self, token: str) -> Session | None:
+        return next((s for s in self.sessions.values() if secrets.compare_digest(s.token, token)), None)
+
+
+@dataclass
+class Emulator:
+    """Everything the server knows: projects by name, the clock, call statistics, faults."""
+
+    base_url: str
+    clock: Clock = field(default_factory=Clock)
+    projects: dict[str, Project] = field(default_factory=dict)
+    stats: dict[str, Counter[str]] = field(default_factory=dict)
+    faults: FaultStore = field(default_factory=FaultStore)
+
+    def add_project(self, config: ProjectConfig) -> Project:
+        project = Project(config=config, base_url=f"{self.base_url}/{config.name}", keys=KeySets.generate())
+        self.projects[config.name] = project
+        self.stats[config.name] = Counter()
+        return project
+
+    def count(self, project: str, operation: str) -> None:
+        self.stats.setdefault(project, Counter())[operation] += 1

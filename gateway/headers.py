@@ -1,0 +1,92 @@
+"""The trust boundary for headers: what the client sent that the upstream never sees.
+
+One place decides it. Everything the gateway owns (identity headers, forwarding
+headers) is deleted in every spelling (`_` and `.` read as `-`, any case), hop-by-hop
+headers and every header named in `Connection` are deleted, and client framing is
+never forwarded: the gateway frames the upstream request itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+#: identity headers set by the gateway (INTERFACE.md), in normalised spelling
+IDENTITY_HEADERS = frozenset(
+    {
+        "x-tenant", "x-principal-kind", "x-user-id", "x-client-id", "x-org-id", "x-roles",
+        "x-scopes", "x-session-id", "x-request-id", "x-identity-assertion",
+    }
+)  # fmt: skip
+
+#: headers only a trusted proxy may set; the gateway sets its own versions
+FORWARDING_HEADERS = frozenset(
+    {
+        "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+        "x-forwarded-prefix", "x-forwarded-uri", "x-forwarded-path", "x-forwarded-server", "x-real-ip",
+        "x-original-url", "x-original-uri", "x-rewrite-url", "x-original-host", "x-original-forwarded-for",
+        "x-client-ip", "true-client-ip", "cf-connecting-ip", "x-envoy-external-address",
+        "x-envoy-original-path", "x-http-method-override", "x-http-method", "x-method-override",
+    }
+)  # fmt: skip
+
+#: RFC 9110 section 7.6.1 plus the ones proxies traditionally treat as hop-by-hop
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "trailers", "transfer-encoding", "upgrade", "http2-settings",
+    }
+)  # fmt: skip
+
+#: framing the gateway decides itself
+FRAMING = frozenset({"content-length", "transfer-encoding", "host", "expect"})
+
+OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS
+DROP_ALWAYS = OWNED | HOP_BY_HOP | FRAMING
+
+
+def normalise(name: bytes) -> str:
+    """`X_Org.Id` and `x-org-id` are the same header to any upstream framework."""
+    return name.decode("latin-1").lower().replace("_", "-").replace(".", "-")
+
+
+def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
+    listed: set[str] = set()
+    for name, value in headers:
+        if name == b"connection":
+            listed.update(normalise(tok.strip()) for tok in value.split(b",") if tok.strip())
+    return frozenset(listed)
+
+
+_CACHE: dict[bytes, bool] = {}
+
+
+def _dropped(name: bytes) -> bool:
+    """Memoised per header name: the hot path sees the same few names again and again."""
+    hit = _CACHE.get(name)
+    if hit is None:
+        hit = normalise(name) in DROP_ALWAYS
+        if len(_CACHE) < 4096:
+            _CACHE[name] = hit
+    return hit
+
+
+def upstream_request_headers(
+    headers: list[tuple[bytes, bytes]], *, drop: frozenset[str] = frozenset()
+) -> list[tuple[bytes, bytes]]:
+    """The client's headers minus everything the upstream must not see from the client."""
+    listed = connection_listed(headers) | drop
+    if listed:
+        return [(n, v) for n, v in headers if not _dropped(n) and normalise(n) not in listed]
+    return [(n, v) for n, v in headers if not _dropped(n)]
+
+
+def downstream_response_headers(
+    headers: Iterable[tuple[bytes, bytes]], *, keep_length: bool = True
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's response headers minus hop-by-hop ones (and the length, if the body changes)."""
+    pairs = list(headers)
+    listed = connection_listed(pairs)
+    drop = HOP_BY_HOP if keep_length else HOP_BY_HOP | {"content-length"}
+    return [
+        (n.lower(), v) for n, v in pairs if (k := n.decode("latin-1").lower()) not in drop and k not in listed
+    ]

@@ -1,0 +1,221 @@
+"""One schema-valid policy document -> `Route` values, with every semantic problem reported.
+
+The schema has already checked types and unknown keys; this checks what needs
+the settings or spans keys: tenants, upstreams, patterns, built-in targets,
+label profiles, and combinations that cannot work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gateway.config import Settings
+from gateway.paths import is_canonical
+from gateway.policy.model import ANY_METHOD, Builtin, Forward, Pattern, Requirement, Route
+from gateway.policy.pattern import PatternError, parse_pattern
+from gateway.policy.source import line_of
+from gateway.principal import Kind
+
+Location = tuple[Any, ...]
+HYDRA_BUILTINS = frozenset({"oauth2_token", "hydra_jwks", "hydra_discovery"})
+#: built-in target -> its required options
+BUILTINS: Mapping[str, frozenset[str]] = {
+    **dict.fromkeys(HYDRA_BUILTINS, frozenset()),
+    "identity_lookup": frozenset({"tenant", "param"}),
+}
+DEFAULT_TIMEOUT, DEFAULT_IDLE_TIMEOUT = 30.0, 300.0
+
+
+@dataclass
+class FileContext:
+    path: Path
+    document: Any
+    settings: Settings
+    label_profiles: frozenset[str]
+    problems: list[str] = field(default_factory=list)
+
+    def where(self, location: Location) -> str:
+        return f"{self.path}:{line_of(self.document, location)}"
+
+    def problem(self, location: Location, message: str) -> None:
+        self.problems.append(f"{self.where(location)}: {message}")
+
+
+def file_tenants(ctx: FileContext) -> list[str]:
+    """The tenants a file's routes belong to (problems reported, unknown ones dropped)."""
+    doc = ctx.document
+    if "tenant" in doc and "tenants" in doc:
+        ctx.problem(("tenants",), "use either 'tenant' or 'tenants', not both")
+        return []
+    names = [doc["tenant"]] if "tenant" in doc else list(doc.get("tenants", []))
+    if not names and doc.get("routes"):
+        ctx.problem(("routes",), "routes need 'tenant: NAME' or 'tenants: [...]' at the top of the file")
+    for name in names:
+        if name not in ctx.settings.tenants:
+            key = "tenant" if "tenant" in doc else "tenants"
+            ctx.problem((key,), f"unknown tenant {name!r} (not in GATEWAY_TENANTS)")
+    return [n for n in names if n in ctx.settings.tenants]
+
+
+def build_routes(ctx: FileContext, tenants: list[str], skip: set[int]) -> list[Route]:
+    routes: list[Route] = []
+    for index, item in enumerate(ctx.document.get("routes") or []):
+        if index not in skip:
+            routes.extend(build_route(ctx, ("routes", index), item, tenants))
+    return routes
+
+
+def build_route(ctx: FileContext, loc: Location, item: Mapping[str, Any], tenants: list[str]) -> list[Route]:
+    before = len(ctx.problems)
+    patterns = _patterns(ctx, loc, item)
+    methods = frozenset(item["methods"]) | ({"HEAD"} if "GET" in item["methods"] else set())
+    anonymous, allow = _allow(ctx, loc, item)
+    target = _target(ctx, loc, item, patterns)
+    _check_combination(ctx, loc, item, anonymous, target)
+    for tenant in tenants:
+        _check_tenant(ctx, loc, tenant, allow, target)
+    if len(ctx.problems) > before or target is None:
+        return []
+    timeout = float(item.get("timeout", DEFAULT_TIMEOUT))
+    template = Route(
+        id=item["id"], tenant="", pattern=patterns[0], methods=methods, allow=allow, anonymous=anonymous,
+        target=target, labels=item.get("labels", "headers"), stream=bool(item.get("stream", False)),
+        websocket=bool(item.get("websocket", False)), timeout=timeout,
+        idle_timeout=float(item.get("idle_timeout", max(timeout, DEFAULT_IDLE_TIMEOUT))),
+        source=ctx.where(loc),
+    )  # fmt: skip
+    return [
+        replace(template, id=f"{tenant}:{item['id']}", tenant=tenant, pattern=pattern)
+        for tenant in tenants
+        for pattern in patterns
+    ]
+
+
+def _patterns(ctx: FileContext, loc: Location, item: Mapping[str, Any]) -> list[Pattern]:
+    if ("path" in item) == ("paths" in item):
+        ctx.problem(loc, f"route {item['id']!r} needs exactly one of 'path' or 'paths'")
+        return []
+    key = "path" if "path" in item else "paths"
+    patterns: list[Pattern] = []
+    for text in [item["path"]] if key == "path" else item["paths"]:
+        try:
+            patterns.append(parse_pattern(text))
+        except PatternError as exc:
+            ctx.problem((*loc, key), f"route {item['id']!r}: {exc}")
+    return patterns
+
+
+def _allow(ctx: FileContext, loc: Location, item: Mapping[str, Any]) -> tuple[bool, tuple[Requirement, ...]]:
+    allow = item["allow"]
+    if allow == "anonymous":
+        return True, ()
+    requirements: list[Requirement] = []
+    for kind, spec in allow.items():
+        roles, scopes = spec.get("roles", {}), spec.get("scopes", {})
+        if kind == "human" and scopes:
+            ctx.problem((*loc, "allow", kind), "scopes apply to machine principals only; use roles")
+        requirements.append(_requirement(kind, roles, scopes))
+    return False, tuple(requirements)
+
+
+def _requirement(kind: Kind, roles: Mapping[str, list[str]], scopes: Mapping[str, list[str]]) -> Requirement:
+    return Requirement(
+        kind=kind,
+        roles_any=tuple(roles.get("any", ())),
+        roles_all=tuple(roles.get("all", ())),
+        scopes_any=tuple(scopes.get("any", ())),
+        scopes_all=tuple(scopes.get("all", ())),
+    )
+
+
+def _target(
+    ctx: FileContext, loc: Location, item: Mapping[str, Any], patterns: list[Pattern]
+) -> Forward | Builtin | None:
+    if ("forward" in item) == ("builtin" in item):
+        ctx.problem(loc, f"route {item['id']!r} needs exactly one of 'forward' or 'builtin'")
+        return None
+    if "forward" in item:
+        return _forward(ctx, (*loc, "forward"), item["forward"])
+    return _builtin(ctx, (*loc, "builtin"), item["builtin"], patterns)
+
+
+def _forward(ctx: FileContext, loc: Location, spec: Mapping[str, Any]) -> Forward:
+    upstream, prefix = spec["upstream"], spec.get("path_prefix")
+    strip = bool(spec.get("strip_tenant_prefix", True))
+    if upstream not in ctx.settings.upstreams:
+        known = ", ".join(sorted(ctx.settings.upstreams)) or "none"
+        ctx.problem((*loc, "upstream"), f"unknown upstream {upstream!r} (set GATEWAY_UPSTREAM_"
+                    f"{upstream.upper().replace('-', '_')}_URL; known: {known})")  # fmt: skip
+    if prefix is not None and not is_canonical(prefix):
+        ctx.problem((*loc, "path_prefix"), f"path_prefix {prefix!r} is not a canonical path")
+    if prefix is not None and not strip:
+        ctx.problem((*loc, "path_prefix"), "path_prefix cannot be combined with strip_tenant_prefix: false")
+    return Forward(upstream=upstream, strip_tenant_prefix=strip, path_prefix=prefix)
+
+
+def _builtin(ctx: FileContext, loc: Location, spec: Mapping[str, Any], patterns: list[Pattern]) -> Builtin:
+    name = spec["name"]
+    options = {k: v for k, v in spec.items() if k != "name"}
+    if name not in BUILTINS:
+        ctx.problem((*loc, "name"), f"unknown builtin {name!r} (known: {', '.join(sorted(BUILTINS))})")
+        return Builtin(name, options)
+    for key in sorted(set(options) - BUILTINS[name]):
+        ctx.problem((*loc, key), f"builtin {name} has no option {key!r}")
+    for key in sorted(BUILTINS[name] - set(options)):
+        ctx.problem(loc, f"builtin {name} needs option {key!r}")
+    if name == "identity_lookup" and not BUILTINS[name] - set(options):
+        _check_identity_lookup(ctx, loc, options, patterns)
+    return Builtin(name, options)
+
+
+def _check_identity_lookup(
+    ctx: FileContext, loc: Location, options: Mapping[str, str], patterns: list[Pattern]
+) -> None:
+    tenant = ctx.settings.tenants.get(options["tenant"])
+    if tenant is None:
+        ctx.problem((*loc, "tenant"), f"identity_lookup: unknown tenant {options['tenant']!r}")
+    elif tenant.kratos_admin_url is None:
+        ctx.problem((*loc, "tenant"), f"identity_lookup: tenant {tenant.name!r} has no Kratos admin URL "
+                    f"({tenant.env_prefix}KRATOS_ADMIN_URL)")  # fmt: skip
+    for pattern in patterns:
+        if options["param"] not in pattern.params:
+            ctx.problem((*loc, "param"), f"identity_lookup: pattern {pattern.text!r} has no {{{options['param']}}}")
+
+
+def _check_combination(
+    ctx: FileContext,
+    loc: Location,
+    item: Mapping[str, Any],
+    anonymous: bool,
+    target: Forward | Builtin | None,
+) -> None:
+    labels = item.get("labels", "headers")
+    if labels not in ctx.label_profiles:
+        known = ", ".join(sorted(ctx.label_profiles))
+        ctx.problem((*loc, "labels"), f"unknown label profile {labels!r} (known: {known})")
+    if anonymous and isinstance(target, Forward) and labels in ctx.label_profiles - {"headers"}:
+        ctx.problem((*loc, "allow"), f"label profile {labels!r} needs an organization: cannot be anonymous")
+    if anonymous and isinstance(target, Builtin) and target.name == "identity_lookup":
+        ctx.problem((*loc, "allow"), "identity_lookup cannot be anonymous")
+    if item.get("websocket") and not {"GET", ANY_METHOD} & set(item["methods"]):
+        ctx.problem((*loc, "websocket"), "websocket routes must allow GET (the handshake)")
+    if "idle_timeout" in item and not item.get("stream") and not item.get("websocket"):
+        ctx.problem((*loc, "idle_timeout"), "idle_timeout applies only to stream or websocket routes")
+
+
+def _check_tenant(
+    ctx: FileContext,
+    loc: Location,
+    tenant: str,
+    allow: tuple[Requirement, ...],
+    target: Forward | Builtin | None,
+) -> None:
+    settings = ctx.settings.tenants[tenant]
+    if not settings.accepts_machines and any(r.kind == "machine" for r in allow):
+        ctx.problem((*loc, "allow"), f"tenant {tenant!r} has no Hydra configured: it cannot accept machines")
+    if isinstance(target, Builtin) and target.name in HYDRA_BUILTINS and settings.hydra_public_url is None:
+        variable = f"{settings.env_prefix}HYDRA_PUBLIC_URL"
+        ctx.problem((*loc, "builtin"), f"builtin {target.name} needs tenant {tenant!r} to set {variable}")

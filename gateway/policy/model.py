@@ -1,0 +1,137 @@
+"""Frozen values a loaded policy set is made of."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from gateway.principal import Kind
+
+if TYPE_CHECKING:
+    from gateway.policy.matcher import Matcher
+
+#: label profiles every policy set knows; more come from `label_profiles:`
+BUILTIN_LABEL_PROFILES = frozenset({"durably", "headers"})
+#: profiles that only describe the caller in headers; the others inject labels
+HEADER_ONLY_PROFILES = frozenset({"headers"})
+ANY_METHOD = "*"
+SegmentKind = Literal["literal", "param", "prefix"]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One compiled pattern segment: a literal, a ``{param}`` or the trailing ``/**``."""
+
+    kind: SegmentKind
+    value: str = ""  # literal text or parameter name
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    text: str
+    segments: tuple[Segment, ...]
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(s.value for s in self.segments if s.kind == "param")
+
+    @property
+    def static_depth(self) -> int:
+        """How many leading literal segments (the static prefix) the pattern has."""
+        depth = 0
+        for segment in self.segments:
+            if segment.kind != "literal":
+                break
+            depth += 1
+        return depth
+
+    @property
+    def shape(self) -> tuple[tuple[str, str], ...]:
+        """Parameter names erased: two patterns of one shape match the same paths."""
+        return tuple((s.kind, s.value if s.kind == "literal" else "") for s in self.segments)
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a principal of one kind needs. Empty tuples mean "no requirement"."""
+
+    kind: Kind
+    roles_any: tuple[str, ...] = ()
+    roles_all: tuple[str, ...] = ()
+    scopes_any: tuple[str, ...] = ()
+    scopes_all: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    upstream: str
+    strip_tenant_prefix: bool = True
+    #: replaces the route's static prefix (e.g. ``/api/durably`` -> ``/durably``)
+    path_prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Builtin:
+    name: str
+    options: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    #: qualified id, ``<tenant>:<id>``
+    id: str
+    tenant: str
+    pattern: Pattern
+    #: upper-case methods; GET implies HEAD; ``{"*"}`` means any
+    methods: frozenset[str]
+    #: per accepted kind, in the order authenticators are tried
+    allow: tuple[Requirement, ...]
+    anonymous: bool
+    target: Forward | Builtin
+    labels: str = "headers"
+    stream: bool = False
+    websocket: bool = False
+    timeout: float = 30.0
+    idle_timeout: float = 300.0
+    #: ``file:line`` of the route in its policy file
+    source: str = ""
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        return tuple(r.kind for r in self.allow)
+
+    def requirement_for(self, kind: Kind) -> Requirement | None:
+        for requirement in self.allow:
+            if requirement.kind == kind:
+                return requirement
+        return None
+
+    @property
+    def injects_labels(self) -> bool:
+        return isinstance(self.target, Forward) and self.labels not in HEADER_ONLY_PROFILES
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    route: Route
+    #: ``{param}`` values, decoded (as in the canonical path): quote before putting them in a URL
+    params: Mapping[str, str] = field(hash=False)
+    #: decoded path to send upstream ("" for built-ins); encode with `gateway.paths.quote_path`
+    upstream_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    routes: Mapping[str, tuple[Route, ...]]
+    matchers: Mapping[str, Matcher]
+    #: raw mappings from top-level `label_profiles:` keys, by name
+    label_profiles: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def route(self, route_id: str) -> Route | None:
+        tenant = route_id.partition(":")[0]
+        return next((r for r in self.routes.get(tenant, ()) if r.id == route_id), None)
+
+    @property
+    def route_count(self) -> int:
+        return sum(len(rs) for rs in self.routes.values())

@@ -1,0 +1,90 @@
+"""The policy file JSON Schema; ``policies/policy.schema.json`` is this, published.
+
+Structure only (types, required and unknown keys). What needs the settings -
+tenants, upstreams, patterns, overlaps - is checked by the loader.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": True}
+_ANY_ALL = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {"any": _NAMES, "all": _NAMES},
+}
+_KIND = {
+    "description": "Requirements for this kind of principal; {} = any authenticated one of the tenant.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"roles": _ANY_ALL, "scopes": _ANY_ALL},
+}
+_METHOD = {"enum": ["*", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]}
+_PATH = {"type": "string", "minLength": 1, "pattern": "^/"}
+_SECONDS = {"type": "number", "exclusiveMinimum": 0, "maximum": 86400}
+
+_ROUTE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "methods", "allow"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,99}$"},
+        "description": {"type": "string"},
+        "path": _PATH,
+        "paths": {"type": "array", "items": _PATH, "minItems": 1, "uniqueItems": True},
+        "methods": {"type": "array", "items": _METHOD, "minItems": 1, "uniqueItems": True},
+        "allow": {
+            "anyOf": [
+                {"type": "string", "const": "anonymous"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                    "properties": {"human": _KIND, "machine": _KIND},
+                },
+            ]
+        },
+        "forward": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["upstream"],
+            "properties": {
+                "upstream": {"type": "string", "minLength": 1},
+                "strip_tenant_prefix": {"type": "boolean"},
+                "path_prefix": _PATH,
+            },
+        },
+        "builtin": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string"}},
+            "additionalProperties": {"type": "string"},
+        },
+        "labels": {"type": "string", "minLength": 1},
+        "stream": {"type": "boolean"},
+        "websocket": {"type": "boolean"},
+        "timeout": _SECONDS,
+        "idle_timeout": _SECONDS,
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://github.com/ory-gateway/policies/policy.schema.json",
+    "title": "Gateway policy file",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "tenant": {"type": "string", "minLength": 1},
+        "tenants": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+        "routes": {"type": "array", "items": _ROUTE},
+        "label_profiles": {"type": "object", "additionalProperties": {"type": "object"}},
+    },
+}

@@ -1,0 +1,129 @@
+"""Fixtures: one emulator process for the whole session, spec validation, per-test reset of faults/clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.emulator.testing import RunningEmulator, launch
+
+from .oryspec import SpecChecker
+
+ALICE_ID = "5b2b3c36-3f0e-4d7a-9d7e-0000000000a1"
+ORG_A_UUID = "0c8a5f4e-1111-4a1b-9c2d-00000000000a"
+CUSTOMER_KEY = "ory_pat_customer_test"
+SEED = f"""
+projects:
+  customer:
+    api_key: {CUSTOMER_KEY}
+    identities:
+      - id: {ALICE_ID}
+        traits: {{email: alice@example.com, name: Alice}}
+        password: alice-pass-1
+        organization_id: {ORG_A_UUID}
+        metadata_public: {{organization_id: org-a, roles: [member]}}
+        metadata_admin: {{note: vip}}
+      - traits: {{email: mfa@example.com}}
+        password: mfa-pass-1
+        second_factor: true
+      - traits: {{email: off@example.com}}
+        password: off-pass-1
+        state: inactive
+    clients:
+      - client_id: partner
+        client_secret: partner-secret
+        grant_types: [client_credentials]
+        scope: "jobs:read jobs:write inventory:read"
+        audience: [https://api.example.com]
+        metadata: {{organization_id: org-a, token_ext: {{organization_id: org-a}}}}
+      - client_id: poster
+        client_secret: poster-secret
+        grant_types: [client_credentials]
+        token_endpoint_auth_method: client_secret_post
+        scope: "jobs:read"
+      - client_id: jwt-client
+        client_secret: jwt-secret
+        grant_types: [client_credentials]
+        scope: "jobs:read"
+        access_token_strategy: jwt
+        client_credentials_grant_access_token_lifespan: 10m
+        metadata: {{token_ext: {{organization_id: org-j}}}}
+      - client_id: "odd id:+"
+        client_secret: "s3cret with space+plus"
+        grant_types: [client_credentials]
+        scope: "jobs:read"
+      - client_id: webapp
+        client_secret: webapp-secret
+        scope: "openid"
+      - client_id: public-app
+        token_endpoint_auth_method: none
+        grant_types: [client_credentials]
+        scope: "jobs:read"
+  dealer:
+    api_key: ory_pat_dealer_test
+    session_cookie_name: dealer_cookie
+    session_lifespan: 1h
+    access_token_lifespan: 5m
+    access_token_strategy: jwt
+    identities:
+      - traits: {{username: dave}}
+        password: dave-pass-1
+    clients:
+      - client_id: dealer-m2m
+        client_secret: dealer-secret
+        grant_types: [client_credentials]
+        scope: "inventory:read"
+"""
+
+
+@pytest.fixture(scope="session")
+def seed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("emulator") / "seed.yaml"
+    path.write_text(SEED)
+    return path
+
+
+@pytest.fixture(scope="session")
+def emu(seed_file: Path) -> Iterator[RunningEmulator]:
+    running = launch(["plain-project"], seed=seed_file)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def spec() -> SpecChecker:
+    return SpecChecker()
+
+
+@pytest.fixture(autouse=True)
+def _reset_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "emu" in request.fixturenames:
+        request.getfixturevalue("emu").reset()
+
+
+@pytest.fixture()
+def customer(emu: RunningEmulator) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=emu.project_url("customer"), timeout=10) as client:
+        yield client
+
+
+@pytest.fixture()
+def dealer(emu: RunningEmulator) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=emu.project_url("dealer"), timeout=10) as client:
+        yield client
+
+
+@pytest.fixture()
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {CUSTOMER_KEY}"}
+
+
+@pytest.fixture()
+def emu_base(emu: RunningEmulator) -> str:
+    return emu.base_url

@@ -1,0 +1,77 @@
+"""A recording upstream, run as its own process: answers every request with a small
+JSON echo and keeps what it received (method, raw target, headers, body) for tests.
+
+    python -m tests.support.recorder --port 9000
+
+`GET /__recorder/requests` lists the recordings, `DELETE /__recorder/requests` clears them.
+Paths under `/sse/` answer with a never-ending event stream (one event per 0.2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+from typing import Any
+
+import uvicorn
+
+RECORDED: list[dict[str, Any]] = []
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    target = scope.get("raw_path", b"").decode("latin-1")
+    if scope.get("query_string"):
+        target += "?" + scope["query_string"].decode("latin-1")
+    if target.startswith("/__recorder/requests"):
+        if scope["method"] == "DELETE":
+            RECORDED.clear()
+        await _json(send, 200, RECORDED)
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    RECORDED.append(
+        {
+            "method": scope["method"],
+            "target": target,
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
+            "body_b64": base64.b64encode(body).decode(),
+        }
+    )
+    if target.startswith("/sse/"):
+        await _sse(send)
+        return
+    await _json(send, 200, {"ok": True, "path": target, "padding": "x" * 100})
+
+
+async def _json(send: Any, status: int, doc: object) -> None:
+    body = json.dumps(doc).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _sse(send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+    n = 0
+    while True:
+        n += 1
+        await send({"type": "http.response.body", "body": f"data: {n}\n\n".encode(), "more_body": True})
+        await asyncio.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

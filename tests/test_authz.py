@@ -1,0 +1,125 @@
+"""Authorization: tenant, kind, roles/scopes any-of and all-of, machine scopes as roles, organization."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+import pytest
+
+from gateway.authz import authorize, requirement_report
+from gateway.errors import Forbidden
+from gateway.policy.model import Builtin, Requirement
+from gateway.principal import Principal
+from tests.policy.helpers import make_route, principal
+
+READ = make_route(
+    "/api/durably/runs",
+    id="jobs-read",
+    allow=(
+        Requirement("human", roles_any=("viewer", "member")),
+        Requirement("machine", scopes_any=("jobs:read",)),
+    ),
+    labels="durably",
+)
+WRITE = make_route(
+    "/api/durably/trigger", ("POST",), id="jobs-write", allow=(Requirement("human", roles_any=("member",)),)
+)
+ALL_ROLES = make_route("/x", id="both", allow=(Requirement("human", roles_all=("a", "b")),))
+ALL_SCOPES = make_route("/y", id="scopes", allow=(Requirement("machine", scopes_all=("s1", "s2")),))
+MACHINE_ROLE = make_route("/z", id="machine-role", allow=(Requirement("machine", roles_any=("ops",)),))
+ANON = make_route("/oauth2/token", ("POST",), id="token", anonymous=True, allow=(), target=Builtin("oauth2_token"))
+
+
+def denied(route: object, who: Principal | None) -> Forbidden:
+    with pytest.raises(Forbidden) as info:
+        authorize(route, who)  # type: ignore[arg-type]
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("route", "who"),
+    [
+        (READ, principal(roles=("viewer",))),
+        (READ, principal(roles=("member", "other"))),
+        (READ, principal("machine", scopes=("jobs:read",))),
+        (WRITE, principal(roles=("member",))),
+        (ALL_ROLES, principal(roles=("a", "b", "c"))),
+        (ALL_SCOPES, principal("machine", scopes=("s1", "s2"))),
+        (MACHINE_ROLE, principal("machine", scopes=("ops",))),  # a scope doubles as a role
+        (MACHINE_ROLE, principal("machine", roles=("ops",))),
+        (ANON, None),
+        (ANON, principal(tenant="dealer")),
+    ],
+)
+def test_allowed(route: object, who: Principal | None) -> None:
+    authorize(route, who)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("route", "who", "reason", "names"),
+    [
+        (
+            WRITE,
+            principal(roles=("viewer",)),
+            "missing_role",
+            "route customer:jobs-write requires one of roles [member]",
+        ),
+        (READ, principal(roles=()), "missing_role", "one of roles [viewer, member]"),
+        (ALL_ROLES, principal(roles=("a",)), "missing_role", "all of roles [a, b]"),
+        (ALL_SCOPES, principal("machine", scopes=("s1",)), "missing_scope", "all of scopes [s1, s2]"),
+        (READ, principal("machine", scopes=("jobs:write",)), "missing_scope", "one of scopes [jobs:read]"),
+        (READ, principal("machine", roles=("jobs:read",)), "missing_scope", "one of scopes [jobs:read]"),
+        (WRITE, principal("machine", scopes=("member",)), "kind_not_allowed", "kind [human]"),
+        (MACHINE_ROLE, principal(roles=("ops",)), "kind_not_allowed", "kind [machine]"),
+        (READ, principal(roles=("viewer",), tenant="dealer"), "wrong_tenant", "tenant customer"),
+        (READ, principal(roles=("viewer",), org=None), "no_organization", "an organization"),
+        (READ, None, "kind_not_allowed", "an authenticated principal"),
+    ],
+)
+def test_denied_with_fixed_reason(route: object, who: Principal | None, reason: str, names: str) -> None:
+    error = denied(route, who)
+    assert error.status == 403
+    assert error.reason == reason
+    assert names in error.description
+    body = orjson.loads(error.body())
+    assert body["error"] == "forbidden" and body["reason"] == reason
+    assert body["error_description"] == error.description
+
+
+def test_wrong_tenant_is_checked_first_and_leaks_nothing_of_the_caller() -> None:
+    who = Principal("human", "dealer", "secret-user", "secret-org", frozenset({"viewer"}), frozenset())
+    error = denied(READ, who)
+    assert error.reason == "wrong_tenant"
+    text = error.body().decode()
+    assert "dealer" not in text and "secret" not in text
+
+
+def test_human_scopes_do_not_count_as_roles() -> None:
+    assert denied(MACHINE_ROLE, principal(scopes=("ops",))).reason == "kind_not_allowed"
+    human_role_route = make_route("/h", allow=(Requirement("human", roles_any=("ops",)),))
+    assert denied(human_role_route, principal(scopes=("ops",))).reason == "missing_role"
+
+
+def test_decisions_are_logged_with_reason(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="gateway.authz"):
+        denied(WRITE, principal(roles=("viewer",)))
+        authorize(WRITE, principal(roles=("member",)))
+    deny, allow = caplog.records
+    assert (deny.tenant, deny.route, deny.principal, deny.reason) == (  # type: ignore[attr-defined]
+        "customer",
+        "customer:jobs-write",
+        "human-1",
+        "missing_role",
+    )
+    assert allow.reason == "allowed"  # type: ignore[attr-defined]
+
+
+def test_requirement_report() -> None:
+    assert requirement_report(READ, principal(roles=("viewer",), org=None)) == [
+        "met: a principal of tenant customer",
+        "met: a principal of kind [human, machine]",
+        "met: one of roles [viewer, member]",
+        "MISSING: an organization (label profile durably)",
+    ]
+    assert requirement_report(ANON, principal()) == ["met: anonymous access (no requirement)"]
