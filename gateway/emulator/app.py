@@ -22,9 +22,7 @@ ADMIN_401_REASON = "Missing or invalid project API key: send 'Authorization: Bea
 
 def _admin_key_ok(project: Project, request: Request) -> bool:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        key.strip().encode(), project.config.api_key.encode()
-    )
+    return scheme.lower() == "bearer" and hmac.compare_digest(key.strip().encode(), project.config.api_key.encode())
 
 
 def _unauthorized(family: str) -> Response:
@@ -77,9 +75,7 @@ class EmulatorApp:
         name, _, rest = path.lstrip("/").partition("/")
         project = self.emulator.projects.get(name)
         if project is None:
-            return herodot(
-                404, "Unable to locate the resource", reason=f"No project named '{name}' is emulated here."
-            )
+            return herodot(404, "Unable to locate the resource", reason=f"No project named '{name}' is emulated here.")
         rest = "/" + rest
         route, params = routes.match(request.method, rest)
         operation = route.operation if route is not None else "unknown"

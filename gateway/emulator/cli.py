@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,9 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help=f"admin API key of projects the seed does not configure (default {DEFAULT_API_KEY})",
     )
-    parser.add_argument(
-        "--seed", type=Path, metavar="FILE", help="YAML file with projects, identities and clients"
-    )
+    parser.add_argument("--seed", type=Path, metavar="FILE", help="YAML file with projects, identities and clients")
     parser.add_argument(
         "--base-url",
         metavar="URL",
@@ -88,9 +87,7 @@ def build(args: argparse.Namespace) -> tuple[Emulator, str, int]:
     errors = [f"--project: {p}" for name in args.project if (p := check_project_name(name))]
     if args.seed is not None:
         seeds, seed_errors = load_seed(args.seed, args.api_key)
-        errors += seed_errors
-        if not errors:
-            errors += apply_seed(emulator, args.seed, seeds)
+        errors += seed_errors + apply_seed(emulator, args.seed, seeds)
     for name in args.project:
         if name not in emulator.projects and not errors:
             emulator.add_project(ProjectConfig(name=name, api_key=args.api_key))
@@ -101,33 +98,43 @@ def build(args: argparse.Namespace) -> tuple[Emulator, str, int]:
     return emulator, host, port
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a busy port is one clear error instead of a uvicorn log."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"--listen: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def _report(exc: UsageError) -> int:
+    for line in str(exc).splitlines():
+        print(f"gateway emulate: error: {line}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         emulator, host, port = build(args)
+        sock = bind(host, port)
     except UsageError as exc:
-        for line in str(exc).splitlines():
-            print(f"gateway emulate: error: {line}", file=sys.stderr)
-        return 2
+        return _report(exc)
     import uvicorn
 
     print(f"Ory emulator (in-memory, for development and tests) listening on {emulator.base_url}", flush=True)
     for name, project in emulator.projects.items():
-        print(
-            f"  project {name}: {project.base_url} (session cookie {project.config.cookie_name})", flush=True
-        )
+        print(f"  project {name}: {project.base_url} (session cookie {project.config.cookie_name})", flush=True)
     config = uvicorn.Config(
         EmulatorApp(emulator),
-        host=host,
-        port=port,
         log_level=args.log_level,
         lifespan="off",
         access_log=args.log_level in ("info", "debug"),
     )
-    try:
-        uvicorn.Server(config).run()
-    except (OSError, SystemExit) as exc:
-        print(f"gateway emulate: error: cannot serve on {args.listen}: {exc}", file=sys.stderr)
-        return 1
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

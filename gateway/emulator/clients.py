@@ -103,9 +103,7 @@ def _secret(body: dict[str, Any], method: str) -> str | None:
         return None
     if given:
         if len(given) < 6:
-            raise _metadata_error(
-                "Field client_secret must contain a secret that is at least 6 characters long."
-            )
+            raise _metadata_error("Field client_secret must contain a secret that is at least 6 characters long.")
         return str(given)
     return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(26))
 
@@ -159,9 +157,7 @@ def client_json(client: Client, *, with_secret: bool = False) -> dict[str, Any]:
     if with_secret:
         if client.secret is not None:
             body["client_secret"] = client.secret
-        body["registration_access_token"] = (
-            "ory_at_" + secrets.token_urlsafe(32) + "." + secrets.token_urlsafe(32)
-        )
+        body["registration_access_token"] = "ory_at_" + secrets.token_urlsafe(32) + "." + secrets.token_urlsafe(32)
     return dict(sorted(body.items()))
 
 

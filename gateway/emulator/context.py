@@ -60,9 +60,7 @@ class Ctx:
     async def fields(self) -> dict[str, str]:
         """JSON or form body flattened to first string values (Kratos accepts both)."""
         if "json" in self.request.headers.get("content-type", ""):
-            return {
-                k: v if isinstance(v, str) else json.dumps(v) for k, v in (await self.json_object()).items()
-            }
+            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in (await self.json_object()).items()}
         return {k: v[0] for k, v in (await self.form_lists()).items() if v}
 
 

@@ -48,9 +48,7 @@ async def projects(emulator: Emulator, request: Request) -> Response:
 
 async def stats(emulator: Emulator, request: Request) -> Response:
     per_project = {name: dict(sorted(counter.items())) for name, counter in emulator.stats.items()}
-    return json_response(
-        {"projects": per_project, "total": sum(sum(c.values()) for c in emulator.stats.values())}
-    )
+    return json_response({"projects": per_project, "total": sum(sum(c.values()) for c in emulator.stats.values())})
 
 
 async def reset_stats(emulator: Emulator, request: Request) -> Response:

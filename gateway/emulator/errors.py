@@ -79,9 +79,7 @@ def kratos_bad_request(reason: str, request_id: str = "") -> Response:
 
 def hydra_error(status: int, error: str, description: str = "") -> Response:
     """Hydra admin error shape: {"error": <message>, "error_description": <reason>}, both always present."""
-    return json_response(
-        {"error": error, "error_description": description}, status, media_type="application/json"
-    )
+    return json_response({"error": error, "error_description": description}, status, media_type="application/json")
 
 
 def hydra_not_found() -> Response:

@@ -22,9 +22,7 @@ def csrf_cookie_name(project: Project) -> str:
     return "csrf_token_" + project.name.replace("-", "")
 
 
-def new_flow(
-    project: Project, flow_type: str, now: float, request_url: str, return_to: str | None
-) -> LoginFlow:
+def new_flow(project: Project, flow_type: str, now: float, request_url: str, return_to: str | None) -> LoginFlow:
     flow = LoginFlow(
         id=str(uuid.uuid4()),
         type=flow_type,

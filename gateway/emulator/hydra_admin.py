@@ -38,9 +38,7 @@ async def list_clients(ctx: Ctx) -> Response:
     if query.get("owner"):
         clients = [c for c in clients if c.data.get("owner") == query["owner"]]
     try:
-        page, link = paginate(
-            clients, query.get("page_size"), query.get("page_token"), 250, 1000, ctx.request.url.path
-        )
+        page, link = paginate(clients, query.get("page_size"), query.get("page_token"), 250, 1000, ctx.request.url.path)
     except PageError as exc:
         return hydra_error(400, "The request was malformed or contained invalid parameters", str(exc))
     return json_response([client_json(c) for c in page], headers={"Link": link})
@@ -65,11 +63,7 @@ async def introspect(ctx: Ctx) -> Response:
     record = find(ctx.project, (form.get("token") or [""])[0])
     wanted = " ".join(form.get("scope") or []).split()
     headers = dict(OAUTH_HEADERS)
-    if (
-        record is None
-        or not is_active(record, ctx.now)
-        or not all(wildcard_match(record.scopes, s) for s in wanted)
-    ):
+    if record is None or not is_active(record, ctx.now) or not all(wildcard_match(record.scopes, s) for s in wanted):
         return json_response({"active": False}, headers=headers, media_type=OAUTH_JSON)
     return json_response(introspection_json(ctx.project, record), headers=headers, media_type=OAUTH_JSON)
 

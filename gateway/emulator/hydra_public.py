@@ -32,9 +32,7 @@ def _check_request(client: Client, scopes: list[str], audience: list[str]) -> Re
             )
     for aud in audience:
         if aud not in (client.data.get("audience") or []):
-            return err.invalid_request(
-                f"Requested audience '{aud}' has not been whitelisted by the OAuth 2.0 Client."
-            )
+            return err.invalid_request(f"Requested audience '{aud}' has not been whitelisted by the OAuth 2.0 Client.")
     if client.data["token_endpoint_auth_method"] == "none":
         return oauth_error(
             400,

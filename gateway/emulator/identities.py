@@ -91,9 +91,7 @@ def _password_of(body: dict[str, Any]) -> str | None:
     return password
 
 
-def build_identity(
-    project: Project, body: dict[str, Any], now: float, identity_id: str | None = None
-) -> Identity:
+def build_identity(project: Project, body: dict[str, Any], now: float, identity_id: str | None = None) -> Identity:
     """Validate a createIdentity body and store the new identity. Raises IdentityError."""
     _check_body(body)
     password = _password_of(body)

@@ -146,10 +146,7 @@ def _session_page(ctx: Ctx, sessions: list[Session], maximum: int, with_identity
     except PageError as exc:
         return kratos_bad_request(str(exc), ctx.request_id)
     _, with_devices = _expand(ctx)
-    body = [
-        session_json(ctx.project, s, ctx.now, with_identity=with_identity, with_devices=with_devices)
-        for s in page
-    ]
+    body = [session_json(ctx.project, s, ctx.now, with_identity=with_identity, with_devices=with_devices) for s in page]
     return json_response(body, headers={"Link": link})
 
 

@@ -41,9 +41,7 @@ async def create_browser_flow(ctx: Ctx) -> Response:
         response = json_response(flows.flow_json(ctx.project, flow))
     else:
         response = RedirectResponse(f"{ctx.project.base_url}/ui/login?flow={flow.id}", status_code=303)
-    response.set_cookie(
-        flows.csrf_cookie_name(ctx.project), flow.csrf_token, path="/", httponly=True, samesite="lax"
-    )
+    response.set_cookie(flows.csrf_cookie_name(ctx.project), flow.csrf_token, path="/", httponly=True, samesite="lax")
     return response
 
 
@@ -143,9 +141,7 @@ async def submit_login(ctx: Ctx) -> Response:
 
 
 def unauthorized(ctx: Ctx) -> Response:
-    return herodot(
-        401, "The request could not be authorized", reason=WHOAMI_401_REASON, request_id=ctx.request_id
-    )
+    return herodot(401, "The request could not be authorized", reason=WHOAMI_401_REASON, request_id=ctx.request_id)
 
 
 def _aal_required(ctx: Ctx) -> Response:

@@ -45,7 +45,5 @@ def paginate(
     page = list(items[offset : offset + size])
     links = [f'<{path}?{urlencode({"page_size": size, "page_token": _token(0)})}>; rel="first"']
     if offset + size < len(items):
-        links.append(
-            f'<{path}?{urlencode({"page_size": size, "page_token": _token(offset + size)})}>; rel="next"'
-        )
+        links.append(f'<{path}?{urlencode({"page_size": size, "page_token": _token(offset + size)})}>; rel="next"')
     return page, ",".join(links)

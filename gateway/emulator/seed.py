@@ -55,9 +55,7 @@ def check_project_name(name: str) -> str | None:
 
 def _unknown_keys(where: str, data: dict[str, Any], allowed: set[str]) -> list[str]:
     return [
-        f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})"
-        for key in data
-        if key not in allowed
+        f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})" for key in data if key not in allowed
     ]
 
 
@@ -77,9 +75,7 @@ def _strings(where: str, data: dict[str, Any], keys: tuple[str, ...], errors: li
             errors.append(f"{where}.{key}: must be a string")
 
 
-def _project_config(
-    name: str, where: str, data: dict[str, Any], default_key: str, errors: list[str]
-) -> ProjectConfig:
+def _project_config(name: str, where: str, data: dict[str, Any], default_key: str, errors: list[str]) -> ProjectConfig:
     errors.extend(_unknown_keys(where, data, PROJECT_KEYS))
     _strings(where, data, ("api_key", "session_cookie_name", "access_token_strategy"), errors)
     config = ProjectConfig(
@@ -186,8 +182,6 @@ def apply_seed(emulator: Emulator, path: Path, seeds: list[ProjectSeed]) -> list
     errors: list[str] = []
     for seed in seeds:
         emulator.add_project(seed.config)
-        errors += [
-            e for i, item in enumerate(seed.identities) if (e := _seed_identity(emulator, seed, i, item))
-        ]
+        errors += [e for i, item in enumerate(seed.identities) if (e := _seed_identity(emulator, seed, i, item))]
         errors += [e for i, item in enumerate(seed.clients) if (e := _seed_client(emulator, seed, i, item))]
     return [f"{path}: {e}" for e in errors]

@@ -22,9 +22,7 @@ def new_session_token() -> str:
     return "ory_st_" + "".join(secrets.choice(_ALNUM) for _ in range(32))
 
 
-def issue_session(
-    project: Project, identity: Identity, now: float, ip: str | None, user_agent: str | None
-) -> Session:
+def issue_session(project: Project, identity: Identity, now: float, ip: str | None, user_agent: str | None) -> Session:
     session = Session(
         id=str(uuid.uuid4()),
         token=new_session_token(),

@@ -74,9 +74,7 @@ def _jwt_claims(project: Project, record: AccessToken) -> dict[str, Any]:
     }
 
 
-def issue(
-    project: Project, client: Client, scopes: list[str], audience: list[str], now: float
-) -> tuple[str, int]:
+def issue(project: Project, client: Client, scopes: list[str], audience: list[str], now: float) -> tuple[str, int]:
     """A new access token and its expires_in (seconds left)."""
     issued = int(now)
     record = AccessToken(

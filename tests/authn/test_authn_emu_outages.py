@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from authn_emu import OffsetClock, bearer, calls, client_token, fault, login_token, make
+from authn_emu import OffsetClock, bearer, calls, client_token, fault, login_token, make, settings_for
 
 from gateway.config import Settings
 from gateway.emulator.testing import RunningEmulator
@@ -57,8 +57,6 @@ async def test_rate_limit_passes_retry_after(
 
 
 async def test_timeout_is_per_tenant(emu: RunningEmulator, http: httpx.AsyncClient, wall: OffsetClock) -> None:
-    from authn_emu import settings_for
-
     token, _ = await login_token(http, emu.project_url("alpha"), "ann@alpha.test")
     patient = make(settings_for(emu, timeout=3.0).tenants["alpha"], http, wall)
     fault(emu, project="alpha", operation="whoami", mode="delay", seconds=0.8)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-from authn_fakes import FakeClock, FakeOry, active_token, authenticator, request, session
+from dataclasses import replace
+from pathlib import Path
 
+import pytest
+from authn_fakes import FakeClock, FakeOry, active_token, authenticator, request, session, tenant
+
+from gateway.authn import build_authenticators
 from gateway.authn.credentials import token_shape
+from gateway.config import Settings
 from gateway.errors import InvalidToken, Unauthenticated
 
 ST = "ory_st_" + "b" * 32
@@ -113,16 +118,9 @@ async def test_invalid_token_error_body(ory: FakeOry, clock: FakeClock) -> None:
 
 
 def test_build_authenticators_one_per_tenant(ory: FakeOry, clock: FakeClock) -> None:
-    from dataclasses import replace
-
-    from authn_fakes import tenant
-
-    from gateway.authn import build_authenticators
-    from gateway.config import Settings
-
     a, b = tenant(), replace(tenant(), name="b", kratos_public_url="http://kratos.b.test")
     settings = Settings(
-        tenants={"a": a, "b": b}, default_tenant="a", policies_dir=__import__("pathlib").Path("."),
+        tenants={"a": a, "b": b}, default_tenant="a", policies_dir=Path("."),
         listen_host="127.0.0.1", listen_port=8080, trusted_proxies=(), upstreams={},
     )  # fmt: skip
     built = build_authenticators(settings, ory.client(), clock)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from harness import DurablyServer, durably_server
+from tests.durably.harness import DurablyServer, durably_server
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
-from harness import HERE, DurablyServer, wait_for_status
+from tests.durably.harness import HERE, DurablyServer, wait_for_status
 
 from gateway.labels import namespace_key, rewrite_query, rewrite_trigger_body, run_id_from_query
 

@@ -62,10 +62,10 @@ def _spawn(args: list[str], env: Mapping[str, str], health: str, timeout: float 
 
 @contextmanager
 def gateway_process(env: Mapping[str, str]) -> Iterator[Proc]:
-    port = free_port()
-    env = {"GATEWAY_LISTEN": f"127.0.0.1:{port}", "GATEWAY_POLICIES_DIR": str(ROOT / "policies"), **env}
-    proc = _spawn([sys.executable, "-m", "gateway", "serve"], env, f"http://127.0.0.1:{port}/healthz")
-    proc.url = f"http://127.0.0.1:{port}"
+    listen = env.get("GATEWAY_LISTEN") or f"127.0.0.1:{free_port()}"
+    env = {"GATEWAY_POLICIES_DIR": str(ROOT / "policies"), **env, "GATEWAY_LISTEN": listen}
+    proc = _spawn([sys.executable, "-m", "gateway", "serve"], env, f"http://{listen}/healthz")
+    proc.url = f"http://{listen}"
     try:
         yield proc
     finally:
