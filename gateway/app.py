@@ -50,7 +50,7 @@ class GatewayApp:
             upstreams=upstreams,
             signer=signer,
             targets=Targets(settings, upstreams, signer, OrgScope(upstreams, settings.limits.max_body_bytes), {}),
-            ory=httpx.AsyncClient(follow_redirects=False),
+            ory=httpx.AsyncClient(follow_redirects=False, cookies=NoCookies()),
         )
         self.endpoints: dict[str, Endpoint] = {
             "/healthz": _healthz,
@@ -121,6 +121,13 @@ class GatewayApp:
             task.cancel()
         await self.gw.upstreams.close()
         await self.gw.ory.aclose()
+
+
+class NoCookies(httpx.Cookies):
+    """The shared Ory client must never keep one caller's Set-Cookie for the next call."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
 
 
 async def _healthz(gw: Gateway, ex: Exchange) -> None:

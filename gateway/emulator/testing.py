@@ -89,7 +89,8 @@ def launch(
         cmd += ["--project", name]
     if seed is not None:
         cmd += ["--seed", str(seed)]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=tempfile.TemporaryFile())
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; read on failure
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     running = RunningEmulator(base_url=f"http://127.0.0.1:{port}", process=process, api_key=api_key)
     _wait_ready(running, timeout)
     return running

@@ -6,11 +6,11 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from authn_emu import API_KEY, SEED, OffsetClock, settings_for
-from authn_fakes import FakeClock, FakeOry
 
 from gateway.config import Settings
 from gateway.emulator.testing import RunningEmulator, start_emulator
+from tests.authn.authn_emu import API_KEY, SEED, OffsetClock, settings_for
+from tests.authn.authn_fakes import FakeClock, FakeOry
 
 
 @pytest.fixture

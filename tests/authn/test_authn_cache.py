@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from authn_fakes import NOW, FakeClock, FakeOry, authenticator, request, session
 
 from gateway.authn.cache import DecisionCache, Entry, credential_key
 from gateway.authn.decision import Decision
 from gateway.config import CacheSettings
 from gateway.errors import InvalidToken, ServiceUnavailable
 from gateway.principal import Principal
+from tests.authn.authn_fakes import NOW, FakeClock, FakeOry, authenticator, request, session
 
 
 def principal(expires_at: float | None = None, session_id: str = "s1") -> Principal:

@@ -6,11 +6,11 @@ import asyncio
 
 import httpx
 import pytest
-from authn_emu import OffsetClock, bearer, calls, client_token, make
 
 from gateway.config import CacheSettings, Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken
+from tests.authn.authn_emu import OffsetClock, bearer, calls, client_token, make
 
 Env = tuple[RunningEmulator, Settings, httpx.AsyncClient, OffsetClock]
 

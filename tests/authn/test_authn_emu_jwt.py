@@ -9,14 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from authn_emu import OffsetClock, bearer, calls, client_token, make
-from authn_fakes import b64, hs256, rs256, unsigned
 from joserfc.jwk import RSAKey, import_key
 
 from gateway.authn import TenantAuthenticator
 from gateway.config import Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken
+from tests.authn.authn_emu import OffsetClock, bearer, calls, client_token, make
+from tests.authn.authn_fakes import b64, hs256, rs256, unsigned
 
 Env = tuple[RunningEmulator, Settings, httpx.AsyncClient, OffsetClock]
 

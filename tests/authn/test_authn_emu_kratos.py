@@ -6,7 +6,11 @@ import asyncio
 
 import httpx
 import pytest
-from authn_emu import (
+
+from gateway.config import CacheSettings, Settings, load_settings
+from gateway.emulator.testing import RunningEmulator
+from gateway.errors import InvalidToken, Unauthenticated
+from tests.authn.authn_emu import (
     ALPHA_ID,
     API_KEY,
     OffsetClock,
@@ -17,10 +21,6 @@ from authn_emu import (
     make,
     request,
 )
-
-from gateway.config import CacheSettings, Settings, load_settings
-from gateway.emulator.testing import RunningEmulator
-from gateway.errors import InvalidToken, Unauthenticated
 
 Env = tuple[RunningEmulator, Settings, httpx.AsyncClient, OffsetClock]
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
-from authn_emu import OffsetClock, bearer, calls, client_token, fault, login_token, make, settings_for
 
 from gateway.config import Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import ServiceUnavailable, TooManyRequests
+from tests.authn.authn_emu import OffsetClock, bearer, calls, client_token, fault, login_token, make, settings_for
 
 OUTAGES: list[tuple[dict[str, Any], str]] = [
     ({"mode": "delay", "seconds": 0.9}, "ory_timeout"),

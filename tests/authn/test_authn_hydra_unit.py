@@ -6,9 +6,9 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from authn_fakes import ADMIN_TOKEN, NOW, FakeClock, FakeOry, active_token, authenticator, request
 
 from gateway.errors import InvalidToken, ServiceUnavailable, TooManyRequests
+from tests.authn.authn_fakes import ADMIN_TOKEN, NOW, FakeClock, FakeOry, active_token, authenticator, request
 
 AT = "ory_at_key.sig"
 

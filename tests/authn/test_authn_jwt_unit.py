@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from authn_fakes import NOW, FakeClock, FakeOry, authenticator, hs256, jwt_claims, request, rs256, unsigned
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import RSAKey
 
 from gateway.errors import InvalidToken
+from tests.authn.authn_fakes import NOW, FakeClock, FakeOry, authenticator, hs256, jwt_claims, request, rs256, unsigned
 
 JWKS = "hydra.a.test/.well-known/jwks.json"
 INTROSPECT = "hydra-admin.a.test/admin/oauth2/introspect"

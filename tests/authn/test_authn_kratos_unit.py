@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from authn_fakes import FakeClock, FakeOry, authenticator, request, session, tenant
 
 from gateway.authn import TenantAuthenticator
 from gateway.authn.decision import parse_rfc3339
 from gateway.config import CacheSettings
 from gateway.errors import ConfigError, InvalidToken, ServiceUnavailable, TooManyRequests, Unauthenticated
+from tests.authn.authn_fakes import FakeClock, FakeOry, authenticator, request, session, tenant
 
 TOKEN = "ory_st_" + "a" * 32
 

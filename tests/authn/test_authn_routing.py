@@ -6,12 +6,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from authn_fakes import FakeClock, FakeOry, active_token, authenticator, request, session, tenant
 
 from gateway.authn import build_authenticators
 from gateway.authn.credentials import token_shape
 from gateway.config import Settings
 from gateway.errors import InvalidToken, Unauthenticated
+from tests.authn.authn_fakes import FakeClock, FakeOry, active_token, authenticator, request, session, tenant
 
 ST = "ory_st_" + "b" * 32
 AT = "ory_at_abc.def"

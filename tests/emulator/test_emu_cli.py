@@ -134,3 +134,17 @@ def test_add_arguments_and_run_build_in_process(tmp_path: Path) -> None:
     assert emulator.projects["b-c"].base_url == "http://127.0.0.1:4460/b-c"
     assert emulator.projects["b-c"].config.cookie_name == "ory_session_bc"
     assert cli.run(parser.parse_args(["--listen", "bad"])) == 2
+
+
+def test_busy_port_is_one_line() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run("--listen", f"127.0.0.1:{port}", "--project", "x")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"gateway emulate: error: --listen: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
