@@ -21,6 +21,7 @@ from gateway.authn import build_authenticators
 from gateway.builtins import build_builtins
 from gateway.config import Settings
 from gateway.context import Gateway
+from gateway.decisions import decisions
 from gateway.errors import GatewayError
 from gateway.exchange import Exchange, Receive, Scope, Send
 from gateway.forwarded import TrustedProxies
@@ -35,6 +36,7 @@ from gateway.targets import Targets
 log = logging.getLogger("gateway")
 
 Endpoint = Callable[[Gateway, Exchange], Awaitable[None]]
+DECISIONS_PREFIX = "/decisions/"
 
 
 class GatewayApp:
@@ -51,11 +53,13 @@ class GatewayApp:
             signer=signer,
             targets=Targets(settings, upstreams, signer, OrgScope(upstreams, settings.limits.max_body_bytes), {}),
             ory=httpx.AsyncClient(follow_redirects=False, cookies=NoCookies()),
+            proxies=self.proxies,
         )
         self.endpoints: dict[str, Endpoint] = {
             "/healthz": _healthz,
             "/readyz": readiness,
             "/.well-known/jwks.json": _jwks,
+            "/decisions": decisions,
         }
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -79,7 +83,8 @@ class GatewayApp:
         )  # fmt: skip
         ex = Exchange(scope, receive, send, request, origin, raw_path)
         try:
-            endpoint = self.endpoints.get(scope["path"])
+            path: str = scope["path"]
+            endpoint = self.endpoints.get(path) or (decisions if path.startswith(DECISIONS_PREFIX) else None)
             await (endpoint(self.gw, ex) if endpoint else handle(self.gw, ex))
         except GatewayError as error:
             await self._fail(ex, error)

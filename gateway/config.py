@@ -21,6 +21,8 @@ TokenFormat = Literal["auto", "introspect", "jwt"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+#: first path segments the gateway serves itself, before tenant routing
+RESERVED_NAMES = frozenset({"decisions", "healthz", "readyz", "metrics", "_gateway"})
 UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TRANSPORTS: tuple[Transport, ...] = ("cookie", "bearer", "cookie-or-bearer")
 TOKEN_FORMATS: tuple[TokenFormat, ...] = ("auto", "introspect", "jwt")
@@ -247,6 +249,8 @@ def _tenant_names(r: _Reader) -> list[str]:
     for name in (n.strip() for n in raw.split(",")):
         if not TENANT_NAME.match(name):
             r.problem("GATEWAY_TENANTS", f"bad tenant name {name!r} (lower-case letters, digits, '-')")
+        elif name in RESERVED_NAMES:
+            r.problem("GATEWAY_TENANTS", f"tenant name {name!r} is reserved for the gateway's own endpoints")
         elif name in names:
             r.problem("GATEWAY_TENANTS", f"tenant {name!r} listed twice")
         else:

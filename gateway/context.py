@@ -9,6 +9,7 @@ import httpx
 
 from gateway.assertion import AssertionSigner
 from gateway.config import Settings
+from gateway.forwarded import TrustedProxies
 from gateway.policy import PolicyStore
 from gateway.proxy import Upstreams
 
@@ -27,3 +28,4 @@ class Gateway:
     targets: Targets
     #: control-plane client for Ory (cache misses only); the forwarding path uses aiohttp
     ory: httpx.AsyncClient
+    proxies: TrustedProxies

@@ -1,0 +1,185 @@
+"""nginx as the benchmark's upstream (fixed bodies) and as the proxy_pass reference.
+
+Each instance runs as the current user from its own prefix directory: own config,
+pid file, error log and temp paths, `daemon off` so it is an ordinary child process.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.procs import Child, children, pinned, spawn, wait_http
+from gateway.emulator.testing import free_port
+
+SMALL = 200
+LARGE = 64 << 10
+#: the run the Durably list returns, labelled for alice (customer tenant, org-acme)
+RUN_LABELS = {"organizationId": "org-acme", "tenant": "customer"}
+
+_COMMON = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/tmp/body;
+  proxy_temp_path {dir}/tmp/proxy;
+  fastcgi_temp_path {dir}/tmp/fastcgi;
+  uwsgi_temp_path {dir}/tmp/uwsgi;
+  scgi_temp_path {dir}/tmp/scgi;
+  default_type application/json;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 120s;
+  keepalive_requests 10000000;
+  etag off;
+{body}
+}}
+"""
+
+_UPSTREAM = """
+  map $arg_bench $runs_size {{ default small; large large; }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    root {dir}/www;
+    location = /bench/small {{ try_files /small.json =500; }}
+    location = /bench/large {{ try_files /large.json =500; }}
+    location = /partner-api/inventory {{ try_files /small.json =500; }}
+    location = /api/durably/runs {{ try_files /runs-$runs_size.json =500; }}
+    location / {{ return 404 '{{"error":"not_found"}}'; }}
+  }}
+"""
+
+_PROXY = """
+  upstream origin {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_buffer_size 16k;
+  proxy_buffers 8 16k;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{ proxy_pass http://origin; }}
+  }}
+{extra}
+"""
+
+#: nginx auth_request in front of the gateway's forward-auth endpoint (Oathkeeper-style /decisions)
+_AUTH_REQUEST = """
+  upstream decider {{ server 127.0.0.1:{gateway}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location /customer/ {{
+      auth_request /_decide;
+      auth_request_set $x_user $upstream_http_x_user_id;
+      auth_request_set $x_org $upstream_http_x_org_id;
+      auth_request_set $x_assertion $upstream_http_x_identity_assertion;
+      proxy_set_header X-User-Id $x_user;
+      proxy_set_header X-Org-Id $x_org;
+      proxy_set_header X-Identity-Assertion $x_assertion;
+      proxy_set_header Authorization "";
+      proxy_pass http://origin/;
+    }}
+    location = /_decide {{
+      internal;
+      proxy_pass http://decider/decisions$request_uri;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Forwarded-Method $request_method;
+      proxy_set_header X-Forwarded-Uri $request_uri;
+    }}
+  }}
+"""
+
+
+@dataclass
+class Nginx:
+    child: Child
+    port: int
+    extra_port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def workers(self) -> list[int]:
+        return children(self.child.pid)
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
+def small_body() -> bytes:
+    items = [{"sku": f"BR-{1000 + i}", "name": "brake pads", "qty": 12 + i} for i in range(3)]
+    return _pad({"items": items, "count": 3, "next": None}, SMALL)
+
+
+def large_body() -> bytes:
+    items = [{"sku": f"BR-{1000 + i}", "name": "brake pads, ceramic, front axle", "qty": i} for i in range(900)]
+    return _pad({"items": items, "count": len(items)}, LARGE)
+
+
+def run(i: int) -> dict[str, object]:
+    stamp = "2025-01-01T00:00:00.000Z"
+    return {"id": f"run-{i:06d}", "jobName": "bench", "status": "completed", "labels": RUN_LABELS,
+            "createdAt": stamp, "updatedAt": stamp}  # fmt: skip
+
+
+def runs_body(size: int) -> bytes:
+    """A JSON array of runs, all the caller's (the gateway keeps every item), close to `size` bytes."""
+    runs = [run(0)]
+    while len(json.dumps(runs + [run(len(runs))], separators=(",", ":"))) <= size:
+        runs.append(run(len(runs)))
+    return json.dumps(runs, separators=(",", ":")).encode()
+
+
+def _pad(doc: dict[str, object], size: int) -> bytes:
+    """`doc` as compact JSON with a filler field so the body is exactly `size` bytes."""
+    doc = {**doc, "pad": ""}
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    missing = size - len(raw)
+    if missing < 0:
+        raise ValueError(f"body already {len(raw)} bytes > {size}")
+    return json.dumps({**doc, "pad": "x" * missing}, separators=(",", ":")).encode()
+
+
+def _write_conf(directory: Path, body: str) -> Path:
+    (directory / "tmp").mkdir(parents=True, exist_ok=True)
+    conf = directory / "nginx.conf"
+    conf.write_text(_COMMON.format(dir=directory, body=body))
+    return conf
+
+
+def _start(name: str, directory: Path, body: str, port: int, cpu: int) -> Child:
+    conf = _write_conf(directory, body)
+    args = ["nginx", "-p", str(directory), "-c", str(conf), "-e", str(directory / "error.log")]
+    child = spawn(name, pinned(cpu, args), directory / "stdout.log")
+    wait_http(child, f"http://127.0.0.1:{port}/", timeout=15)
+    return child
+
+
+def start_upstream(directory: Path, cpu: int = 0) -> Nginx:
+    www = directory / "www"
+    www.mkdir(parents=True, exist_ok=True)
+    (www / "small.json").write_bytes(small_body())
+    (www / "large.json").write_bytes(large_body())
+    (www / "runs-small.json").write_bytes(runs_body(SMALL))
+    (www / "runs-large.json").write_bytes(runs_body(LARGE))
+    port = free_port()
+    return Nginx(_start("nginx-upstream", directory, _UPSTREAM.format(port=port, dir=directory), port, cpu), port)
+
+
+def start_proxy(directory: Path, upstream: Nginx, gateway_port: int | None, cpu: int = 1) -> Nginx:
+    """proxy_pass to `upstream` with a keepalive pool; plus auth_request to the gateway if given."""
+    port = free_port()
+    extra, auth_port = "", None
+    if gateway_port is not None:
+        auth_port = free_port()
+        extra = _AUTH_REQUEST.format(port=auth_port, gateway=gateway_port)
+    body = _PROXY.format(port=port, upstream=upstream.port, extra=extra)
+    return Nginx(_start("nginx-proxy", directory, body, port, cpu), port, auth_port)

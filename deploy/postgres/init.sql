@@ -1,0 +1,3 @@
+-- One PostgreSQL for the compose stack, one database per Ory service.
+CREATE DATABASE kratos;
+CREATE DATABASE hydra;
