@@ -58,4 +58,4 @@ def _describe(gw: Gateway, ex: Exchange) -> None:
 
 def _peer_trusted(gw: Gateway, ex: Exchange) -> bool:
     client = ex.scope.get("client")
-    return bool(client) and gw.proxies.trusts(client[0])
+    return client is not None and gw.proxies.trusts(client[0])
