@@ -6,7 +6,10 @@ pid file, error log and temp paths, `daemon off` so it is an ordinary child proc
 
 from __future__ import annotations
 
+import grp
 import json
+import os
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,7 @@ LARGE = 64 << 10
 RUN_LABELS = {"organizationId": "org-acme", "tenant": "customer"}
 
 _COMMON = """
-worker_processes 1;
+{user}worker_processes 1;
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
@@ -78,8 +81,14 @@ _AUTH_REQUEST = """
       auth_request_set $x_user $upstream_http_x_user_id;
       auth_request_set $x_org $upstream_http_x_org_id;
       auth_request_set $x_assertion $upstream_http_x_identity_assertion;
+      auth_request_set $x_tenant $upstream_http_x_tenant;
+      auth_request_set $x_roles $upstream_http_x_roles;
+      auth_request_set $x_session $upstream_http_x_session_id;
+      proxy_set_header X-Tenant $x_tenant;
       proxy_set_header X-User-Id $x_user;
       proxy_set_header X-Org-Id $x_org;
+      proxy_set_header X-Roles $x_roles;
+      proxy_set_header X-Session-Id $x_session;
       proxy_set_header X-Identity-Assertion $x_assertion;
       proxy_set_header Authorization "";
       proxy_pass http://origin/;
@@ -89,8 +98,8 @@ _AUTH_REQUEST = """
       proxy_pass http://decider/decisions$request_uri;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
-      proxy_set_header X-Forwarded-Method $request_method;
-      proxy_set_header X-Forwarded-Uri $request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Original-URI $request_uri;
     }}
   }}
 """
@@ -151,8 +160,15 @@ def _pad(doc: dict[str, object], size: int) -> bytes:
 def _write_conf(directory: Path, body: str) -> Path:
     (directory / "tmp").mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"
-    conf.write_text(_COMMON.format(dir=directory, body=body))
+    conf.write_text(_COMMON.format(dir=directory, body=body, user=_user_directive()))
     return conf
+
+
+def _user_directive() -> str:
+    """Workers run as the current user (nginx drops root to `nobody` unless told otherwise)."""
+    if os.geteuid() != 0:
+        return ""
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
 
 
 def _start(name: str, directory: Path, body: str, port: int, cpu: int) -> Child:

@@ -70,6 +70,8 @@ class Limits:
     max_streams: int = 1000
     stream_recheck_seconds: float = 30.0
     token_rate_per_minute: int = 60
+    #: seconds uvicorn waits for in-flight requests after SIGTERM before cancelling them
+    shutdown_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,8 @@ class Settings:
     metrics_listen: tuple[str, int] | None = None
     public_url: str = "http://127.0.0.1:8080"
     assertion_keys_dir: Path | None = None
+    #: bearer token for POST /_gateway/revoke (the endpoint is 404 without it)
+    admin_token: str | None = None
     cache: CacheSettings = field(default_factory=CacheSettings)
     limits: Limits = field(default_factory=Limits)
 
@@ -121,6 +125,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_CACHE_MAX_TTL", "GATEWAY_CACHE_NEGATIVE_TTL", "GATEWAY_CACHE_SIZE", "GATEWAY_MAX_BODY_BYTES",
         "GATEWAY_MAX_HEADER_BYTES", "GATEWAY_HEADER_TIMEOUT", "GATEWAY_MAX_STREAMS",
         "GATEWAY_STREAM_RECHECK_SECONDS", "GATEWAY_TOKEN_RATE_PER_MINUTE", "GATEWAY_ASSERTION_KEYS_DIR",
+        "GATEWAY_ADMIN_TOKEN", "GATEWAY_SHUTDOWN_TIMEOUT",
     }
 )  # fmt: skip
 
@@ -219,6 +224,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         metrics_listen=r.listen("GATEWAY_METRICS_LISTEN", None),
         public_url=r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}",
         assertion_keys_dir=_directory(r, "GATEWAY_ASSERTION_KEYS_DIR"),
+        admin_token=_admin_token(r),
         cache=CacheSettings(
             max_ttl=r.number("GATEWAY_CACHE_MAX_TTL", 60.0),
             negative_ttl=r.number("GATEWAY_CACHE_NEGATIVE_TTL", 5.0, lambda v: v >= 0),
@@ -231,6 +237,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             max_streams=int(r.number("GATEWAY_MAX_STREAMS", 1000)),
             stream_recheck_seconds=r.number("GATEWAY_STREAM_RECHECK_SECONDS", 30.0),
             token_rate_per_minute=int(r.number("GATEWAY_TOKEN_RATE_PER_MINUTE", 60)),
+            shutdown_timeout=r.number("GATEWAY_SHUTDOWN_TIMEOUT", 30.0),
         ),
     )
     if len(settings.tenants) > 1 and settings.default_tenant is None:
@@ -429,6 +436,14 @@ def _redis_url(r: _Reader) -> str | None:
     return raw
 
 
+def _admin_token(r: _Reader) -> str | None:
+    token = r.get("GATEWAY_ADMIN_TOKEN")
+    if token is not None and len(token) < 16:
+        r.problem("GATEWAY_ADMIN_TOKEN", "too short: use at least 16 random characters")
+        return None
+    return token
+
+
 def redacted(settings: Settings) -> dict[str, object]:
     """The effective configuration with every secret replaced, for `gateway check`."""
 
@@ -442,6 +457,8 @@ def redacted(settings: Settings) -> dict[str, object]:
         "trusted_proxies": [str(n) for n in settings.trusted_proxies],
         "upstreams": dict(settings.upstreams),
         "redis": hide(settings.redis_url) if settings.redis_url else None,
+        "metrics_listen": ":".join(map(str, settings.metrics_listen)) if settings.metrics_listen else None,
+        "admin_token": hide(settings.admin_token),
         "tenants": {
             t.name: {
                 "mode": t.mode, "project_slug": t.project_slug, "transport": t.transport,

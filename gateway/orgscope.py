@@ -33,6 +33,8 @@ class Prepared:
     #: applied to a 2xx response body read whole (bounded), or to a 2xx stream chunk by chunk
     whole: Callable[[bytes], bytes] | None = None
     stream: Callable[[], BodyFilter] | None = None
+    #: applied to a non-2xx response body (bounded), e.g. to un-namespace keys quoted in a 409
+    error_whole: Callable[[bytes], bytes] | None = None
     #: client headers that no longer describe the forwarded body
     drop_headers: frozenset[str] = frozenset()
     content_type: str | None = None
@@ -96,7 +98,10 @@ class OrgScope:
             raw = body if isinstance(body, bytes) else await ex.read_body(self.body_limit)
             content_type = (ex.request.header(b"content-type") or b"").decode("latin-1") or None
             new = scope.trigger(raw, content_type)
-            return Prepared(b"", new, drop_headers=frozenset({"content-type"}), content_type="application/json")
+            return Prepared(
+                b"", new, error_whole=scope.unnamespace, drop_headers=frozenset({"content-type"}),
+                content_type="application/json",
+            )  # fmt: skip
         if op.kind in ("list", "list_stream"):
             query = scope.query(ex.request.raw_query)
             if op.stream:
@@ -151,8 +156,17 @@ class Scope:
     def query(self, raw: bytes) -> bytes:
         return L.rewrite_query(L.rewrite_query(raw, self.profile.label_key, self.org), TENANT_LABEL, self.tenant)
 
+    @property
+    def namespace(self) -> str:
+        """What shared keys are namespaced by: tenant and organization (no ':' in tenant names)."""
+        return f"{self.tenant}:{self.org}"
+
+    def unnamespace(self, body: bytes) -> bytes:
+        """Durably quotes the namespaced key in its 409; the client gets its own key back."""
+        return L.unnamespace_text(self.namespace, body.decode("utf-8", "replace")).encode("utf-8")
+
     def trigger(self, body: bytes, content_type: str | None) -> bytes:
-        stamped = L.rewrite_trigger(self.profile, body, content_type, self.org, f"{self.tenant}:{self.org}")
+        stamped = L.rewrite_trigger(self.profile, body, content_type, self.org, self.namespace)
         return L.rewrite_trigger_body(
             stamped, "application/json", self.tenant, TENANT_LABEL, labels_field=self.profile.labels_field,
             label_key_pattern=self.profile.label_key_pattern, namespace_keys=False,

@@ -34,7 +34,11 @@ class BodyFilter(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    total: float | None
+    """`head`: the upstream must answer (status line and headers) within this many seconds
+    of the request starting; `idle`: then never pause longer than this between reads. There
+    is deliberately no total: long downloads and SSE are bounded by `idle` only."""
+
+    head: float | None
     connect: float = 5.0
     idle: float | None = None
 
@@ -100,14 +104,16 @@ class Upstreams:
         timeouts: Timeouts,
         whole: Callable[[bytes], bytes] | None = None,
         stream: Callable[[], BodyFilter] | None = None,
+        whole_error: Callable[[bytes], bytes] | None = None,
     ) -> int:
         """Send the request upstream and stream the answer to `send`; returns the status."""
-        timeout = aiohttp.ClientTimeout(total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.idle)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=timeouts.idle)
         try:
-            resp = await self.session(name).request(
-                method, self.url(name, path_and_query), headers=headers, data=body,
-                allow_redirects=False, timeout=timeout,
-            )  # fmt: skip
+            async with asyncio.timeout(timeouts.head):
+                resp = await self.session(name).request(
+                    method, self.url(name, path_and_query), headers=headers, data=body,
+                    allow_redirects=False, timeout=timeout,
+                )  # fmt: skip
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise GatewayTimeout(f"upstream {name!r} timed out") from exc
         except aiohttp.ClientError as exc:
@@ -116,12 +122,16 @@ class Upstreams:
         try:
             if ok and whole is not None:
                 await _send_whole(resp, send, whole)
+            elif not ok and whole_error is not None:
+                await _send_whole(resp, send, whole_error)
             elif resp.content_length is not None and resp.content_length <= SMALL_BODY and not (ok and stream):
                 await _send_whole(resp, send, None)
             else:
                 await _relay(resp, send, stream() if ok and stream else None)
-        finally:
-            resp.release()
+        except BaseException:
+            resp.close()  # cancelled (client gone, session revoked) or failed: drop the upstream connection
+            raise
+        resp.release()
         return resp.status
 
 
@@ -131,7 +141,9 @@ async def _send_whole(resp: aiohttp.ClientResponse, send: Send, transform: Calla
         raise BadGateway("upstream response too large to inspect")
     try:
         data = await _read_bounded(resp, MAX_INSPECTED + 1) if transform else await resp.read()
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except TimeoutError as exc:
+        raise GatewayTimeout("upstream stalled mid-response") from exc
+    except aiohttp.ClientError as exc:
         raise BadGateway("upstream closed the connection mid-response") from exc
     if transform is not None:
         if len(data) > MAX_INSPECTED:

@@ -8,10 +8,12 @@ shortly before expiry; concurrent callers share one refresh.
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from authlib.integrations.base_client import OAuthError
 
@@ -21,7 +23,7 @@ with warnings.catch_warnings():
 
 from gateway.config import Settings, TenantSettings
 
-#: a token is renewed this many seconds before it expires
+#: a token is renewed this many seconds before it expires (a tenth of its life if that is less)
 REFRESH_MARGIN = 30.0
 
 
@@ -45,7 +47,8 @@ class TokenService:
         self.tenant = tenant
         self.clock = clock
         self.token_url = tenant.hydra_public_url + "/oauth2/token"
-        self._cache: dict[tuple[str, ...], tuple[dict[str, Any], float]] = {}
+        #: (scopes | audiences) -> (token, expires at, renew at)
+        self._cache: dict[tuple[str, ...], tuple[dict[str, Any], float, float]] = {}
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
 
     @classmethod
@@ -66,15 +69,18 @@ class TokenService:
             cached = self._fresh(key)  # another caller refreshed while we waited
             if cached is None:
                 cached = await self._fetch(scopes, audience)
-                self._cache[key] = (cached, self.clock() + float(cached["expires_in"]))
+                lifetime = float(cached["expires_in"])
+                renew_at = self.clock() + lifetime - min(REFRESH_MARGIN, lifetime / 10)
+                self._cache[key] = (cached, self.clock() + lifetime, renew_at)
             return cached
 
     def _fresh(self, key: tuple[str, ...]) -> dict[str, Any] | None:
         hit = self._cache.get(key)
-        if hit is None or hit[1] - self.clock() <= REFRESH_MARGIN:
+        now = self.clock()
+        if hit is None or now >= hit[2]:
             return None
-        token, expires = hit
-        return {**token, "expires_in": int(expires - self.clock())}
+        token, expires, _ = hit
+        return {**token, "expires_in": int(expires - now)}
 
     async def _fetch(self, scopes: Sequence[str], audience: Sequence[str]) -> dict[str, Any]:
         extra: dict[str, Any] = {"audience": " ".join(audience)} if audience else {}
@@ -82,6 +88,7 @@ class TokenService:
             client_id=self.tenant.client_id, client_secret=self.tenant.client_secret,
             token_endpoint_auth_method="client_secret_basic", timeout=self.tenant.timeout,
         ) as client:  # fmt: skip
+            client.register_client_auth_method(("client_secret_basic", _basic_urlencoded))
             try:
                 token = await client.fetch_token(
                     self.token_url, grant_type="client_credentials", scope=" ".join(scopes), **extra
@@ -96,3 +103,13 @@ class TokenService:
             "expires_in": int(token.get("expires_in", 0)),
             "scope": token.get("scope", " ".join(scopes)),
         }
+
+
+def _basic_urlencoded(
+    client: Any, method: str, uri: str, headers: dict[str, str], body: str
+) -> tuple[str, dict[str, str], str]:
+    """client_secret_basic as RFC 6749 2.3.1 has it: id and secret form-urlencoded first
+    (Hydra decodes both; authlib's default sends them raw, breaking secrets with + or %)."""
+    pair = f"{quote(client.client_id, safe='')}:{quote(client.client_secret, safe='')}"
+    headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    return uri, headers, body

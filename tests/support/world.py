@@ -25,6 +25,7 @@ PASSWORDS = {
     "nora": ("customer", "nora@nowhere.example", "nora-password"),
     "sam": ("admin", "sam@platform.example", "sam-password"),
     "eve": ("admin", "eve@platform.example", "eve-password"),
+    "ada": ("admin", "ada@platform.example", "ada-password"),
     "dave": ("dealer", "dave@dealer.example", "dave-password"),
 }
 CLIENTS = {
@@ -32,6 +33,8 @@ CLIENTS = {
     "partner-jwt": ("dealer", "partner-jwt-secret"),
     "dealer-gateway": ("dealer", "dealer-gateway-secret"),
     "customer-gateway": ("customer", "customer-gateway-secret"),
+    "partner-post": ("dealer", "partner-post-secret"),
+    "admin-ops": ("admin", "admin-ops-secret"),
 }
 
 

@@ -1,0 +1,90 @@
+"""Configuration size: 10,000 routes + 100 tenants against 3 routes + 3 tenants.
+
+Every generated tenant points at the emulator's `customer` project (same URLs, same
+admin key): only the gateway's own tables grow. The route measured is the same in
+both: GET /customer/bench/small for a cached human session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bench.gw import bench_env
+from gateway.config import tenant_env_prefix
+from gateway.demo.world import API_KEYS, TENANTS
+
+HUMAN_ALLOW = {"human": {"roles": {"any": ["viewer", "member"]}}}
+BENCH_ROUTE = {"id": "bench-small", "path": "/bench/small", "methods": ["GET"], "allow": HUMAN_ALLOW,
+               "forward": {"upstream": "bench"}}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    tenants: int
+    routes: int
+
+
+SMALL = Shape("3-routes-3-tenants", 3, 3)
+LARGE = Shape("10000-routes-100-tenants", 100, 10_000)
+
+
+def tenant_names(count: int) -> list[str]:
+    return [*TENANTS, *(f"t{i:03d}" for i in range(len(TENANTS), count))][:count]
+
+
+def filler_route(index: int) -> dict[str, object]:
+    """Route `index` of a tenant: four shapes (literal, param, prefix, deep params), none tying."""
+    shapes = (
+        f"/svc{index}/items",
+        f"/svc{index}/items/{{id}}",
+        f"/svc{index}/files/**",
+        f"/api/v{index}/orgs/{{org}}/things/{{id}}",
+    )
+    return {"id": f"r{index}", "path": shapes[index % 4], "methods": ["GET", "POST"], "allow": HUMAN_ALLOW,
+            "forward": {"upstream": "bench"}}  # fmt: skip
+
+
+def route_counts(shape: Shape) -> dict[str, int]:
+    """How many routes each tenant gets: half to `customer` (the one measured), the rest spread."""
+    names = tenant_names(shape.tenants)
+    if shape.routes <= shape.tenants:
+        return dict.fromkeys(names, 1)
+    counts = {"customer": shape.routes // 2}
+    others = names[1:]
+    left = shape.routes - counts["customer"]
+    for i, name in enumerate(others):
+        counts[name] = left // len(others) + (1 if i < left % len(others) else 0)
+    return counts
+
+
+def write_policies(directory: Path, shape: Shape) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for tenant, count in route_counts(shape).items():
+        routes = [filler_route(i) for i in range(count)]
+        if tenant == "customer":
+            routes[0] = BENCH_ROUTE
+        doc = {"tenant": tenant, "routes": routes}
+        (directory / f"{tenant}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return directory
+
+
+def shape_env(directory: Path, shape: Shape, emulator_url: str, upstream_url: str) -> dict[str, str]:
+    policies = write_policies(directory / "policies", shape)
+    env = bench_env(0, emulator_url, upstream_url, policies)
+    env.pop("GATEWAY_LISTEN")
+    names = tenant_names(shape.tenants)
+    env["GATEWAY_TENANTS"] = ",".join(names)
+    base = f"{emulator_url}/customer"
+    for name in names[len(TENANTS) :]:
+        p = tenant_env_prefix(name)
+        env |= {
+            p + "MODE": "self-hosted", p + "TRANSPORT": "cookie-or-bearer",
+            p + "KRATOS_PUBLIC_URL": base, p + "KRATOS_ADMIN_URL": base, p + "KRATOS_ADMIN_TOKEN": API_KEYS["customer"],
+            p + "HYDRA_PUBLIC_URL": base, p + "HYDRA_ADMIN_URL": base, p + "HYDRA_ADMIN_TOKEN": API_KEYS["customer"],
+            p + "SESSION_COOKIE_NAME": f"ory_session_{name}",
+        }  # fmt: skip
+    return env

@@ -1,0 +1,227 @@
+"""Shared pieces of the security corpus: the second gateway, cases, runners, assertions.
+
+The corpus runs every case through a live gateway (real uvicorn + httptools) to the
+recording upstream `inventory` (tests.support.recorder) or to the real Durably
+service, and asserts the status AND what the upstream received.
+
+Two gateways share the session world's emulator, Durably and recorder:
+
+* ``world.gateway`` - the shipped policies, no host routing, no trusted proxies;
+* the security gateway - the shipped policies plus ``policies/security.yaml``
+  (catch-all routes to the recorder for humans, machines, anonymous callers, a
+  websocket route and an SSE route), host routing (``customer.example``,
+  ``dealer.example``, ``admin.example``) and a trusted-proxy list that does not
+  contain the test client (``10.0.0.0/8``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.security.rawhttp import Header, RawResponse, build, exchange
+from tests.support.procs import ROOT, Proc, Recorder, gateway_process, header_values
+from tests.support.world import World
+
+HERE = Path(__file__).resolve().parent
+HOSTS = {"customer": "customer.example", "dealer": "dealer.example", "admin": "admin.example"}
+UNTRUSTED_PROXIES = "10.0.0.0/8"
+
+#: every header name the gateway owns towards the upstream (INTERFACE.md)
+IDENTITY = (
+    "x-tenant", "x-principal-kind", "x-user-id", "x-client-id", "x-org-id", "x-roles", "x-scopes",
+    "x-session-id", "x-request-id", "x-identity-assertion",
+)  # fmt: skip
+#: set by the gateway from the peer it actually saw (never from an untrusted client)
+FORWARDING = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
+#: the identity each seeded caller must arrive with
+ALICE = {"x-tenant": "customer", "x-principal-kind": "human", "x-org-id": "org-acme",
+         "x-user-id": "11111111-1111-4111-8111-111111111111", "x-roles": "member"}  # fmt: skip
+CAROL = {"x-tenant": "customer", "x-principal-kind": "human", "x-org-id": "org-acme",
+         "x-user-id": "33333333-3333-4333-8333-333333333333", "x-roles": "viewer"}  # fmt: skip
+PARTNER = {"x-tenant": "dealer", "x-principal-kind": "machine", "x-org-id": "org-partner",
+           "x-client-id": "partner-inventory"}  # fmt: skip
+ANONYMOUS = {"x-tenant": "customer"}
+
+
+def security_env(world_env: Mapping[str, str], policies_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(world_env)
+    env.pop("GATEWAY_LISTEN", None)
+    env["GATEWAY_POLICIES_DIR"] = str(policies_dir)
+    for tenant, host in HOSTS.items():
+        env[f"GATEWAY_TENANT_{tenant.upper()}_HOSTS"] = host
+    env["GATEWAY_TRUSTED_PROXIES"] = UNTRUSTED_PROXIES
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def security_gateway(world_env: Mapping[str, str], **extra: str) -> Iterator[Proc]:
+    """A gateway with the shipped policies plus the security routes and host routing."""
+    policies = Path(tempfile.mkdtemp(prefix="sec-policies-"))
+    try:
+        for source in [*(ROOT / "policies").glob("*.yaml"), HERE / "policies" / "security.yaml"]:
+            shutil.copy(source, policies / source.name)
+        with gateway_process(security_env(world_env, policies, **extra)) as proc:
+            yield proc
+    finally:
+        shutil.rmtree(policies, ignore_errors=True)
+
+
+@dataclass
+class Sec:
+    """Everything a case needs: both gateways, the recorders and cached credentials."""
+
+    world: World
+    gateway: Proc
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.world.inventory
+
+    def token(self, who: str) -> str:
+        """A session token for a user, or ``client:scope`` for a machine token (cached)."""
+        if who not in self._tokens:
+            if ":" in who and who.split(":", 1)[0] in ("partner-inventory", "customer-gateway", "dealer-gateway",
+                                                       "partner-jwt", "admin-ops"):  # fmt: skip
+                client, scope = who.split(":", 1)
+                self._tokens[who] = self.world.machine_token(client, scope)
+            else:
+                self._tokens[who] = self.world.session(who)
+        return self._tokens[who]
+
+    def auth(self, who: str | None) -> list[Header]:
+        return [] if who is None else [("Authorization", f"Bearer {self.token(who)}")]
+
+
+# --- cases -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the upstream must have received: nothing, or exactly one request."""
+
+    #: None: nothing reaches the upstream; else the exact target (path + query) it must get
+    target: str | None = None
+    method: str = "GET"
+    #: identity headers that must arrive with exactly these values (one copy each)
+    identity: Mapping[str, str] = field(default_factory=dict)
+    #: header names (any spelling) that must not reach the upstream at all
+    absent: Sequence[str] = ()
+    #: header (name, value) pairs that must arrive unchanged
+    present: Sequence[Header] = ()
+    #: the exact body the upstream must get (None: not checked)
+    body: bytes | None = None
+
+
+NOTHING = Expect()
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    method: str
+    target: str
+    headers: Sequence[Header] = ()
+    #: the caller (Sec.token key) whose bearer token is added; None: anonymous
+    who: str | None = None
+    host: str = "gw.test"
+    body: bytes = b""
+    status: int | tuple[int, ...] = 200
+    expect: Expect = NOTHING
+    #: which gateway: "sec" (security gateway) or "world" (shipped config)
+    gateway: str = "sec"
+
+    def request_bytes(self, sec: Sec) -> bytes:
+        headers: list[Header] = [("Host", self.host), *sec.auth(self.who), *self.headers]
+        return build(self.method, self.target, headers, self.body)
+
+
+def gateway_url(sec: Sec, which: str) -> str:
+    return sec.url if which == "sec" else sec.world.url
+
+
+def run_case(sec: Sec, case: Case) -> tuple[RawResponse, list[dict[str, Any]]]:
+    """Send the case's exact bytes, then read what the recorder got (settled)."""
+    data = case.request_bytes(sec)  # tokens first: logging in must not race the recorder
+    sec.recorder.clear()
+    response = exchange(gateway_url(sec, case.gateway), data, head=case.method == "HEAD")
+    return response, settled(sec.recorder)
+
+
+def settled(recorder: Recorder, wait: float = 0.05) -> list[dict[str, Any]]:
+    """The recordings once nothing more arrives for `wait` seconds (a forwarded request
+    is recorded before the gateway answers; this only guards against late extras)."""
+    time.sleep(wait)
+    return recorder.requests()
+
+
+def check_case(sec: Sec, case: Case) -> None:
+    response, seen = run_case(sec, case)
+    statuses = case.status if isinstance(case.status, tuple) else (case.status,)
+    assert response.status in statuses, f"{case.id}: status {response.status}, body {response.body[:300]!r}"
+    check_upstream(case.expect, seen, case.id)
+
+
+def check_upstream(expect: Expect, seen: list[dict[str, Any]], label: str = "") -> None:
+    if expect.target is None:
+        assert seen == [], f"{label}: the upstream must receive nothing, got {[r['target'] for r in seen]}"
+        return
+    assert len(seen) == 1, f"{label}: the upstream must receive exactly one request, got {_summary(seen)}"
+    got = seen[0]
+    assert got["method"] == expect.method
+    assert got["target"] == expect.target, f"{label}: upstream target {got['target']!r}"
+    assert_gateway_identity(got, expect.identity)
+    for name in expect.absent:
+        assert header_values(got, name) == [], f"{label}: {name} reached the upstream: {got['headers']}"
+    for name, value in expect.present:
+        assert header_values(got, name) == [value], f"{label}: {name} is {header_values(got, name)}"
+    if expect.body is not None:
+        assert got["body"] == expect.body
+
+
+def assert_gateway_identity(got: dict[str, Any], identity: Mapping[str, str]) -> None:
+    """Each identity header is present once with the gateway's value, or absent if the
+    gateway sets none; no other spelling of any of them arrives."""
+    names = [k.lower() for k, _ in got["headers"]]
+    for name in IDENTITY:
+        values = header_values(got, name)
+        spellings = [n for n in names if n.replace("_", "-").replace(".", "-") == name]
+        assert len(values) <= 1, f"{name} arrived {len(values)} times: {values}"
+        assert spellings in ([], [name]), f"{name} arrived as {spellings}"
+        if name in identity:
+            assert values == [identity[name]], f"{name}: {values} != {identity[name]!r}"
+        elif name not in ("x-request-id", "x-identity-assertion", "x-session-id", "x-scopes", "x-roles",
+                          "x-user-id", "x-client-id", "x-principal-kind", "x-org-id"):  # fmt: skip
+            assert values == [], f"{name} must not arrive: {values}"
+    if identity.get("x-principal-kind") is None:  # anonymous: no principal headers at all
+        for name in ("x-principal-kind", "x-user-id", "x-client-id", "x-org-id", "x-roles", "x-scopes",
+                     "x-session-id", "x-identity-assertion"):  # fmt: skip
+            assert header_values(got, name) == [], f"anonymous request carried {name}"
+    assert len(header_values(got, "x-request-id")) == 1
+    # the upstream's Host is its own address, never the client's
+    assert header_values(got, "host") == [_recorder_host(got)], f"upstream Host {header_values(got, 'host')}"
+    assert header_values(got, "x-forwarded-for") == ["127.0.0.1"]
+
+
+def _recorder_host(got: dict[str, Any]) -> str:
+    hosts = header_values(got, "host")
+    host = hosts[0] if hosts else ""
+    assert host.startswith("127.0.0.1:"), f"upstream Host {host!r} did not come from configuration"
+    return host
+
+
+def _summary(seen: list[dict[str, Any]]) -> str:
+    return json.dumps([(r["method"], r["target"]) for r in seen])
