@@ -32,7 +32,9 @@ def cold_burst(gateway_url: str, emulator_url: str, path: str, credential: str, 
     httpx.post(emulator_url + "/_emulator/stats/reset").raise_for_status()
     statuses = asyncio.run(_burst(gateway_url, path, {"Authorization": f"Bearer {credential}"}, n))
     stats = httpx.get(emulator_url + "/_emulator/stats").json()
-    calls = {f"{project}.{op}": count for project, ops in stats["projects"].items() for op, count in ops.items() if count}
+    calls = {
+        f"{project}.{op}": count for project, ops in stats["projects"].items() for op, count in ops.items() if count
+    }
     return {
         "requests": n,
         "ok": sum(1 for s in statuses if 200 <= s < 300),

@@ -68,19 +68,27 @@ def bench_env(port: int, emulator_url: str, upstream_url: str, policies: Path) -
     return env
 
 
-def start_gateway(name: str, env: Mapping[str, str], log: Path, cpu: int = 1, timeout: float = 120.0) -> Gateway:
-    """`env` must carry GATEWAY_LISTEN; a free port is chosen when it does not."""
+def spawn_gateway(name: str, env: Mapping[str, str], log: Path, cpu: int = 1) -> Gateway:
+    """Start the process without waiting; a free port is chosen unless `env` has GATEWAY_LISTEN."""
     env = dict(env)
     if "GATEWAY_LISTEN" not in env:
         env["GATEWAY_LISTEN"] = f"127.0.0.1:{free_port()}"
     port = int(env["GATEWAY_LISTEN"].rsplit(":", 1)[1])
     child = spawn(name, pinned(cpu, [sys.executable, "-m", "gateway", "serve"]), log, clean_env(env))
-    gateway = Gateway(child, port)
+    return Gateway(child, port)
+
+
+def wait_ready(gateway: Gateway, timeout: float = 120.0) -> None:
     try:
-        wait_http(child, gateway.url + "/healthz", timeout=timeout)
+        wait_http(gateway.child, gateway.url + "/healthz", timeout=timeout)
     except BaseException:
-        child.stop()
+        gateway.stop()
         raise
+
+
+def start_gateway(name: str, env: Mapping[str, str], log: Path, cpu: int = 1, timeout: float = 120.0) -> Gateway:
+    gateway = spawn_gateway(name, env, log, cpu)
+    wait_ready(gateway, timeout)
     return gateway
 
 

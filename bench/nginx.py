@@ -142,7 +142,7 @@ def run(i: int) -> dict[str, object]:
 def runs_body(size: int) -> bytes:
     """A JSON array of runs, all the caller's (the gateway keeps every item), close to `size` bytes."""
     runs = [run(0)]
-    while len(json.dumps(runs + [run(len(runs))], separators=(",", ":"))) <= size:
+    while len(json.dumps([*runs, run(len(runs))], separators=(",", ":"))) <= size:
         runs.append(run(len(runs)))
     return json.dumps(runs, separators=(",", ":")).encode()
 

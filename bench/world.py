@@ -79,14 +79,29 @@ def _sized(base: str) -> dict[str, str]:
     return {"200B": base + "/small", "64KiB": base + "/large"}
 
 
+@dataclass
+class Backends:
+    emulator: RunningEmulator
+    upstream: nginx.Nginx
+
+
 @contextlib.contextmanager
-def start_world(workdir: Path) -> Iterator[World]:
+def start_backends(workdir: Path) -> Iterator[Backends]:
+    """The Ory emulator (seeded) and the nginx upstream, both on cpu0."""
     with contextlib.ExitStack() as stack:
         emulator = stack.enter_context(start_emulator(TENANTS, seed=SEED))
         with contextlib.suppress(OSError):
             os.sched_setaffinity(emulator.process.pid, {0})
         upstream = nginx.start_upstream(workdir / "nginx-upstream")
         stack.callback(upstream.stop)
+        yield Backends(emulator, upstream)
+
+
+@contextlib.contextmanager
+def start_world(workdir: Path, backends: Backends) -> Iterator[World]:
+    """The gateway (shipped + bench policies), credentials, and the nginx proxy references."""
+    emulator, upstream = backends.emulator, backends.upstream
+    with contextlib.ExitStack() as stack:
         policies = merge_policies(workdir / "policies", (SHIPPED_POLICIES, BENCH_POLICIES))
         env = bench_env(0, emulator.base_url, upstream.url, policies)
         env.pop("GATEWAY_LISTEN")

@@ -10,27 +10,31 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-from gateway import accesslog
+from gateway import accesslog, lifecycle, ratelimit
 from gateway.assertion import AssertionSigner
 from gateway.authn import build_authenticators
 from gateway.builtins import build_builtins
 from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.decisions import decisions
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, HeadersTooLarge
 from gateway.exchange import Exchange, Receive, Scope, Send
 from gateway.forwarded import TrustedProxies
+from gateway.headers import check_framing
 from gateway.health import readiness
+from gateway.lifecycle import Drain, Tracker, header_bytes
+from gateway.metrics import CURRENT, Metrics, RequestTimes, TimedUpstreams
 from gateway.orgscope import OrgScope
 from gateway.pipeline import handle
 from gateway.policy import PolicyStore
-from gateway.proxy import Upstreams
 from gateway.request import RequestView
+from gateway.shared import Guard, RedisShared, RedisWindows, Revocations, connect
 from gateway.targets import Targets
 
 log = logging.getLogger("gateway")
@@ -43,7 +47,11 @@ class GatewayApp:
     def __init__(self, settings: Settings, policies: PolicyStore) -> None:
         self.settings = settings
         self.proxies = TrustedProxies(settings.trusted_proxies)
-        upstreams = Upstreams(settings.upstreams)
+        self.metrics = Metrics()
+        self.drain = Drain()
+        lifecycle.configure(settings.limits)
+        upstreams = TimedUpstreams(settings.upstreams)
+        upstreams.metrics = self.metrics
         signer = AssertionSigner(settings.public_url, settings.tenants, settings.assertion_keys_dir)
         self.gw = Gateway(
             settings=settings,
@@ -52,16 +60,21 @@ class GatewayApp:
             upstreams=upstreams,
             signer=signer,
             targets=Targets(settings, upstreams, signer, OrgScope(upstreams, settings.limits.max_body_bytes), {}),
-            ory=httpx.AsyncClient(follow_redirects=False, cookies=NoCookies()),
+            ory=httpx.AsyncClient(follow_redirects=False, cookies=NoCookies(), event_hooks=self.metrics.ory_hooks()),
             proxies=self.proxies,
         )
+        self.revocations = Revocations(self.gw, self.metrics)
         self.endpoints: dict[str, Endpoint] = {
             "/healthz": _healthz,
-            "/readyz": readiness,
+            "/readyz": self._readyz,
             "/.well-known/jwks.json": _jwks,
             "/decisions": decisions,
+            "/_gateway/revoke": self.revocations.endpoint,
         }
+        if settings.metrics_listen is None:
+            self.endpoints["/metrics"] = self._metrics
         self._tasks: list[asyncio.Task[None]] = []
+        self._closers: list[Callable[[], Awaitable[None] | None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -81,8 +94,17 @@ class GatewayApp:
             method=scope["method"], path="", raw_query=scope.get("query_string", b""), headers=headers,
             client_ip=origin.client_ip, request_id=origin.request_id, host=origin.host, scheme=origin.scheme,
         )  # fmt: skip
-        ex = Exchange(scope, receive, send, request, origin, raw_path)
+        fields: dict[str, object] = {}
+        times = RequestTimes(fields)
+        CURRENT.set(times)  # each ASGI request runs in its own context
+        tracker = Tracker(send, receive, origin.request_id, times, self.drain)
+        ex = Exchange(scope, tracker.receive, tracker.send, request, origin, raw_path, log=fields)
         try:
+            if header_bytes(scope) > self.settings.limits.max_header_bytes:
+                raise HeadersTooLarge(
+                    f"request headers exceed {self.settings.limits.max_header_bytes} bytes", reason="headers_too_large"
+                )
+            check_framing(headers, scope.get("http_version", "1.1"))  # security corpus: HTTP/1.0 + TE
             path: str = scope["path"]
             endpoint = self.endpoints.get(path) or (decisions if path.startswith(DECISIONS_PREFIX) else None)
             await (endpoint(self.gw, ex) if endpoint else handle(self.gw, ex))
@@ -92,7 +114,29 @@ class GatewayApp:
             log.exception("unhandled error", extra={"request_id": origin.request_id})
             await self._fail(ex, GatewayError("internal error", reason="internal_error"))
         finally:
-            accesslog.emit(ex)
+            self._done(ex, tracker, times)
+
+    def _done(self, ex: Exchange, tracker: Tracker, times: RequestTimes) -> None:
+        duration = time.perf_counter() - ex.started
+        ex.status = tracker.status or ex.status
+        fields = ex.log
+        tenant, rule = str(fields.get("tenant", "")), str(fields.get("rule", ""))
+        decision = str(fields.get("decision", "deny" if ex.status >= 400 else "allow"))
+        self.metrics.request(tenant, rule, decision, ex.status, None if tracker.stream else duration)
+        if times.upstream:
+            self.metrics.upstream(str(fields.get("upstream", "")), times.upstream)
+        accesslog.emit(ex, times, duration)
+
+    async def _readyz(self, gw: Gateway, ex: Exchange) -> None:
+        if self.drain.draining:
+            await ex.respond_json(503, {"status": "draining", "failing": {}}, [(b"retry-after", b"5")])
+            return
+        await readiness(gw, ex)
+
+    async def _metrics(self, gw: Gateway, ex: Exchange) -> None:
+        body, content_type = self.metrics.render()
+        await ex.send_start(200, [(b"content-type", content_type.encode()), (b"cache-control", b"no-store")])
+        await ex.send({"type": "http.response.body", "body": body})
 
     async def _fail(self, ex: Exchange, error: GatewayError) -> None:
         if ex.status:  # headers already sent: all that is left is to end the stream
@@ -115,8 +159,24 @@ class GatewayApp:
 
     async def startup(self) -> None:
         gw = self.gw
-        gw.authn.update(build_authenticators(self.settings, gw.ory))
-        gw.targets.builtins = build_builtins(gw)
+        settings = self.settings
+        shared = windows = None
+        if settings.redis_url is not None:  # never contacted here: Redis being down must not stop a start
+            client = connect(settings.redis_url)
+            self._closers.append(client.aclose)
+            guard = Guard()
+            shared = RedisShared(client, settings.cache.max_ttl, guard)
+            windows = RedisWindows(client, guard)
+            self.revocations.client, self.revocations.shared = client, shared
+            self._tasks.append(asyncio.create_task(self.revocations.listen()))
+        gw.authn.update(build_authenticators(settings, gw.ory, shared=shared))
+        gw.targets.authn = gw.authn  # stream re-checks see the same cache (and its revocations)
+        with ratelimit.sharing(windows):
+            gw.targets.builtins = build_builtins(gw)
+        self.metrics.watch(gw.authn, lambda: gw.targets.open_streams, shared.counts if shared else None)
+        if settings.metrics_listen is not None:
+            self._closers.append(self.metrics.serve(*settings.metrics_listen))
+        self.drain.install()
         self._tasks.append(asyncio.create_task(gw.policies.watch()))
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, gw.policies.reload)
@@ -126,6 +186,11 @@ class GatewayApp:
             task.cancel()
         await self.gw.upstreams.close()
         await self.gw.ory.aclose()
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                result = close()
+                if result is not None:
+                    await result
 
 
 class NoCookies(httpx.Cookies):

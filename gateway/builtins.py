@@ -82,7 +82,8 @@ def build_builtins(gw: Gateway) -> Mapping[str, Handler]:
         service = IdentityService.for_tenant(gw.settings.tenants[tenant], gw.ory)
         identity = await service.get(identity_id)
         audit.info(orjson.dumps({
-            "event": "identity_read", "timestamp": _now(), "actor": principal.subject if principal else None,
+            "event": "identity_read", "ts": round(time.time(), 3), "timestamp": _now(),
+            "actor": principal.subject if principal else None,
             "actor_kind": principal.kind if principal else None, "actor_tenant": match.route.tenant,
             "target_tenant": tenant, "identity_id": identity_id, "request_id": ex.origin.request_id,
             "found": identity is not None,

@@ -124,14 +124,15 @@ def _serve(args: argparse.Namespace) -> int:
         host=settings.listen_host,
         port=settings.listen_port,
         loop="uvloop",
-        http="httptools",
+        # httptools plus a request-head deadline (408) and size bound (431): gateway.lifecycle
+        http="gateway.lifecycle:HeaderLimitsProtocol",
         workers=args.workers,
         access_log=False,
         proxy_headers=False,
         server_header=False,
         date_header=False,
         timeout_keep_alive=30,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=max(1, int(settings.limits.shutdown_timeout)),
         limit_concurrency=settings.limits.max_streams * 4,
         log_config=None,
     )

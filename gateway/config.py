@@ -96,6 +96,7 @@ class Settings:
     assertion_keys_dir: Path | None = None
     #: bearer token for POST /_gateway/revoke (the endpoint is 404 without it)
     admin_token: str | None = None
+    log_level: str = "INFO"
     cache: CacheSettings = field(default_factory=CacheSettings)
     limits: Limits = field(default_factory=Limits)
 
@@ -125,7 +126,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_CACHE_MAX_TTL", "GATEWAY_CACHE_NEGATIVE_TTL", "GATEWAY_CACHE_SIZE", "GATEWAY_MAX_BODY_BYTES",
         "GATEWAY_MAX_HEADER_BYTES", "GATEWAY_HEADER_TIMEOUT", "GATEWAY_MAX_STREAMS",
         "GATEWAY_STREAM_RECHECK_SECONDS", "GATEWAY_TOKEN_RATE_PER_MINUTE", "GATEWAY_ASSERTION_KEYS_DIR",
-        "GATEWAY_ADMIN_TOKEN", "GATEWAY_SHUTDOWN_TIMEOUT",
+        "GATEWAY_ADMIN_TOKEN", "GATEWAY_SHUTDOWN_TIMEOUT", "GATEWAY_LOG_LEVEL",
     }
 )  # fmt: skip
 
@@ -225,6 +226,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         public_url=r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}",
         assertion_keys_dir=_directory(r, "GATEWAY_ASSERTION_KEYS_DIR"),
         admin_token=_admin_token(r),
+        log_level=_log_level(r),
         cache=CacheSettings(
             max_ttl=r.number("GATEWAY_CACHE_MAX_TTL", 60.0),
             negative_ttl=r.number("GATEWAY_CACHE_NEGATIVE_TTL", 5.0, lambda v: v >= 0),
@@ -434,6 +436,14 @@ def _redis_url(r: _Reader) -> str | None:
         r.problem("GATEWAY_REDIS_URL", f"malformed Redis URL {raw!r} (redis://host:port/db)")
         return None
     return raw
+
+
+def _log_level(r: _Reader) -> str:
+    level = (r.get("GATEWAY_LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        r.problem("GATEWAY_LOG_LEVEL", f"want DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        return "INFO"
+    return level
 
 
 def _admin_token(r: _Reader) -> str | None:

@@ -46,8 +46,8 @@ class TrustedProxies:
         host = b""
         xff = xfp = xfh = rid = None
         for name, value in headers:
-            if name == b"host" and not host:
-                host = value
+            if name == b"host":  # two Host lines are ambiguous: "a,b" fails tenants' host check (400)
+                host = value if not host else host + b"," + value
             elif name == b"x-forwarded-for":
                 xff = value if xff is None else xff + b", " + value
             elif name == b"x-forwarded-proto":

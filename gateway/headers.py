@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gateway.errors import BadRequest
+
 #: identity headers set by the gateway (INTERFACE.md), in normalised spelling
 IDENTITY_HEADERS = frozenset(
     {
@@ -55,6 +57,14 @@ def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
         if name == b"connection":
             listed.update(normalise(tok.strip()) for tok in value.split(b",") if tok.strip())
     return frozenset(listed)
+
+
+def check_framing(headers: list[tuple[bytes, bytes]], http_version: str) -> None:
+    """400 for Transfer-Encoding in an HTTP/1.0 request: RFC 9112 section 6.1 calls it
+    faulty framing, and a proxy in front may read the body differently (desync).
+    (llhttp already refuses CL+TE, duplicate or malformed lengths and unknown codings.)"""
+    if http_version == "1.0" and any(name == b"transfer-encoding" for name, _ in headers):
+        raise BadRequest("Transfer-Encoding is not allowed in HTTP/1.0", reason="bad_framing")
 
 
 _CACHE: dict[bytes, bool] = {}

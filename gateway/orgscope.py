@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cachetools import LRUCache
 
 from gateway import labels as L
-from gateway.errors import Forbidden, GatewayError, NotFound
+from gateway.errors import Forbidden, GatewayError, NotFound, UnsupportedMediaType
 from gateway.exchange import Exchange
 from gateway.policy import Forward, Match, PolicySet
 from gateway.principal import Principal
@@ -95,11 +95,12 @@ class OrgScope:
 
     async def _prepare(self, ex: Exchange, match: Match, scope: Scope, op: L.Operation, body: Body) -> Prepared:
         if op.kind == "trigger":
+            _identity_encoding(ex)
             raw = body if isinstance(body, bytes) else await ex.read_body(self.body_limit)
             content_type = (ex.request.header(b"content-type") or b"").decode("latin-1") or None
             new = scope.trigger(raw, content_type)
             return Prepared(
-                b"", new, error_whole=scope.unnamespace, drop_headers=frozenset({"content-type"}),
+                b"", new, error_whole=scope.unnamespace, drop_headers=frozenset({"content-type", "content-encoding"}),
                 content_type="application/json",
             )  # fmt: skip
         if op.kind in ("list", "list_stream"):
@@ -144,6 +145,13 @@ class OrgScope:
         if got.status != 200:
             return None
         return scope.owner_of(got.body)
+
+
+def _identity_encoding(ex: Exchange) -> None:
+    """An inspected body is parsed as sent and forwarded re-serialised: no content coding."""
+    for value in ex.request.header_values(b"content-encoding"):
+        if value.strip().lower() not in (b"", b"identity"):
+            raise UnsupportedMediaType("the body must not be content-encoded", reason="content_encoding")
 
 
 class Scope:

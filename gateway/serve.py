@@ -5,22 +5,52 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+
+import orjson
 
 from gateway.app import GatewayApp
 from gateway.cli import load_all
 from gateway.policy import PolicyStore
 
+#: attributes every LogRecord has; anything else on a record was passed as `extra=`
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
-def configure_logging() -> None:
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Messages that already are one (access and audit lines) pass
+    through unchanged; others become {"ts", "level", "logger", "msg", **extra, "exc"}."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if message.startswith("{") and not record.exc_info and record.name.startswith("gateway"):
+            return message
+        doc: dict[str, object] = {
+            "ts": round(record.created if record.created else time.time(), 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": message,
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                doc[key] = value
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(doc, default=str).decode()
+
+
+def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    root = logging.getLogger("gateway")
-    root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper())
-    root.propagate = False
+    handler.setFormatter(JsonFormatter())
+    for name in ("gateway", "uvicorn"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.propagate = False
+    logging.getLogger("gateway").setLevel(level)
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)
 
 
 def app() -> GatewayApp:
-    configure_logging()
     settings, policies = load_all(os.environ)
+    configure_logging(settings.log_level)
     return GatewayApp(settings, PolicyStore(settings.policies_dir, settings, initial=policies))

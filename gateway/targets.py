@@ -113,9 +113,7 @@ class Targets:
         finally:
             self.open_streams -= 1
 
-    async def _stream(
-        self, ex: Exchange, decision: Decision, call: Awaitable[int], *, watch_disconnect: bool
-    ) -> None:
+    async def _stream(self, ex: Exchange, decision: Decision, call: Awaitable[int], *, watch_disconnect: bool) -> None:
         """A long-lived response: ends when the upstream ends it, when the client goes away
         (the upstream connection is closed with it), or when a re-check of the principal
         every GATEWAY_STREAM_RECHECK_SECONDS fails (session revoked or expired, roles lost)."""

@@ -2,8 +2,9 @@
 
 Order (first that applies wins):
 
-1. host: the host (already chosen by the caller's trusted-proxy logic) is
-   canonicalised (case, trailing dot, port) and looked up in
+1. host: the host (already chosen by the caller's trusted-proxy logic) must be a
+   valid ``host[:port]`` (else 400 ``ambiguous_host``: userinfo, paths, two Host lines);
+   it is canonicalised (case, trailing dot, port) and looked up in
    ``GATEWAY_TENANT_<T>_HOSTS``. A host-routed tenant is served at the root:
    its path is not prefixed, and ``/<other-tenant>/...`` stays inside it.
 2. prefix: the first path segment equals a tenant name (``/customer`` or
@@ -14,13 +15,19 @@ Order (first that applies wins):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from gateway.config import Settings, canonical_host
-from gateway.errors import NotFound
+from gateway.errors import BadRequest, NotFound
 
 ChosenBy = Literal["host", "prefix", "default"]
+
+#: RFC 9110 Host: a reg-name or IP literal and an optional port; anything else (userinfo
+#: ``a@b``, a path, two Host lines joined as ``a,b``, a second port) is refused with 400
+#: rather than guessed, so the host a tenant is chosen by is the one every hop agrees on.
+_HOST = re.compile(r"(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,8 @@ class TenantMatch:
 def resolve_tenant(settings: Settings, path: str, host: str | None) -> TenantMatch:
     """The tenant for a canonical `path` arriving for `host`, or `NotFound`."""
     if host:
+        if not _HOST.fullmatch(host.strip().lower()):
+            raise BadRequest("the Host header is not a valid host[:port]", reason="ambiguous_host")
         by_host = settings.tenant_for_host(canonical_host(host))
         if by_host is not None:
             return TenantMatch(by_host, path, "host")

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
+
 from tests.durably.harness import DurablyServer, wait_for_status
 
 TERMINAL = {"completed", "failed", "cancelled"}

@@ -9,9 +9,9 @@ import uuid
 from typing import Any
 
 import httpx
-from tests.durably.harness import HERE, DurablyServer, wait_for_status
 
 from gateway.labels import namespace_key, rewrite_query, rewrite_trigger_body, run_id_from_query
+from tests.durably.harness import HERE, DurablyServer, wait_for_status
 
 KEY = "organizationId"
 POLLUTED = [

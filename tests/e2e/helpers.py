@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -62,7 +64,7 @@ class SseStream:
                             self.events.put(json.loads(raw))
                         except ValueError:
                             self.events.put(raw)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+        except BaseException as exc:
             if not self._closing:
                 self.error = exc
         finally:
@@ -98,8 +100,14 @@ class SseStream:
                 return self.seen
 
     def close(self) -> None:
+        """Close the connection the way a browser tab does (FIN now, not when a read returns)."""
         self._closing = True
         if self.response is not None:
+            stream = self.response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:  # a blocked reader thread would otherwise keep the socket open
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
             self.response.close()
         self.client.close()
         self._thread.join(5)

@@ -127,12 +127,24 @@ def test_polluted_list_filters_reach_durably_as_exactly_the_callers(
 REFUSED_TRIGGERS: list[tuple[str, bytes, str | None, int]] = [
     ("other org", b'{"jobName":"echo","labels":{"organizationId":"org-globex"}}', "application/json", 403),
     ("escaped key", b'{"jobName":"echo","labels":{"organizationI\\u0064":"org-globex"}}', "application/json", 403),
-    ("escaped duplicate", b'{"jobName":"echo","labels":{"organizationId":"org-acme","organizationI\\u0064":"org-globex"}}',
-     "application/json", 400),
-    ("duplicate labels", b'{"jobName":"echo","labels":{},"labels":{"organizationId":"org-globex"}}',
-     "application/json", 400),
-    ("escaped duplicate field", b'{"jobName":"echo","labels":{},"l\\u0061bels":{"organizationId":"org-globex"}}',
-     "application/json", 400),
+    (
+        "escaped duplicate",
+        b'{"jobName":"echo","labels":{"organizationId":"org-acme","organizationI\\u0064":"org-globex"}}',
+        "application/json",
+        400,
+    ),
+    (
+        "duplicate labels",
+        b'{"jobName":"echo","labels":{},"labels":{"organizationId":"org-globex"}}',
+        "application/json",
+        400,
+    ),
+    (
+        "escaped duplicate field",
+        b'{"jobName":"echo","labels":{},"l\\u0061bels":{"organizationId":"org-globex"}}',
+        "application/json",
+        400,
+    ),
     ("case variant", b'{"jobName":"echo","labels":{"OrganizationId":"org-globex"}}', "application/json", 400),
     ("other tenant", b'{"jobName":"echo","labels":{"tenant":"dealer"}}', "application/json", 403),
     ("tenant case variant", b'{"jobName":"echo","labels":{"Tenant":"dealer"}}', "application/json", 400),
@@ -148,15 +160,19 @@ REFUSED_TRIGGERS: list[tuple[str, bytes, str | None, int]] = [
     ("no content type", b'{"jobName":"echo"}', None, 415),
     ("latin-1 charset", b'{"jobName":"echo"}', "application/json; charset=latin-1", 415),
     ("non-string key", b'{"jobName":"echo","idempotencyKey":7}', "application/json", 400),
+    ("content-encoded", b'{"jobName":"echo"}', "application/json\nContent-Encoding: gzip", 415),
 ]
 
 
-@pytest.mark.parametrize(("body", "ctype", "status"), [r[1:] for r in REFUSED_TRIGGERS],
-                         ids=[r[0] for r in REFUSED_TRIGGERS])
+@pytest.mark.parametrize(
+    ("body", "ctype", "status"), [r[1:] for r in REFUSED_TRIGGERS], ids=[r[0] for r in REFUSED_TRIGGERS]
+)
 def test_polluted_trigger_bodies_are_refused_and_never_forwarded(
     world: World, auth: Auth, http: Any, body: bytes, ctype: str | None, status: int
 ) -> None:
+    ctype, _, encoding = (ctype or "").partition("\nContent-Encoding: ")
     headers = {**auth("alice"), **({"Content-Type": ctype} if ctype else {})}
+    headers |= {"Content-Encoding": encoding} if encoding else {}
     resp = http.post(f"/customer{JOBS}/trigger", content=body, headers=headers)
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"] == "application/json"
@@ -166,13 +182,15 @@ def test_polluted_trigger_bodies_are_refused_and_never_forwarded(
 
 def test_forwarded_trigger_body_is_the_reserialised_one(world: World, auth: Auth, http: Any) -> None:
     raw = b'{ "jobName" : "echo", "input": {"n\\u0061me": "\\u00e9"}, "labels": {"organizationId": "org-acme"} }'
-    resp = http.post(f"/customer{JOBS}/trigger", content=raw,
-                     headers={**auth("alice"), "Content-Type": "application/json; charset=utf-8"})
+    resp = http.post(
+        f"/customer{JOBS}/trigger",
+        content=raw,
+        headers={**auth("alice"), "Content-Type": "application/json; charset=utf-8"},
+    )
     rid = run_id(resp)
     [seen] = received(world)
     assert seen.body == (
-        '{"jobName":"echo","input":{"name":"\\u00e9"},'
-        '"labels":{"organizationId":"org-acme","tenant":"customer"}}'
+        '{"jobName":"echo","input":{"name":"\\u00e9"},"labels":{"organizationId":"org-acme","tenant":"customer"}}'
     )
     assert seen.header("content-type") == ["application/json"]
     assert http.get(f"/customer{JOBS}/run", params={"runId": rid}, headers=auth("alice")).json()["input"] == {
@@ -269,8 +287,14 @@ def test_another_orgs_run_answers_exactly_like_a_missing_run(
 
 @pytest.mark.parametrize(
     "query",
-    ["runId={mine}&runId={victim}", "runId={victim}&runId={mine}", "runId=&runId={victim}", "runId%3D{victim}",
-     "runid={victim}", ""],
+    [
+        "runId={mine}&runId={victim}",
+        "runId={victim}&runId={mine}",
+        "runId=&runId={victim}",
+        "runId%3D{victim}",
+        "runid={victim}",
+        "",
+    ],
 )
 def test_ambiguous_run_ids_are_refused_before_durably(world: World, auth: Auth, http: Any, query: str) -> None:
     victim = run_id(trigger(http, "customer", auth("alice"), {"jobName": "echo", "input": {}}))
@@ -286,8 +310,7 @@ def test_run_ids_are_forwarded_canonically(world: World, auth: Auth, http: Any) 
     rid = run_id(trigger(http, "customer", auth("alice"), {"jobName": "echo", "input": {}}))
     world.durably.recorder.clear()
     encoded = "".join(f"%{b:02X}" for b in rid.encode())
-    resp = http.get(f"/customer{JOBS}/steps?x=1&runId={encoded}&label.organizationId=org-globex",
-                    headers=auth("alice"))
+    resp = http.get(f"/customer{JOBS}/steps?x=1&runId={encoded}&label.organizationId=org-globex", headers=auth("alice"))
     assert resp.status_code == 200
     assert [r.path for r in received(world)][-1] == f"{JOBS}/steps?runId={rid}"
 
@@ -333,7 +356,9 @@ def test_own_runs_lifecycle_trigger_read_steps_retrigger_cancel_delete(world: Wo
 def test_runs_subscribe_streams_only_the_callers_events_live(world: World, auth: Auth) -> None:
     case = tag()
     world.durably.recorder.clear()
-    polluted = f"label.organizationId=org-globex&label%2EorganizationId=org-globex&label.tenant=dealer&label.case={case}"
+    polluted = (
+        f"label.organizationId=org-globex&label%2EorganizationId=org-globex&label.tenant=dealer&label.case={case}"
+    )
     with SseStream(world.url, f"/customer{JOBS}/runs/subscribe?{polluted}", auth("alice")) as stream, \
             world.client() as http:  # fmt: skip
         assert stream.status == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 from openapi_core import OpenAPI
@@ -72,7 +73,7 @@ class SpecChecker:
         oss_mock = MockResponse(
             _without_null_lifespans(mock.data),
             status_code=mock.status_code,
-            headers=mock.headers,
+            headers=dict(mock.headers),
             content_type=mock.content_type,
         )
         for spec in self.oss:
@@ -83,3 +84,13 @@ class SpecChecker:
             matched += 1
         assert matched == 1, f"{method.upper()} {path} should be in exactly one OSS spec, found {matched}"
         return response
+
+
+M = TypeVar("M")
+
+
+def parsed(model: type[M], text: str) -> M:
+    """Deserialise with an ory_client pydantic model (raises on any mismatch) and insist on a value."""
+    value = model.from_json(text)  # type: ignore[attr-defined]
+    assert isinstance(value, model)
+    return value

@@ -148,3 +148,15 @@ def test_busy_port_is_one_line() -> None:
     assert result.stderr.strip().splitlines() == [
         f"gateway emulate: error: --listen: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+def test_shipped_example_seed_is_valid() -> None:
+    from gateway.emulator.seed import apply_seed, load_seed
+    from gateway.emulator.state import Emulator
+
+    path = Path(__file__).resolve().parents[2] / "gateway" / "emulator" / "example-seed.yaml"
+    seeds, errors = load_seed(path, "ory_pat_x")
+    emulator = Emulator(base_url="http://127.0.0.1:1")
+    assert errors == [] and apply_seed(emulator, path, seeds) == []
+    assert emulator.projects["dealer"].config.cookie_name == "dealer_session"
+    assert emulator.projects["dealer"].config.access_token_lifespan == 900

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import ory_client
 
-from .oryspec import SpecChecker
+from .oryspec import SpecChecker, parsed
 
 
 def test_create_client_defaults(customer: httpx.Client, admin_headers: dict[str, str], spec: SpecChecker) -> None:
@@ -15,7 +15,7 @@ def test_create_client_defaults(customer: httpx.Client, admin_headers: dict[str,
         )
     )
     assert response.status_code == 201
-    client = ory_client.OAuth2Client.from_json(response.text)
+    client = parsed(ory_client.OAuth2Client, response.text)
     assert response.headers["location"] == f"/admin/clients/{client.client_id}"
     assert client.client_secret is not None and len(client.client_secret) == 26
     assert client.token_endpoint_auth_method == "client_secret_basic"
@@ -26,7 +26,7 @@ def test_create_client_defaults(customer: httpx.Client, admin_headers: dict[str,
     assert client.registration_access_token and client.registration_client_uri
     fetched = spec.check(customer.get(f"/admin/clients/{client.client_id}", headers=admin_headers))
     assert "client_secret" not in fetched.json()
-    ory_client.OAuth2Client.from_json(fetched.text)
+    parsed(ory_client.OAuth2Client, fetched.text)
     token = customer.post(
         "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(str(client.client_id), client.client_secret)
     )
@@ -75,7 +75,7 @@ def test_list_clients(customer: httpx.Client, admin_headers: dict[str, str], spe
 
 def test_jwks_has_both_key_sets(customer: httpx.Client, admin_headers: dict[str, str], spec: SpecChecker) -> None:
     response = spec.check(customer.get("/.well-known/jwks.json"))
-    keys = ory_client.JsonWebKeySet.from_json(response.text)
+    keys = parsed(ory_client.JsonWebKeySet, response.text)
     assert keys.keys is not None and len(keys.keys) == 2
     for key in response.json()["keys"]:
         assert {"kty", "kid", "alg", "use", "n", "e"} <= set(key) and "d" not in key
@@ -87,7 +87,7 @@ def test_jwks_has_both_key_sets(customer: httpx.Client, admin_headers: dict[str,
 def test_discovery(customer: httpx.Client, spec: SpecChecker) -> None:
     base = str(customer.base_url).rstrip("/")
     response = spec.check(customer.get("/.well-known/openid-configuration"))
-    config = ory_client.OidcConfiguration.from_json(response.text)
+    config = parsed(ory_client.OidcConfiguration, response.text)
     assert config.issuer == base and not config.issuer.endswith("/")
     assert config.token_endpoint == f"{base}/oauth2/token"
     assert config.jwks_uri == f"{base}/.well-known/jwks.json"

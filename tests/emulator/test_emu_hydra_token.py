@@ -14,7 +14,7 @@ from joserfc.jwk import KeySet
 
 from gateway.emulator.testing import RunningEmulator
 
-from .oryspec import SpecChecker
+from .oryspec import SpecChecker, parsed
 
 OAUTH_JSON = "application/json;charset=UTF-8"
 INVALID_CLIENT = (
@@ -28,7 +28,8 @@ INVALID_REQUEST = (
 
 
 def _token(client: httpx.Client, auth: tuple[str, str] | None, **form: Any) -> httpx.Response:
-    return client.post("/oauth2/token", data={"grant_type": "client_credentials", **form}, auth=auth)
+    data = {"grant_type": "client_credentials", **form}
+    return client.post("/oauth2/token", data=data, auth=auth) if auth else client.post("/oauth2/token", data=data)
 
 
 def _introspect(client: httpx.Client, headers: dict[str, str], token: str, **form: str) -> httpx.Response:
@@ -47,7 +48,7 @@ def test_opaque_token_and_introspection(
     assert response.headers["content-type"] == OAUTH_JSON
     assert response.headers["cache-control"] == "no-store" and response.headers["pragma"] == "no-cache"
     body = response.json()
-    exchange = ory_client.OAuth2TokenExchange.from_json(response.text)
+    exchange = parsed(ory_client.OAuth2TokenExchange, response.text)
     assert body["token_type"] == "bearer" and body["scope"] == "jobs:read jobs:write"
     assert exchange.access_token is not None and exchange.access_token.startswith("ory_at_")
     assert "." in exchange.access_token[7:]
@@ -55,8 +56,10 @@ def test_opaque_token_and_introspection(
     assert set(body) == {"access_token", "expires_in", "scope", "token_type"}
     info = spec.check(_introspect(customer, admin_headers, body["access_token"]))
     assert info.headers["cache-control"] == "no-store" and info.headers["content-type"] == OAUTH_JSON
-    parsed = ory_client.IntrospectedOAuth2Token.from_json(info.text)
-    assert parsed.active is True and parsed.token_type == "Bearer" and parsed.token_use == "access_token"
+    introspected = parsed(ory_client.IntrospectedOAuth2Token, info.text)
+    assert (
+        introspected.active is True and introspected.token_type == "Bearer" and introspected.token_use == "access_token"
+    )
     data = info.json()
     assert data["client_id"] == data["sub"] == "partner"
     assert data["aud"] == ["https://api.example.com"]
@@ -160,7 +163,7 @@ def test_token_errors(
     assert response.json() == {"error": error, "error_description": description}
     assert response.headers["content-type"] == OAUTH_JSON
     assert "www-authenticate" not in response.headers
-    ory_client.ErrorOAuth2.from_json(response.text)
+    parsed(ory_client.ErrorOAuth2, response.text)
 
 
 def test_auth_method_mismatch_and_post(customer: httpx.Client) -> None:

@@ -9,7 +9,7 @@ import ory_client
 
 from .conftest import ALICE_ID, ORG_A_UUID
 from .kratos_helpers import api_login
-from .oryspec import SpecChecker
+from .oryspec import SpecChecker, parsed
 
 NOT_FOUND = {"error": {"code": 404, "status": "Not Found", "message": "Unable to locate the resource"}}
 
@@ -26,7 +26,7 @@ def _create(customer: httpx.Client, headers: dict[str, str], email: str, **extra
 
 def test_admin_requires_api_key(customer: httpx.Client, spec: SpecChecker) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic eDp5"}):
-        response = customer.get(f"/admin/identities/{ALICE_ID}", headers=headers)
+        response = spec.check(customer.get(f"/admin/identities/{ALICE_ID}", headers=headers))
         assert response.status_code == 401
         assert response.json()["error"]["code"] == 401
         assert response.json()["error"]["status"] == "Unauthorized"
@@ -34,7 +34,7 @@ def test_admin_requires_api_key(customer: httpx.Client, spec: SpecChecker) -> No
 
 def test_get_identity(customer: httpx.Client, admin_headers: dict[str, str], spec: SpecChecker) -> None:
     response = spec.check(customer.get(f"/admin/identities/{ALICE_ID}", headers=admin_headers))
-    identity = ory_client.Identity.from_json(response.text)
+    identity = parsed(ory_client.Identity, response.text)
     assert identity.organization_id == ORG_A_UUID
     assert identity.metadata_admin == {"note": "vip"}
     assert identity.credentials is not None and identity.credentials["password"].config == {}
@@ -65,7 +65,7 @@ def test_create_list_delete_identity(customer: httpx.Client, admin_headers: dict
         )
     )
     assert created.status_code == 201
-    identity = ory_client.Identity.from_json(created.text)
+    identity = parsed(ory_client.Identity, created.text)
     assert _create(customer, admin_headers, "new@example.com").status_code == 409
     listed = spec.check(customer.get(f"/admin/identities?organization_id={org}", headers=admin_headers))
     assert [i["id"] for i in listed.json()] == [str(identity.id)]
@@ -110,7 +110,7 @@ def test_admin_sessions(customer: httpx.Client, admin_headers: dict[str, str], s
     login = api_login(customer, "alice@example.com", "alice-pass-1")
     sid = login["session"]["id"]
     got = spec.check(customer.get(f"/admin/sessions/{sid}?expand=identity", headers=admin_headers))
-    assert ory_client.Session.from_json(got.text).identity is not None
+    assert parsed(ory_client.Session, got.text).identity is not None
     listed = spec.check(customer.get(f"/admin/identities/{ALICE_ID}/sessions", headers=admin_headers))
     assert sid in [s["id"] for s in listed.json()]
     everything = spec.check(customer.get("/admin/sessions?active=true", headers=admin_headers))

@@ -6,12 +6,12 @@ import httpx
 import ory_client
 
 from .kratos_helpers import browser_login
-from .oryspec import SpecChecker
+from .oryspec import SpecChecker, parsed
 
 
 def test_native_flow(customer: httpx.Client, spec: SpecChecker) -> None:
     created = spec.check(customer.get("/self-service/login/api"))
-    flow = ory_client.LoginFlow.from_json(created.text)
+    flow = parsed(ory_client.LoginFlow, created.text)
     assert flow.type == "api"
     submitted = spec.check(
         customer.post(
@@ -19,7 +19,7 @@ def test_native_flow(customer: httpx.Client, spec: SpecChecker) -> None:
             json={"method": "password", "identifier": "ALICE@example.com", "password": "alice-pass-1"},
         )
     )
-    login = ory_client.SuccessfulNativeLogin.from_json(submitted.text)
+    login = parsed(ory_client.SuccessfulNativeLogin, submitted.text)
     assert login.session_token is not None and login.session_token.startswith("ory_st_")
     assert login.session.active is True
 
@@ -33,7 +33,7 @@ def test_native_flow_wrong_password(customer: httpx.Client, spec: SpecChecker) -
         )
     )
     assert response.status_code == 400
-    ory_client.LoginFlow.from_json(response.text)
+    parsed(ory_client.LoginFlow, response.text)
     assert response.json()["ui"]["messages"][0]["id"] == 4000006
 
 
@@ -55,7 +55,7 @@ def test_browser_flow_redirect_and_json(customer: httpx.Client, spec: SpecChecke
     assert "/customer/ui/login?flow=" in redirect.headers["location"]
     assert any(c.startswith("csrf_token_customer=") for c in redirect.headers.get_list("set-cookie"))
     as_json = spec.check(customer.get("/self-service/login/browser", headers={"Accept": "application/json"}))
-    flow = ory_client.LoginFlow.from_json(as_json.text)
+    flow = parsed(ory_client.LoginFlow, as_json.text)
     assert flow.type == "browser"
     names = [n["attributes"]["name"] for n in as_json.json()["ui"]["nodes"]]
     assert names[0] == "csrf_token"
@@ -84,7 +84,7 @@ def test_browser_login_json_body(customer: httpx.Client) -> None:
     )
     assert response.status_code == 200
     assert "session_token" not in response.json()
-    ory_client.SuccessfulNativeLogin.from_json(response.text)
+    parsed(ory_client.SuccessfulNativeLogin, response.text)
 
 
 def test_browser_login_csrf_violation(customer: httpx.Client) -> None:

@@ -43,7 +43,7 @@ def test_sdk_to_session_with_cookie(sdk: ory_client.ApiClient, customer: httpx.C
 def test_sdk_identity_api(sdk: ory_client.ApiClient) -> None:
     api = ory_client.IdentityApi(sdk)
     identity = api.get_identity(ALICE_ID, include_credential=["password"])
-    assert identity.traits["email"] == "alice@example.com"
+    assert isinstance(identity.traits, dict) and identity.traits["email"] == "alice@example.com"
     listed = api.list_identities(page_size=500, credentials_identifier="alice@example.com")
     assert [str(i.id) for i in listed] == [ALICE_ID]
     with pytest.raises(NotFoundException):

@@ -9,7 +9,7 @@ from gateway.emulator.testing import RunningEmulator
 
 from .conftest import ALICE_ID
 from .kratos_helpers import api_login, browser_login
-from .oryspec import SpecChecker
+from .oryspec import SpecChecker, parsed
 
 WHOAMI_401 = {
     "error": {
@@ -43,7 +43,7 @@ def test_whoami_with_session_token(customer: httpx.Client, spec: SpecChecker) ->
     assert response.headers["x-kratos-authenticated-identity-id"] == ALICE_ID
     assert response.headers["cache-control"] == "private, no-cache, no-store, must-revalidate"
     assert response.headers["content-type"] == "application/json; charset=utf-8"
-    session = ory_client.Session.from_json(response.text)
+    session = parsed(ory_client.Session, response.text)
     assert session.identity is not None and str(session.identity.id) == ALICE_ID
     assert session.identity.metadata_public == {"organization_id": "org-a", "roles": ["member"]}
     body = response.json()
@@ -92,7 +92,7 @@ def test_whoami_aal2_required(customer: httpx.Client, spec: SpecChecker) -> None
     assert body["error"]["id"] == "session_aal2_required"
     assert body["error"]["details"] == {"redirect_browser_to": url}
     assert response.headers["ory-error-id"] == "session_aal2_required"
-    ory_client.ErrorAuthenticatorAssuranceLevelNotSatisfied.from_json(response.text)
+    parsed(ory_client.ErrorAuthenticatorAssuranceLevelNotSatisfied, response.text)
 
 
 def test_inactive_identity_cannot_log_in(customer: httpx.Client) -> None:

@@ -50,7 +50,9 @@ def test_audience_is_passed_through(world: World) -> None:
         audience=["https://inventory.example"], metadata={"organization_id": "org-aud"},
     )  # fmt: skip
     auth = (client["client_id"], client["client_secret"])
-    ok = httpx.post(f"{world.url}/dealer/oauth2/token", auth=auth, data={**GRANT, "audience": "https://inventory.example"})
+    ok = httpx.post(
+        f"{world.url}/dealer/oauth2/token", auth=auth, data={**GRANT, "audience": "https://inventory.example"}
+    )
     assert ok.status_code == 200, ok.text
     introspected = httpx.post(
         f"{world.emulator.project_url('dealer')}/admin/oauth2/introspect", data={"token": ok.json()["access_token"]},
@@ -143,9 +145,7 @@ def test_rate_limited_per_client_id(world: World, strict_gateway: Proc) -> None:
     ],
     ids=["drop", "503", "500", "garbage", "timeout"],
 )
-def test_hydra_down_is_503_with_retry_after(
-    world: World, faults: Callable[..., None], fault: dict[str, Any]
-) -> None:
+def test_hydra_down_is_503_with_retry_after(world: World, faults: Callable[..., None], fault: dict[str, Any]) -> None:
     faults(project="dealer", operation="token", **fault)
     resp = httpx.post(f"{world.url}/dealer/oauth2/token", auth=PARTNER, data=GRANT, timeout=10)
     assert resp.status_code == 503
@@ -185,7 +185,9 @@ def test_discovery_points_partners_at_the_gateway(world: World) -> None:
     }
     # a partner that knows only the gateway: discovery -> token -> partner API
     token = httpx.post(doc["token_endpoint"], auth=PARTNER, data={**GRANT, "scope": "inventory:read"}).json()
-    api = httpx.get(f"{world.url}/dealer/partner-api/inventory", headers={"Authorization": f"Bearer {token['access_token']}"})
+    api = httpx.get(
+        f"{world.url}/dealer/partner-api/inventory", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
     assert api.status_code == 200, api.text
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def settings(world: World) -> Settings:
     return load_settings(world.env)
 
 
-def dealer_service(settings: Settings, clock: FakeClock | None = None, **changes: str) -> TokenService:
+def dealer_service(settings: Settings, clock: FakeClock | None = None, **changes: Any) -> TokenService:
     tenant = dataclasses.replace(settings.tenants["dealer"], **changes)
     return TokenService(tenant, clock=clock or FakeClock())
 
@@ -86,7 +87,9 @@ async def test_invalid_scope_names_the_tenant(world: World, settings: Settings) 
 
 
 async def test_hydra_down_is_a_token_error(world: World, settings: Settings) -> None:
-    world.emulator.control("POST", "faults", {"project": "dealer", "operation": "token", "mode": "status", "status": 503})
+    world.emulator.control(
+        "POST", "faults", {"project": "dealer", "operation": "token", "mode": "status", "status": 503}
+    )
     try:
         with pytest.raises(TokenError) as caught:
             await dealer_service(settings).client_credentials(["inventory:read"])
@@ -139,7 +142,9 @@ def test_cli_prints_the_token_json(world: World) -> None:
     ],
     ids=["unknown-tenant", "no-client", "no-secret", "invalid-scope", "wrong-secret"],
 )
-def test_cli_bad_input_is_one_clear_line(world: World, args: list[str], env_change: dict[str, str], message: str) -> None:
+def test_cli_bad_input_is_one_clear_line(
+    world: World, args: list[str], env_change: dict[str, str], message: str
+) -> None:
     result = gateway_token(world, *args, env=world.env | env_change)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

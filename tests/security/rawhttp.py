@@ -150,7 +150,7 @@ class _Reader:
         self.sock.settimeout(remaining)
         try:
             chunk = self.sock.recv(65536)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return False
         except (ConnectionResetError, BrokenPipeError):
             self.eof = True

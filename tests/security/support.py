@@ -16,6 +16,7 @@ Two gateways share the session world's emulator, Durably and recorder:
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
@@ -23,8 +24,12 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from tests.security.rawhttp import Header, RawResponse, build, exchange
 from tests.support.procs import ROOT, Proc, Recorder, gateway_process, header_values
@@ -91,6 +96,20 @@ class Sec:
     def recorder(self) -> Recorder:
         return self.world.inventory
 
+    def clear(self) -> None:
+        """Forget the recorder's requests (one kept-alive client: httpx.get costs ~100 ms)."""
+        self._http.delete(self.recorder.url + "/__recorder/requests").raise_for_status()
+
+    def recorded(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._http.get(self.recorder.url + "/__recorder/requests").json()
+        for item in items:
+            item["body"] = base64.b64decode(item.pop("body_b64"))
+        return items
+
+    @cached_property
+    def _http(self) -> httpx.Client:
+        return httpx.Client(timeout=10)
+
     def token(self, who: str) -> str:
         """A session token for a user, or ``client:scope`` for a machine token (cached)."""
         if who not in self._tokens:
@@ -116,12 +135,15 @@ class Expect:
     #: None: nothing reaches the upstream; else the exact target (path + query) it must get
     target: str | None = None
     method: str = "GET"
-    #: identity headers that must arrive with exactly these values (one copy each)
+    #: identity headers that must arrive with exactly these values (one copy each);
+    #: without ``x-principal-kind`` the request is anonymous: no principal header at all
     identity: Mapping[str, str] = field(default_factory=dict)
     #: header names (any spelling) that must not reach the upstream at all
     absent: Sequence[str] = ()
-    #: header (name, value) pairs that must arrive unchanged
+    #: header (name, value) pairs that must arrive unchanged, exactly once
     present: Sequence[Header] = ()
+    #: values the client chose that must appear in no upstream header at all
+    never: Sequence[str] = ()
     #: the exact body the upstream must get (None: not checked)
     body: bytes | None = None
 
@@ -137,7 +159,7 @@ class Case:
     headers: Sequence[Header] = ()
     #: the caller (Sec.token key) whose bearer token is added; None: anonymous
     who: str | None = None
-    host: str = "gw.test"
+    host: str | None = "gw.test"
     body: bytes = b""
     status: int | tuple[int, ...] = 200
     expect: Expect = NOTHING
@@ -145,8 +167,14 @@ class Case:
     gateway: str = "sec"
 
     def request_bytes(self, sec: Sec) -> bytes:
-        headers: list[Header] = [("Host", self.host), *sec.auth(self.who), *self.headers]
-        return build(self.method, self.target, headers, self.body)
+        host: list[Header] = [] if self.host is None else [("Host", self.host)]
+        return build(self.method, self.target, [*host, *sec.auth(self.who), *self.headers], self.body)
+
+
+def ids(cases: Sequence[Case]) -> list[str]:
+    found = [c.id for c in cases]
+    assert len(set(found)) == len(found), "case ids must be unique"
+    return found
 
 
 def gateway_url(sec: Sec, which: str) -> str:
@@ -154,73 +182,72 @@ def gateway_url(sec: Sec, which: str) -> str:
 
 
 def run_case(sec: Sec, case: Case) -> tuple[RawResponse, list[dict[str, Any]]]:
-    """Send the case's exact bytes, then read what the recorder got (settled)."""
+    """Send the case's exact bytes, then read what the recorder got."""
     data = case.request_bytes(sec)  # tokens first: logging in must not race the recorder
-    sec.recorder.clear()
+    sec.clear()
     response = exchange(gateway_url(sec, case.gateway), data, head=case.method == "HEAD")
-    return response, settled(sec.recorder)
+    time.sleep(0.02)  # a forwarded request is recorded before the gateway answers; guard against extras
+    return response, sec.recorded()
 
 
-def settled(recorder: Recorder, wait: float = 0.05) -> list[dict[str, Any]]:
-    """The recordings once nothing more arrives for `wait` seconds (a forwarded request
-    is recorded before the gateway answers; this only guards against late extras)."""
-    time.sleep(wait)
-    return recorder.requests()
+def check_status(response: RawResponse, status: int | tuple[int, ...], label: str) -> None:
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert response.status in statuses, f"{label}: status {response.status}, body {response.body[:300]!r}"
 
 
 def check_case(sec: Sec, case: Case) -> None:
     response, seen = run_case(sec, case)
-    statuses = case.status if isinstance(case.status, tuple) else (case.status,)
-    assert response.status in statuses, f"{case.id}: status {response.status}, body {response.body[:300]!r}"
-    check_upstream(case.expect, seen, case.id)
+    check_status(response, case.status, case.id)
+    check_upstream(case.expect, seen, upstream_host(sec), case.id)
 
 
-def check_upstream(expect: Expect, seen: list[dict[str, Any]], label: str = "") -> None:
+def upstream_host(sec: Sec) -> str:
+    return urlsplit(sec.recorder.url).netloc
+
+
+def check_upstream(expect: Expect, seen: list[dict[str, Any]], host: str, label: str = "") -> None:
     if expect.target is None:
-        assert seen == [], f"{label}: the upstream must receive nothing, got {[r['target'] for r in seen]}"
+        assert seen == [], f"{label}: the upstream must receive nothing, got {_summary(seen)}"
         return
     assert len(seen) == 1, f"{label}: the upstream must receive exactly one request, got {_summary(seen)}"
     got = seen[0]
-    assert got["method"] == expect.method
+    assert got["method"] == expect.method, f"{label}: upstream method {got['method']}"
     assert got["target"] == expect.target, f"{label}: upstream target {got['target']!r}"
-    assert_gateway_identity(got, expect.identity)
+    assert header_values(got, "host") == [host], f"{label}: upstream Host {header_values(got, 'host')}"
+    assert_gateway_identity(got, expect.identity, label)
     for name in expect.absent:
         assert header_values(got, name) == [], f"{label}: {name} reached the upstream: {got['headers']}"
     for name, value in expect.present:
         assert header_values(got, name) == [value], f"{label}: {name} is {header_values(got, name)}"
+    for value in expect.never:
+        leaked = [(k, v) for k, v in got["headers"] if value in v]
+        assert leaked == [], f"{label}: the client's {value!r} reached the upstream in {leaked}"
     if expect.body is not None:
-        assert got["body"] == expect.body
+        assert got["body"] == expect.body, f"{label}: upstream body {got['body'][:200]!r}"
 
 
-def assert_gateway_identity(got: dict[str, Any], identity: Mapping[str, str]) -> None:
-    """Each identity header is present once with the gateway's value, or absent if the
-    gateway sets none; no other spelling of any of them arrives."""
+PRINCIPAL = ("x-principal-kind", "x-user-id", "x-client-id", "x-org-id", "x-roles", "x-scopes", "x-session-id",
+             "x-identity-assertion")  # fmt: skip
+
+
+def assert_gateway_identity(got: dict[str, Any], identity: Mapping[str, str], label: str = "") -> None:
+    """Each identity header arrives at most once, in the gateway's own spelling, with the
+    gateway's value; an anonymous request carries no principal header at all."""
     names = [k.lower() for k, _ in got["headers"]]
     for name in IDENTITY:
         values = header_values(got, name)
-        spellings = [n for n in names if n.replace("_", "-").replace(".", "-") == name]
-        assert len(values) <= 1, f"{name} arrived {len(values)} times: {values}"
-        assert spellings in ([], [name]), f"{name} arrived as {spellings}"
+        spellings = {n for n in names if n.replace("_", "-").replace(".", "-") == name}
+        assert len(values) <= 1, f"{label}: {name} arrived {len(values)} times: {values}"
+        assert spellings <= {name}, f"{label}: {name} arrived spelt {spellings}"
         if name in identity:
-            assert values == [identity[name]], f"{name}: {values} != {identity[name]!r}"
-        elif name not in ("x-request-id", "x-identity-assertion", "x-session-id", "x-scopes", "x-roles",
-                          "x-user-id", "x-client-id", "x-principal-kind", "x-org-id"):  # fmt: skip
-            assert values == [], f"{name} must not arrive: {values}"
-    if identity.get("x-principal-kind") is None:  # anonymous: no principal headers at all
-        for name in ("x-principal-kind", "x-user-id", "x-client-id", "x-org-id", "x-roles", "x-scopes",
-                     "x-session-id", "x-identity-assertion"):  # fmt: skip
-            assert header_values(got, name) == [], f"anonymous request carried {name}"
-    assert len(header_values(got, "x-request-id")) == 1
-    # the upstream's Host is its own address, never the client's
-    assert header_values(got, "host") == [_recorder_host(got)], f"upstream Host {header_values(got, 'host')}"
-    assert header_values(got, "x-forwarded-for") == ["127.0.0.1"]
-
-
-def _recorder_host(got: dict[str, Any]) -> str:
-    hosts = header_values(got, "host")
-    host = hosts[0] if hosts else ""
-    assert host.startswith("127.0.0.1:"), f"upstream Host {host!r} did not come from configuration"
-    return host
+            assert values == [identity[name]], f"{label}: {name} is {values}, want {identity[name]!r}"
+    if "x-principal-kind" not in identity:
+        for name in PRINCIPAL:
+            assert header_values(got, name) == [], f"{label}: anonymous request carried {name}"
+    else:
+        assert len(header_values(got, "x-identity-assertion")) == 1, f"{label}: no identity assertion"
+    assert len(header_values(got, "x-request-id")) == 1, f"{label}: X-Request-Id"
+    assert header_values(got, "x-forwarded-for") == ["127.0.0.1"], f"{label}: X-Forwarded-For"
 
 
 def _summary(seen: list[dict[str, Any]]) -> str:

@@ -4,7 +4,8 @@ JSON echo and keeps what it received (method, raw target, headers, body) for tes
     python -m tests.support.recorder --port 9000
 
 `GET /__recorder/requests` lists the recordings, `DELETE /__recorder/requests` clears them.
-Paths under `/sse/` answer with a never-ending event stream (one event per 0.2 s).
+Paths under `/sse/` answer with a never-ending event stream (one event per 0.2 s);
+`/big/<n>` answers with n bytes (`0123456789` repeated), streamed in 64 KiB chunks.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if target.startswith("/sse/"):
         await _sse(send)
         return
+    if target.startswith("/big/"):
+        await _big(send, int(target[len("/big/") :].split("?")[0]))
+        return
     await _json(send, 200, {"ok": True, "path": target, "padding": "x" * 100})
 
 
@@ -55,6 +59,17 @@ async def _json(send: Any, status: int, doc: object) -> None:
     body = json.dumps(doc).encode()
     await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _big(send: Any, size: int) -> None:
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream")]})  # fmt: skip
+    pattern = b"0123456789" * 6554  # 65540 bytes
+    sent = 0
+    while sent < size:
+        chunk = pattern[: min(len(pattern), size - sent)]
+        sent += len(chunk)
+        await send({"type": "http.response.body", "body": chunk, "more_body": sent < size})
 
 
 async def _sse(send: Any) -> None:

@@ -1,0 +1,25 @@
+"""The security gateway, started once per session next to the shared world."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.security.support import Sec, security_gateway
+from tests.support.world import World
+
+#: the bounds the corpus measures, kept small so the suite stays fast
+SECURITY_ENV = {
+    "GATEWAY_CACHE_MAX_TTL": "2",  # revoked sessions: accepted at most this long (cache class)
+    "GATEWAY_STREAM_RECHECK_SECONDS": "1",  # long-lived streams: re-check interval
+    "GATEWAY_HEADER_TIMEOUT": "2",  # slow headers
+    "GATEWAY_TENANT_DEALER_JWT_AUDIENCE": "gw-dealer",  # partner-jwt tokens (aud []) are for another audience
+    "GATEWAY_TENANT_ADMIN_HYDRA_ISSUER": "http://wrong-issuer.example",  # admin tokens: wrong issuer
+}
+
+
+@pytest.fixture(scope="session")
+def sec(world: World) -> Iterator[Sec]:
+    with security_gateway(world.env, **SECURITY_ENV) as gateway:
+        yield Sec(world, gateway)
