@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -68,14 +70,24 @@ def bench_env(port: int, emulator_url: str, upstream_url: str, policies: Path) -
     return env
 
 
-def spawn_gateway(name: str, env: Mapping[str, str], log: Path, cpu: int = 1) -> Gateway:
-    """Start the process without waiting; a free port is chosen unless `env` has GATEWAY_LISTEN."""
+def spawn_gateway(name: str, env: Mapping[str, str], log: Path, cpu: int | None = 1) -> Gateway:
+    """Start the process without waiting; a free port is chosen unless `env` has GATEWAY_LISTEN.
+
+    `cpu=None`: not pinned yet (loading a big configuration may use any core; `repin` later).
+    """
     env = dict(env)
     if "GATEWAY_LISTEN" not in env:
         env["GATEWAY_LISTEN"] = f"127.0.0.1:{free_port()}"
     port = int(env["GATEWAY_LISTEN"].rsplit(":", 1)[1])
-    child = spawn(name, pinned(cpu, [sys.executable, "-m", "gateway", "serve"]), log, clean_env(env))
+    args = [sys.executable, "-m", "gateway", "serve"]
+    child = spawn(name, args if cpu is None else pinned(cpu, args), log, clean_env(env))
     return Gateway(child, port)
+
+
+def repin(gateway: Gateway, cpu: int = 1) -> None:
+    """Move every thread of a running gateway to `cpu`."""
+    if cpu < (os.cpu_count() or 1):
+        subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(gateway.pid)], check=True, capture_output=True)
 
 
 def wait_ready(gateway: Gateway, timeout: float = 120.0) -> None:

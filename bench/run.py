@@ -26,7 +26,7 @@ import httpx
 
 from bench import report, scaling
 from bench.burst import cold_burst
-from bench.gw import Gateway, spawn_gateway, wait_ready
+from bench.gw import Gateway, repin, spawn_gateway, wait_ready
 from bench.memory import cache_memory
 from bench.report import Config
 from bench.world import SIZES, Backends, Target, World, start_backends, start_world
@@ -135,7 +135,7 @@ def spawn_scaling(backends: Backends, workdir: Path, stack: contextlib.ExitStack
     gateways = {}
     for shape in (scaling.LARGE, scaling.SMALL):
         env = scaling.shape_env(workdir / shape.name, shape, backends.emulator.base_url, backends.upstream.url)
-        gw = spawn_gateway(f"gateway-{shape.name}", env, workdir / f"{shape.name}.log")
+        gw = spawn_gateway(f"gateway-{shape.name}", env, workdir / f"{shape.name}.log", cpu=None)
         stack.callback(gw.stop)
         gateways[shape.name] = gw
     return Scaling(gateways, time.monotonic())
@@ -147,6 +147,7 @@ def measure_scaling(world: World, plan: Plan, spawned: Scaling, failures: list[s
     for name, gw in spawned.gateways.items():
         wait_ready(gw, timeout=300)
         ready[name] = round(time.monotonic() - spawned.spawned, 2)
+        repin(gw, 1)
         resp = httpx.get(gw.url + "/customer/bench/small", headers=dict(headers), timeout=15)
         if resp.status_code != 200:
             failures.append(f"scaling {name}: preflight status {resp.status_code}")

@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from bench.gw import bench_env
 from gateway.config import tenant_env_prefix
 from gateway.demo.world import API_KEYS, TENANTS

@@ -54,6 +54,10 @@ class TenantSettings:
     roles_path: str = "metadata_public.roles"
 
     @property
+    def cookie_bytes(self) -> bytes:
+        return self.session_cookie_name.encode("latin-1")
+
+    @property
     def env_prefix(self) -> str:
         return tenant_env_prefix(self.name)
 

@@ -60,12 +60,26 @@ def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
 
 
 def check_framing(headers: list[tuple[bytes, bytes]], http_version: str) -> None:
-    """400 for Transfer-Encoding in an HTTP/1.0 request: RFC 9112 section 6.1 calls it
-    faulty framing, and a proxy in front may read the body differently (desync).
-    (llhttp already refuses CL+TE, duplicate or malformed lengths and unknown codings.)"""
-    if http_version == "1.0" and any(name == b"transfer-encoding" for name, _ in headers):
-        raise BadRequest("Transfer-Encoding is not allowed in HTTP/1.0", reason="bad_framing")
+    """400 for request framing two parsers could read two ways (request smuggling).
 
+    llhttp already refuses Content-Length with Transfer-Encoding, duplicate or malformed
+    lengths and codings other than a final ``chunked``. On top of that, the only
+    Transfer-Encoding accepted is exactly ``chunked`` (no ``gzip, chunked`` or the
+    obsolete ``identity``: the gateway would forward a body whose coding it dropped), and
+    none at all in HTTP/1.0 (RFC 9112 section 6.1: faulty framing).
+    """
+    for name, value in headers:
+        if name != b"transfer-encoding":
+            continue
+        if http_version == "1.0":
+            raise BadRequest("Transfer-Encoding is not allowed in HTTP/1.0", reason="bad_framing")
+        if value.strip().lower() != b"chunked":
+            raise BadRequest("the only transfer coding accepted is 'chunked'", reason="bad_framing")
+
+
+#: the credential the gateway consumed; the upstream gets the signed assertion instead,
+#: so it can never replay the caller's session or token on another route
+CREDENTIALS = frozenset({"authorization", "x-session-token"})
 
 _CACHE: dict[bytes, bool] = {}
 
@@ -81,13 +95,34 @@ def _dropped(name: bytes) -> bool:
 
 
 def upstream_request_headers(
-    headers: list[tuple[bytes, bytes]], *, drop: frozenset[str] = frozenset()
+    headers: list[tuple[bytes, bytes]],
+    *,
+    drop: frozenset[str] = frozenset(),
+    session_cookie: bytes | None = None,
 ) -> list[tuple[bytes, bytes]]:
-    """The client's headers minus everything the upstream must not see from the client."""
+    """The client's headers minus everything the upstream must not see from the client.
+
+    With `session_cookie` (an authenticated request), the consumed credential goes too:
+    `Authorization`, `X-Session-Token` and that cookie out of `Cookie`.
+    """
     listed = connection_listed(headers) | drop
+    if session_cookie is not None:
+        listed |= CREDENTIALS
     if listed:
-        return [(n, v) for n, v in headers if not _dropped(n) and normalise(n) not in listed]
-    return [(n, v) for n, v in headers if not _dropped(n)]
+        kept = [(n, v) for n, v in headers if not _dropped(n) and normalise(n) not in listed]
+    else:
+        kept = [(n, v) for n, v in headers if not _dropped(n)]
+    if session_cookie is None:
+        return kept
+    return [(n, v) for n, v in ((n, strip_cookie(v, session_cookie) if n == b"cookie" else v) for n, v in kept) if v]
+
+
+def strip_cookie(value: bytes, name: bytes) -> bytes:
+    """`Cookie` without every pair named `name` (empty when nothing else is left)."""
+    if name not in value:
+        return value
+    pairs = [p.strip() for p in value.split(b";")]
+    return b"; ".join(p for p in pairs if p and p.split(b"=", 1)[0].strip() != name)
 
 
 def downstream_response_headers(

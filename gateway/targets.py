@@ -184,7 +184,8 @@ class Targets:
     def _headers(
         self, ex: Exchange, match: Match, principal: Principal | None, prepared: Prepared
     ) -> list[tuple[str, str]]:
-        kept = upstream_request_headers(ex.request.headers, drop=prepared.drop_headers)
+        cookie = None if principal is None else self.settings.tenants[match.route.tenant].cookie_bytes
+        kept = upstream_request_headers(ex.request.headers, drop=prepared.drop_headers, session_cookie=cookie)
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in kept]
         audience = match.route.target.upstream if isinstance(match.route.target, Forward) else "gateway"
         headers += identity_headers(principal, match.route.tenant, ex.origin, audience, self.signer)

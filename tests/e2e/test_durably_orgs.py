@@ -386,10 +386,14 @@ def test_runs_subscribe_streams_only_the_callers_events_live(world: World, auth:
 
 def test_subscribe_to_own_run_streams_live_and_ends(world: World, auth: Auth) -> None:
     with world.client() as http:
-        rid = run_id(trigger(http, "dealer", auth("dave"), {"jobName": "send-report", "input": {"steps": 3}}))
+        job = {"jobName": "long-task", "input": {"durationMs": 1500}}
+        rid = run_id(trigger(http, "dealer", auth("dave"), job))
         with SseStream(world.url, f"/dealer{JOBS}/subscribe", auth("dave"), params={"runId": rid}) as stream:
             assert stream.status == 200
-            stream.until(lambda e: e.get("type") == "step:complete")
+            stream.until(lambda e: e.get("type") == "run:progress")
+            assert http.get(f"/dealer{JOBS}/run", params={"runId": rid}, headers=auth("dave")).json()["status"] == (
+                "leased"
+            )  # live: progress arrives while the run runs
             stream.until(lambda e: e.get("type") == "run:complete", timeout=15)
             assert stream.ended.wait(5), "Durably ends /subscribe after a terminal event"
             events = stream.drain()

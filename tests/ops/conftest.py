@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import pytest
 
 from gateway.demo.world import SEED, TENANTS, gateway_env, login
 from gateway.emulator.testing import RunningEmulator, free_port, start_emulator
-from tests.support.procs import ROOT, Proc, Recorder, gateway_process, recording_upstream
+from tests.support.procs import ROOT, Proc, Recorder, _spawn, gateway_process
 
 ADMIN_TOKEN = "ops-admin-token-0123456789"
 OPS_POLICY = """\
@@ -93,8 +94,17 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
     for source in (ROOT / "policies").glob("*.yaml"):
         shutil.copy(source, policies / source.name)
     (policies / "ops.yaml").write_text(OPS_POLICY)
-    with start_emulator(TENANTS, seed=SEED) as emulator, recording_upstream() as upstream:
-        yield Ops(emulator, upstream, policies)
+    with start_emulator(TENANTS, seed=SEED) as emulator:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        recorder = _spawn(
+            [sys.executable, "-m", "tests.support.recorder", "--port", str(port)], {}, url + "/__recorder/requests"
+        )
+        try:
+            yield Ops(emulator, Recorder(url), policies)
+        finally:  # killed: its SSE loops outlive their clients, so a polite stop waits 10 s
+            recorder.process.kill()
+            recorder.process.wait()
 
 
 @dataclass

@@ -29,7 +29,9 @@ def test_healthz_is_not_routed_by_host_either(replica_a: Replica, ops: Ops) -> N
 
 def test_readyz_names_the_tenant_whose_ory_is_down(replica_a: Replica, ops: Ops) -> None:
     wait_for(lambda: httpx.get(replica_a.url + "/readyz").status_code == 200, timeout=5)
-    ops.emulator.control("POST", "faults", {"mode": "status", "status": 503, "project": "dealer", "operation": "whoami"})
+    ops.emulator.control(
+        "POST", "faults", {"mode": "status", "status": 503, "project": "dealer", "operation": "whoami"}
+    )
     try:
         wait_for(lambda: httpx.get(replica_a.url + "/readyz").status_code == 503, timeout=5)
         resp = httpx.get(replica_a.url + "/readyz")

@@ -14,7 +14,7 @@ SECURITY_ENV = {
     "GATEWAY_CACHE_MAX_TTL": "2",  # revoked sessions: accepted at most this long (cache class)
     "GATEWAY_STREAM_RECHECK_SECONDS": "1",  # long-lived streams: re-check interval
     "GATEWAY_HEADER_TIMEOUT": "2",  # slow headers
-    "GATEWAY_TENANT_DEALER_JWT_AUDIENCE": "gw-dealer",  # partner-jwt tokens (aud []) are for another audience
+    "GATEWAY_TENANT_CUSTOMER_JWT_AUDIENCE": "gw-customer",  # customer machine tokens (aud []): wrong audience
     "GATEWAY_TENANT_ADMIN_HYDRA_ISSUER": "http://wrong-issuer.example",  # admin tokens: wrong issuer
 }
 

@@ -108,7 +108,10 @@ def exchange_all(
                 break
             if not replies and not reader.more_within(timeout):
                 break
-            replies.append(_read_response(reader, head))
+            reply = _read_response(reader, head)
+            if 100 <= reply.status < 200 and reply.status != 101:
+                continue  # interim (100 Continue): the final response follows
+            replies.append(reply)
         return replies
 
 

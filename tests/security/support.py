@@ -125,6 +125,17 @@ class Sec:
         return [] if who is None else [("Authorization", f"Bearer {self.token(who)}")]
 
 
+def browser_cookie(emulator_url: str, tenant: str, email: str, password: str) -> tuple[str, str]:
+    """A Kratos browser login: the session cookie's (name, value)."""
+    base = f"{emulator_url}/{tenant}"
+    with httpx.Client(headers={"accept": "application/json"}) as browser:
+        flow = browser.get(f"{base}/self-service/login/browser").json()
+        csrf = next(n["attributes"]["value"] for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "csrf_token")
+        body = {"method": "password", "identifier": email, "password": password, "csrf_token": csrf}
+        browser.post(f"{base}/self-service/login", params={"flow": flow["id"]}, json=body).raise_for_status()
+        return next((c.name, c.value) for c in browser.cookies.jar if c.name.startswith("ory_"))
+
+
 # --- cases -----------------------------------------------------------------------------
 
 
