@@ -23,6 +23,7 @@ from gateway.builtins import build_builtins
 from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.decisions import decisions
+from gateway.websocket import serve_websocket
 from gateway.errors import GatewayError, HeadersTooLarge
 from gateway.exchange import Exchange, Receive, Scope, Send
 from gateway.forwarded import TrustedProxies
@@ -81,7 +82,7 @@ class GatewayApp:
         if kind == "http":
             await self.http(scope, receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
+            await serve_websocket(self.gw, scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(receive, send)
 

@@ -121,6 +121,9 @@ class Sec:
                 self._tokens[who] = self.world.session(who)
         return self._tokens[who]
 
+    def auth_headers(self, who: str) -> dict[str, str]:
+        return dict(self.auth(who))
+
     def auth(self, who: str | None) -> list[Header]:
         return [] if who is None else [("Authorization", f"Bearer {self.token(who)}")]
 
@@ -130,7 +133,9 @@ def browser_cookie(emulator_url: str, tenant: str, email: str, password: str) ->
     base = f"{emulator_url}/{tenant}"
     with httpx.Client(headers={"accept": "application/json"}) as browser:
         flow = browser.get(f"{base}/self-service/login/browser").json()
-        csrf = next(n["attributes"]["value"] for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "csrf_token")
+        csrf = next(
+            n["attributes"]["value"] for n in flow["ui"]["nodes"] if n["attributes"].get("name") == "csrf_token"
+        )
         body = {"method": "password", "identifier": email, "password": password, "csrf_token": csrf}
         browser.post(f"{base}/self-service/login", params={"flow": flow["id"]}, json=body).raise_for_status()
         return next((c.name, c.value) for c in browser.cookies.jar if c.name.startswith("ory_"))

@@ -63,13 +63,23 @@ SMUGGLING = [
     refused("te-chunked-param", POST + b"Transfer-Encoding: chunked;q=1\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
     refused("te-empty-with-cl", POST + b"Transfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello"),
     refused("te-vertical-tab", POST + b"Transfer-Encoding: \x0bchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
-    refused("te-duplicate", POST + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    refused(
+        "te-duplicate",
+        POST + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
     refused("te-obs-fold", POST + b"Transfer-Encoding:\r\n chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
-    refused("te-http10", b"POST /customer/public/a HTTP/1.0\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
-    refused("obs-fold-identity-header", b"GET /customer/public/a HTTP/1.1\r\n" + H + b"X-Keep: a\r\n X-Org-Id: evil\r\n\r\n"),
+    refused(
+        "te-http10",
+        b"POST /customer/public/a HTTP/1.0\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ),
+    refused(
+        "obs-fold-identity-header", b"GET /customer/public/a HTTP/1.1\r\n" + H + b"X-Keep: a\r\n X-Org-Id: evil\r\n\r\n"
+    ),
     refused("obs-fold-tab", b"GET /customer/public/a HTTP/1.1\r\n" + H + b"X-Keep: a\r\n\tb\r\n\r\n"),
     refused("chunk-size-space", POST + b"Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"),
-    refused("chunk-size-overflow", POST + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n"),
+    refused(
+        "chunk-size-overflow", POST + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n"
+    ),
     refused("chunk-size-negative", POST + b"Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n"),
     refused("chunk-missing-crlf", POST + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloX0\r\n\r\n" + SMUGGLED),
     refused("chunk-bare-lf", POST + b"Transfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n" + SMUGGLED),
@@ -93,19 +103,43 @@ SMUGGLING = [
     one("te-underscore-is-not-te", POST + b"Transfer_Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello"),
     one("cl-underscore-is-not-cl", POST + b"Content_Length: 47\r\nContent-Length: 5\r\n\r\nhello"),
     one("expect-100-continue", POST + b"Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello"),
-    one("get-body-holds-a-request", b"GET /customer/public/a HTTP/1.1\r\n" + H + b"Content-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED,
-        body=SMUGGLED, method="GET"),
+    one(
+        "get-body-holds-a-request",
+        b"GET /customer/public/a HTTP/1.1\r\n" + H + b"Content-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED,
+        body=SMUGGLED,
+        method="GET",
+    ),
     one("leading-crlf", b"\r\nGET /customer/public/a HTTP/1.1\r\n" + H + b"\r\n", body=b"", method="GET"),
     # a second request on the connection is a request of its own, authorized on its own
-    Raw("pipelined-both-public", b"GET /customer/public/one HTTP/1.1\r\n" + H + b"\r\nGET /customer/public/two HTTP/1.1\r\n" + H + b"\r\n",
-        200, (("GET", "/public/one", b""), ("GET", "/public/two", b"")), (200, 200)),
-    Raw("pipelined-second-needs-auth", b"GET /customer/public/a HTTP/1.1\r\n" + H + b"\r\nGET /customer/echo/smuggled HTTP/1.1\r\n" + H + b"\r\n",
-        200, (("GET", "/public/a", b""),), (200, 401)),
-    Raw("cl0-then-request-needs-auth", POST + b"Content-Length: 0\r\n\r\nGET /customer/echo/smuggled HTTP/1.1\r\n" + H + b"\r\n",
-        200, (("POST", "/public/a", b""),), (200, 401)),
-    Raw("chunked-then-request-needs-auth", POST + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /customer/echo/smuggled HTTP/1.1\r\n" + H + b"\r\n",
-        200, (("POST", "/public/a", b""),), (200, 401)),
-]  # fmt: skip
+    Raw(
+        "pipelined-both-public",
+        b"GET /customer/public/one HTTP/1.1\r\n" + H + b"\r\nGET /customer/public/two HTTP/1.1\r\n" + H + b"\r\n",
+        200,
+        (("GET", "/public/one", b""), ("GET", "/public/two", b"")),
+        (200, 200),
+    ),
+    Raw(
+        "pipelined-second-needs-auth",
+        b"GET /customer/public/a HTTP/1.1\r\n" + H + b"\r\nGET /customer/echo/smuggled HTTP/1.1\r\n" + H + b"\r\n",
+        200,
+        (("GET", "/public/a", b""),),
+        (200, 401),
+    ),
+    Raw(
+        "cl0-then-request-needs-auth",
+        POST + b"Content-Length: 0\r\n\r\nGET /customer/echo/smuggled HTTP/1.1\r\n" + H + b"\r\n",
+        200,
+        (("POST", "/public/a", b""),),
+        (200, 401),
+    ),
+    Raw(
+        "chunked-then-request-needs-auth",
+        POST + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /customer/echo/smuggled HTTP/1.1\r\n" + H + b"\r\n",
+        200,
+        (("POST", "/public/a", b""),),
+        (200, 401),
+    ),
+]
 
 
 @pytest.mark.parametrize("case", SMUGGLING, ids=[c.id for c in SMUGGLING])
@@ -124,8 +158,12 @@ def test_smuggling(sec: Sec, case: Raw) -> None:
         check_upstream(Expect(got["target"], got["method"], identity=ANONYMOUS), [got], upstream_host(sec), case.id)
 
 
-WS = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"),
-      ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")]  # fmt: skip
+WS = [
+    ("Connection", "Upgrade"),
+    ("Upgrade", "websocket"),
+    ("Sec-WebSocket-Version", "13"),
+    ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+]
 H2C = [("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")]
 
 UPGRADES = [
@@ -190,8 +228,13 @@ def test_long_request_target(sec: Sec) -> None:
 
 
 def _trigger(sec: Sec, headers: list[tuple[str, str]], body: bytes) -> int:
-    data = build("POST", "/customer/api/durably/trigger", [("Host", "gw.test"), *sec.auth("alice"),
-                 ("Content-Type", "application/json"), *headers], body, content_length=False)  # fmt: skip
+    data = build(
+        "POST",
+        "/customer/api/durably/trigger",
+        [("Host", "gw.test"), *sec.auth("alice"), ("Content-Type", "application/json"), *headers],
+        body,
+        content_length=False,
+    )
     sec.world.durably.recorder.clear()
     return exchange(sec.url, data, timeout=20).status
 

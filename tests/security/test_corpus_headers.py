@@ -107,14 +107,14 @@ FORWARDED = [
         host="dealer.example",
         headers=[("X-Forwarded-Host", "customer.example")],
         status=401,
-    ),  # fmt: skip
+    ),
     Case(
         "x-original-url-admin",
         "GET",
         "/customer/public/s",
         headers=[("X-Original-URL", "/admin/customers/x")],
         expect=Expect("/public/s", identity=ANONYMOUS, absent=("x-original-url",)),
-    ),  # fmt: skip
+    ),
     # the host chooses the tenant: a spoofed Host selects that tenant, whose Ory rejects alice
     Case("host-admin", "GET", "/echo/s", who="alice", host="admin.example", status=401),
     Case("host-dealer", "GET", "/echo/s", who="alice", host="dealer.example", status=401),
@@ -127,7 +127,7 @@ FORWARDED = [
         who="alice",
         host="Customer.EXAMPLE.:80",
         expect=Expect("/echo/s", identity=ALICE),
-    ),  # fmt: skip
+    ),
     Case(
         "host-unknown-falls-to-prefix",
         "GET",
@@ -135,7 +135,7 @@ FORWARDED = [
         who="alice",
         host="unknown.example",
         expect=Expect("/echo/s", identity=ALICE),
-    ),  # fmt: skip
+    ),
     # ambiguous Host values are refused rather than guessed
     Case("host-userinfo", "GET", "/echo/s", who="alice", host="admin.example@customer.example", status=400),
     Case("host-path", "GET", "/echo/s", who="alice", host="customer.example/x", status=400),
@@ -150,7 +150,7 @@ FORWARDED = [
         host=None,
         headers=[("Host", "customer.example"), ("Host", "admin.example")],
         status=400,
-    ),  # fmt: skip
+    ),
     Case(
         "host-twice-same",
         "GET",
@@ -159,7 +159,7 @@ FORWARDED = [
         host=None,
         headers=[("Host", "customer.example"), ("Host", "customer.example")],
         status=400,
-    ),  # fmt: skip
+    ),
 ]
 
 HOP_BY_HOP = [
@@ -182,11 +182,23 @@ HOP_BY_HOP = [
     spoof("transfer-encoding-underscore", [("Transfer_Encoding", "chunked")], absent=("transfer-encoding",)),
     spoof("content-length-underscore", [("Content_Length", "100")], absent=("content-length",)),
     spoof("unrelated-header-kept", [("X-Keep", "1")], present=[("x-keep", "1")]),
-    Case("upgrade-h2c", "GET", "/customer/echo/s", who="alice", status=400,
-         headers=[("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABk")]),
-    Case("upgrade-without-connection", "GET", "/customer/echo/s", who="alice", status=400,
-         headers=[("Upgrade", "websocket")]),
-]  # fmt: skip
+    Case(
+        "upgrade-h2c",
+        "GET",
+        "/customer/echo/s",
+        who="alice",
+        status=400,
+        headers=[("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABk")],
+    ),
+    Case(
+        "upgrade-without-connection",
+        "GET",
+        "/customer/echo/s",
+        who="alice",
+        status=400,
+        headers=[("Upgrade", "websocket")],
+    ),
+]
 
 
 @pytest.mark.parametrize("case", IDENTITY_SPOOFING, ids=ids(IDENTITY_SPOOFING))

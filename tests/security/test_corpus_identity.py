@@ -23,8 +23,15 @@ from tests.authn.authn_fakes import b64, hs256, rs256, unsigned
 from tests.security.support import ALICE, CAROL, Case, Expect, Sec, browser_cookie, check_case, ids, run_case
 
 INVENTORY = "/dealer/partner-api/inventory"
-JWT_OK = Expect("/partner-api/inventory", identity={"x-tenant": "dealer", "x-principal-kind": "machine",
-                                                    "x-client-id": "partner-jwt", "x-org-id": "org-partner"})  # fmt: skip
+JWT_OK = Expect(
+    "/partner-api/inventory",
+    identity={
+        "x-tenant": "dealer",
+        "x-principal-kind": "machine",
+        "x-client-id": "partner-jwt",
+        "x-org-id": "org-partner",
+    },
+)
 
 
 def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -82,24 +89,51 @@ def forged(sec: Sec, jwt: str) -> dict[str, str]:
 
 
 FORGERIES = [
-    "alg-none", "alg-none-upper", "alg-none-no-signature", "alg-missing", "hs256-with-rsa-public-key",
-    "hs512-with-rsa-public-key", "jku-attacker-keys", "x5u-attacker-keys", "jwk-embedded", "x5c-embedded",
-    "crit-header", "attacker-key-real-kid", "kid-missing", "kid-unknown", "kid-path-traversal", "tampered-claims",
-    "tampered-header", "signature-stripped", "signature-garbage", "id-token-typ", "id-token-claims",
-    "not-base64-header", "header-not-json", "header-json-array",
-]  # fmt: skip
+    "alg-none",
+    "alg-none-upper",
+    "alg-none-no-signature",
+    "alg-missing",
+    "hs256-with-rsa-public-key",
+    "hs512-with-rsa-public-key",
+    "jku-attacker-keys",
+    "x5u-attacker-keys",
+    "jwk-embedded",
+    "x5c-embedded",
+    "crit-header",
+    "attacker-key-real-kid",
+    "kid-missing",
+    "kid-unknown",
+    "kid-path-traversal",
+    "tampered-claims",
+    "tampered-header",
+    "signature-stripped",
+    "signature-garbage",
+    "id-token-typ",
+    "id-token-claims",
+    "not-base64-header",
+    "header-not-json",
+    "header-json-array",
+]
 
 
 def test_genuine_jwt_is_the_positive_control(sec: Sec, jwt: str) -> None:
-    check_case(sec, Case("genuine", "GET", INVENTORY, gateway="world",
-                         headers=[("Authorization", f"Bearer {jwt}")], expect=JWT_OK))  # fmt: skip
+    check_case(
+        sec,
+        Case("genuine", "GET", INVENTORY, gateway="world", headers=[("Authorization", f"Bearer {jwt}")], expect=JWT_OK),
+    )
 
 
 @pytest.mark.parametrize("name", FORGERIES)
 def test_forged_jwt_is_401_and_nothing_forwarded(sec: Sec, forged: dict[str, str], name: str) -> None:
     stats_before = _jwks_fetches(sec)
-    case = Case(name, "GET", INVENTORY, gateway="world", headers=[("Authorization", f"Bearer {forged[name]}")],
-                status=(400, 401))  # fmt: skip
+    case = Case(
+        name,
+        "GET",
+        INVENTORY,
+        gateway="world",
+        headers=[("Authorization", f"Bearer {forged[name]}")],
+        status=(400, 401),
+    )
     check_case(sec, case)
     assert _jwks_fetches(sec, "customer") == stats_before[1], "no outbound fetch decided by the token"
 
@@ -117,8 +151,9 @@ def test_wrong_audience(sec: Sec) -> None:
 def test_wrong_issuer(sec: Sec) -> None:
     """The security gateway expects the admin tenant's tokens from another issuer."""
     token = sec.token("admin-ops:platform:admin")
-    check_case(sec, Case("wrong-issuer", "GET", "/admin/echo/x", headers=[("Authorization", f"Bearer {token}")],
-                         status=401))  # fmt: skip
+    check_case(
+        sec, Case("wrong-issuer", "GET", "/admin/echo/x", headers=[("Authorization", f"Bearer {token}")], status=401)
+    )
 
 
 def test_expired_token(sec: Sec) -> None:
@@ -130,22 +165,39 @@ def test_expired_token(sec: Sec) -> None:
         emulator.control("DELETE", "clock").raise_for_status()
     _, claims = parts(token)
     assert claims["exp"] < time.time() - 60
-    check_case(sec, Case("expired", "GET", INVENTORY, gateway="world", headers=[("Authorization", f"Bearer {token}")],
-                         status=401))  # fmt: skip
+    check_case(
+        sec,
+        Case("expired", "GET", INVENTORY, gateway="world", headers=[("Authorization", f"Bearer {token}")], status=401),
+    )
 
 
 BEARER_SHAPES = [
     Case("bearer-empty", "GET", "/customer/echo/t", headers=[("Authorization", "Bearer ")], status=401),
     Case("bearer-two-tokens", "GET", "/customer/echo/t", headers=[("Authorization", "Bearer a b")], status=401),
     Case("bearer-garbage", "GET", "/customer/echo/t", headers=[("Authorization", "Bearer %%%")], status=401),
-    Case("bearer-unknown-opaque", "GET", "/customer/echo/t", headers=[("Authorization", "Bearer ory_st_nope")],
-         status=401),
+    Case(
+        "bearer-unknown-opaque",
+        "GET",
+        "/customer/echo/t",
+        headers=[("Authorization", "Bearer ory_st_nope")],
+        status=401,
+    ),
     Case("bearer-unknown-at", "GET", "/customer/echo/t", headers=[("Authorization", "Bearer ory_at_nope")], status=401),
-    Case("basic-scheme", "GET", "/customer/echo/t", headers=[("Authorization", "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=")],
-         status=401),
-    Case("session-token-header-unknown", "GET", "/customer/echo/t", headers=[("X-Session-Token", "ory_st_nope")],
-         status=401),
-]  # fmt: skip
+    Case(
+        "basic-scheme",
+        "GET",
+        "/customer/echo/t",
+        headers=[("Authorization", "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=")],
+        status=401,
+    ),
+    Case(
+        "session-token-header-unknown",
+        "GET",
+        "/customer/echo/t",
+        headers=[("X-Session-Token", "ory_st_nope")],
+        status=401,
+    ),
+]
 
 
 @pytest.mark.parametrize("case", BEARER_SHAPES, ids=ids(BEARER_SHAPES))
@@ -157,21 +209,35 @@ def test_bearer_shapes(sec: Sec, case: Case) -> None:
 
 CROSS_TENANT = [
     Case("customer-session-on-dealer-route", "GET", "/dealer/echo/x", who="alice", status=401),
-    Case("customer-session-on-admin-route", "GET", "/admin/customers/11111111-1111-4111-8111-111111111111",
-         who="alice", status=401),
+    Case(
+        "customer-session-on-admin-route",
+        "GET",
+        "/admin/customers/11111111-1111-4111-8111-111111111111",
+        who="alice",
+        status=401,
+    ),
     Case("customer-session-on-dealer-host", "GET", "/echo/x", who="alice", host="dealer.example", status=401),
     Case("dealer-session-on-customer-route", "GET", "/customer/echo/x", who="dave", status=401),
     Case("dealer-session-on-customer-host", "GET", "/echo/x", who="dave", host="customer.example", status=401),
     Case("admin-session-on-customer-route", "GET", "/customer/echo/x", who="sam", status=401),
-    Case("dealer-opaque-token-on-customer", "GET", "/customer/echo/x", who="partner-inventory:inventory:read",
-         status=401),
+    Case(
+        "dealer-opaque-token-on-customer", "GET", "/customer/echo/x", who="partner-inventory:inventory:read", status=401
+    ),
     Case("dealer-jwt-on-customer", "GET", "/customer/echo/x", who="partner-jwt:inventory:read", status=401),
     Case("customer-machine-on-dealer", "GET", "/dealer/echo/x", who="customer-gateway:jobs:read", status=401),
-    Case("customer-machine-on-dealer-partner-api", "GET", INVENTORY, who="customer-gateway:jobs:read", status=401,
-         gateway="world"),
+    Case(
+        "customer-machine-on-dealer-partner-api",
+        "GET",
+        INVENTORY,
+        who="customer-gateway:jobs:read",
+        status=401,
+        gateway="world",
+    ),
     Case("admin-machine-on-customer", "GET", "/customer/echo/x", who="admin-ops:platform:admin", status=401),
-    Case("own-tenant-session-control", "GET", "/customer/echo/x", who="alice", expect=Expect("/echo/x", identity=ALICE)),
-]  # fmt: skip
+    Case(
+        "own-tenant-session-control", "GET", "/customer/echo/x", who="alice", expect=Expect("/echo/x", identity=ALICE)
+    ),
+]
 
 
 @pytest.mark.parametrize("case", CROSS_TENANT, ids=ids(CROSS_TENANT))
@@ -190,15 +256,25 @@ def cookies(sec: Sec) -> dict[str, tuple[str, str]]:
     }
 
 
-def _cookie_case(sec: Sec, cookies: dict[str, tuple[str, str]], case_id: str, target: str, cookie: str,
-                 status: int, expect: Expect | None = None) -> None:  # fmt: skip
-    check_case(sec, Case(case_id, "GET", target, headers=[("Cookie", cookie)], status=status, expect=expect or Expect()))
+def _cookie_case(
+    sec: Sec,
+    cookies: dict[str, tuple[str, str]],
+    case_id: str,
+    target: str,
+    cookie: str,
+    status: int,
+    expect: Expect | None = None,
+) -> None:
+    check_case(
+        sec, Case(case_id, "GET", target, headers=[("Cookie", cookie)], status=status, expect=expect or Expect())
+    )
 
 
 def test_cookie_control(sec: Sec, cookies: dict[str, tuple[str, str]]) -> None:
     name, value = cookies["alice"]
-    _cookie_case(sec, cookies, "alice-cookie", "/customer/echo/c", f"{name}={value}", 200,
-                 Expect("/echo/c", identity=ALICE))  # fmt: skip
+    _cookie_case(
+        sec, cookies, "alice-cookie", "/customer/echo/c", f"{name}={value}", 200, Expect("/echo/c", identity=ALICE)
+    )
 
 
 def test_two_session_cookies_are_refused(sec: Sec, cookies: dict[str, tuple[str, str]]) -> None:
@@ -229,12 +305,19 @@ def test_read_token_replayed_on_write_route_is_403(sec: Sec) -> None:
     """The decision cache holds who the caller is, never what a route allowed: a token
     primed on a read route is checked again, per route, on the write route."""
     for _ in range(2):
-        check_case(sec, Case("carol-read", "GET", "/customer/echo/r", who="carol", expect=Expect("/echo/r", identity=CAROL)))
+        check_case(
+            sec, Case("carol-read", "GET", "/customer/echo/r", who="carol", expect=Expect("/echo/r", identity=CAROL))
+        )
         check_case(sec, Case("carol-write", "POST", "/customer/write/r", who="carol", body=b"{}", status=403))
-    machine, identity = "dealer-gateway:inventory:read jobs:read", {"x-client-id": "dealer-gateway", "x-principal-kind": "machine"}
+    machine, identity = (
+        "dealer-gateway:inventory:read jobs:read",
+        {"x-client-id": "dealer-gateway", "x-principal-kind": "machine"},
+    )
     for _ in range(2):
-        check_case(sec, Case("machine-read", "GET", "/dealer/echo/r", who=machine, expect=Expect("/echo/r", identity=identity)))
-        check_case(sec, Case("machine-write", "POST", "/dealer/write/r", who=machine, body=b"{}", status=403))  # fmt: skip
+        check_case(
+            sec, Case("machine-read", "GET", "/dealer/echo/r", who=machine, expect=Expect("/echo/r", identity=identity))
+        )
+        check_case(sec, Case("machine-write", "POST", "/dealer/write/r", who=machine, body=b"{}", status=403))
 
 
 def test_revoked_session_is_refused_within_the_cache_ttl(sec: Sec) -> None:
