@@ -93,7 +93,8 @@ def test_route_without_websocket_refuses_the_upgrade(world: World, ws_gateway: P
 
 def test_revoked_token_closes_the_open_socket_within_the_recheck_bound(world: World, ws_gateway: Proc) -> None:
     token = world.machine_token("partner-inventory", "inventory:read")
-    with connect(_ws_url(ws_gateway, "/dealer/live/feed"), additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+    auth = {"Authorization": f"Bearer {token}"}
+    with connect(_ws_url(ws_gateway, "/dealer/live/feed"), additional_headers=auth) as ws:
         ws.recv(timeout=5)
         revoke = httpx.post(
             world.emulator.project_url("dealer") + "/oauth2/revoke",
