@@ -23,7 +23,6 @@ from gateway.builtins import build_builtins
 from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.decisions import decisions
-from gateway.websocket import serve_websocket
 from gateway.errors import GatewayError, HeadersTooLarge
 from gateway.exchange import Exchange, Receive, Scope, Send
 from gateway.forwarded import TrustedProxies
@@ -37,6 +36,7 @@ from gateway.policy import PolicyStore
 from gateway.request import RequestView
 from gateway.shared import Guard, RedisShared, RedisWindows, Revocations, connect
 from gateway.targets import Targets
+from gateway.websocket import serve_websocket
 
 log = logging.getLogger("gateway")
 
@@ -176,7 +176,10 @@ class GatewayApp:
             gw.targets.builtins = build_builtins(gw)
         self.metrics.watch(gw.authn, lambda: gw.targets.open_streams, shared.counts if shared else None)
         if settings.metrics_listen is not None:
-            self._closers.append(self.metrics.serve(*settings.metrics_listen))
+            try:
+                self._closers.append(self.metrics.serve(*settings.metrics_listen))
+            except OSError as exc:  # `serve --workers N`: the first worker has the port
+                log.warning(f"metrics not served on {settings.metrics_listen}: {exc}")
         self.drain.install()
         self._tasks.append(asyncio.create_task(gw.policies.watch()))
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)

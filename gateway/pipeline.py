@@ -27,7 +27,10 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     principal = None
     if not route.anonymous:
         principal = await gw.authn[tenant.tenant].authenticate(ex.request, route.kinds)
-        ex.log.update(kind=principal.kind, principal=principal.subject, org=principal.organization)
+        ex.log.update(
+            kind=principal.kind, principal=principal.subject, org=principal.organization,
+            credential_hash=principal.credential_hash,  # sha256: for `gateway revoke --token-hash`
+        )  # fmt: skip
         authorize(route, principal)
     return Decision(tenant.tenant, found, principal, policies)
 

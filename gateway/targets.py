@@ -8,10 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import httpx
-
 from gateway.assertion import AssertionSigner
-from gateway.authn import TenantAuthenticator, build_authenticators
+from gateway.authn import TenantAuthenticator
 from gateway.authz import authorize
 from gateway.config import Settings
 from gateway.decision import Decision
@@ -37,11 +35,6 @@ class TooManyStreams(ServiceUnavailable):
     code = "too_many_streams"
 
 
-class _NoCookies(httpx.Cookies):
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
 class Targets:
     def __init__(
         self,
@@ -56,11 +49,9 @@ class Targets:
         self.signer = signer
         self.orgscope = orgscope
         self.builtins = builtins
-        #: the pipeline's authenticators, for re-checking principals of open streams. The app
-        #: should share its own (`gw.targets.authn = gw.authn`); until it does, a private set
-        #: with the same settings is built on first use (same Ory, same TTL bound, own cache).
+        #: the pipeline's authenticators (set by the app at start-up), for re-checking the
+        #: principal of an open stream through the same cache and its revocations
         self.authn: Mapping[str, TenantAuthenticator] = {}
-        self._own_authn: dict[str, TenantAuthenticator] | None = None
         #: long-lived responses open now (bounded by GATEWAY_MAX_STREAMS)
         self.open_streams = 0
 
@@ -147,7 +138,7 @@ class Targets:
         assert first is not None
         route = decision.match.route
         interval = self.settings.limits.stream_recheck_seconds
-        authn = self._authenticator(decision.tenant)
+        authn = self.authn.get(decision.tenant)
         while True:
             await asyncio.sleep(interval)
             try:
@@ -160,14 +151,6 @@ class Targets:
             except GatewayError as error:  # fail closed: revoked, expired, demoted, or Ory unreachable
                 log.info("stream ended by re-check", extra={"request_id": ex.origin.request_id, "reason": error.reason})
                 return error
-
-    def _authenticator(self, tenant: str) -> TenantAuthenticator | None:
-        if self.authn:
-            return self.authn.get(tenant)
-        if self._own_authn is None:
-            client = httpx.AsyncClient(follow_redirects=False, cookies=_NoCookies())
-            self._own_authn = build_authenticators(self.settings, client)
-        return self._own_authn.get(tenant)
 
     async def _body(self, ex: Exchange, *, inspected: bool) -> Body:
         if not ex.has_body():

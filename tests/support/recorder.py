@@ -77,7 +77,10 @@ async def _sse(send: Any) -> None:
     n = 0
     while True:
         n += 1
-        await send({"type": "http.response.body", "body": f"data: {n}\n\n".encode(), "more_body": True})
+        try:
+            await send({"type": "http.response.body", "body": f"data: {n}\n\n".encode(), "more_body": True})
+        except OSError:  # the client went away
+            return
         await asyncio.sleep(0.2)
 
 
