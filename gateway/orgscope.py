@@ -162,6 +162,7 @@ class Scope:
         self.owner = (org, tenant)
 
     def query(self, raw: bytes) -> bytes:
+        L.check_label_filters(raw, self.profile.label_key_pattern)  # else the upstream 500s
         return L.rewrite_query(L.rewrite_query(raw, self.profile.label_key, self.org), TENANT_LABEL, self.tenant)
 
     @property

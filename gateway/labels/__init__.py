@@ -27,6 +27,7 @@ from gateway.labels.profile import (
 )
 from gateway.labels.query import (
     canonical_run_query,
+    check_label_filters,
     form_decode,
     org_filter_param,
     org_filters,
@@ -57,6 +58,7 @@ __all__ = [
     "ProfileError",
     "SseLabelFilter",
     "canonical_run_query",
+    "check_label_filters",
     "check_json_content_type",
     "classify",
     "dump_json",

@@ -9,6 +9,7 @@ parameter they do not own is forwarded byte-for-byte, in order.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, unquote_to_bytes
 
 from gateway.labels.errors import bad_request
@@ -52,6 +53,18 @@ def _is_label_filter(name: bytes, key: str) -> bool:
     folded = _fully_decoded(name).strip().casefold()
     k = key.casefold()
     return folded in (f"label.{k}", f"label[{k}]")
+
+
+def check_label_filters(raw_query: bytes, key_pattern: str) -> None:
+    """400 for a ``label.<k>`` filter whose ``k`` the service refuses (Durably answers 500).
+
+    Durably reads every parameter whose decoded name starts with ``label.`` as a label
+    filter and throws on a key outside its label key pattern (``label.x%00``, ``label.``).
+    """
+    for part in raw_query.split(b"&"):
+        name = form_decode(_param_name(part))
+        if name.startswith("label.") and not re.fullmatch(key_pattern, name[len("label.") :]):
+            raise bad_request("invalid_label_filter", f"label filter {name!r} is not allowed")
 
 
 def org_filter_param(key: str, org: str) -> bytes:

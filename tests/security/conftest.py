@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.security.redirector import redirector
 from tests.security.support import Sec, security_gateway
 from tests.support.world import World
 
@@ -14,6 +15,7 @@ SECURITY_ENV = {
     "GATEWAY_CACHE_MAX_TTL": "2",  # revoked sessions: accepted at most this long (cache class)
     "GATEWAY_STREAM_RECHECK_SECONDS": "1",  # long-lived streams: re-check interval
     "GATEWAY_HEADER_TIMEOUT": "2",  # slow headers
+    "GATEWAY_MAX_STREAMS": "3",  # open SSE streams (resource exhaustion)
     "GATEWAY_TENANT_CUSTOMER_JWT_AUDIENCE": "gw-customer",  # customer machine tokens (aud []): wrong audience
     "GATEWAY_TENANT_ADMIN_HYDRA_ISSUER": "http://wrong-issuer.example",  # admin tokens: wrong issuer
 }
@@ -21,5 +23,7 @@ SECURITY_ENV = {
 
 @pytest.fixture(scope="session")
 def sec(world: World) -> Iterator[Sec]:
-    with security_gateway(world.env, **SECURITY_ENV) as gateway:
-        yield Sec(world, gateway)
+    with redirector() as upstream:
+        env = {**SECURITY_ENV, "GATEWAY_UPSTREAM_REDIRECTOR_URL": upstream.url}
+        with security_gateway(world.env, **env) as gateway:
+            yield Sec(world, gateway, upstream)

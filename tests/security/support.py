@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tests.security.rawhttp import Header, RawResponse, build, exchange
+from tests.security.redirector import Redirector
 from tests.support.procs import ROOT, Proc, Recorder, gateway_process, header_values
 from tests.support.world import World
 
@@ -86,6 +87,7 @@ class Sec:
 
     world: World
     gateway: Proc
+    redirector: Redirector
     _tokens: dict[str, str] = field(default_factory=dict)
 
     @property

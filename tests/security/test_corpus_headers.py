@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pytest
 
 from tests.security.rawhttp import Header
-from tests.security.support import ALICE, ANONYMOUS, PARTNER, Case, Expect, Sec, check_case, ids
+from tests.security.support import ALICE, ANONYMOUS, PARTNER, Case, Expect, Sec, check_case, check_status, ids, run_case
 
 EVIL = "evil-org-42"
 
@@ -214,3 +214,36 @@ def test_host_and_forwarded_headers(sec: Sec, case: Case) -> None:
 @pytest.mark.parametrize("case", HOP_BY_HOP, ids=ids(HOP_BY_HOP))
 def test_hop_by_hop(sec: Sec, case: Case) -> None:
     check_case(sec, case)
+
+
+# forward-auth (/decisions): the answer's identity headers are the gateway's, and the
+# request-describing headers count only from a trusted proxy (the test client is not one)
+DECISIONS = [
+    ("plain", "/decisions/customer/echo/d", "alice", [], 200, "org-acme"),
+    ("spoofed-identity", "/decisions/customer/echo/d", "alice", [("X-Org-Id", EVIL), ("X_Org_Id", EVIL)], 200,
+     "org-acme"),
+    ("untrusted-forwarded-uri", "/decisions/customer/echo/d", "alice",
+     [("X-Forwarded-Uri", "/admin/customers/x"), ("X-Forwarded-Method", "DELETE")], 200, "org-acme"),
+    ("untrusted-original-uri", "/decisions", "alice", [("X-Original-URI", "/customer/echo/d")], 404, None),
+    ("untrusted-forwarded-host", "/decisions/echo/d", "alice", [("X-Forwarded-Host", "dealer.example")], 200,
+     "org-acme"),
+    ("ambiguous-path", "/decisions/customer/echo/%2e%2e/d", "alice", [], 400, None),
+    ("encoded-prefix", "/decisions%2fcustomer/echo/d", "alice", [], 400, None),
+    ("dotdot-after-prefix", "/decisions/../customer/echo/d", "alice", [], 400, None),
+    ("label-route-needs-proxy", "/decisions/customer/api/durably/runs", "alice", [], 403, None),
+    ("unauthenticated", "/decisions/customer/echo/d", None, [], 401, None),
+    ("other-tenant", "/decisions/dealer/echo/d", "alice", [], 401, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", DECISIONS, ids=[c[0] for c in DECISIONS])
+def test_forward_auth_decisions(sec: Sec, case: tuple[str, str, str | None, list[Header], int, str | None]) -> None:
+    case_id, target, who, headers, status, org = case
+    response, seen = run_case(sec, Case(case_id, "GET", target, headers=headers, who=who, status=status))
+    check_status(response, status, case_id)
+    assert seen == [], "a decision request is never forwarded"
+    assert response.header_values("x-org-id") == ([org] if org else [])
+    assert EVIL not in str(response.headers)
+    if org:
+        assert response.header_values("x-tenant") == ["customer"]
+        assert len(response.header_values("x-identity-assertion")) == 1
