@@ -252,7 +252,7 @@ def test_trigger_body_carries_only_the_callers_org(
     assert labels["organizationId"] == org and labels[TENANT_LABEL] == tenant, forwarded
     assert sorted(k for k in labels if k.casefold() in ("organizationid", "tenant")) == ["organizationId", "tenant"]
     key = forwarded.get("idempotencyKey")
-    assert key is None or key.startswith(f"{tenant}:{org}:"), key
+    assert key is None or key.startswith(L.encode_org(f"{tenant}:{org}") + ":"), key
 
 
 # --- (c) owned headers never carry a client-chosen value -------------------------------------
