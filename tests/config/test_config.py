@@ -115,7 +115,8 @@ def test_host_canonicalisation() -> None:
 
 
 def test_redacted_view_hides_every_secret() -> None:
-    env = {**BASE, "GATEWAY_TENANT_DEALER_CLIENT_ID": "dealer-gw", "GATEWAY_TENANT_DEALER_CLIENT_SECRET": "s3cr3t-value"}
+    env = {**BASE, "GATEWAY_TENANT_DEALER_CLIENT_ID": "dealer-gw"}
+    env["GATEWAY_TENANT_DEALER_CLIENT_SECRET"] = "s3cr3t-value"
     text = str(redacted(load_settings(env)))
     for secret in ("kratos-admin-secret", "ory_pat_dealer_key_1234", "s3cr3t-value"):
         assert secret not in text
