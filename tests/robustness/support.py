@@ -121,6 +121,8 @@ class RawResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    #: the body was framed to its end (last chunk, or all of Content-Length)
+    complete: bool = True
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name), None)
@@ -143,20 +145,23 @@ def raw_request(url: str, method: str, target: bytes, headers: list[tuple[bytes,
     head, _, rest = data.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     pairs = [(k.strip(), v.strip()) for k, _, v in (h.partition(":") for h in header_lines)]
+    status = int(status_line.split(" ")[1])
     if any(k.lower() == "transfer-encoding" for k, _ in pairs):
-        rest = _dechunk(rest)
-    return RawResponse(int(status_line.split(" ")[1]), pairs, rest)
+        body, complete = _dechunk(rest)
+        return RawResponse(status, pairs, body, complete)
+    length = next((int(v) for k, v in pairs if k.lower() == "content-length"), len(rest))
+    return RawResponse(status, pairs, rest, len(rest) == length)
 
 
-def _dechunk(data: bytes) -> bytes:
+def _dechunk(data: bytes) -> tuple[bytes, bool]:
     out = b""
     while data:
         size_line, _, data = data.partition(b"\r\n")
         size = int(size_line.split(b";")[0] or b"0", 16)
         if size == 0:
-            break
+            return out, True
         out, data = out + data[:size], data[size + 2 :]
-    return out
+    return out, False
 
 
 # --- process probes ---------------------------------------------------------------------

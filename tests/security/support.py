@@ -140,7 +140,7 @@ def browser_cookie(emulator_url: str, tenant: str, email: str, password: str) ->
         )
         body = {"method": "password", "identifier": email, "password": password, "csrf_token": csrf}
         browser.post(f"{base}/self-service/login", params={"flow": flow["id"]}, json=body).raise_for_status()
-        return next((c.name, c.value) for c in browser.cookies.jar if c.name.startswith("ory_"))
+        return next((c.name, c.value or "") for c in browser.cookies.jar if c.name.startswith("ory_"))
 
 
 # --- cases -----------------------------------------------------------------------------

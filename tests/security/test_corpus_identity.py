@@ -55,6 +55,7 @@ def forged(sec: Sec, jwt: str) -> dict[str, str]:
     emu = sec.world.emulator.base_url
     jwks = httpx.get(f"{emu}/dealer/.well-known/jwks.json").json()["keys"]
     public = import_key(next(k for k in jwks if k["kid"] == header["kid"]))
+    assert isinstance(public, RSAKey)
     attacker = RSAKey.generate_key(2048, parameters={"kid": header["kid"]})
     richer = {**claims, "scp": ["inventory:read", "jobs:write", "admin"], "ext": {"organization_id": "org-acme"}}
     head, body, sig = jwt.split(".")
@@ -66,7 +67,7 @@ def forged(sec: Sec, jwt: str) -> dict[str, str]:
         "alg-none-no-signature": unsigned({**header, "alg": "none"}, richer).rstrip("."),
         "alg-missing": unsigned({k: v for k, v in header.items() if k != "alg"}, richer),
         "hs256-with-rsa-public-key": hs256({**header, "alg": "HS256"}, richer, public.as_pem(private=False)),
-        "hs512-with-rsa-public-key": hs256({**header, "alg": "HS512"}, richer, public.as_pem(private=False)),
+        "hs512-header-with-rsa-public-key": hs256({**header, "alg": "HS512"}, richer, public.as_pem(private=False)),
         "jku-attacker-keys": rs256({**header, "jku": f"{emu}/customer/.well-known/jwks.json"}, richer, attacker),
         "x5u-attacker-keys": rs256({**header, "x5u": "http://127.0.0.1:1/keys.pem"}, richer, attacker),
         "jwk-embedded": rs256({**header, "jwk": attacker.as_dict(private=False)}, richer, attacker),
@@ -94,7 +95,7 @@ FORGERIES = [
     "alg-none-no-signature",
     "alg-missing",
     "hs256-with-rsa-public-key",
-    "hs512-with-rsa-public-key",
+    "hs512-header-with-rsa-public-key",
     "jku-attacker-keys",
     "x5u-attacker-keys",
     "jwk-embedded",
@@ -136,7 +137,8 @@ def test_forged_jwt_is_401_and_nothing_forwarded(sec: Sec, forged: dict[str, str
 def _jwks_fetches(sec: Sec) -> tuple[int, int, int]:
     """JWKS fetches per project (dealer, customer, admin) as the emulator counted them."""
     stats = sec.world.emulator.control("GET", "stats").json()["projects"]
-    return tuple(stats.get(p, {}).get("jwks", 0) for p in ("dealer", "customer", "admin"))  # type: ignore[return-value]
+    dealer, customer, admin = (int(stats.get(p, {}).get("jwks", 0)) for p in ("dealer", "customer", "admin"))
+    return dealer, customer, admin
 
 
 def test_wrong_audience(sec: Sec) -> None:

@@ -236,3 +236,28 @@ def test_other_orgs_run_answers_like_a_missing_one(
         if alice_run in r.path and not (r.method == "GET" and r.path.startswith("/api/durably/run?"))
     ]
     assert acted == [], "the request for another organization's run reached Durably"
+
+
+RUN_ID_QUERIES = [
+    ("run-id-twice", "runId={m}&runId={r}", 400),
+    ("run-id-encoded-twice", "runId={m}&%72unId={r}", 400),
+    ("run-id-empty", "runId=&runId={r}", 400),
+    ("run-id-missing", "runid={r}", 400),
+    # " runId" is another name for Durably too: the request is about {m}, which is missing
+    ("run-id-plus-space-is-another-name", "runId={m}&+runId={r}", 404),
+]
+
+
+@pytest.mark.parametrize("case", RUN_ID_QUERIES, ids=[c[0] for c in RUN_ID_QUERIES])
+def test_ambiguous_run_id_is_refused(sec: Sec, http: httpx.Client, alice_run: str, case: tuple[str, str, int]) -> None:
+    """What the gateway checks (the owner of one run id) is what Durably acts on: a query
+    Durably could read as another run is 400 before any lookup."""
+    _, template, status = case
+    sec.world.durably.recorder.clear()
+    query = template.format(m=MISSING, r=alice_run)
+    resp = http.request("POST", f"/customer/api/durably/cancel?{query}", headers=sec.auth_headers("bob"))
+    assert resp.status_code == status, resp.text
+    reached = [r.path for r in sec.world.durably.recorder.requests()]
+    assert all(alice_run not in path for path in reached), reached
+    if status == 400:
+        assert reached == []
