@@ -172,6 +172,11 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        if not self.url.startswith(b"/"):
+            # absolute-form (`GET http://evil/x`), authority-form or `*`: httptools would keep only
+            # the path and drop the authority; the gateway is no forward proxy, so refuse it whole
+            self._refuse(400, b"Bad Request", "bad_request_target", "the request target must start with '/'")
+            return
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:

@@ -183,6 +183,12 @@ def socket_count(pid: int) -> int:
     return count
 
 
+def socket_peers(pid: int) -> list[str]:
+    """`ss` lines of the TCP sockets `pid` holds (for failure messages)."""
+    out = subprocess.run(["ss", "-tanp"], capture_output=True, text=True, check=False).stdout
+    return [line for line in out.splitlines() if f"pid={pid}," in line]
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

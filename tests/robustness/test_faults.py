@@ -22,7 +22,14 @@ import redis
 from gateway.demo.world import client_token, login
 from gateway.emulator.testing import free_port
 from tests.robustness.conftest import Backends
-from tests.robustness.support import raw_request, robust_env, robust_gateway, settle, socket_count
+from tests.robustness.support import (
+    raw_request,
+    robust_env,
+    robust_gateway,
+    settle,
+    socket_count,
+    socket_peers,
+)
 from tests.support.procs import Proc
 from tests.support.world import CLIENTS, PASSWORDS
 
@@ -60,8 +67,12 @@ def baseline(gateway: Proc, backends: Backends) -> Iterator[int]:
     start = socket_count(gateway.process.pid)
     yield start
     backends.faults("DELETE")
-    assert settle(lambda: socket_count(gateway.process.pid) <= start + 4, timeout=10), (
-        start, socket_count(gateway.process.pid))
+    pid = gateway.process.pid
+    if not settle(lambda: socket_count(pid) <= start + 4, timeout=3):
+        # httpx closes idle Ory connections lazily: past their keep-alive expiry (5 s), on next use
+        time.sleep(5.5)
+        assert get(gateway, "/customer/h/warm", fresh_credential(backends, "alice")).status == 200
+    assert settle(lambda: socket_count(pid) <= start + 4, timeout=10), (start, socket_peers(pid))
 
 
 ORY_FAULTS = [
@@ -157,6 +168,7 @@ def test_half_closed_sse_ends_cleanly(gateway: Proc, baseline: int, kind: str) -
 
 def test_client_leaving_a_stream_closes_the_upstream(gateway: Proc, backends: Backends, baseline: int) -> None:
     host, port = gateway.url.removeprefix("http://").split(":")
+    assert settle(lambda: backends.faulty.stats()["open"] <= 2)
     before = backends.faulty.stats()["open"]
     clients = []
     for _ in range(10):
@@ -164,7 +176,7 @@ def test_client_leaving_a_stream_closes_the_upstream(gateway: Proc, backends: Ba
         sock.sendall(b"GET /customer/sse/sse/forever HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
         clients.append(sock)
-    assert backends.faulty.stats()["open"] >= before + 10
+    assert settle(lambda: backends.faulty.stats()["open"] >= 10), backends.faulty.stats()
     for sock in clients:
         sock.close()
     assert settle(lambda: backends.faulty.stats()["open"] <= before, timeout=10), backends.faulty.stats()

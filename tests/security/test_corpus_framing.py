@@ -178,7 +178,7 @@ UPGRADES = [
     ("websocket-anonymous-route", "GET", "/customer/public/u", None, WS, 403),
     ("websocket-unauthenticated", "GET", "/customer/ws/u", None, WS, 403),
     ("websocket-wrong-tenant", "GET", "/dealer/ws/u", "alice", WS, 403),
-    # websocket routes are refused too until the gateway proxies websockets (docs/security.md)
+    # the allowed route's upstream (the recorder) speaks no websocket: the handshake fails closed
     ("websocket-allowed-route", "GET", "/customer/ws/u", "alice", WS, 403),
 ]
 

@@ -122,8 +122,8 @@ PATH_CONFUSION = [
     good("query-dots-untouched", "/customer/echo/a?p=../../admin&q=%2e%2e", "/echo/a?p=../../admin&q=%2e%2e"),
     good("query-slashes-untouched", "/customer/echo/a?next=//evil.example/x", "/echo/a?next=//evil.example/x"),
     good("plus-literal", "/customer/echo/a+b", "/echo/a+b"),
-    good("absolute-form-authority-ignored", "http://evil.example/customer/echo/a", "/echo/a"),
-    good("absolute-form-https", "https://evil.example:443/customer/echo/a?x=1", "/echo/a?x=1"),
+    bad("absolute-form-refused", "http://evil.example/customer/echo/a"),
+    bad("absolute-form-https-refused", "https://evil.example:443/customer/echo/a?x=1"),
     good("host-routed", "/echo/a", "/echo/a", host="customer.example"),
     bad("host-routed-other-tenant-prefix-stays", "/admin/customers/x", status=404, host="customer.example"),
 ]
@@ -142,8 +142,8 @@ UPSTREAM_URL = [
     good("url-query-authority", "/customer/echo/a?x=http://evil.example", "/echo/a?x=http://evil.example"),
     good("url-host-header-evil", "/customer/echo/a", "/echo/a", host="evil.example"),
     good("url-host-header-upstream-port", "/customer/echo/a", "/echo/a", host="127.0.0.1:1"),
-    good("url-absolute-form-at", "http://user@evil.example/customer/echo/a", "/echo/a"),
-    good("url-absolute-form-port", "http://127.0.0.1:1/customer/echo/a", "/echo/a"),
+    bad("url-absolute-form-at", "http://user@evil.example/customer/echo/a"),
+    bad("url-absolute-form-port", "http://127.0.0.1:1/customer/echo/a"),
 ]
 
 
