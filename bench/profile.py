@@ -26,6 +26,7 @@ from bench.world import SIZES, start_backends, start_world
 from bench.wrk import run_wrk
 
 _FRAME_FILE = ("site-packages/", "lib/python3")
+LOOP_FRAME = "Server.run (uvicorn/server.py"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -37,6 +38,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     p.add_argument("--raw", type=Path, default=Path("/tmp/profile.txt"), help="collapsed stacks written here")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--summarise", type=Path, default=None, help="only summarise an existing raw file")
     return p.parse_args(argv)
 
 
@@ -59,15 +61,19 @@ def package(frame: str) -> str:
 
 
 def summarise(raw: str, top: int) -> str:
+    """Only the event loop's thread counts (an idle thread-pool worker blocked in C looks busy)."""
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     by_package: Counter[str] = Counter()
-    total = 0
+    total = other = 0
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
+        if LOOP_FRAME not in stack:
+            other += count
+            continue
         frames = [f for f in stack.split(";") if f and not f.startswith("process ") and not f.startswith("thread ")]
         if not frames:
             continue
@@ -78,7 +84,7 @@ def summarise(raw: str, top: int) -> str:
             inclusive[name] += count
     return "\n".join(
         [
-            f"{total} samples",
+            f"{total} samples of the event-loop thread ({other} of other threads left out)",
             _section("self time by function", self_time, total, top),
             _section("inclusive time by function", inclusive, total, top),
             _section("self time by file / package", by_package, total, top),
@@ -100,6 +106,9 @@ def record(pid: int, seconds: int, rate: int, out: Path) -> subprocess.Popen[byt
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.summarise is not None:
+        print(summarise(args.summarise.read_text(), args.top))
+        return 0
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gateway-profile-")))
         world = stack.enter_context(start_world(tmp, stack.enter_context(start_backends(tmp))))

@@ -40,6 +40,12 @@ def share(samples: Sequence[Sample], reference: Sequence[Sample]) -> float | Non
     return round(statistics.median(ratios), 4) if ratios else None
 
 
+def cpu_share(samples: Sequence[Sample], reference: Sequence[Sample]) -> float | None:
+    """nginx proxy_pass CPU per request / ours: the share of its throughput on a core of our own."""
+    ours, theirs = median([s.cpu_us for s in samples]), median([s.cpu_us for s in reference])
+    return round(theirs / ours, 4) if ours and theirs else None
+
+
 def summarise(configs: Sequence[Config], samples: Mapping[str, list[Sample]]) -> list[dict[str, Any]]:
     rows = []
     for cfg in configs:
@@ -52,6 +58,7 @@ def summarise(configs: Sequence[Config], samples: Mapping[str, list[Sample]]) ->
             "cpu_us_per_request": median([s.cpu_us for s in got]),
             "share_of_proxy_pass": share(got, samples.get(cfg.reference("proxy_pass"), [])),
             "share_of_direct": share(got, samples.get(cfg.reference("direct"), [])),
+            "cpu_share_of_proxy_pass": cpu_share(got, samples.get(cfg.reference("proxy_pass"), [])),
             "errors": sum(s.errors for s in got), "non_2xx": sum(s.non_2xx for s in got),
             "samples": [s.as_dict() for s in got],
         })  # fmt: skip
@@ -68,14 +75,15 @@ def _pct(value: float | None) -> str:
 
 def table(rows: Sequence[Mapping[str, Any]]) -> str:
     head = f"{'configuration':<22} {'body':>6} {'conn':>4} {'rps':>9} {'%proxy':>7} {'%direct':>7} " \
-           f"{'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'err':>4}"  # fmt: skip
+           f"{'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'%proxy CPU':>10} {'err':>4}"  # fmt: skip
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r['target']:<22} {r['size']:>6} {r['connections']:>4} {r['rps']:>9.0f} "
             f"{_pct(r['share_of_proxy_pass']):>7} {_pct(r['share_of_direct']):>7} "
             f"{_fmt(r['p50_ms'], '.3f'):>7} {_fmt(r['p99_ms'], '.2f'):>7} "
-            f"{_fmt(r['cpu_us_per_request'], '.0f'):>10} {r['errors'] + r['non_2xx']:>4}"
+            f"{_fmt(r['cpu_us_per_request'], '.0f'):>10} {_pct(r['cpu_share_of_proxy_pass']):>10} "
+            f"{r['errors'] + r['non_2xx']:>4}"
         )
     return "\n".join(lines)
 
