@@ -113,7 +113,7 @@ class Targets:
         if watch_disconnect:  # the request body is consumed: receive() now only reports a disconnect
             watchers.append(asyncio.create_task(_disconnected(ex)))
         if decision.principal is not None:
-            watchers.append(asyncio.create_task(self._recheck(ex, decision)))
+            watchers.append(asyncio.create_task(self.recheck(ex, decision)))
         try:
             await asyncio.wait([relay, *watchers], return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -132,7 +132,7 @@ class Targets:
         elif ended is not None:
             raise ended
 
-    async def _recheck(self, ex: Exchange, decision: Decision) -> GatewayError | None:
+    async def recheck(self, ex: Exchange, decision: Decision) -> GatewayError | None:
         """Returns the error that ends the stream (never returns while the principal holds)."""
         first = decision.principal
         assert first is not None

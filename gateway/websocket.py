@@ -122,14 +122,8 @@ async def _upstream_to_client(ex: Exchange, upstream: aiohttp.ClientWebSocketRes
 
 
 async def _recheck(gw: Gateway, ex: Exchange, decision: Decision) -> None:
-    """Close the socket when the principal stops being valid (revoked, expired)."""
+    """Close the socket when the principal stops being valid (same rule as for streams)."""
     if decision.principal is None:
         await asyncio.Event().wait()
-    route = decision.match.route
-    while True:
-        await asyncio.sleep(gw.settings.limits.stream_recheck_seconds)
-        try:
-            await gw.authn[decision.tenant].authenticate(ex.request, route.kinds)
-        except GatewayError:
-            await ex.send({"type": "websocket.close", "code": POLICY_VIOLATION})
-            return
+    await gw.targets.recheck(ex, decision)
+    await ex.send({"type": "websocket.close", "code": POLICY_VIOLATION})
