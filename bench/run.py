@@ -133,7 +133,7 @@ class Scaling:
 
 def spawn_scaling(backends: Backends, workdir: Path, stack: contextlib.ExitStack) -> Scaling:
     gateways = {}
-    for shape in (scaling.LARGE, scaling.SMALL):
+    for shape in (scaling.SMALL, scaling.LARGE):
         env = scaling.shape_env(workdir / shape.name, shape, backends.emulator.base_url, backends.upstream.url)
         gw = spawn_gateway(f"gateway-{shape.name}", env, workdir / f"{shape.name}.log", cpu=None)
         stack.callback(gw.stop)

@@ -172,9 +172,10 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
-        if not self.url.startswith(b"/"):
+        if not self.url.startswith(b"/") or b"#" in self.url:
             # absolute-form (`GET http://evil/x`), authority-form or `*`: httptools would keep only
-            # the path and drop the authority; the gateway is no forward proxy, so refuse it whole
+            # the path and drop the authority; the gateway is no forward proxy, so refuse it whole.
+            # A fragment is never sent by a client; httptools would drop it silently.
             self._refuse(400, b"Bad Request", "bad_request_target", "the request target must start with '/'")
             return
         super().on_headers_complete()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -35,8 +36,8 @@ class Backends:
                 self._tokens[who] = login(self.emulator.base_url, *PASSWORDS[who])
         return self._tokens[who]
 
-    def recorded(self) -> list[dict[str, object]]:
-        got: list[dict[str, object]] = self.http.get(self.rec.url + "/__recorder/requests").json()
+    def recorded(self) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = self.http.get(self.rec.url + "/__recorder/requests").json()
         return got
 
     def clear(self) -> None:

@@ -130,8 +130,9 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
             writer.close()
 
 
-async def _answer(method: str, target: str, headers: list[tuple[str, str]], body: bytes,
-                  writer: asyncio.StreamWriter) -> bool:
+async def _answer(
+    method: str, target: str, headers: list[tuple[str, str]], body: bytes, writer: asyncio.StreamWriter
+) -> bool:
     """Answer one request; True if the connection is finished."""
     if target.startswith("/__faulty/"):
         if method == "DELETE":
@@ -163,8 +164,14 @@ async def _answer(method: str, target: str, headers: list[tuple[str, str]], body
         await _sse(writer, parts[3], int(parts[4]) if len(parts) > 4 and parts[4].isdigit() else 0)
         return True
     seen = {k.lower(): v for k, v in headers}
-    echo = {"path": target, "org": seen.get("x-org-id"), "user": seen.get("x-user-id"),
-            "client": seen.get("x-client-id"), "tenant": seen.get("x-tenant"), "kind": seen.get("x-principal-kind")}
+    echo = {
+        "path": target,
+        "org": seen.get("x-org-id"),
+        "user": seen.get("x-user-id"),
+        "client": seen.get("x-client-id"),
+        "tenant": seen.get("x-tenant"),
+        "kind": seen.get("x-principal-kind"),
+    }
     writer.write(_json(200, echo))
     await writer.drain()
     return False

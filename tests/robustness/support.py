@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,8 +37,8 @@ class Faulty:
     url: str
     process: subprocess.Popen[bytes]
 
-    def requests(self) -> list[dict[str, object]]:
-        got: list[dict[str, object]] = httpx.get(self.url + "/__faulty/requests", timeout=10).json()
+    def requests(self) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = httpx.get(self.url + "/__faulty/requests", timeout=10).json()
         return got
 
     def clear(self) -> None:
@@ -52,7 +53,7 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
             httpx.get(url, timeout=1)
             return
@@ -128,8 +129,14 @@ class RawResponse:
         return next((v for k, v in self.headers if k.lower() == name), None)
 
 
-def raw_request(url: str, method: str, target: bytes, headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
-                body: bytes = b"", timeout: float = 10.0) -> RawResponse:
+def raw_request(
+    url: str,
+    method: str,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+    body: bytes = b"",
+    timeout: float = 10.0,
+) -> RawResponse:
     """One request on a fresh connection (``Connection: close``), target bytes verbatim."""
     host, port = url.removeprefix("http://").split(":")
     lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: " + f"{host}:{port}".encode()]

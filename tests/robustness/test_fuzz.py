@@ -82,8 +82,10 @@ _ROUTE = st.fixed_dictionaries(
 )  # fmt: skip
 _DOCUMENTS = st.one_of(
     _TREES,
-    st.fixed_dictionaries({"tenants": st.lists(_SCALARS, max_size=3), "routes": st.lists(_ROUTE, max_size=3)},
-                          optional={"label_profiles": _TREES}),  # fmt: skip
+    st.fixed_dictionaries(
+        {"tenants": st.lists(_SCALARS, max_size=3), "routes": st.lists(_ROUTE, max_size=3)},
+        optional={"label_profiles": _TREES},
+    ),
 )
 
 
@@ -98,9 +100,9 @@ _LINE = re.compile(r"^.+\.ya?ml(:\d+)?: .+", re.S)
 
 def _texts() -> st.SearchStrategy[str]:
     dumped = _DOCUMENTS.map(lambda d: yaml.safe_dump(d, allow_unicode=True))
-    mangled = st.tuples(dumped, st.integers(0, 400), st.sampled_from(["\n", ":", "- ", "  ", "{", "&a", "*a",
-                                                                         "!!python/object:os.system", "\t", "'"]))  # fmt: skip
-    return st.one_of(dumped, mangled.map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :]), st.text(max_size=200))
+    noise = st.sampled_from(["\n", ":", "- ", "  ", "{", "&a", "*a", "!!python/object:os.system", "\t", "'"])
+    mangled = st.tuples(dumped, st.integers(0, 400), noise).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :])
+    return st.one_of(dumped, mangled, st.text(max_size=200))
 
 
 @FUZZ
@@ -128,7 +130,7 @@ def test_policy_loading_answers_or_lists_problems(texts: list[str]) -> None:
 
 _QUERIES = st.one_of(
     st.binary(max_size=80),
-    st.lists(st.tuples(st.sampled_from(_NAMES + ["runId", "runid", "run%49d"]), st.sampled_from(_VALUES)),
+    st.lists(st.tuples(st.sampled_from([*_NAMES, "runId", "runid", "run%49d"]), st.sampled_from(_VALUES)),
              max_size=6).map(lambda ps: "&".join(f"{n}={v}" for n, v in ps).encode()),
 )  # fmt: skip
 
@@ -161,13 +163,16 @@ _BODIES = st.one_of(
     trigger_bodies(),
     _JSON.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=60),
-    st.tuples(trigger_bodies(), st.integers(0, 80), st.binary(max_size=3)).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1]:]),
-)  # fmt: skip
+    st.tuples(trigger_bodies(), st.integers(0, 80), st.binary(max_size=3)).map(
+        lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :]
+    ),
+)
+_CONTENT_TYPES = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain",
+                                  "application/x+json", None, "application/json; charset=latin-1"])  # fmt: skip
 
 
 @FUZZ
-@given(body=_BODIES, content_type=st.sampled_from(["application/json", "application/json; charset=utf-8",
-                                                   "text/plain", "application/x+json", None, "application/json; charset=latin-1"]))  # fmt: skip
+@given(body=_BODIES, content_type=_CONTENT_TYPES)
 @example(body=b'{"labels":{"organizationId":"a","organization\\u0049d":"b"}}', content_type="application/json")
 @example(body=b"[" * 100_000, content_type="application/json")
 def test_trigger_rewriting_answers_or_refuses(body: bytes, content_type: str | None) -> None:
@@ -201,7 +206,8 @@ _SSE = st.one_of(
     sse_streams(),
     st.binary(max_size=120),
     st.lists(st.sampled_from([b"data: ", b'{"labels":{"organizationId":"org-acme"}}', b'{"labels":{}}', b"\n",
-                              b"\r", b"\r\n", b":c", b"event: x", b"data:", b"id: 1", b" "]), max_size=20).map(b"".join),
+                              b"\r", b"\r\n", b":c", b"event: x", b"data:", b"id: 1", b" "]),
+             max_size=20).map(b"".join),
 )  # fmt: skip
 
 

@@ -28,7 +28,7 @@ from gateway.paths import canonical_path, quote_path
 from gateway.policy import Forward, match
 from gateway.tenants import resolve_tenant
 from tests.robustness.conftest import Backends
-from tests.robustness.support import LIVE_EXAMPLES, RawResponse, policies_dir, raw_request, robust_env
+from tests.robustness.support import LIVE_EXAMPLES, policies_dir, raw_request, robust_env
 from tests.support.procs import Proc, gateway_process
 from tests.support.world import World
 
@@ -76,9 +76,11 @@ def targets(draw: st.DrawFn) -> bytes:
 def oracle(settings_: Any, policies: Any, target: bytes) -> str | None:
     """The target the upstream must receive (the pipeline's own steps, in process), or None.
 
-    uvicorn (httptools) drops a fragment before the app sees the target, so the model does too.
+    A fragment is refused by the gateway's protocol (httptools would drop it silently).
     """
-    raw_path, _, query = target.split(b"#", 1)[0].partition(b"?")
+    if b"#" in target:
+        return None
+    raw_path, _, query = target.partition(b"?")
     try:
         path = canonical_path(raw_path)
         tenant = resolve_tenant(settings_, path, None)
@@ -114,7 +116,6 @@ def test_authorized_path_is_forwarded_path(gw: tuple[Proc, Any, Any], backends: 
 @pytest.mark.parametrize(
     ("target", "forwarded"),
     [
-        (b"/p/a#/../../admin", "/p/a"),  # httptools drops the fragment before the app sees it
         (b"/u/%41/items/b", "/v1/items/A/items/b"),  # path_prefix replaces the static part before {id}
         (b"/dealer/k/x", "/dealer/k/x"),  # strip_tenant_prefix: false
         (b"/p/%7e%7E", "/p/~~"),  # unreserved escapes decoded once, consistently
@@ -169,7 +170,9 @@ def durably(world: World) -> Iterator[tuple[World, DurablyTap, dict[str, str]]]:
         for who in CALLERS:
             tenant = CALLERS[who][1]
             body = {"jobName": "echo", "input": {"who": who}}
-            r = http.post(f"/{tenant}/api/durably/trigger", json=body, headers={"Authorization": f"Bearer {tokens[who]}"})
+            r = http.post(
+                f"/{tenant}/api/durably/trigger", json=body, headers={"Authorization": f"Bearer {tokens[who]}"}
+            )
             assert r.status_code == 200, r.text
     tap = DurablyTap(world)
     yield world, tap, tokens
@@ -210,6 +213,18 @@ def test_list_query_carries_only_the_callers_org(
         assert run["labels"].get("organizationId") == org and run["labels"].get(TENANT_LABEL) == tenant, run
 
 
+@pytest.mark.parametrize("query", ["label.organizationId%00=org-acme", "label.team%20=x", "label.=x", "label.a%3Fb=1"])
+def test_label_filter_durably_cannot_parse_is_refused(durably: tuple[World, DurablyTap, dict[str, str]],
+                                                      query: str) -> None:  # fmt: skip
+    """Hole found by the property above: these reached Durably, which answered 500."""
+    world, tap, tokens = durably
+    tap.since()
+    resp = raw_request(world.url, "GET", f"/customer/api/durably/runs?{query}".encode(),
+                       [(b"Authorization", f"Bearer {tokens['alice']}".encode())])  # fmt: skip
+    assert resp.status == 400 and b"invalid_label_filter" in resp.body, resp.body
+    assert tap.since() == []
+
+
 _KEYS = ['"organizationId"', '"organization\\u0049d"', '"\\u006frganizationId"', '"organizationid"',
          '"OrganizationId"', '"tenant"', '"Tenant"', '"t\\u0065nant"', '"team"', '"a.b/c"', '"bad key"']  # fmt: skip
 _LABEL_VALUES = ['"org-acme"', '"org-globex"', '"org-partner"', '""', '"customer"', '"dealer"', '1', 'null',
@@ -226,7 +241,7 @@ def trigger_bodies(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(0, 2))):
         fields.append(draw(st.sampled_from(['"labels":', '"l\\u0061bels":', '"Labels":'])) + labels())
     if draw(st.booleans()):
-        fields.append('"idempotencyKey":' + draw(st.sampled_from(['"k1"', '"org-globex:k1"', '1', '""'])))
+        fields.append('"idempotencyKey":' + draw(st.sampled_from(['"k1"', '"org-globex:k1"', "1", '""'])))
     order = draw(st.permutations(fields))
     return ("{" + ",".join(order) + "}").encode()
 
@@ -258,6 +273,7 @@ def test_trigger_body_carries_only_the_callers_org(
 # --- (c) owned headers never carry a client-chosen value -------------------------------------
 
 _OWNED = sorted(OWNED)
+MARK = "~zz~"  # '~' is in no value the gateway sets (base64url, hex, IPs, names)
 
 
 @st.composite
@@ -267,7 +283,7 @@ def spoofed(draw: st.DrawFn) -> list[tuple[bytes, bytes]]:
         name = draw(st.sampled_from(_OWNED))
         chars = [draw(st.sampled_from([c.lower(), c.upper()])) if c != "-" else draw(st.sampled_from("-_."))
                  for c in name]  # fmt: skip
-        value = "zz" + draw(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=12))
+        value = MARK + draw(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=12))
         out.append(("".join(chars).encode(), value.encode()))
     if draw(st.booleans()):
         out.append((b"Connection", b", ".join(n for n, _ in out[: draw(st.integers(1, len(out)))])))
@@ -293,7 +309,7 @@ def test_owned_headers_are_the_gateways(gw: tuple[Proc, Any, Any], backends: Bac
     assert len(recorded) == 1
     for name, value in recorded[0]:
         if normalise(name.encode("latin-1")) in OWNED:
-            assert "zz" not in value, (name, value, headers)
+            assert MARK not in value, (name, value, headers)
     names = [normalise(n.encode("latin-1")) for n, _ in recorded[0]]
     for owned in ("x-tenant", "x-request-id", "x-forwarded-for"):
         assert names.count(owned) == 1, (owned, names)
@@ -304,7 +320,7 @@ def test_owned_headers_are_the_gateways(gw: tuple[Proc, Any, Any], backends: Bac
 # --- (d) label rewriting is idempotent ---------------------------------------------------------
 
 _QUERY_PARTS = st.lists(
-    st.tuples(st.sampled_from(_NAMES + ["runId", "x", "", "label.", "label[]"]), st.sampled_from(_VALUES)),
+    st.tuples(st.sampled_from([*_NAMES, "runId", "x", "", "label.", "label[]"]), st.sampled_from(_VALUES)),
     max_size=6,
 )
 _ORGS = st.sampled_from(["org-acme", "org-globex", "a:b", "é", "a&b=c", "%41", "x y"])
