@@ -9,8 +9,11 @@ also go to `gateway.audit` as `{"event": "denied", ...}`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 import time
+from typing import TextIO
 
 import orjson
 
@@ -21,6 +24,36 @@ access = logging.getLogger("gateway.access")
 audit = logging.getLogger("gateway.audit")
 
 AUDITED = frozenset({401, 403})
+FLUSH_SECONDS = 0.1
+
+
+class Sink:
+    """Access lines, batched: one write per ~100 ms instead of a flushed write per request
+    (the logging module's per-record cost was ~8% of the hot path)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self._lines: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def write(self, line: str) -> None:
+        self._lines.append(line)
+        if self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+            except RuntimeError:  # no loop (tests, tools): write through
+                self.flush()
+
+    def flush(self) -> None:
+        self._timer = None
+        if self._lines:
+            stream = self.stream or sys.stderr
+            stream.write("\n".join(self._lines) + "\n")
+            stream.flush()
+            self._lines.clear()
+
+
+SINK = Sink()
 
 
 def emit(ex: Exchange, times: RequestTimes | None = None, duration: float | None = None) -> None:
@@ -51,7 +84,7 @@ def emit(ex: Exchange, times: RequestTimes | None = None, duration: float | None
         if times.upstream:
             record["upstream_ms"] = round(times.upstream * 1000, 3)
     record.update(ex.log)
-    access.info(orjson.dumps(record).decode())
+    SINK.write(orjson.dumps(record).decode())
 
 
 def _path(ex: Exchange) -> str:

@@ -186,6 +186,7 @@ class GatewayApp:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, gw.policies.reload)
 
     async def shutdown(self) -> None:
+        accesslog.SINK.flush()
         for task in self._tasks:
             task.cancel()
         await self.gw.upstreams.close()

@@ -35,20 +35,28 @@ class AssertionSigner:
         self.clock = clock
         self.keys = {t: _load_or_generate(t, keys_dir) for t in tenants}
         self._cache: LRUCache[tuple[str, str, str], tuple[str, float]] = LRUCache(maxsize=50_000)
+
         self.jwks_body = orjson.dumps({"keys": [k.as_dict(private=False) for k in self.keys.values()]})
 
     def assertion(self, principal: Principal, audience: str) -> str:
+        return self.signed(principal, audience)[0]
+
+    def signed(self, principal: Principal, audience: str) -> tuple[str, float]:
+        """The assertion and its expiry (epoch seconds), reused while more than half is left."""
         now = self.clock()
         key = (principal.tenant, principal.credential_hash or principal.subject, audience)
         hit = self._cache.get(key)
         if hit is not None and hit[1] - now > LIFETIME / 2:
-            return hit[0]
+            return hit
         exp = now + LIFETIME
         if principal.expires_at is not None:
             exp = min(exp, principal.expires_at)
-        token = self._sign(principal, audience, int(now), int(exp))
-        self._cache[key] = (token, exp)
-        return token
+        signed = (self._sign(principal, audience, int(now), int(exp)), exp)
+        self._cache[key] = signed
+        return signed
+
+    def fresh(self, exp: float) -> bool:
+        return exp - self.clock() > LIFETIME / 2
 
     def _sign(self, p: Principal, audience: str, now: int, exp: int) -> str:
         claims = {

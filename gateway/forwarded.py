@@ -7,6 +7,7 @@ count. From anyone else they are ignored (and stripped by gateway.headers).
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 import secrets
 from dataclasses import dataclass
@@ -77,8 +78,13 @@ def _first_untrusted(proxies: TrustedProxies, chain: list[str]) -> str | None:
     return chain[0] if chain else None
 
 
+_ID_PREFIX = secrets.token_hex(6)
+_ID_COUNTER = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return secrets.token_hex(8)
+    """Unique per process (random prefix) and cheap (a counter): no syscall per request."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
 
 
 def _scheme(xfp: bytes | None, default: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cachetools import LRUCache
+
 from gateway.assertion import AssertionSigner
 from gateway.forwarded import Origin
 from gateway.principal import Principal
@@ -18,9 +20,30 @@ def identity_headers(
     ]
     if origin.host:
         headers.append(("X-Forwarded-Host", origin.host))
-    if principal is None:
-        return headers
-    headers.append(("X-Principal-Kind", principal.kind))
+    if principal is not None:
+        headers.extend(_principal_headers(principal, audience, signer))
+    return headers
+
+
+Headers = tuple[tuple[str, str], ...]
+#: (id(principal), audience) -> (principal, headers, assertion expiry). The decision cache hands
+#: out the same Principal object until it refetches; the entry holds it, so the id stays unique.
+_CACHE: LRUCache[tuple[int, str], tuple[Principal, Headers, float]] = LRUCache(maxsize=50_000)
+
+
+def _principal_headers(principal: Principal, audience: str, signer: AssertionSigner) -> Headers:
+    key = (id(principal), audience)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is principal and signer.fresh(hit[2]):
+        return hit[1]
+    assertion, exp = signer.signed(principal, audience)
+    headers = principal_headers(principal, assertion)
+    _CACHE[key] = (principal, headers, exp)
+    return headers
+
+
+def principal_headers(principal: Principal, assertion: str) -> Headers:
+    headers: list[tuple[str, str]] = [("X-Principal-Kind", principal.kind)]
     if principal.kind == "human":
         headers.append(("X-User-Id", principal.subject))
     if principal.client_id:
@@ -33,5 +56,5 @@ def identity_headers(
         headers.append(("X-Scopes", " ".join(sorted(principal.scopes))))
     if principal.session_id:
         headers.append(("X-Session-Id", principal.session_id))
-    headers.append(("X-Identity-Assertion", signer.assertion(principal, audience)))
-    return headers
+    headers.append(("X-Identity-Assertion", assertion))
+    return tuple(headers)

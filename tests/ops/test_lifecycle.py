@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import threading
@@ -49,7 +50,9 @@ def test_oversized_headers_are_431_json_before_any_work(gateway: Replica, ops: O
 def test_a_header_flood_is_cut_off_before_it_is_buffered(gateway: Replica) -> None:
     with _raw(gateway.url) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        with pytest.raises(OSError):  # the server closes while we are still sending
+        # the server answers and closes while we are still sending (the kernel may absorb the
+        # rest of the flood in its buffers, so the send need not fail)
+        with contextlib.suppress(OSError):
             for _ in range(200):
                 sock.sendall(b"X-Flood: " + b"y" * 4000 + b"\r\n")
         answer = _read_all(sock)

@@ -39,6 +39,8 @@ def test_denials_are_audited_with_reason_and_request_id(replica_a: Replica) -> N
         return any('"event":"denied"' in line and rid in line for line in replica_a.output().splitlines())
 
     wait_for(audit_line)
+    # access lines are batched (flushed every 100 ms), audit lines are written at once
+    wait_for(lambda: any(line["request_id"] == rid for line in access_lines(replica_a.output())))
     [access] = [line for line in access_lines(replica_a.output()) if line["request_id"] == rid]
     assert (access["decision"], access["reason"], access["status"]) == ("deny", "no_credentials", 401)
 
