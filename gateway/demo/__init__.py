@@ -13,12 +13,11 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from gateway.demo.world import DemoWorld, demo_env, start_world
+from gateway.demo.world import DemoWorld, demo_env, start_world, wait_until_up
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     with start_world(args) as world:
         gateway = _start_gateway(world, args)
         try:
-            _wait(f"{world.gateway_url}/healthz", gateway)
+            wait_until_up(f"{world.gateway_url}/healthz", gateway, "the gateway")
             print(walkthrough(world))
             if args.once:
                 return _run_walkthrough(world)
@@ -53,18 +52,6 @@ def _start_gateway(world: DemoWorld, args: argparse.Namespace) -> subprocess.Pop
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(demo_env(world, args.policies))
     return subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env)
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"error: the gateway exited with {proc.returncode}")
-        with contextlib.suppress(httpx.TransportError):
-            httpx.get(url, timeout=1)
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"error: {url} did not answer within {timeout:.0f} s")
 
 
 def walkthrough(world: DemoWorld) -> str:

@@ -79,13 +79,13 @@ def start_world(args: argparse.Namespace) -> Iterator[DemoWorld]:
     try:
         procs.append(_spawn([sys.executable, "-m", "gateway.emulator", "--listen", f"127.0.0.1:{args.emulator_port}",
                              *[a for t in TENANTS for a in ("--project", t)], "--seed", str(SEED)]))  # fmt: skip
-        _wait(f"{emulator_url}/_emulator/health", procs[-1], "the Ory emulator")
+        wait_until_up(f"{emulator_url}/_emulator/health", procs[-1], "the Ory emulator")
         if not DURABLY.is_file():
             raise SystemExit(f"error: {DURABLY} is missing (run scripts/setup from a checkout)")
         procs.append(_spawn(["node", str(DURABLY), "--port", str(args.jobs_port)]))
-        _wait(f"{jobs_url}/__recorder/requests", procs[-1], "the Durably sample")
+        wait_until_up(f"{jobs_url}/__recorder/requests", procs[-1], "the Durably sample")
         procs.append(_spawn([sys.executable, "-m", "gateway.demo.inventory", "--port", str(args.inventory_port)]))
-        _wait(f"{inventory_url}/health", procs[-1], "the inventory sample")
+        wait_until_up(f"{inventory_url}/health", procs[-1], "the inventory sample")
         world = DemoWorld(f"http://127.0.0.1:{args.port}", emulator_url, jobs_url, inventory_url)
         world.env = gateway_env(args.port, emulator_url, jobs_url, inventory_url)
         world.write_env()
@@ -124,7 +124,7 @@ def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
