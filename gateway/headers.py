@@ -8,6 +8,7 @@ never forwarded: the gateway frames the upstream request itself.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from gateway.errors import BadRequest
@@ -132,6 +133,14 @@ def downstream_response_headers(
     pairs = list(headers)
     listed = connection_listed(pairs)
     drop = HOP_BY_HOP if keep_length else HOP_BY_HOP | {"content-length"}
-    return [
-        (n.lower(), v) for n, v in pairs if (k := n.decode("latin-1").lower()) not in drop and k not in listed
-    ]
+    return [(low, v) for n, v in pairs if (low := _lower(n)) and (k := _text(low)) not in drop and k not in listed]
+
+
+@functools.lru_cache(maxsize=4096)
+def _lower(name: bytes) -> bytes:
+    return name.lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def _text(name: bytes) -> str:
+    return name.decode("latin-1")

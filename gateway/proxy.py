@@ -8,6 +8,7 @@ once: connect error -> 502, timeout -> 504 (both JSON, rendered by the app).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -107,13 +108,16 @@ class Upstreams:
         whole_error: Callable[[bytes], bytes] | None = None,
     ) -> int:
         """Send the request upstream and stream the answer to `send`; returns the status."""
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=timeouts.idle)
+        request = self.session(name).request(
+            method, self.url(name, path_and_query), headers=headers, data=body,
+            allow_redirects=False, timeout=_client_timeout(timeouts.connect, timeouts.idle),
+        )  # fmt: skip
         try:
-            async with asyncio.timeout(timeouts.head):
-                resp = await self.session(name).request(
-                    method, self.url(name, path_and_query), headers=headers, data=body,
-                    allow_redirects=False, timeout=timeout,
-                )  # fmt: skip
+            if timeouts.head == timeouts.idle and (body is None or isinstance(body, bytes)):
+                resp = await request  # aiohttp's read timeout bounds the wait for the head too
+            else:
+                async with asyncio.timeout(timeouts.head):
+                    resp = await request
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise GatewayTimeout(f"upstream {name!r} timed out") from exc
         except aiohttp.ClientError as exc:
@@ -133,6 +137,11 @@ class Upstreams:
             raise
         resp.release()
         return resp.status
+
+
+@functools.cache
+def _client_timeout(connect: float, idle: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=idle)
 
 
 async def _send_whole(resp: aiohttp.ClientResponse, send: Send, transform: Callable[[bytes], bytes] | None) -> None:
