@@ -26,19 +26,22 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, start_backends(Path(tmp)) as backends:
-        with start_world(Path(tmp), backends) as world:
-            targets = {t.name: t for t in world.targets() if t.name in NAMES}
-            for name in NAMES:
-                target = targets[name]
-                run_wrk(target.urls["200B"], target.headers, args.connections, 1, target.cpu_pids)  # warm-up
-                samples = [
-                    run_wrk(target.urls["200B"], target.headers, args.connections, args.duration, target.cpu_pids)
-                    for _ in range(args.repeat)
-                ]
-                cpu = statistics.median(s.cpu_us or 0.0 for s in samples)
-                rps = statistics.median(s.rps for s in samples)
-                print(f"{name:20s} {rps:10.0f} rps  {cpu:8.1f} us CPU/request", flush=True)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        start_backends(Path(tmp)) as backends,
+        start_world(Path(tmp), backends) as world,
+    ):
+        targets = {t.name: t for t in world.targets() if t.name in NAMES}
+        for name in NAMES:
+            target = targets[name]
+            run_wrk(target.urls["200B"], target.headers, args.connections, 1, target.cpu_pids)  # warm-up
+            samples = [
+                run_wrk(target.urls["200B"], target.headers, args.connections, args.duration, target.cpu_pids)
+                for _ in range(args.repeat)
+            ]
+            cpu = statistics.median(s.cpu_us or 0.0 for s in samples)
+            rps = statistics.median(s.rps for s in samples)
+            print(f"{name:20s} {rps:10.0f} rps  {cpu:8.1f} us CPU/request", flush=True)
 
 
 if __name__ == "__main__":

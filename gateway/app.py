@@ -34,7 +34,8 @@ from gateway.orgscope import OrgScope
 from gateway.pipeline import handle
 from gateway.policy import PolicyStore
 from gateway.request import RequestView
-from gateway.shared import Guard, RedisShared, RedisWindows, Revocations, connect
+from gateway.revocations import Revocations
+from gateway.shared import Guard, RedisShared, RedisWindows, connect
 from gateway.targets import Targets
 from gateway.websocket import serve_websocket
 

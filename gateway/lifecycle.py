@@ -132,6 +132,7 @@ class Tracker:
 
 #: set from the settings by the app (each worker builds its app before serving)
 LIMITS = Limits()
+LINGER_SECONDS = 1.0
 
 
 def configure(limits: Limits) -> None:
@@ -156,6 +157,7 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -181,6 +183,8 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # refused: what the client still sends is read and dropped until we close
         super().data_received(data)
         if self._head_timer is not None and not self.transport.is_closing():
             self._head_bytes += len(data)
@@ -207,11 +211,24 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         self._refuse(408, b"Request Timeout", "request_timeout",
                      f"request headers not received within {LIMITS.header_timeout:g} s")  # fmt: skip
 
+    def _linger(self) -> None:
+        """Close without losing the answer: closing a socket with unread input makes the kernel
+        send a reset that can overtake the response, so half-close, drop what still arrives
+        for a moment (as nginx's lingering close does), then close."""
+        if self._lingering:
+            return
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
+
     def _refuse(self, status: int, reason: bytes, code: str, description: str) -> None:
         self._disarm()
         if self.cycle is None or self.cycle.response_complete:
             self.transport.write(raw_error(status, reason, code, description))
-        self.transport.close()
+        self._linger()
         if access.isEnabledFor(logging.INFO):
             client = self.client[0] if self.client else ""
             access.info(orjson.dumps({"ts": round(time.time(), 3), "client": client, "status": status,
