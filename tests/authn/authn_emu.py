@@ -147,8 +147,8 @@ async def login_cookie(base: str, email: str) -> tuple[str, str, str]:
             headers={"accept": "application/json"},
         )  # fmt: skip
         assert done.status_code == 200, done.text
-        (name, value), *_ = [(c.name, c.value) for c in browser.cookies.jar if c.name.startswith("ory_")]
-        return name, value, done.json()["session"]["id"]
+        (name, value), *_ = [(c.name, c.value or "") for c in browser.cookies.jar if c.name.startswith("ory_")]
+        return name, value, str(done.json()["session"]["id"])
 
 
 async def client_token(

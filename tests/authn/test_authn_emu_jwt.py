@@ -28,8 +28,12 @@ def env(emu: RunningEmulator, settings: Settings, http: httpx.AsyncClient, wall:
 
 def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     head, body, _ = token.split(".")
-    decode = lambda s: json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))  # noqa: E731
-    return decode(head), decode(body)
+    return _decode(head), _decode(body)
+
+
+def _decode(segment: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return decoded
 
 
 async def real_jwt(env: Env, audience: str = "") -> str:
@@ -58,6 +62,7 @@ async def test_hs256_signed_with_the_rsa_public_key(env: Env) -> None:
     header, claims = parts(await real_jwt(env))
     jwks = (await http.get(f"{emu.project_url('alpha')}/.well-known/jwks.json")).json()["keys"]
     public = import_key(next(k for k in jwks if k["kid"] == header["kid"]))
+    assert isinstance(public, RSAKey)
     pem = public.as_pem(private=False)
     forged = hs256({**header, "alg": "HS256"}, {**claims, "scp": ["admin"]}, pem)
     assert await refused(env, forged) == "jwt_alg_not_allowed"
