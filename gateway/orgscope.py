@@ -183,8 +183,7 @@ class Scope:
 
     def filter_list(self, body: bytes) -> bytes:
         try:
-            once = L.filter_list_response(body, self.profile.label_key, self.org)
-            return L.filter_list_response(once, TENANT_LABEL, self.tenant)
+            return L.filter_list_by(body, {self.profile.label_key: self.org, TENANT_LABEL: self.tenant})
         except L.LabelError as exc:
             raise label_error(exc) from None
 

@@ -35,6 +35,7 @@ from gateway.labels.query import (
     run_id_from_query,
 )
 from gateway.labels.responses import (
+    filter_list_by,
     filter_list_response,
     run_belongs_to,
     run_id_from_body,
@@ -64,6 +65,7 @@ __all__ = [
     "dump_json",
     "durably_profile",
     "encode_org",
+    "filter_list_by",
     "filter_list_response",
     "form_decode",
     "namespace_key",

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from gateway.labels import (
     LabelError,
     SseLabelFilter,
+    filter_list_by,
     filter_list_response,
     run_belongs_to,
     run_id_from_body,
@@ -142,3 +143,17 @@ def test_property_sse_chunking_does_not_matter(events: list[bytes], cuts: list[i
     chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
     expected = b"".join(e for e in events if e in (MINE, b": ping\n\n"))
     assert feed_all(chunks) == expected
+
+
+def test_filter_list_by_requires_every_label_in_one_parse() -> None:
+    runs = [
+        {"id": "a", "labels": {"organizationId": "org-a", "tenant": "customer"}},
+        {"id": "b", "labels": {"organizationId": "org-a", "tenant": "dealer"}},
+        {"id": "c", "labels": {"organizationId": "org-b", "tenant": "customer"}},
+        {"id": "d", "labels": {"organizationId": "org-a"}},
+    ]
+    body = json.dumps(runs).encode()
+    kept = json.loads(filter_list_by(body, {"organizationId": "org-a", "tenant": "customer"}))
+    assert [run["id"] for run in kept] == ["a"]
+    only_mine = json.dumps(runs[:1]).encode()
+    assert filter_list_by(only_mine, {"organizationId": "org-a", "tenant": "customer"}) is only_mine
