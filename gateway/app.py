@@ -19,11 +19,12 @@ import httpx
 from gateway import accesslog, lifecycle, ratelimit
 from gateway.assertion import AssertionSigner
 from gateway.authn import build_authenticators
+from gateway.browser import redirect_to_login
 from gateway.builtins import build_builtins
 from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.decisions import decisions
-from gateway.errors import GatewayError, HeadersTooLarge
+from gateway.errors import GatewayError, HeadersTooLarge, Unauthenticated
 from gateway.exchange import Exchange, Receive, Scope, Send
 from gateway.forwarded import TrustedProxies
 from gateway.headers import check_framing
@@ -142,6 +143,10 @@ class GatewayApp:
 
     async def _fail(self, ex: Exchange, error: GatewayError) -> None:
         if ex.status:  # headers already sent: all that is left is to end the stream
+            return
+        if isinstance(error, Unauthenticated) and (login := redirect_to_login(self.settings, ex, error)):
+            ex.log.update(decision="deny", reason="login_redirect")
+            await ex.respond(303, b"", [(b"location", login.encode()), (b"cache-control", b"no-store")])
             return
         await ex.respond_error(error)
 

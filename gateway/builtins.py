@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, unquote_plus
 import httpx
 import orjson
 
+from gateway.browser import login as browser_login
 from gateway.config import TenantSettings
 from gateway.context import Gateway
 from gateway.errors import NotFound, ServiceUnavailable, TooManyRequests
@@ -92,7 +93,11 @@ def build_builtins(gw: Gateway) -> Mapping[str, Handler]:
             raise NotFound("identity not found", reason="identity_not_found")
         await ex.respond_json(200, identity, [(b"cache-control", b"no-store")])
 
+    async def login(ex: Exchange, match: Match, principal: Principal | None) -> None:
+        await browser_login(ex, gw.settings.tenants[match.route.tenant])
+
     return {
+        "login": login,
         "oauth2_token": oauth2_token,
         "hydra_jwks": jwks,
         "hydra_discovery": discovery,

@@ -31,6 +31,8 @@ class Exchange:
     #: fields for the access log line (tenant, rule, kind, principal, org, decision, reason)
     log: dict[str, object] = field(default_factory=dict)
     status: int = 0
+    #: the principal kinds the matched route accepts (for the browser login redirect)
+    kinds: tuple[str, ...] = ()
 
     async def send_start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status

@@ -24,6 +24,7 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     found = match(policies, tenant.tenant, ex.request.method, tenant.rest)
     ex.log.update(tenant=tenant.tenant, rule=found.route.id)
     route = found.route
+    ex.kinds = route.kinds
     principal = None
     if not route.anonymous:
         principal = await gw.authn[tenant.tenant].authenticate(ex.request, route.kinds)

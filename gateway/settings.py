@@ -45,6 +45,10 @@ class TenantSettings:
     token_format: TokenFormat = "auto"
     org_paths: tuple[str, ...] = ("metadata_public.organization_id", "organization_id")
     roles_path: str = "metadata_public.roles"
+    #: where browsers without a session are sent (default Kratos' /self-service/login/browser)
+    login_url: str | None = None
+    #: hosts a `return_to` may point at (default: `hosts`)
+    return_to_hosts: tuple[str, ...] = ()
 
     @property
     def cookie_bytes(self) -> bytes:

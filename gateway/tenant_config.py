@@ -86,13 +86,16 @@ def _finish(
         r.problem(p + "CLIENT_SECRET" if client_secret is None else p + "CLIENT_ID", "set both or neither")
     if kratos[0] is None:
         return None
+    hosts = _hosts(r, p + "HOSTS")
     return TenantSettings(
         name=name, mode=mode, project_slug=slug,
         kratos_public_url=kratos[0], kratos_admin_url=kratos[1], kratos_admin_token=kratos[2],
         hydra_public_url=hydra[0], hydra_admin_url=hydra[1], hydra_admin_token=hydra[2],
         transport=transport if transport in TRANSPORTS else "cookie-or-bearer",
         session_cookie_name=cookie_name,
-        hosts=_hosts(r, p + "HOSTS"),
+        hosts=hosts,
+        login_url=r.url(p + "LOGIN_URL"),
+        return_to_hosts=_hosts(r, p + "RETURN_TO_HOSTS") or hosts,
         client_id=client_id, client_secret=client_secret,
         timeout=r.number(p + "TIMEOUT", 2.0),
         hydra_issuer=r.get(p + "HYDRA_ISSUER", hydra[0]),

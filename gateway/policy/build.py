@@ -25,6 +25,7 @@ HYDRA_BUILTINS = frozenset({"oauth2_token", "hydra_jwks", "hydra_discovery"})
 BUILTINS: Mapping[str, frozenset[str]] = {
     **dict.fromkeys(HYDRA_BUILTINS, frozenset()),
     "identity_lookup": frozenset({"tenant", "param"}),
+    "login": frozenset(),
 }
 DEFAULT_TIMEOUT, DEFAULT_IDLE_TIMEOUT = 30.0, 300.0
 
