@@ -10,14 +10,29 @@ interleaved benchmark is `python -m bench.run`.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
-from bench.world import start_backends, start_world
+from bench.procs import Child, pinned, spawn, wait_http
+from bench.world import Target, start_backends, start_world
 from bench.wrk import run_wrk
+from gateway.emulator.testing import free_port
 
-NAMES = ("nginx-proxy_pass", "gateway-human", "gateway-machine", "gateway-durably")
+NAMES = ("nginx-proxy_pass", "minimal-aiohttp-proxy", "gateway-human", "gateway-machine", "gateway-durably")
+
+
+def start_minproxy(workdir: Path, upstream_url: str) -> tuple[Child, Target]:
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "bench.minproxy:app", "--port", str(port), "--loop", "uvloop",
+            "--http", "httptools", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    env = {**os.environ, "MINPROXY_UPSTREAM": upstream_url}
+    child = spawn("minproxy", pinned(1, args), workdir / "minproxy.log", env)
+    url = f"http://127.0.0.1:{port}/bench/small"
+    wait_http(child, url)
+    return child, Target("minimal-aiohttp-proxy", "reference", {"200B": url}, {}, (), (child.pid,))
 
 
 def main() -> None:
@@ -31,7 +46,8 @@ def main() -> None:
         start_backends(Path(tmp)) as backends,
         start_world(Path(tmp), backends) as world,
     ):
-        targets = {t.name: t for t in world.targets() if t.name in NAMES}
+        minproxy, floor = start_minproxy(Path(tmp), backends.upstream.url)
+        targets = {t.name: t for t in world.targets() if t.name in NAMES} | {floor.name: floor}
         for name in NAMES:
             target = targets[name]
             run_wrk(target.urls["200B"], target.headers, args.connections, 1, target.cpu_pids)  # warm-up
@@ -41,7 +57,8 @@ def main() -> None:
             ]
             cpu = statistics.median(s.cpu_us or 0.0 for s in samples)
             rps = statistics.median(s.rps for s in samples)
-            print(f"{name:20s} {rps:10.0f} rps  {cpu:8.1f} us CPU/request", flush=True)
+            print(f"{name:22s} {rps:10.0f} rps  {cpu:8.1f} us CPU/request", flush=True)
+        minproxy.stop()
 
 
 if __name__ == "__main__":

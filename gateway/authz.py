@@ -15,6 +15,8 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from cachetools import LRUCache
+
 from gateway.errors import Forbidden
 from gateway.policy.model import Requirement, Route
 from gateway.principal import Principal
@@ -67,16 +69,27 @@ def _check(what: str, names: tuple[str, ...], met: bool, reason: str) -> Check:
     return Check(f"{what} [{', '.join(names)}]", met, reason)
 
 
+#: allows, by object identity: routes live as long as their policy set, principals as long as
+#: their cache entry; the entry holds both, so an id is never reused while it is here
+_ALLOWED: LRUCache[tuple[int, int], tuple[Route, Principal]] = LRUCache(maxsize=50_000)
+
+
 def authorize(route: Route, principal: Principal | None) -> None:
     """Return if `principal` may use `route`; else raise `Forbidden` naming the unmet requirement."""
     if route.anonymous:
         return
     if principal is None:
         raise _deny(route, None, Check("an authenticated principal", False, "kind_not_allowed"))
+    key = (id(route), id(principal))
+    hit = _ALLOWED.get(key)
+    if hit is not None and hit[0] is route and hit[1] is principal:
+        return  # the same route object and the same cached principal were allowed before
     for check in checks(route, principal):
         if not check.met:
             raise _deny(route, principal, check)
-    log.debug("allow", extra=_fields(route, principal, "allowed"))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("allow", extra=_fields(route, principal, "allowed"))
+    _ALLOWED[key] = (route, principal)
 
 
 def requirement_report(route: Route, principal: Principal) -> list[str]:

@@ -101,11 +101,15 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     limits: Limits = field(default_factory=Limits)
 
+    #: canonical host -> tenant, built once
+    host_index: Mapping[str, str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        index = {host: t.name for t in self.tenants.values() for host in t.hosts}
+        object.__setattr__(self, "host_index", index)
+
     def tenant_for_host(self, host: str) -> str | None:
-        for tenant in self.tenants.values():
-            if host in tenant.hosts:
-                return tenant.name
-        return None
+        return self.host_index.get(host)
 
 
 def tenant_env_prefix(name: str) -> str:

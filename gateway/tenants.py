@@ -15,6 +15,7 @@ Order (first that applies wins):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -46,9 +47,10 @@ class TenantMatch:
 def resolve_tenant(settings: Settings, path: str, host: str | None) -> TenantMatch:
     """The tenant for a canonical `path` arriving for `host`, or `NotFound`."""
     if host:
-        if not _HOST.fullmatch(host.strip().lower()):
+        key = _host_key(host)
+        if key is None:
             raise BadRequest("the Host header is not a valid host[:port]", reason="ambiguous_host")
-        by_host = settings.tenant_for_host(canonical_host(host))
+        by_host = settings.tenant_for_host(key)
         if by_host is not None:
             return TenantMatch(by_host, path, "host")
     first, rest = _split_first(path)
@@ -57,6 +59,13 @@ def resolve_tenant(settings: Settings, path: str, host: str | None) -> TenantMat
     if settings.default_tenant is not None:
         return TenantMatch(settings.default_tenant, path, "default")
     raise NotFound("no tenant serves this path", reason="unknown_tenant")
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_key(host: str) -> str | None:
+    """The canonical host, or None when `host` is not a valid host[:port] (memoised: a
+    deployment sees a handful of hosts)."""
+    return canonical_host(host) if _HOST.fullmatch(host.strip().lower()) else None
 
 
 def _split_first(path: str) -> tuple[str, str]:

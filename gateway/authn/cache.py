@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from cachetools import TLRUCache
+from cachetools import LRUCache
 
 from gateway.authn.decision import Decision
 from gateway.config import CacheSettings
@@ -63,21 +63,26 @@ class SharedBackend(Protocol):
     async def evict_credential_hash(self, h: str) -> int: ...
 
 
-def _expiry(_key: str, entry: Entry, _now: float) -> float:
-    return entry.expires
-
-
 class MemoryBackend:
-    """Bounded in-process store: per-entry expiry, least recently used evicted first."""
+    """Bounded in-process store: per-entry expiry, least recently used evicted first.
+
+    Expiry is checked on read (an expired entry is dropped then) rather than by
+    cachetools' TLRUCache, whose timer and expiry heap cost more than the lookup itself
+    on every hit; expired entries that are never read again go out by LRU order."""
 
     def __init__(self, size: int, clock: Clock) -> None:
-        self._data: TLRUCache[str, Entry] = TLRUCache(maxsize=max(1, size), ttu=_expiry, timer=clock)
+        self._data: LRUCache[str, Entry] = LRUCache(maxsize=max(1, size))
+        self._clock = clock
 
     def __len__(self) -> int:
         return len(self._data)
 
     def get(self, key: str) -> Entry | None:
-        return self._data.get(key)
+        entry = self._data.get(key)
+        if entry is not None and entry.expires <= self._clock():
+            self._data.pop(key, None)
+            return None
+        return entry
 
     def set(self, key: str, entry: Entry) -> None:
         self._data[key] = entry

@@ -31,10 +31,11 @@ class Segment:
 class Pattern:
     text: str
     segments: tuple[Segment, ...]
+    #: parameter names in order, computed once (read on every match)
+    params: tuple[str, ...] = field(init=False, compare=False)
 
-    @property
-    def params(self) -> tuple[str, ...]:
-        return tuple(s.value for s in self.segments if s.kind == "param")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", tuple(s.value for s in self.segments if s.kind == "param"))
 
     @property
     def static_depth(self) -> int:
@@ -96,10 +97,11 @@ class Route:
     idle_timeout: float = 300.0
     #: ``file:line`` of the route in its policy file
     source: str = ""
+    #: the accepted principal kinds in authenticator order, computed once (read on every request)
+    kinds: tuple[Kind, ...] = field(init=False, compare=False)
 
-    @property
-    def kinds(self) -> tuple[Kind, ...]:
-        return tuple(r.kind for r in self.allow)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", tuple(r.kind for r in self.allow))
 
     def requirement_for(self, kind: Kind) -> Requirement | None:
         for requirement in self.allow:
