@@ -69,7 +69,7 @@ alice (customer tenant, org-acme, role member) and bob (customer tenant, org-glo
 
 1. Allowed: alice triggers a job; the gateway stamps her organization into the labels
   curl -s -X POST {gw}/customer/api/durably/trigger -H "Authorization: Bearer $ALICE" \\
-       -H 'content-type: application/json' -d '{{"jobName":"send-report","input":{{"to":"ops"}}}}'
+       -H 'content-type: application/json' -d '{{"jobName":"send-report","input":{{"reportId":"weekly"}}}}'
   curl -s "{gw}/customer/api/durably/runs" -H "Authorization: Bearer $ALICE"
 
 2. Denied: alice labels a job with org-globex (403), and asks for org-globex's runs (she gets only her own)
