@@ -67,15 +67,21 @@ def check_framing(headers: list[tuple[bytes, bytes]], http_version: str) -> None
     lengths and codings other than a final ``chunked``. On top of that, the only
     Transfer-Encoding accepted is exactly ``chunked`` (no ``gzip, chunked`` or the
     obsolete ``identity``: the gateway would forward a body whose coding it dropped), and
-    none at all in HTTP/1.0 (RFC 9112 section 6.1: faulty framing).
+    none at all in HTTP/1.0 (RFC 9112 section 6.1: faulty framing). An HTTP/1.1 request
+    must carry a Host (RFC 9112 section 3.2): which tenant it is for must never be a guess.
     """
+    has_host = False
     for name, value in headers:
+        if name == b"host":
+            has_host = True
         if name != b"transfer-encoding":
             continue
         if http_version == "1.0":
             raise BadRequest("Transfer-Encoding is not allowed in HTTP/1.0", reason="bad_framing")
         if value.strip().lower() != b"chunked":
             raise BadRequest("the only transfer coding accepted is 'chunked'", reason="bad_framing")
+    if not has_host and http_version == "1.1":
+        raise BadRequest("an HTTP/1.1 request must carry a Host header", reason="missing_host")
 
 
 #: the credential the gateway consumed; the upstream gets the signed assertion instead,

@@ -273,3 +273,11 @@ def test_idle_connection_is_closed(sec: Sec) -> None:
             data = None
     assert data is not None, "an idle connection was kept open for 6 s"
     assert time.monotonic() - started < 2 + 1.5
+
+
+def test_http11_without_host_is_refused_and_nothing_forwarded(sec: Sec) -> None:
+    """RFC 9112 section 3.2: which tenant a request is for is never a guess."""
+    sec.clear()
+    replies = exchange_all(sec.url, b"GET /customer/echo/a HTTP/1.1\r\nConnection: close\r\n\r\n", timeout=5)
+    assert [r.status for r in replies] == [400]
+    assert sec.recorded() == []
