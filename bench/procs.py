@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -27,13 +29,7 @@ class Child:
         return self.process.pid
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]

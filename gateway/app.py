@@ -24,12 +24,12 @@ from gateway.builtins import build_builtins
 from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.decisions import decisions
-from gateway.errors import GatewayError, HeadersTooLarge, Unauthenticated
+from gateway.errors import GatewayError, Unauthenticated
 from gateway.exchange import Exchange, Receive, Scope, Send
 from gateway.forwarded import TrustedProxies
-from gateway.headers import check_framing
+from gateway.headers import check_head
 from gateway.health import readiness
-from gateway.lifecycle import Drain, Tracker, header_bytes
+from gateway.lifecycle import Drain, Tracker
 from gateway.metrics import CURRENT, Metrics, RequestTimes, TimedUpstreams
 from gateway.orgscope import OrgScope
 from gateway.pipeline import handle
@@ -103,11 +103,7 @@ class GatewayApp:
         tracker = Tracker(send, receive, origin.request_id, times, self.drain)
         ex = Exchange(scope, tracker.receive, tracker.send, request, origin, raw_path, log=fields)
         try:
-            if header_bytes(scope) > self.settings.limits.max_header_bytes:
-                raise HeadersTooLarge(
-                    f"request headers exceed {self.settings.limits.max_header_bytes} bytes", reason="headers_too_large"
-                )
-            check_framing(headers, scope.get("http_version", "1.1"))  # security corpus: HTTP/1.0 + TE
+            check_head(scope, self.settings.limits.max_header_bytes)  # 431 / smuggling / Host, before any work
             path: str = scope["path"]
             endpoint = self.endpoints.get(path) or (decisions if path.startswith(DECISIONS_PREFIX) else None)
             await (endpoint(self.gw, ex) if endpoint else handle(self.gw, ex))

@@ -1,6 +1,5 @@
 """Request lifecycle: limits before any work, the request id on every response, graceful drain.
 
-- `header_bytes`: the size the app compares with GATEWAY_MAX_HEADER_BYTES (431 JSON).
 - `Tracker`: wraps one request's ASGI send/receive. Every response start gets exactly one
   `X-Request-Id` (ours; an upstream's own is replaced); the status and the time the upstream
   took to answer are noted for the access log and metrics. Once the request body has been
@@ -37,14 +36,6 @@ Receive = Callable[[], Awaitable[Message]]
 
 DISCONNECT: Message = {"type": "http.disconnect"}
 access = logging.getLogger("gateway.access")
-
-
-def header_bytes(scope: dict[str, Any]) -> int:
-    """Request target plus every header line, as received (what a 431 is about)."""
-    size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
-    for name, value in scope["headers"]:
-        size += len(name) + len(value) + 4
-    return size
 
 
 class Drain:

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from gateway.demo.world import DemoWorld, demo_env, start_world, wait_until_up
+from gateway.processes import stop_process
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,8 +44,7 @@ def run(args: argparse.Namespace) -> int:
             with contextlib.suppress(KeyboardInterrupt):
                 gateway.wait()
         finally:
-            gateway.terminate()
-            gateway.wait(timeout=10)
+            stop_process(gateway)
     return 0
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.processes import stop_process
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DURABLY = ROOT / "tests" / "durably" / "server.mjs"
@@ -94,9 +96,7 @@ def start_world(args: argparse.Namespace) -> Iterator[DemoWorld]:
         yield world
     finally:
         for proc in reversed(procs):
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+            stop_process(proc, timeout=5)
 
 
 def login(emulator_url: str, tenant: str, identifier: str, password: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from gateway.emulator.state import DEFAULT_API_KEY
+from gateway.processes import stop_process
 
 
 def free_port() -> int:
@@ -47,13 +48,7 @@ class RunningEmulator:
 
     def stop(self) -> None:
         self._http.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=5)
 
 
 def _wait_ready(emulator: RunningEmulator, timeout: float) -> None:

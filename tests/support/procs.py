@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from gateway.emulator.testing import free_port
+from gateway.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,13 +29,7 @@ class Proc:
     log: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
