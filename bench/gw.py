@@ -70,16 +70,17 @@ def bench_env(port: int, emulator_url: str, upstream_url: str, policies: Path) -
     return env
 
 
-def spawn_gateway(name: str, env: Mapping[str, str], log: Path, cpu: int | None = 1) -> Gateway:
+def spawn_gateway(name: str, env: Mapping[str, str], log: Path, cpu: int | None = 1, workers: int = 1) -> Gateway:
     """Start the process without waiting; a free port is chosen unless `env` has GATEWAY_LISTEN.
 
-    `cpu=None`: not pinned yet (loading a big configuration may use any core; `repin` later).
+    `cpu=None`: not pinned (loading a big configuration may use any core; `repin` later; or
+    `workers` > 1, one per core).
     """
     env = dict(env)
     if "GATEWAY_LISTEN" not in env:
         env["GATEWAY_LISTEN"] = f"127.0.0.1:{free_port()}"
     port = int(env["GATEWAY_LISTEN"].rsplit(":", 1)[1])
-    args = [sys.executable, "-m", "gateway", "serve"]
+    args = [sys.executable, "-m", "gateway", "serve", "--workers", str(workers)]
     child = spawn(name, args if cpu is None else pinned(cpu, args), log, clean_env(env))
     return Gateway(child, port)
 

@@ -21,7 +21,15 @@ from bench.world import Target, start_backends, start_world
 from bench.wrk import run_wrk
 from gateway.emulator.testing import free_port
 
-NAMES = ("nginx-proxy_pass", "minimal-aiohttp-proxy", "gateway-human", "gateway-machine", "gateway-durably")
+NAMES = (
+    "nginx-proxy_pass",
+    "minimal-aiohttp-proxy",
+    "gateway-human",
+    "gateway-machine",
+    "gateway-durably",
+    "gateway-decisions",
+    "nginx-auth_request",
+)
 
 
 def start_minproxy(workdir: Path, upstream_url: str) -> tuple[Child, Target]:
@@ -32,7 +40,8 @@ def start_minproxy(workdir: Path, upstream_url: str) -> tuple[Child, Target]:
     child = spawn("minproxy", pinned(1, args), workdir / "minproxy.log", env)
     url = f"http://127.0.0.1:{port}/bench/small"
     wait_http(child, url)
-    return child, Target("minimal-aiohttp-proxy", "reference", {"200B": url}, {}, (), (child.pid,))
+    urls = {"200B": url, "64KiB": url.replace("small", "large")}
+    return child, Target("minimal-aiohttp-proxy", "reference", urls, {}, (), (child.pid,))
 
 
 def main() -> None:
@@ -40,6 +49,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--size", choices=("200B", "64KiB"), default="200B")
+    parser.add_argument("--only", nargs="*", choices=NAMES, help="measure only these (default: all)")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -48,16 +59,23 @@ def main() -> None:
     ):
         minproxy, floor = start_minproxy(Path(tmp), backends.upstream.url)
         targets = {t.name: t for t in world.targets() if t.name in NAMES} | {floor.name: floor}
-        for name in NAMES:
+        targets["gateway-decisions"] = world.decisions_target()
+        for name in args.only or NAMES:
+            if name not in targets:
+                print(f"{name:22s} not available here", flush=True)
+                continue
             target = targets[name]
-            run_wrk(target.urls["200B"], target.headers, args.connections, 1, target.cpu_pids)  # warm-up
+            run_wrk(target.urls[args.size], target.headers, args.connections, 1, target.cpu_pids)  # warm-up
             samples = [
-                run_wrk(target.urls["200B"], target.headers, args.connections, args.duration, target.cpu_pids)
+                run_wrk(target.urls[args.size], target.headers, args.connections, args.duration, target.cpu_pids)
                 for _ in range(args.repeat)
             ]
             cpu = statistics.median(s.cpu_us or 0.0 for s in samples)
             rps = statistics.median(s.rps for s in samples)
-            print(f"{name:22s} {rps:10.0f} rps  {cpu:8.1f} us CPU/request", flush=True)
+            p50 = statistics.median(s.p50_ms for s in samples)
+            p99 = statistics.median(s.p99_ms for s in samples)
+            print(f"{name:22s} {rps:10.0f} rps  {cpu:8.1f} us CPU/request  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                  flush=True)  # fmt: skip
         minproxy.stop()
 
 

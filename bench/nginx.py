@@ -58,17 +58,19 @@ _UPSTREAM = """
   }}
 """
 
-_PROXY = """
+_ORIGIN = """
   upstream origin {{ server 127.0.0.1:{upstream}; keepalive 64; }}
   proxy_http_version 1.1;
   proxy_set_header Connection "";
   proxy_buffer_size 16k;
   proxy_buffers 8 16k;
+"""
+
+_PROXY = """
   server {{
     listen 127.0.0.1:{port} backlog=4096;
     location / {{ proxy_pass http://origin; }}
   }}
-{extra}
 """
 
 #: nginx auth_request in front of the gateway's forward-auth endpoint (Oathkeeper-style /decisions)
@@ -91,6 +93,7 @@ _AUTH_REQUEST = """
       proxy_set_header X-Session-Id $x_session;
       proxy_set_header X-Identity-Assertion $x_assertion;
       proxy_set_header Authorization "";
+      proxy_set_header Connection "";  # a location's proxy_set_header replaces every inherited one
       proxy_pass http://origin/;
     }}
     location = /_decide {{
@@ -98,6 +101,7 @@ _AUTH_REQUEST = """
       proxy_pass http://decider/decisions$request_uri;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
+      proxy_set_header Connection "";
       proxy_set_header X-Original-Method $request_method;
       proxy_set_header X-Original-URI $request_uri;
     }}
@@ -109,7 +113,6 @@ _AUTH_REQUEST = """
 class Nginx:
     child: Child
     port: int
-    extra_port: int | None = None
 
     @property
     def url(self) -> str:
@@ -190,12 +193,19 @@ def start_upstream(directory: Path, cpu: int = 0) -> Nginx:
     return Nginx(_start("nginx-upstream", directory, _UPSTREAM.format(port=port, dir=directory), port, cpu), port)
 
 
-def start_proxy(directory: Path, upstream: Nginx, gateway_port: int | None, cpu: int = 1) -> Nginx:
-    """proxy_pass to `upstream` with a keepalive pool; plus auth_request to the gateway if given."""
+def start_proxy(directory: Path, upstream: Nginx, cpu: int = 1) -> Nginx:
+    """proxy_pass to `upstream` with a keepalive pool: the 100% reference."""
     port = free_port()
-    extra, auth_port = "", None
-    if gateway_port is not None:
-        auth_port = free_port()
-        extra = _AUTH_REQUEST.format(port=auth_port, gateway=gateway_port)
-    body = _PROXY.format(port=port, upstream=upstream.port, extra=extra)
-    return Nginx(_start("nginx-proxy", directory, body, port, cpu), port, auth_port)
+    body = _ORIGIN.format(upstream=upstream.port) + _PROXY.format(port=port)
+    return Nginx(_start("nginx-proxy", directory, body, port, cpu), port)
+
+
+def start_front(directory: Path, upstream: Nginx, gateway_port: int, cpu: int = 0) -> Nginx:
+    """nginx `auth_request` to the gateway's /decisions, then proxy_pass to `upstream`.
+
+    Its own instance, on the load generator's core by default: the gateway (the part under
+    test) keeps cpu1 to itself, as in every other gateway configuration; nginx is the proxy
+    the team already runs, in front of it."""
+    port = free_port()
+    body = _ORIGIN.format(upstream=upstream.port) + _AUTH_REQUEST.format(port=port, gateway=gateway_port)
+    return Nginx(_start("nginx-front", directory, body, port, cpu), port)

@@ -33,7 +33,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--target", default="gateway-human")
+    p.add_argument("--target", default="gateway-human", help="a bench.run configuration, or gateway-decisions")
     p.add_argument("--size", choices=SIZES, default="200B")
     p.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     p.add_argument("--raw", type=Path, default=Path("/tmp/profile.txt"), help="collapsed stacks written here")
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gateway-profile-")))
         world = stack.enter_context(start_world(tmp, stack.enter_context(start_backends(tmp))))
-        target = next(t for t in world.targets() if t.name == args.target)
+        target = next(t for t in [*world.targets(), world.decisions_target()] if t.name == args.target)
         url = target.urls[args.size]
         run_wrk(url, target.headers, args.connections, 2)  # warm: credentials cached, pools open
         load = threading.Thread(target=run_wrk, args=(url, target.headers, args.connections, args.duration + 3))

@@ -119,6 +119,12 @@ def targets(rows: Sequence[Mapping[str, Any]], extra: Mapping[str, Any]) -> list
     if scaling.get("rps_ratio") is not None:
         ratio = scaling["rps_ratio"]
         out.append(_check("10,000 routes + 100 tenants within 5% of 3 + 3 (rps)", ratio, ratio >= 0.95))
+    workers = extra.get("workers") or {}
+    if workers.get("cpu_ratio") is not None:
+        ratio = workers["cpu_ratio"]
+        out.append(
+            _check("2 workers: CPU per request within 10% of 1 worker (scales with cores)", ratio, ratio <= 1.10)
+        )
     for kind, burst in (extra.get("cold_burst") or {}).items():
         calls = burst.get("ory_calls")
         out.append(_check(f"cold burst of 100 ({kind}): exactly one Ory call", calls, calls == 1))

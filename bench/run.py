@@ -29,6 +29,7 @@ from bench.burst import cold_burst
 from bench.gw import Gateway, repin, spawn_gateway, wait_ready
 from bench.memory import cache_memory
 from bench.report import Config
+from bench.workers import measure_workers
 from bench.world import SIZES, Backends, Target, World, start_backends, start_world
 from bench.wrk import Sample, run_wrk
 from gateway.demo.world import client_token, login
@@ -232,6 +233,8 @@ def run(plan: Plan, skip_extras: bool) -> dict[str, Any]:
             spawned = early or spawn_scaling(backends, tmp, stack)
             results["scaling"] = measure_scaling(world, plan, spawned, failures)
             results["cold_burst"] = measure_bursts(world, failures)
+            results["workers"] = measure_workers(world, plan.high, plan.duration, plan.rounds, failures)
+            log(f"workers: {results['workers']}")
     if not skip_extras:
         log("memory: filling the decision cache ...")
         results["memory"] = cache_memory(plan.memory_decisions, plan.memory_overflow)
@@ -264,6 +267,10 @@ def print_results(results: dict[str, Any]) -> None:
         )
         print(f"configuration size (c{s['connections']}): {shapes}; rps ratio {s['rps_ratio']}, "
               f"CPU ratio {s['cpu_ratio']}")  # fmt: skip
+    if "workers" in results:
+        w = results["workers"]
+        each = ", ".join(f"{n}: {v['rps']:.0f} rps, {v['cpu_us_per_request']} us/req" for n, v in w["gateways"].items())
+        print(f"workers (c{w['connections']}): {each}; rps ratio {w['rps_ratio']}, CPU ratio {w['cpu_ratio']}")
     for kind, b in results.get("cold_burst", {}).items():
         print(f"cold burst ({kind}): {b['ok']}/{b['requests']} ok, {b['ory_calls']} Ory call(s) {b['calls']}")
     if "memory" in results:

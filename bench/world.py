@@ -47,6 +47,8 @@ class World:
     gateway: Gateway
     credentials: Credentials
     workdir: Path
+    #: nginx auth_request in front of the gateway's /decisions (None: the gateway has none)
+    front: nginx.Nginx | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
     def targets(self) -> list[Target]:
@@ -68,11 +70,17 @@ class World:
                    {"200B": gw + "/customer/api/durably/runs", "64KiB": gw + "/customer/api/durably/runs?bench=large"},
                    runs, human, gw_pids),
         ]  # fmt: skip
-        if self.proxy.extra_port is not None:
-            auth = f"http://127.0.0.1:{self.proxy.extra_port}/customer/bench"
-            pids = (*self.proxy.workers, self.gateway.pid)
+        if self.front is not None:
+            auth = self.front.url + "/customer/bench"
+            pids = (*self.front.workers, self.gateway.pid)
             found.append(Target("nginx-auth_request", "gateway", _sized(auth), plain, human, pids))
         return found
+
+    def decisions_target(self) -> Target:
+        """The gateway's forward-auth endpoint alone (what nginx auth_request calls): no upstream call."""
+        human = (("Authorization", f"Bearer {self.credentials.human}"),)
+        urls = _sized(self.gateway.url + "/decisions/customer/bench")
+        return Target("gateway-decisions", "gateway", urls, {}, human, (self.gateway.pid,))
 
 
 def _sized(base: str) -> dict[str, str]:
@@ -114,6 +122,9 @@ def start_world(workdir: Path, backends: Backends) -> Iterator[World]:
             skipped["nginx-auth_request"] = (
                 "the gateway has no forward-auth /decisions route family (gateway/app.py); configuration skipped"
             )
-        proxy = nginx.start_proxy(workdir / "nginx-proxy", upstream, gateway.port if decisions else None)
+        proxy = nginx.start_proxy(workdir / "nginx-proxy", upstream)
         stack.callback(proxy.stop)
-        yield World(emulator, upstream, proxy, gateway, credentials, workdir, skipped)
+        front = nginx.start_front(workdir / "nginx-front", upstream, gateway.port) if decisions else None
+        if front is not None:
+            stack.callback(front.stop)
+        yield World(emulator, upstream, proxy, gateway, credentials, workdir, front, skipped)

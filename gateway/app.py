@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from gateway import accesslog, lifecycle, ratelimit
+from gateway import accesslog, heap, protocol, ratelimit
 from gateway.assertion import AssertionSigner
 from gateway.authn import build_authenticators
 from gateway.browser import redirect_to_login
@@ -30,6 +30,7 @@ from gateway.forwarded import TrustedProxies
 from gateway.headers import check_head
 from gateway.health import readiness
 from gateway.lifecycle import Drain, Tracker
+from gateway.locate import Locator
 from gateway.metrics import CURRENT, Metrics, RequestTimes, TimedUpstreams
 from gateway.orgscope import OrgScope
 from gateway.pipeline import handle
@@ -52,7 +53,7 @@ class GatewayApp:
         self.proxies = TrustedProxies(settings.trusted_proxies)
         self.metrics = Metrics()
         self.drain = Drain()
-        lifecycle.configure(settings.limits)
+        protocol.configure(settings.limits)
         upstreams = TimedUpstreams(settings.upstreams)
         upstreams.metrics = self.metrics
         signer = AssertionSigner(settings.public_url, settings.tenants, settings.assertion_keys_dir)
@@ -65,6 +66,7 @@ class GatewayApp:
             targets=Targets(settings, upstreams, signer, OrgScope(upstreams, settings.limits.max_body_bytes), {}),
             ory=httpx.AsyncClient(follow_redirects=False, cookies=NoCookies(), event_hooks=self.metrics.ory_hooks()),
             proxies=self.proxies,
+            locator=Locator(settings),
         )
         self.revocations = Revocations(self.gw, self.metrics)
         self.endpoints: dict[str, Endpoint] = {
@@ -186,6 +188,7 @@ class GatewayApp:
         self._tasks.append(asyncio.create_task(gw.policies.watch()))
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, gw.policies.reload)
+        heap.settle()  # everything alive now lives as long as the process
 
     async def shutdown(self) -> None:
         accesslog.SINK.flush()

@@ -15,8 +15,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from cachetools import LRUCache
-
 from gateway.errors import Forbidden
 from gateway.policy.model import Requirement, Route
 from gateway.principal import Principal
@@ -70,8 +68,10 @@ def _check(what: str, names: tuple[str, ...], met: bool, reason: str) -> Check:
 
 
 #: allows, by object identity: routes live as long as their policy set, principals as long as
-#: their cache entry; the entry holds both, so an id is never reused while it is here
-_ALLOWED: LRUCache[tuple[int, int], tuple[Route, Principal]] = LRUCache(maxsize=50_000)
+#: their cache entry; the entry holds both, so an id is never reused while it is here. Bounded
+#: by emptying it when full (re-checking an allow is cheap).
+_ALLOWED: dict[tuple[int, int], tuple[Route, Principal]] = {}
+ALLOWED_SIZE = 50_000
 
 
 def authorize(route: Route, principal: Principal | None) -> None:
@@ -89,6 +89,8 @@ def authorize(route: Route, principal: Principal | None) -> None:
             raise _deny(route, principal, check)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("allow", extra=_fields(route, principal, "allowed"))
+    if len(_ALLOWED) >= ALLOWED_SIZE:
+        _ALLOWED.clear()
     _ALLOWED[key] = (route, principal)
 
 

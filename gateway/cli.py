@@ -124,8 +124,8 @@ def _serve(args: argparse.Namespace) -> int:
         host=settings.listen_host,
         port=settings.listen_port,
         loop="uvloop",
-        # httptools plus a request-head deadline (408) and size bound (431): gateway.lifecycle
-        http="gateway.lifecycle:HeaderLimitsProtocol",
+        # httptools plus a request-head deadline (408) and size bound (431): gateway.protocol
+        http="gateway.protocol:HeaderLimitsProtocol",
         workers=args.workers,
         access_log=False,
         proxy_headers=False,

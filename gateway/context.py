@@ -10,6 +10,7 @@ import httpx
 from gateway.assertion import AssertionSigner
 from gateway.config import Settings
 from gateway.forwarded import TrustedProxies
+from gateway.locate import Locator
 from gateway.policy import PolicyStore
 from gateway.proxy import Upstreams
 
@@ -29,3 +30,5 @@ class Gateway:
     #: control-plane client for Ory (cache misses only); the forwarding path uses aiohttp
     ory: httpx.AsyncClient
     proxies: TrustedProxies
+    #: canonical path -> tenant -> route, remembered per policy set
+    locator: Locator

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.policy import Match, PolicySet
 from gateway.principal import Principal
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+# a NamedTuple, not a frozen dataclass: built per request, where the dataclass's __init__ costs ~3x
+class Decision(NamedTuple):
     tenant: str
     match: Match
     principal: Principal | None

@@ -19,7 +19,7 @@ from __future__ import annotations
 from gateway.context import Gateway
 from gateway.errors import Forbidden
 from gateway.exchange import Exchange
-from gateway.identity import identity_headers
+from gateway.identity import identity_header_bytes
 from gateway.pipeline import decide
 from gateway.policy import Forward
 
@@ -34,9 +34,9 @@ async def decisions(gw: Gateway, ex: Exchange) -> None:
         raise Forbidden(
             f"route {route.id} needs the gateway in the request path (labels or built-in)", reason="needs_proxy"
         )
-    headers = identity_headers(decision.principal, decision.tenant, ex.origin, route.target.upstream, gw.signer)
+    headers = identity_header_bytes(decision.principal, decision.tenant, ex.origin, route.target.upstream, gw.signer)
     ex.log["decision"] = "allow"
-    await ex.respond(200, b"", [(k.lower().encode(), v.encode("latin-1")) for k, v in headers])
+    await ex.respond(200, b"", headers)
 
 
 def _describe(gw: Gateway, ex: Exchange) -> None:

@@ -10,16 +10,16 @@ import ipaddress
 import itertools
 import re
 import secrets
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from gateway.config import Network
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+# a NamedTuple, not a frozen dataclass: built per request, where the dataclass's __init__ costs ~3x
+class Origin(NamedTuple):
     client_ip: str
     scheme: str
     host: str

@@ -87,7 +87,7 @@ def check_head(scope: dict[str, Any], max_bytes: int) -> None:
     http_version = scope.get("http_version", "1.1")
     if codings and http_version == "1.0":
         raise BadRequest("Transfer-Encoding is not allowed in HTTP/1.0", reason="bad_framing")
-    if any(value.strip().lower() != b"chunked" for value in codings):
+    if codings and any(value.strip().lower() != b"chunked" for value in codings):
         raise BadRequest("the only transfer coding accepted is 'chunked'", reason="bad_framing")
     if not has_host and http_version == "1.1":
         raise BadRequest("an HTTP/1.1 request must carry a Host header", reason="missing_host")
@@ -97,17 +97,19 @@ def check_head(scope: dict[str, Any], max_bytes: int) -> None:
 #: so it can never replay the caller's session or token on another route
 CREDENTIALS = frozenset({"authorization", "x-session-token"})
 
-_CACHE: dict[bytes, bool] = {}
+#: header name -> (normalised name, always dropped); the hot path sees the same few names
+#: again and again (bounded: names past the limit are worked out each time)
+_NAMES: dict[bytes, tuple[str, bool]] = {}
 
 
-def _dropped(name: bytes) -> bool:
-    """Memoised per header name: the hot path sees the same few names again and again."""
-    hit = _CACHE.get(name)
-    if hit is None:
-        hit = normalise(name) in DROP_ALWAYS
-        if len(_CACHE) < 4096:
-            _CACHE[name] = hit
-    return hit
+def _kept(name: bytes, listed: frozenset[str]) -> bool:
+    known = _NAMES.get(name)
+    if known is None:
+        normalised = normalise(name)
+        known = (normalised, normalised in DROP_ALWAYS)
+        if len(_NAMES) < 4096:
+            _NAMES[name] = known
+    return not known[1] and known[0] not in listed
 
 
 def upstream_request_headers(
@@ -124,10 +126,7 @@ def upstream_request_headers(
     listed = connection_listed(headers) | drop
     if session_cookie is not None:
         listed |= CREDENTIALS
-    if listed:
-        kept = [(n, v) for n, v in headers if not _dropped(n) and normalise(n) not in listed]
-    else:
-        kept = [(n, v) for n, v in headers if not _dropped(n)]
+    kept = [(n, v) for n, v in headers if _kept(n, listed)]
     if session_cookie is None:
         return kept
     return [(n, v) for n, v in ((n, strip_cookie(v, session_cookie) if n == b"cookie" else v) for n, v in kept) if v]
@@ -141,14 +140,18 @@ def strip_cookie(value: bytes, name: bytes) -> bytes:
     return b"; ".join(p for p in pairs if p and p.split(b"=", 1)[0].strip() != name)
 
 
+_HOP_BY_HOP_AND_LENGTH = HOP_BY_HOP | {"content-length"}
+
+
 def downstream_response_headers(
     headers: Iterable[tuple[bytes, bytes]], *, keep_length: bool = True
 ) -> list[tuple[bytes, bytes]]:
-    """The upstream's response headers minus hop-by-hop ones (and the length, if the body changes)."""
-    pairs = list(headers)
+    """The upstream's response headers, names lower-case, minus hop-by-hop ones, those its
+    `Connection` header lists (in whatever case it spells it), and the length if the body changes."""
+    pairs = [(_lower(n), v) for n, v in headers]
     listed = connection_listed(pairs)
-    drop = HOP_BY_HOP if keep_length else HOP_BY_HOP | {"content-length"}
-    return [(low, v) for n, v in pairs if (low := _lower(n)) and (k := _text(low)) not in drop and k not in listed]
+    drop = HOP_BY_HOP if keep_length else _HOP_BY_HOP_AND_LENGTH
+    return [(n, v) for n, v in pairs if n and (k := _text(n)) not in drop and k not in listed]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -7,15 +7,13 @@
   when the gateway starts draining, so open streams end cleanly (final chunk sent).
 - `Drain`: on SIGTERM/SIGINT, before uvicorn's own handler runs (it stops accepting and
   waits up to GATEWAY_SHUTDOWN_TIMEOUT for in-flight requests), open streams are ended.
-- `HeaderLimitsProtocol`: uvicorn's httptools protocol plus what it lacks: a deadline for
-  the request head (GATEWAY_HEADER_TIMEOUT: 408 and close; also for idle new connections)
-  and a bound on the bytes buffered before the head is complete (431 and close).
+
+The request-head limits (408, 431) live with the connection, in gateway.protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import threading
 import time
@@ -23,11 +21,6 @@ from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Any
 
-import orjson
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-from gateway.config import Limits
-from gateway.forwarded import new_request_id
 from gateway.metrics import RequestTimes
 
 Message = dict[str, Any]
@@ -35,7 +28,6 @@ Send = Callable[[Message], Awaitable[None]]
 Receive = Callable[[], Awaitable[Message]]
 
 DISCONNECT: Message = {"type": "http.disconnect"}
-access = logging.getLogger("gateway.access")
 
 
 class Drain:
@@ -117,110 +109,3 @@ class Tracker:
             return incoming.result()
         self.times.log["drained"] = True
         return DISCONNECT
-
-
-# -- uvicorn protocol with a request-head deadline and size bound --------------------------------
-
-#: set from the settings by the app (each worker builds its app before serving)
-LIMITS = Limits()
-LINGER_SECONDS = 1.0
-
-
-def configure(limits: Limits) -> None:
-    global LIMITS
-    LIMITS = limits
-
-
-def raw_error(status: int, reason: bytes, code: str, description: str) -> bytes:
-    rid = new_request_id()
-    body = orjson.dumps({"error": code, "error_description": description, "request_id": rid})
-    head = (
-        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-        b"connection: close\r\ncache-control: no-store\r\nx-request-id: %s\r\n\r\n"
-    ) % (status, reason, len(body), rid.encode())
-    return head + body
-
-
-class HeaderLimitsProtocol(HttpToolsProtocol):
-    """`gateway serve` runs uvicorn with this protocol (see gateway.cli)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._head_bytes = 0
-        self._lingering = False
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if self._head_timer is None:
-            self._arm()
-
-    def on_headers_complete(self) -> None:
-        self._disarm()
-        if not self.url.startswith(b"/") or b"#" in self.url:
-            # absolute-form (`GET http://evil/x`), authority-form or `*`: httptools would keep only
-            # the path and drop the authority; the gateway is no forward proxy, so refuse it whole.
-            # A fragment is never sent by a client; httptools would drop it silently.
-            self._refuse(400, b"Bad Request", "bad_request_target", "the request target must start with '/'")
-            return
-        super().on_headers_complete()
-
-    def data_received(self, data: bytes) -> None:
-        if self._lingering:
-            return  # refused: what the client still sends is read and dropped until we close
-        super().data_received(data)
-        if self._head_timer is not None and not self.transport.is_closing():
-            self._head_bytes += len(data)
-            if self._head_bytes > LIMITS.max_header_bytes + 8192:
-                self._refuse(431, b"Request Header Fields Too Large", "headers_too_large",
-                             f"request headers exceed {LIMITS.max_header_bytes} bytes")  # fmt: skip
-
-    def _arm(self) -> None:
-        self._head_bytes = 0
-        self._head_timer = self.loop.call_later(LIMITS.header_timeout, self._head_timeout)
-
-    def _disarm(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timeout(self) -> None:
-        self._head_timer = None
-        if self.transport.is_closing():
-            return
-        if self.cycle is not None and not self.cycle.response_complete:
-            self._arm()  # a pipelined head behind a response still being written: look again later
-            return
-        self._refuse(408, b"Request Timeout", "request_timeout",
-                     f"request headers not received within {LIMITS.header_timeout:g} s")  # fmt: skip
-
-    def _linger(self) -> None:
-        """Close without losing the answer: closing a socket with unread input makes the kernel
-        send a reset that can overtake the response, so half-close, drop what still arrives
-        for a moment (as nginx's lingering close does), then close."""
-        if self._lingering:
-            return
-        self._lingering = True
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-            self.loop.call_later(LINGER_SECONDS, self.transport.close)
-        else:
-            self.transport.close()
-
-    def _refuse(self, status: int, reason: bytes, code: str, description: str) -> None:
-        self._disarm()
-        if self.cycle is None or self.cycle.response_complete:
-            self.transport.write(raw_error(status, reason, code, description))
-        self._linger()
-        if access.isEnabledFor(logging.INFO):
-            client = self.client[0] if self.client else ""
-            access.info(orjson.dumps({"ts": round(time.time(), 3), "client": client, "status": status,
-                                      "decision": "deny", "reason": code}).decode())  # fmt: skip

@@ -1,10 +1,12 @@
 """Prometheus metrics, cheap on the hot path.
 
-Per request: one counter `inc` and one histogram `observe`, on label children bound once
-and kept in a dict. Ory and upstream timings are observed only where those calls happen
-(Ory: cache misses; upstream: once per forwarded request). The decision-cache counters,
-the Redis layer's counters and the open-stream count are read at scrape time by a custom
-collector, so the authentication path never touches Prometheus.
+Per request: one count and one histogram observation, kept in plain dicts by label values
+and turned into metric families at scrape time (`Counts`, `Histograms`): prometheus_client's
+label children take a lock per `inc` and walk the buckets in Python per `observe`. Ory and
+upstream timings are observed only where those calls happen (Ory: cache misses; upstream:
+once per forwarded request). The decision-cache counters, the Redis layer's counters and the
+open-stream count are read at scrape time by a custom collector, so the authentication path
+never touches Prometheus.
 
 Names (see docs/operations.md):
 
@@ -25,8 +27,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sized
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from contextvars import ContextVar
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -38,8 +42,9 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from gateway.errors import BadGateway, GatewayTimeout
 from gateway.proxy import Upstreams
@@ -73,22 +78,24 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
-        self.requests = Counter(
+        self.requests = Counts(
             "gateway_requests", "Requests by tenant, rule, decision and status",
-            ["tenant", "rule", "decision", "status"], registry=r,
+            ("tenant", "rule", "decision", "status"),
         )  # fmt: skip
-        self.request_seconds = Histogram(
+        r.register(self.requests)
+        self.request_seconds = Histograms(
             "gateway_request_duration_seconds", "Whole request, first byte in to last byte out (not streams)",
-            ["tenant", "rule"], buckets=LATENCY, registry=r,
+            ("tenant", "rule"),
         )  # fmt: skip
+        r.register(self.request_seconds)
         self.ory_seconds = Histogram(
             "gateway_ory_request_duration_seconds", "Ory calls (decision-cache misses, relays), to response headers",
             ["tenant", "operation"], buckets=LATENCY, registry=r,
         )  # fmt: skip
-        self.upstream_seconds = Histogram(
-            "gateway_upstream_duration_seconds", "Upstream calls, request start to response headers",
-            ["upstream"], buckets=LATENCY, registry=r,
-        )  # fmt: skip
+        self.upstream_seconds = Histograms(
+            "gateway_upstream_duration_seconds", "Upstream calls, request start to response headers", ("upstream",)
+        )
+        r.register(self.upstream_seconds)
         self.upstream_errors = Counter(
             "gateway_upstream_errors", "Upstream calls that failed (unreachable, timeout)",
             ["upstream", "error"], registry=r,
@@ -96,9 +103,6 @@ class Metrics:
         self.revocations = Counter(
             "gateway_revocations", "Revocations applied to this replica's decision cache", ["source"], registry=r
         )
-        self._requests: dict[tuple[str, str, str, int], Any] = {}
-        self._latency: dict[tuple[str, str], Any] = {}
-        self._upstream: dict[str, Any] = {}
         self._state = StateCollector()
         r.register(self._state)
 
@@ -114,22 +118,12 @@ class Metrics:
         self._state.shared = shared
 
     def request(self, tenant: str, rule: str, decision: str, status: int, seconds: float | None) -> None:
-        key = (tenant, rule, decision, status)
-        child = self._requests.get(key)
-        if child is None:
-            child = self._requests[key] = self.requests.labels(tenant, rule, decision, str(status))
-        child.inc()
+        self.requests.inc((tenant, rule, decision, status))
         if seconds is not None:
-            hist = self._latency.get((tenant, rule))
-            if hist is None:
-                hist = self._latency[(tenant, rule)] = self.request_seconds.labels(tenant, rule)
-            hist.observe(seconds)
+            self.request_seconds.observe((tenant, rule), seconds)
 
     def upstream(self, name: str, seconds: float) -> None:
-        hist = self._upstream.get(name)
-        if hist is None:
-            hist = self._upstream[name] = self.upstream_seconds.labels(name)
-        hist.observe(seconds)
+        self.upstream_seconds.observe((name,), seconds)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -218,6 +212,48 @@ class StateCollector(Collector):
             if self.shared is not None:
                 for name, value in self.shared().items():
                     yield CounterMetricFamily(f"gateway_shared_cache_{name}", f"Redis decision cache {name}", value)
+
+
+class Counts(Collector):
+    """A counter family by label values (the last one may be an int, rendered as text)."""
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...]) -> None:
+        self.name, self.documentation, self.labels = name, documentation, labels
+        self._counts: dict[tuple[str | int, ...], int] = {}
+
+    def inc(self, key: tuple[str | int, ...]) -> None:
+        self._counts[key] = self._counts.get(key, 0) + 1
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for key, count in list(self._counts.items()):  # a copy: a scrape may run on another thread
+            family.add_metric([str(v) for v in key], count)
+        yield family
+
+
+class Histograms(Collector):
+    """A histogram family by label values. The event loop is the only writer; a scrape reads copies."""
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...], buckets: Sequence[float] = LATENCY):
+        self.name, self.documentation, self.labels = name, documentation, labels
+        self.bounds = tuple(buckets)
+        self._le = [floatToGoString(b) for b in self.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
+        #: label values -> observations per bucket (not cumulative; the last is +Inf), then their sum
+        self._rows: dict[tuple[str, ...], list[float]] = {}
+
+    def observe(self, key: tuple[str, ...], seconds: float) -> None:
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = [0.0] * (len(self.bounds) + 2)
+        row[bisect_left(self.bounds, seconds)] += 1  # the first bucket with seconds <= bound
+        row[-1] += seconds
+
+    def collect(self) -> Iterable[Metric]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
+        for key, row in list(self._rows.items()):
+            copy = list(row)
+            family.add_metric(list(key), list(zip(self._le, accumulate(copy[:-1]), strict=True)), copy[-1])
+        yield family
 
 
 class TimedUpstreams(Upstreams):

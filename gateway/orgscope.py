@@ -10,6 +10,7 @@ never shares runs. Shared keys (idempotency, concurrency) are namespaced by both
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,8 +163,8 @@ class Scope:
         self.owner = (org, tenant)
 
     def query(self, raw: bytes) -> bytes:
-        L.check_label_filters(raw, self.profile.label_key_pattern)  # else the upstream 500s
-        return L.rewrite_query(L.rewrite_query(raw, self.profile.label_key, self.org), TENANT_LABEL, self.tenant)
+        args = (raw, self.profile.label_key, self.profile.label_key_pattern, self.org, self.tenant)
+        return _scoped_query(*args) if len(raw) <= 512 else _scoped_query.__wrapped__(*args)
 
     @property
     def namespace(self) -> str:
@@ -200,6 +201,12 @@ class Scope:
             return None
         org, tenant = labels.get(self.profile.label_key), labels.get(TENANT_LABEL)
         return (org if isinstance(org, str) else None, tenant if isinstance(tenant, str) else None)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few queries (often none) from each caller, again and again
+def _scoped_query(raw: bytes, label_key: str, key_pattern: str, org: str, tenant: str) -> bytes:
+    L.check_label_filters(raw, key_pattern)  # else the upstream 500s
+    return L.rewrite_query(L.rewrite_query(raw, label_key, org), TENANT_LABEL, tenant)
 
 
 class _Chain:

@@ -16,7 +16,7 @@ from gateway.decision import Decision
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, PayloadTooLarge, ServiceUnavailable
 from gateway.exchange import Exchange
 from gateway.headers import upstream_request_headers
-from gateway.identity import identity_headers
+from gateway.identity import identity_header_bytes
 from gateway.orgscope import OrgScope, Prepared
 from gateway.paths import quote_path
 from gateway.policy import Builtin, Forward, Match
@@ -166,14 +166,13 @@ class Targets:
 
     def _headers(
         self, ex: Exchange, match: Match, principal: Principal | None, prepared: Prepared
-    ) -> list[tuple[str, str]]:
+    ) -> list[tuple[bytes, bytes]]:
         cookie = None if principal is None else self.settings.tenants[match.route.tenant].cookie_bytes
-        kept = upstream_request_headers(ex.request.headers, drop=prepared.drop_headers, session_cookie=cookie)
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in kept]
+        headers = upstream_request_headers(ex.request.headers, drop=prepared.drop_headers, session_cookie=cookie)
         audience = match.route.target.upstream if isinstance(match.route.target, Forward) else "gateway"
-        headers += identity_headers(principal, match.route.tenant, ex.origin, audience, self.signer)
+        headers += identity_header_bytes(principal, match.route.tenant, ex.origin, audience, self.signer)
         if prepared.content_type is not None:
-            headers.append(("Content-Type", prepared.content_type))
+            headers.append((b"content-type", prepared.content_type.encode("latin-1")))
         return headers
 
 

@@ -21,7 +21,7 @@ from gateway.decision import Decision
 from gateway.errors import GatewayError
 from gateway.exchange import Exchange, Receive, Scope, Send
 from gateway.headers import upstream_request_headers
-from gateway.identity import identity_headers
+from gateway.identity import identity_header_bytes
 from gateway.paths import quote_path
 from gateway.pipeline import decide
 from gateway.policy import Forward
@@ -89,8 +89,8 @@ async def _proxy(gw: Gateway, ex: Exchange, decision: Decision, target: Forward)
 def _upstream_headers(gw: Gateway, ex: Exchange, decision: Decision, target: Forward) -> list[tuple[str, str]]:
     cookie = None if decision.principal is None else gw.settings.tenants[decision.tenant].cookie_bytes
     kept = upstream_request_headers(ex.request.headers, drop=HANDSHAKE, session_cookie=cookie)
-    headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in kept]
-    return headers + identity_headers(decision.principal, decision.tenant, ex.origin, target.upstream, gw.signer)
+    kept += identity_header_bytes(decision.principal, decision.tenant, ex.origin, target.upstream, gw.signer)
+    return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in kept]  # aiohttp takes text
 
 
 def _path_and_query(ex: Exchange, decision: Decision) -> str:

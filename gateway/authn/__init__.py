@@ -92,7 +92,7 @@ class TenantAuthenticator:
 
     async def _decide(self, attempt: Attempt) -> Decision:
         key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
-        return await self.cache.get_or_load(key, lambda: self._load(attempt))
+        return self.cache.cached(key) or await self.cache.get_or_load(key, lambda: self._load(attempt))
 
     async def _load(self, attempt: Attempt) -> Decision:
         if attempt.authenticator == "kratos-cookie":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 import orjson
 
 from gateway.labels.errors import bad_request, bad_upstream
@@ -41,7 +43,39 @@ def filter_list_response(body: bytes, key: str, org: str) -> bytes:
 
 
 def filter_list_by(body: bytes, labels: Mapping[str, str]) -> bytes:
-    """``filter_list_response`` for several required labels at once, in one parse."""
+    """``filter_list_response`` for several required labels at once, in one parse.
+
+    The common case (a JSON array of run objects) is read by a decoder that builds only
+    each run's wanted labels; kept runs are the upstream's own bytes. Anything else falls
+    back to a full parse with the same rules (and its 502 for what is not a JSON array).
+    """
+    keys, wanted = tuple(labels), tuple(labels.values())
+    try:
+        runs = _labels_decoder(keys).decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return _filter_parsed(body, labels)
+    keep = [run.labels is not None and msgspec.structs.astuple(run.labels) == wanted for run in runs]
+    if all(keep):
+        return body
+    raws = _RAW_LIST.decode(body)
+    return b"[" + b",".join(raw for raw, kept in zip(raws, keep, strict=True) if kept) + b"]"
+
+
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+@functools.lru_cache(maxsize=64)
+def _labels_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[list[Any]]:
+    """Reads `[{"labels": {key: value, ...}, ...}, ...]` keeping only `keys` (last duplicate
+    wins, as in JavaScript); a run that is not an object, or labels that are not an object,
+    fail the decode (and the caller's full parse decides)."""
+    names = {f"label{i}": key for i, key in enumerate(keys)}
+    labels = msgspec.defstruct("Labels", [(name, Any, None) for name in names], rename=names)
+    run = msgspec.defstruct("Run", [("labels", labels | None, None)])
+    return msgspec.json.Decoder(list[run])  # type: ignore[valid-type]
+
+
+def _filter_parsed(body: bytes, labels: Mapping[str, str]) -> bytes:
     try:
         runs = orjson.loads(body)
     except orjson.JSONDecodeError:

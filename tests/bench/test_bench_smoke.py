@@ -64,5 +64,8 @@ def test_extras_ran(results: dict[str, Any]) -> None:
         burst = results["cold_burst"][kind]
         assert burst["ok"] == burst["requests"] == 100
         assert burst["ory_calls"] >= 1
+    workers = results["workers"]
+    assert all(g["rps"] > 0 and g["cpu_us_per_request"] > 0 for g in workers["gateways"].values())
+    assert len(workers["gateways"]) == 2 and workers["cpu_ratio"] is not None
     memory = results["memory"]
     assert memory["bytes"] > 0 and memory["entries_after"] == memory["decisions"]

@@ -109,8 +109,10 @@ def test_sse_passes_own_drops_foreign() -> None:
         (CRLF, CRLF),
         (CR, CR),
         (CRLF.replace(b"}}", b"}"), b""),  # truncated JSON
-        (b'event: x\nid: 7\ndata: {"labels":\ndata: {"organizationId":"org_a"}}\n\n',
-         b'event: x\nid: 7\ndata: {"labels":\ndata: {"organizationId":"org_a"}}\n\n'),
+        (
+            b'event: x\nid: 7\ndata: {"labels":\ndata: {"organizationId":"org_a"}}\n\n',
+            b'event: x\nid: 7\ndata: {"labels":\ndata: {"organizationId":"org_a"}}\n\n',
+        ),
         (b'data: {"labels":\ndata: {"organizationId":"org_b"}}\n\n', b""),
         (b": c\ndata: " + json.dumps({"labels": {KEY: "org_b"}}).encode() + b"\n\n", b""),
         (MINE[:-1], b""),  # incomplete at end of stream
@@ -157,3 +159,43 @@ def test_filter_list_by_requires_every_label_in_one_parse() -> None:
     assert [run["id"] for run in kept] == ["a"]
     only_mine = json.dumps(runs[:1]).encode()
     assert filter_list_by(only_mine, {"organizationId": "org-a", "tenant": "customer"}) is only_mine
+
+
+LABEL_VALUES: st.SearchStrategy[Any] = st.one_of(
+    st.sampled_from(["org-a", "org-b", "customer", "dealer"]), st.none(), st.integers(), st.just([])
+)
+RUN_SHAPES = st.one_of(
+    st.fixed_dictionaries(
+        {"id": st.text(max_size=3)},
+        optional={"labels": st.one_of(st.none(), st.dictionaries(st.sampled_from(["organizationId", "tenant", "x"]),
+                                                                 LABEL_VALUES, max_size=3))},
+    ),
+    st.integers(),
+    st.none(),
+    st.text(max_size=3),
+)  # fmt: skip
+
+
+@given(st.lists(RUN_SHAPES, max_size=8), st.booleans())
+def test_property_fast_list_reader_agrees_with_the_full_parse(runs: list[Any], spaced: bool) -> None:
+    """The msgspec reader (kept runs as the upstream's bytes) and the full parse keep the same runs."""
+    body = json.dumps(runs, indent=1 if spaced else None).encode()
+    wanted = {"organizationId": "org-a", "tenant": "customer"}
+    out = filter_list_by(body, wanted)
+    expected = [
+        r for r in runs
+        if isinstance(r, dict) and isinstance(r.get("labels"), dict)
+        and all(r["labels"].get(k) == v for k, v in wanted.items())
+    ]  # fmt: skip
+    assert json.loads(out) == expected
+    if len(expected) == len(runs):
+        assert out is body
+
+
+def test_fast_list_reader_reads_duplicate_keys_as_javascript_does() -> None:
+    """The last duplicate wins (JSON.parse); a run that names two organizations is judged by the last."""
+    wanted = {"organizationId": "org-a", "tenant": "customer"}
+    sneaky = b'[{"labels":{"organizationId":"org-a","tenant":"customer","organizationId":"org-b"}}]'
+    assert json.loads(filter_list_by(sneaky, wanted)) == []
+    twice = b'[{"labels":{"organizationId":"org-b"},"labels":{"organizationId":"org-a","tenant":"customer"}}]'
+    assert filter_list_by(twice, wanted) is twice
