@@ -142,7 +142,8 @@ class OrgScope:
     ) -> tuple[str | None, str | None] | None:
         p = scope.profile
         path = f"{p.base_path}{p.lookup_path}?{L.canonical_run_query(run_id, p.run_id_param).decode()}"
-        got = await self.upstreams.fetch(upstream, "GET", path, [("X-Request-Id", ex.origin.request_id)], 10.0)
+        request_id = [(b"x-request-id", ex.origin.request_id.encode())]
+        got = await self.upstreams.fetch(upstream, "GET", path, request_id, 10.0)
         if got.status != 200:
             return None
         return scope.owner_of(got.body)

@@ -114,12 +114,11 @@ class Upstreams:
         self._pools.clear()
 
     async def fetch(
-        self, name: str, method: str, path_and_query: str, headers: list[tuple[str, str]], timeout: float
+        self, name: str, method: str, path_and_query: str, headers: list[tuple[bytes, bytes]], timeout: float
     ) -> Fetched:
         """A small side call (run lookups): the whole body, errors translated."""
-        encoded = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers]
         try:
-            answer = await self._open(name, method, path_and_query, encoded, None, Timeouts(timeout, idle=timeout))
+            answer = await self._open(name, method, path_and_query, headers, None, Timeouts(timeout, idle=timeout))
             try:
                 fetched = Fetched(answer.status, list(answer.raw_headers), await answer.read())
             except BaseException:
@@ -182,11 +181,10 @@ class Upstreams:
         self, name: str, method: str, path_and_query: str, headers: list[tuple[bytes, bytes]], body: bytes | None,
         timeouts: Timeouts,
     ) -> Answer:  # fmt: skip
+        host, port, base = self._plain[name]
         pool = self._pools.get(name)
         if pool is None:
-            host, port, base = self._plain[name]
             pool = self._pools[name] = h1.Pool(host, port, limit=self.pool_size)
-        base = self._plain[name][2]
         return await pool.request(
             method, base + path_and_query, headers, body, timeouts.head, timeouts.idle, timeouts.connect
         )

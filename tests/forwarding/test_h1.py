@@ -63,6 +63,13 @@ async def keep_answering(up: Upstream, reader: asyncio.StreamReader, writer: asy
         await writer.drain()
 
 
+async def silent(up: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Reads the request, never answers, and counts the close when the client gives up."""
+    await up.read_head(reader)
+    await reader.read()
+    up.eofs += 1
+
+
 async def get(
     pool: h1.Pool,
     target: str = "/x",
@@ -185,11 +192,6 @@ async def test_informational_answers_are_skipped() -> None:
 
 
 async def test_no_head_in_time_is_a_timeout_and_the_connection_is_closed() -> None:
-    async def silent(up: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await up.read_head(reader)
-        await reader.read()  # until the client gives up
-        up.eofs += 1
-
     async with upstream(silent) as up:
         pool = h1.Pool("127.0.0.1", up.port)
         with pytest.raises(h1.UpstreamTimeout):
@@ -296,11 +298,6 @@ async def test_pool_limit_queues_requests_on_one_connection() -> None:
 
 
 async def test_cancel_while_waiting_closes_the_connection_and_frees_the_slot() -> None:
-    async def silent(up: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await up.read_head(reader)
-        await reader.read()
-        up.eofs += 1
-
     async with upstream(silent) as up:
         pool = h1.Pool("127.0.0.1", up.port, limit=1)
         task = asyncio.create_task(get(pool))
