@@ -119,6 +119,13 @@ def targets(rows: Sequence[Mapping[str, Any]], extra: Mapping[str, Any]) -> list
     if scaling.get("rps_ratio") is not None:
         ratio = scaling["rps_ratio"]
         out.append(_check("10,000 routes + 100 tenants within 5% of 3 + 3 (rps)", ratio, ratio >= 0.95))
+    if scaling.get("cpu_ratio") is not None:
+        ratio = scaling["cpu_ratio"]
+        out.append(_check("10,000 routes + 100 tenants within 5% of 3 + 3 (CPU per request)", ratio, ratio <= 1.05))
+    counted = (extra.get("instructions") or {}).get("instructions_ratio")
+    if counted is not None:
+        what = "10,000 routes + 100 tenants within 5% of 3 + 3 (instructions per request, callgrind)"
+        out.append(_check(what, counted, counted <= 1.05))
     workers = extra.get("workers") or {}
     if workers.get("cpu_ratio") is not None:
         ratio = workers["cpu_ratio"]

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench import report, scaling
+from bench import instructions, report, scaling
 from bench.burst import cold_burst
 from bench.gw import Gateway, repin, spawn_gateway, wait_ready
 from bench.memory import cache_memory
@@ -62,6 +62,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; quick 1)")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     p.add_argument("--skip-extras", action="store_true", help="only the throughput matrix")
+    p.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per request by configuration size (bench.instructions, ~7 min)",
+    )
     return p.parse_args(argv)
 
 
@@ -278,6 +283,10 @@ def print_results(results: dict[str, Any]) -> None:
         print(f"decision cache: {m['decisions']} decisions = {m['bytes'] / 2**20:.1f} MiB "
               f"({m['bytes_per_decision']:.0f} B each); after {m['inserted']} inserts: {m['entries_after']} "
               f"entries, {m['bytes_after'] / 2**20:.1f} MiB")  # fmt: skip
+    if "instructions" in results:
+        i = results["instructions"]
+        each = ", ".join(f"{n}: {v['Ir']:,.0f}" for n, v in i["per_request"].items())
+        print(f"instructions per request (callgrind, event-loop thread): {each}; ratio {i.get('instructions_ratio')}")
     for t in results.get("targets", []):
         print(f"[{'met' if t['met'] else 'MISSED'}] {t['target']}: {t['value']}")
     for failure in results["failures"]:
@@ -288,6 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     plan = plan_from(args)
     results = run(plan, args.skip_extras)
+    if args.instructions:
+        results["instructions"] = instructions.measure([scaling.SMALL, scaling.LARGE], 1000,
+                                                       instructions.BASE_REQUESTS, cache_sim=True)  # fmt: skip
+        if plan.high == 32:
+            results["targets"] = report.targets(results["configurations"], results)
     print_results(results)
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2))

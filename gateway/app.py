@@ -187,7 +187,7 @@ class GatewayApp:
         self.drain.install()
         self._tasks.append(asyncio.create_task(gw.policies.watch()))
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, gw.policies.reload)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, gw.policies.reload_in_background)
         heap.settle()  # everything alive now lives as long as the process
 
     async def shutdown(self) -> None:

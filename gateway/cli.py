@@ -117,7 +117,12 @@ def _print_check(doc: dict[str, object]) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings, _ = load_all(os.environ)
+    from gateway import serve
+    from gateway.policy.isolated import load_isolated
+
+    settings = load_settings(os.environ)
+    # every problem is listed before uvicorn starts; the load runs in a child (see the module)
+    serve.hand_over(settings, load_isolated(settings.policies_dir, settings))
     uvicorn.run(
         "gateway.serve:app",
         factory=True,

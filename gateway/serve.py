@@ -10,8 +10,9 @@ import time
 import orjson
 
 from gateway.app import GatewayApp
-from gateway.cli import load_all
-from gateway.policy import PolicyStore
+from gateway.config import Settings, load_settings
+from gateway.policy import PolicySet, PolicyStore
+from gateway.policy.isolated import load_isolated
 
 #: attributes every LogRecord has; anything else on a record was passed as `extra=`
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -50,7 +51,24 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn").setLevel(logging.WARNING)
 
 
+#: what `gateway serve` loaded to check the configuration before starting uvicorn; with one
+#: worker uvicorn calls the factory in that same process, which takes it instead of loading again
+_handed_over: tuple[Settings, PolicySet] | None = None
+
+
+def hand_over(settings: Settings, policies: PolicySet) -> None:
+    global _handed_over
+    _handed_over = (settings, policies)
+
+
 def app() -> GatewayApp:
-    settings, policies = load_all(os.environ)
+    """uvicorn's factory. Policies are loaded in a child process (gateway.policy.isolated),
+    at start-up and on every reload, so the serving heap holds only what stays."""
+    global _handed_over
+    if _handed_over is not None:
+        (settings, policies), _handed_over = _handed_over, None
+    else:
+        settings = load_settings(os.environ)
+        policies = load_isolated(settings.policies_dir, settings)
     configure_logging(settings.log_level)
-    return GatewayApp(settings, PolicyStore(settings.policies_dir, settings, initial=policies))
+    return GatewayApp(settings, PolicyStore(settings.policies_dir, settings, initial=policies, loader=load_isolated))

@@ -49,12 +49,13 @@ def filter_list_by(body: bytes, labels: Mapping[str, str]) -> bytes:
     each run's wanted labels; kept runs are the upstream's own bytes. Anything else falls
     back to a full parse with the same rules (and its 502 for what is not a JSON array).
     """
-    keys, wanted = tuple(labels), tuple(labels.values())
+    decoder, labels_type = _labels_decoder(tuple(labels))
     try:
-        runs = _labels_decoder(keys).decode(body)
+        runs = decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _filter_parsed(body, labels)
-    keep = [run.labels is not None and msgspec.structs.astuple(run.labels) == wanted for run in runs]
+    wanted = labels_type(*labels.values())  # struct equality: field by field, in C
+    keep = [run.labels == wanted for run in runs]
     if all(keep):
         return body
     raws = _RAW_LIST.decode(body)
@@ -65,14 +66,15 @@ _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 @functools.lru_cache(maxsize=64)
-def _labels_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[list[Any]]:
+def _labels_decoder(keys: tuple[str, ...]) -> tuple[msgspec.json.Decoder[list[Any]], type[msgspec.Struct]]:
     """Reads `[{"labels": {key: value, ...}, ...}, ...]` keeping only `keys` (last duplicate
     wins, as in JavaScript); a run that is not an object, or labels that are not an object,
-    fail the decode (and the caller's full parse decides)."""
+    fail the decode (and the caller's full parse decides). Also returns the labels' struct
+    type. The structs hold only decoded JSON values, never a cycle: the collector skips them."""
     names = {f"label{i}": key for i, key in enumerate(keys)}
-    labels = msgspec.defstruct("Labels", [(name, Any, None) for name in names], rename=names)
-    run = msgspec.defstruct("Run", [("labels", labels | None, None)])
-    return msgspec.json.Decoder(list[run])  # type: ignore[valid-type]
+    labels = msgspec.defstruct("Labels", [(name, Any, None) for name in names], rename=names, gc=False)
+    run = msgspec.defstruct("Run", [("labels", labels | None, None)], gc=False)
+    return msgspec.json.Decoder(list[run]), labels  # type: ignore[valid-type]
 
 
 def _filter_parsed(body: bytes, labels: Mapping[str, str]) -> bytes:

@@ -3,8 +3,9 @@
 Requests read `PolicyStore.current` once and keep that `PolicySet` for their
 whole life, so a reload never changes the rules under a request in flight. A
 new set that does not load is rejected: the old one stays and the errors are
-logged (logger ``gateway.policy``). `reload()` is what SIGHUP calls; `watch()`
-polls the folder's file contents every `interval` seconds and reloads on change.
+logged (logger ``gateway.policy``). SIGHUP runs `reload()` in a worker thread; `watch()`
+polls the folder's file contents every `interval` seconds and reloads on change. The
+server loads through `gateway.policy.isolated` (a child process).
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ class PolicyStore:
         for problem in problems:
             log.error("policy reload rejected, keeping the previous set: %s", problem)
         return problems
+
+    def reload_in_background(self) -> None:
+        """What SIGHUP calls: the reload runs in a worker thread, the event loop keeps serving."""
+        asyncio.get_running_loop().run_in_executor(None, self.reload)
 
     def changed(self) -> bool:
         return fingerprint(self.directory) != self._fingerprint

@@ -69,3 +69,20 @@ def test_extras_ran(results: dict[str, Any]) -> None:
     assert len(workers["gateways"]) == 2 and workers["cpu_ratio"] is not None
     memory = results["memory"]
     assert memory["bytes"] > 0 and memory["entries_after"] == memory["decisions"]
+
+
+@pytest.mark.timeout(400)
+def test_instruction_counting_works(tmp_path: Path) -> None:
+    """`bench.instructions --quick`: the gateway under callgrind, start-up cancelled out."""
+    assert shutil.which("valgrind") is not None, "valgrind not installed (scripts/setup installs it)"
+    out = tmp_path / "instructions.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.instructions", "--quick", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=360,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[-4000:]}"
+    data = json.loads(out.read_text())
+    per_request = data["per_request"]["3-routes-3-tenants"]
+    # a cached-session forward is hundreds of thousands of instructions; start-up (hundreds of
+    # millions) would show if the subtraction did not cancel it
+    assert 50_000 < per_request["Ir"] < 5_000_000, per_request
