@@ -49,15 +49,15 @@ def filter_list_by(body: bytes, labels: Mapping[str, str]) -> bytes:
     each run's wanted labels; kept runs are the upstream's own bytes. Anything else falls
     back to a full parse with the same rules (and its 502 for what is not a JSON array).
     """
-    decoder, labels_type = _labels_decoder(tuple(labels))
+    decoder, run_type, labels_type = _labels_decoder(tuple(labels))
     try:
         runs = decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _filter_parsed(body, labels)
-    wanted = labels_type(*labels.values())  # struct equality: field by field, in C
-    keep = [run.labels == wanted for run in runs]
-    if all(keep):
+    wanted = run_type(labels_type(*labels.values()))  # struct equality: field by field, in C
+    if runs.count(wanted) == len(runs):
         return body
+    keep = [run == wanted for run in runs]
     raws = _RAW_LIST.decode(body)
     return b"[" + b",".join(raw for raw, kept in zip(raws, keep, strict=True) if kept) + b"]"
 
@@ -66,15 +66,16 @@ _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 @functools.lru_cache(maxsize=64)
-def _labels_decoder(keys: tuple[str, ...]) -> tuple[msgspec.json.Decoder[list[Any]], type[msgspec.Struct]]:
+def _labels_decoder(keys: tuple[str, ...]) -> tuple[msgspec.json.Decoder[list[Any]], Any, Any]:
     """Reads `[{"labels": {key: value, ...}, ...}, ...]` keeping only `keys` (last duplicate
     wins, as in JavaScript); a run that is not an object, or labels that are not an object,
-    fail the decode (and the caller's full parse decides). Also returns the labels' struct
-    type. The structs hold only decoded JSON values, never a cycle: the collector skips them."""
+    fail the decode (and the caller's full parse decides). Also returns the run and labels
+    struct types. The structs hold only decoded JSON values, never a cycle: the collector
+    skips them."""
     names = {f"label{i}": key for i, key in enumerate(keys)}
     labels = msgspec.defstruct("Labels", [(name, Any, None) for name in names], rename=names, gc=False)
     run = msgspec.defstruct("Run", [("labels", labels | None, None)], gc=False)
-    return msgspec.json.Decoder(list[run]), labels  # type: ignore[valid-type]
+    return msgspec.json.Decoder(list[run]), run, labels  # type: ignore[valid-type]
 
 
 def _filter_parsed(body: bytes, labels: Mapping[str, str]) -> bytes:
