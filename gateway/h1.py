@@ -266,10 +266,16 @@ class Connection(asyncio.Protocol):
             self._timer = None
 
 
+#: how long an idle connection is kept: below the 5 s after which Node's and uvicorn's servers
+#: close idle connections themselves (a request sent just as the upstream closes would fail),
+#: and short enough that the connections a burst opened are soon given back
+KEEPALIVE_SECONDS = 4.0
+
+
 class Pool:
     """Keep-alive connections to one `http://host:port` upstream, at most `limit` at once."""
 
-    def __init__(self, host: str, port: int, *, limit: int = 256, keepalive: float = 30.0) -> None:
+    def __init__(self, host: str, port: int, *, limit: int = 256, keepalive: float = KEEPALIVE_SECONDS) -> None:
         self.host, self.port = host, port
         self.limit = limit
         self.keepalive = keepalive

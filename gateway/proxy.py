@@ -91,7 +91,9 @@ class Upstreams:
     def session(self, name: str) -> aiohttp.ClientSession:
         session = self._sessions.get(name)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=self.pool_size, keepalive_timeout=30, ttl_dns_cache=300)
+            connector = aiohttp.TCPConnector(
+                limit=self.pool_size, keepalive_timeout=h1.KEEPALIVE_SECONDS, ttl_dns_cache=300
+            )
             session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),
