@@ -32,7 +32,7 @@ def upstream() -> Iterator[Recorder]:
 
 def start(directory: Path, upstream: Recorder) -> Iterator[Proc]:
     env = policy_env(GATEWAY_UPSTREAM_JOBS_URL=upstream.url, GATEWAY_POLICIES_DIR=str(directory))
-    with gateway_process(env) as proc:
+    with gateway_process(env, timeout=120) as proc:  # 10,000 routes take seconds to load
         yield proc
 
 

@@ -56,10 +56,10 @@ def _spawn(args: list[str], env: Mapping[str, str], health: str, timeout: float 
 
 
 @contextmanager
-def gateway_process(env: Mapping[str, str]) -> Iterator[Proc]:
+def gateway_process(env: Mapping[str, str], timeout: float = 20.0) -> Iterator[Proc]:
     listen = env.get("GATEWAY_LISTEN") or f"127.0.0.1:{free_port()}"
     env = {"GATEWAY_POLICIES_DIR": str(ROOT / "policies"), **env, "GATEWAY_LISTEN": listen}
-    proc = _spawn([sys.executable, "-m", "gateway", "serve"], env, f"http://{listen}/healthz")
+    proc = _spawn([sys.executable, "-m", "gateway", "serve"], env, f"http://{listen}/healthz", timeout)
     proc.url = f"http://{listen}"
     try:
         yield proc
