@@ -122,7 +122,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(os.environ)
     # every problem is listed before uvicorn starts; the load runs in a child (see the module)
-    serve.hand_over(settings, load_isolated(settings.policies_dir, settings))
+    policies = load_isolated(settings.policies_dir, settings)
+    if args.workers == 1:  # uvicorn calls the factory in this process: it takes these
+        serve.hand_over(settings, policies)
     uvicorn.run(
         "gateway.serve:app",
         factory=True,
