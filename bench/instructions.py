@@ -23,7 +23,6 @@ import contextlib
 import json
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,10 +34,9 @@ import httpx
 
 from bench import scaling
 from bench.gw import obtain_credentials
-from bench.procs import ROOT, Child, clean_env, pinned, wait_http
+from bench.procs import clean_env, pinned, spawn, wait_http
 from bench.world import start_backends
 from gateway.emulator.testing import free_port
-from gateway.processes import stop_process
 
 PATH = "/customer/bench/small"
 #: requests answered before counting starts in earnest (caches warm, connections open)
@@ -54,11 +52,8 @@ def count(shape: scaling.Shape, requests: int, token: str, urls: tuple[str, str]
     out = workdir / f"callgrind-{shape.name}-{requests}.out"
     tool = ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--cache-sim={'yes' if cache_sim else 'no'}",
             f"--callgrind-out-file={out}"]  # fmt: skip
-    log = workdir / f"{shape.name}-{requests}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(pinned(1, [*tool, sys.executable, "-m", "gateway", "serve"]), cwd=ROOT, env=env,
-                                   stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
-    child = Child(f"gateway-{shape.name}", process, log)
+    args = pinned(1, [*tool, sys.executable, "-m", "gateway", "serve"])
+    child = spawn(f"gateway-{shape.name}", args, workdir / f"{shape.name}-{requests}.log", env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(child, url + "/healthz", timeout=900)
@@ -67,10 +62,10 @@ def count(shape: scaling.Shape, requests: int, token: str, urls: tuple[str, str]
                 answer = client.get(PATH)
                 if answer.status_code != 200:
                     raise RuntimeError(f"{shape.name}: {PATH} answered {answer.status_code}: {answer.text[:200]}")
-        process.send_signal(signal.SIGINT)  # a clean exit: callgrind writes its totals
-        process.wait(timeout=600)
+        child.process.send_signal(signal.SIGINT)  # a clean exit: callgrind writes its totals
+        child.process.wait(timeout=600)
     finally:
-        stop_process(process)
+        child.stop()
     return _totals(Path(f"{out}-01"))  # thread 1: the event loop
 
 

@@ -213,7 +213,7 @@ def measure_bursts(world: World, failures: list[str]) -> dict[str, Any]:
 # --- main ---------------------------------------------------------------------------
 
 
-def run(plan: Plan, skip_extras: bool) -> dict[str, Any]:
+def run(plan: Plan, skip_extras: bool, count_instructions: bool = False) -> dict[str, Any]:
     failures: list[str] = []
     results: dict[str, Any] = {"meta": _meta(plan)}
     with contextlib.ExitStack() as stack:
@@ -243,6 +243,10 @@ def run(plan: Plan, skip_extras: bool) -> dict[str, Any]:
     if not skip_extras:
         log("memory: filling the decision cache ...")
         results["memory"] = cache_memory(plan.memory_decisions, plan.memory_overflow)
+    if count_instructions:
+        results["instructions"] = instructions.measure(
+            [scaling.SMALL, scaling.LARGE], 1000, instructions.BASE_REQUESTS, cache_sim=True
+        )
     results["targets"] = report.targets(results["configurations"], results) if plan.high == 32 else []
     results["failures"] = failures
     results["ok"] = not failures
@@ -296,12 +300,7 @@ def print_results(results: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     plan = plan_from(args)
-    results = run(plan, args.skip_extras)
-    if args.instructions:
-        results["instructions"] = instructions.measure([scaling.SMALL, scaling.LARGE], 1000,
-                                                       instructions.BASE_REQUESTS, cache_sim=True)  # fmt: skip
-        if plan.high == 32:
-            results["targets"] = report.targets(results["configurations"], results)
+    results = run(plan, args.skip_extras, args.instructions)
     print_results(results)
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2))

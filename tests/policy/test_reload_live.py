@@ -7,6 +7,7 @@ import json
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ def upstream() -> Iterator[Recorder]:
         yield recorder
 
 
+@contextmanager
 def start(directory: Path, upstream: Recorder) -> Iterator[Proc]:
     env = policy_env(GATEWAY_UPSTREAM_JOBS_URL=upstream.url, GATEWAY_POLICIES_DIR=str(directory))
     with gateway_process(env, timeout=120) as proc:  # 10,000 routes take seconds to load
@@ -49,7 +51,7 @@ def test_a_changed_folder_is_served_without_a_restart_and_a_broken_one_is_refuse
     tmp_path: Path, upstream: Recorder
 ) -> None:
     write_routes(tmp_path, ["/one"])
-    for proc in start(tmp_path, upstream):
+    with start(tmp_path, upstream) as proc:
         assert httpx.get(proc.url + "/customer/two").status_code == 404
         write_routes(tmp_path, ["/one", "/two"])
         assert wait_for(proc.url + "/customer/two", 200).status_code == 200
@@ -66,7 +68,7 @@ def test_a_changed_folder_is_served_without_a_restart_and_a_broken_one_is_refuse
 
 def test_sighup_reloads_ten_thousand_routes_while_requests_are_answered(tmp_path: Path, upstream: Recorder) -> None:
     write_routes(tmp_path, ["/probe"], fillers=10_000)
-    for proc in start(tmp_path, upstream):
+    with start(tmp_path, upstream) as proc:
         upstream.clear()
         write_routes(tmp_path, ["/probe", "/after"], fillers=10_000)
         proc.process.send_signal(signal.SIGHUP)
