@@ -19,9 +19,9 @@ import httpx
 import orjson
 
 from gateway.authn.cache import DecisionCache, Entry, credential_key
-from gateway.authn.decision import Decision
 from gateway.authn.kratos import KratosAuthenticator
-from gateway.config import CacheSettings, load_settings
+from gateway.authn.verdict import Verdict
+from gateway.config.load import CacheSettings, load_settings
 from gateway.demo.world import gateway_env
 
 
@@ -47,7 +47,7 @@ def _fill(cache: DecisionCache, kratos: KratosAuthenticator, start: int, count: 
         key = credential_key("customer", "kratos-token", f"ory_st_{i:032d}")
         principal = kratos.session_decision(orjson.loads(_session(i))).principal
         assert principal is not None
-        cache.backend.set(key, Entry(Decision(dataclasses.replace(principal, credential_hash=key)), expires))
+        cache.backend.set(key, Entry(Verdict(dataclasses.replace(principal, credential_hash=key)), expires))
 
 
 async def _measure(count: int, overflow: int) -> dict[str, Any]:

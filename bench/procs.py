@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.processes import stop_process
+from gateway.cli.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

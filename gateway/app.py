@@ -16,30 +16,32 @@ from typing import Any
 
 import httpx
 
-from gateway import accesslog, heap, protocol, ratelimit
-from gateway.assertion import AssertionSigner
 from gateway.authn import build_authenticators
-from gateway.browser import redirect_to_login
-from gateway.builtins import build_builtins
-from gateway.config import Settings
+from gateway.config.load import Settings
 from gateway.context import Gateway
-from gateway.decisions import decisions
+from gateway.endpoints import rate_limit as ratelimit
+from gateway.endpoints.builtins import build_builtins
+from gateway.endpoints.forward_auth import decisions
+from gateway.endpoints.health import readiness
 from gateway.errors import GatewayError, Unauthenticated
-from gateway.exchange import Exchange, Receive, Scope, Send
-from gateway.forwarded import TrustedProxies
-from gateway.headers import check_head
-from gateway.health import readiness
-from gateway.lifecycle import Drain, Tracker
-from gateway.locate import Locator
-from gateway.metrics import CURRENT, Metrics, RequestTimes, TimedUpstreams
-from gateway.orgscope import OrgScope
+from gateway.forward.assertion import AssertionSigner
+from gateway.forward.dispatch import Targets
+from gateway.forward.headers import check_head
+from gateway.forward.websocket import serve_websocket
+from gateway.front.exchange import Exchange, Receive, Scope, Send
+from gateway.front.locate import Locator
+from gateway.front.login import redirect_to_login
+from gateway.front.request import RequestView
+from gateway.front.trusted_proxies import TrustedProxies
+from gateway.labels.scope import OrgScope
+from gateway.observe import access_log as accesslog
+from gateway.observe.metrics import CURRENT, Metrics, RequestTimes, TimedUpstreams
 from gateway.pipeline import handle
 from gateway.policy import PolicyStore
-from gateway.request import RequestView
-from gateway.revocations import Revocations
-from gateway.shared import Guard, RedisShared, RedisWindows, connect
-from gateway.targets import Targets
-from gateway.websocket import serve_websocket
+from gateway.replicas.redis import Guard, RedisShared, RedisWindows, connect
+from gateway.replicas.revocations import Revocations
+from gateway.server import heap, protocol
+from gateway.server.lifecycle import Drain, Tracker
 
 log = logging.getLogger("gateway")
 

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from gateway.assertion import AssertionSigner
-from gateway.config import Settings
-from gateway.forwarded import TrustedProxies
-from gateway.locate import Locator
+from gateway.config.load import Settings
+from gateway.forward.assertion import AssertionSigner
+from gateway.forward.proxy import Upstreams
+from gateway.front.locate import Locator
+from gateway.front.trusted_proxies import TrustedProxies
 from gateway.policy import PolicyStore
-from gateway.proxy import Upstreams
 
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator
-    from gateway.targets import Targets
+    from gateway.forward.dispatch import Targets
 
 
 @dataclass(slots=True)

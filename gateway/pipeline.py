@@ -9,7 +9,7 @@ from __future__ import annotations
 from gateway.authz import authorize
 from gateway.context import Gateway
 from gateway.decision import Decision
-from gateway.exchange import Exchange
+from gateway.front.exchange import Exchange
 
 
 async def decide(gw: Gateway, ex: Exchange) -> Decision:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.browser import login_url, safe_return_to
-from gateway.config import load_settings
+from gateway.config.load import load_settings
+from gateway.front.login import login_url, safe_return_to
 
 HOSTS = ("app.customer.example", "customer.example")
 

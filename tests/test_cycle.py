@@ -1,4 +1,4 @@
-"""The response writer (gateway.cycle) and the connection's deadlines (gateway.protocol)."""
+"""The response writer (gateway.server.response_cycle) and the connection's deadlines (gateway.server.protocol)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from gateway.cycle import Cycle
-from gateway.protocol import Deadline
+from gateway.server.protocol import Deadline
+from gateway.server.response_cycle import Cycle
 
 
 class Transport:

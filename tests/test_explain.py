@@ -7,7 +7,7 @@ import argparse
 import orjson
 import pytest
 
-from gateway.explain import Caller, Explanation, add_arguments, explain, run
+from gateway.cli.explain import Caller, Explanation, add_arguments, explain, run
 from tests.policy.helpers import make_settings, seed_policies
 
 SETTINGS = make_settings(GATEWAY_TENANT_DEALER_HOSTS="partners.example.com")

@@ -1,8 +1,8 @@
-"""Response headers on their way back to the client (gateway.headers)."""
+"""Response headers on their way back to the client (gateway.forward.headers)."""
 
 from __future__ import annotations
 
-from gateway.headers import downstream_response_headers
+from gateway.forward.headers import downstream_response_headers
 
 
 def test_hop_by_hop_and_connection_listed_headers_go_whatever_the_upstream_case() -> None:

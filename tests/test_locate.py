@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import BadRequest, NotFound
-from gateway.locate import Locator
-from gateway.paths import canonical_path
+from gateway.front.locate import Locator
+from gateway.front.paths import canonical_path
+from gateway.front.request import RequestView
+from gateway.front.tenants import resolve_tenant
 from gateway.policy import match
-from gateway.request import RequestView
-from gateway.tenants import resolve_tenant
 from tests.policy.helpers import make_settings, seed_policies
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from gateway.metrics import LATENCY, Counts, Histograms
+from gateway.observe.metrics import LATENCY, Counts, Histograms
 
 OBSERVED = [0.0004, 0.001, 0.0031, 0.2, 0.2, 29.9, 30.0, 45.0]
 

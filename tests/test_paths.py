@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.errors import BadRequest
-from gateway.paths import canonical_path, is_canonical, quote_path
+from gateway.front.paths import canonical_path, is_canonical, quote_path
 
 ACCEPTED: list[tuple[bytes, str]] = [
     (b"/", "/"),

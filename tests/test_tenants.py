@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from gateway.errors import NotFound
-from gateway.tenants import TenantMatch, resolve_tenant
+from gateway.front.tenants import TenantMatch, resolve_tenant
 from tests.policy.helpers import make_settings
 
 HOSTS = {"GATEWAY_TENANT_DEALER_HOSTS": "partners.example.com,dealer.example.org"}

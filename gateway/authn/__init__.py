@@ -27,16 +27,16 @@ from gateway.authn.cache import (
     credential_key,
 )
 from gateway.authn.credentials import extract
-from gateway.authn.decision import Decision
 from gateway.authn.hydra import ClientOrganizations, HydraIntrospector
 from gateway.authn.jwks import JwksCache
 from gateway.authn.jwt import JwtVerifier
 from gateway.authn.kratos import KratosAuthenticator
-from gateway.authn.routing import AUTHENTICATORS, Attempt, plan
-from gateway.config import CacheSettings, Settings, TenantSettings
+from gateway.authn.sources import AUTHENTICATORS, Attempt, plan
+from gateway.authn.verdict import Verdict
+from gateway.config.load import CacheSettings, Settings, TenantSettings
 from gateway.errors import InvalidToken, Unauthenticated
+from gateway.front.request import RequestView
 from gateway.principal import Kind, Principal
-from gateway.request import RequestView
 
 __all__ = [
     "CacheBackend",
@@ -90,11 +90,11 @@ class TenantAuthenticator:
             )
         raise Unauthenticated("authentication required", realm=self.tenant.name, reason="no_credentials")
 
-    async def _decide(self, attempt: Attempt) -> Decision:
+    async def _decide(self, attempt: Attempt) -> Verdict:
         key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
         return self.cache.cached(key) or await self.cache.get_or_load(key, lambda: self._load(attempt))
 
-    async def _load(self, attempt: Attempt) -> Decision:
+    async def _load(self, attempt: Attempt) -> Verdict:
         if attempt.authenticator == "kratos-cookie":
             return await self.kratos.with_cookie(attempt.cookie_header)
         if attempt.authenticator == "kratos-token":

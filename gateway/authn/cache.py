@@ -24,11 +24,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.authn.decision import Decision
-from gateway.config import CacheSettings
+from gateway.authn.verdict import Verdict
+from gateway.config.load import CacheSettings
 
 Clock = Callable[[], float]
-Loader = Callable[[], Awaitable[Decision]]
+Loader = Callable[[], Awaitable[Verdict]]
 
 
 def credential_key(tenant: str, authenticator: str, credential: str) -> str:
@@ -39,7 +39,7 @@ def credential_key(tenant: str, authenticator: str, credential: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    decision: Decision
+    decision: Verdict
     #: absolute expiry, epoch seconds (same clock as the cache)
     expires: float
 
@@ -130,9 +130,9 @@ class DecisionCache:
         self.backend: CacheBackend = backend or MemoryBackend(settings.size, clock)
         self.shared = shared
         self.stats = CacheStats()
-        self._inflight: dict[str, asyncio.Future[Decision]] = {}
+        self._inflight: dict[str, asyncio.Future[Verdict]] = {}
 
-    def cached(self, key: str) -> Decision | None:
+    def cached(self, key: str) -> Verdict | None:
         """The stored decision for `key` (counted as a hit), or None: a hit needs no await."""
         entry = self.backend.get(key)
         if entry is None:
@@ -142,7 +142,7 @@ class DecisionCache:
             self.stats.negative_hits += 1
         return entry.decision
 
-    async def get_or_load(self, key: str, load: Loader) -> Decision:
+    async def get_or_load(self, key: str, load: Loader) -> Verdict:
         hit = self.cached(key)
         if hit is not None:
             return hit
@@ -162,7 +162,7 @@ class DecisionCache:
     def evict_credential_hash(self, h: str) -> int:
         return self.backend.evict_credential_hash(h)
 
-    async def _load(self, key: str, load: Loader) -> Decision:
+    async def _load(self, key: str, load: Loader) -> Verdict:
         if self.shared is not None:
             entry = await self.shared.get(key)
             if entry is not None and entry.expires > self._clock():
@@ -176,7 +176,7 @@ class DecisionCache:
                 await self.shared.set(key, entry)
         return decision
 
-    def _entry(self, decision: Decision) -> Entry | None:
+    def _entry(self, decision: Verdict) -> Entry | None:
         now = self._clock()
         principal = decision.principal
         if principal is None:
@@ -188,13 +188,13 @@ class DecisionCache:
         return Entry(decision, now + ttl) if ttl > 0 else None
 
     @staticmethod
-    def _stamped(key: str, decision: Decision) -> Decision:
+    def _stamped(key: str, decision: Verdict) -> Verdict:
         p = decision.principal
         if p is None or p.credential_hash == key:
             return decision
-        return Decision(dataclasses.replace(p, credential_hash=key))
+        return Verdict(dataclasses.replace(p, credential_hash=key))
 
-    def _landed(self, key: str, task: asyncio.Future[Decision]) -> None:
+    def _landed(self, key: str, task: asyncio.Future[Verdict]) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
         if not task.cancelled():

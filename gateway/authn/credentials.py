@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
-from gateway.config import TenantSettings
+from gateway.config.load import TenantSettings
 from gateway.errors import InvalidToken
-from gateway.request import RequestView
+from gateway.front.request import RequestView
 
 Shape = Literal["session", "oauth2", "jwt", "unknown"]
 

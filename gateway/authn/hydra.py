@@ -13,10 +13,10 @@ import httpx
 from cachetools import TTLCache
 
 from gateway.authn.cache import Clock
-from gateway.authn.decision import Decision, dig, is_int, same_issuer
-from gateway.authn.oryhttp import json_object, ory_request, outage, unexpected
-from gateway.config import TenantSettings
+from gateway.authn.verdict import Verdict, dig, is_int, same_issuer
+from gateway.config.load import TenantSettings
 from gateway.errors import ServiceUnavailable
+from gateway.ory.http import json_object, ory_request, outage, unexpected
 from gateway.principal import Principal
 
 SERVICE = "hydra"
@@ -96,9 +96,9 @@ class HydraIntrospector:
         admin = tenant.hydra_admin_url
         self._url = admin.rstrip("/") + "/admin/oauth2/introspect" if admin else None
 
-    async def introspect(self, token: str) -> Decision:
+    async def introspect(self, token: str) -> Verdict:
         if self._url is None:
-            return Decision.reject("token_inactive", "this tenant cannot introspect tokens")
+            return Verdict.reject("token_inactive", "this tenant cannot introspect tokens")
         response = await ory_request(
             self._http, "POST", self._url, service=SERVICE, timeout=self._tenant.timeout,
             headers=admin_headers(self._tenant), form={"token": token, "token_type_hint": "access_token"},
@@ -107,12 +107,12 @@ class HydraIntrospector:
             raise unexpected(response, SERVICE)
         return await self.token_decision(json_object(response, SERVICE))
 
-    async def token_decision(self, doc: dict[str, Any]) -> Decision:
+    async def token_decision(self, doc: dict[str, Any]) -> Verdict:
         active = doc.get("active")
         if not isinstance(active, bool):
             raise unexpected_shape()
         if not active:
-            return Decision.reject("token_inactive", "the token is not active")
+            return Verdict.reject("token_inactive", "the token is not active")
         rejected = self._check(doc)
         if rejected is not None:
             return rejected
@@ -121,20 +121,20 @@ class HydraIntrospector:
         if not isinstance(client, str) or not client or not isinstance(scope, str):
             raise unexpected_shape()
         org = ext_organization(doc) or await self._orgs.organization(client)
-        return Decision(machine(self._tenant.name, client, org, frozenset(scope.split()), doc["exp"]))
+        return Verdict(machine(self._tenant.name, client, org, frozenset(scope.split()), doc["exp"]))
 
-    def _check(self, doc: dict[str, Any]) -> Decision | None:
+    def _check(self, doc: dict[str, Any]) -> Verdict | None:
         if not is_int(doc.get("exp")):
             raise unexpected_shape()
         if doc.get("token_use", "access_token") != "access_token":
-            return Decision.reject("token_not_access_token", "not an access token")
+            return Verdict.reject("token_not_access_token", "not an access token")
         issuer = self._tenant.hydra_issuer
         if issuer and "iss" in doc and not same_issuer(doc["iss"], issuer):
-            return Decision.reject("wrong_issuer", "the token was issued by another issuer")
+            return Verdict.reject("wrong_issuer", "the token was issued by another issuer")
         if not audience_ok(doc.get("aud"), self._tenant.jwt_audience):
-            return Decision.reject("wrong_audience", "the token is not meant for this audience")
+            return Verdict.reject("wrong_audience", "the token is not meant for this audience")
         if doc["exp"] <= self._clock():
-            return Decision.reject("token_expired", "the token has expired")
+            return Verdict.reject("token_expired", "the token has expired")
         return None
 
 

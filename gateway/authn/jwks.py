@@ -15,8 +15,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
 
 from gateway.authn.cache import Clock
-from gateway.authn.oryhttp import json_object, ory_request, outage, unexpected
-from gateway.config import TenantSettings
+from gateway.config.load import TenantSettings
+from gateway.ory.http import json_object, ory_request, outage, unexpected
 
 PublicKey = RSAKey | ECKey | OKPKey
 SERVICE = "hydra"

@@ -18,10 +18,10 @@ from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 
 from gateway.authn.cache import Clock
-from gateway.authn.decision import Decision, is_int, same_issuer
 from gateway.authn.hydra import ClientOrganizations, audience_ok, ext_organization, machine
 from gateway.authn.jwks import JwksCache, PublicKey
-from gateway.config import TenantSettings
+from gateway.authn.verdict import Verdict, is_int, same_issuer
+from gateway.config.load import TenantSettings
 
 CLOCK_SKEW = 30.0
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
@@ -45,61 +45,61 @@ class JwtVerifier:
         self._clock = clock
         self._skew = skew
 
-    async def verify(self, token: str) -> Decision:
+    async def verify(self, token: str) -> Verdict:
         header = _header(token)
         if header is None:
-            return Decision.reject("jwt_malformed", "the token is not a well-formed JWT")
+            return Verdict.reject("jwt_malformed", "the token is not a well-formed JWT")
         rejected = self._check_header(header)
         if rejected is not None:
             return rejected
         key = await self._jwks.key(header["kid"])
         if key is None:
-            return Decision.reject("jwt_unknown_key", "the token is signed by an unknown key")
+            return Verdict.reject("jwt_unknown_key", "the token is signed by an unknown key")
         claims = _verified_claims(token, key, header["alg"])
         if claims is None:
-            return Decision.reject("jwt_bad_signature", "the token signature does not verify")
+            return Verdict.reject("jwt_bad_signature", "the token signature does not verify")
         return await self._decide(claims)
 
-    def _check_header(self, header: dict[str, Any]) -> Decision | None:
+    def _check_header(self, header: dict[str, Any]) -> Verdict | None:
         if FORBIDDEN_HEADERS & header.keys():
-            return Decision.reject("jwt_forbidden_header", "the token carries a forbidden header")
+            return Verdict.reject("jwt_forbidden_header", "the token carries a forbidden header")
         if header.get("alg") not in self._tenant.jwt_algorithms:
-            return Decision.reject("jwt_alg_not_allowed", "the token's algorithm is not allowed")
+            return Verdict.reject("jwt_alg_not_allowed", "the token's algorithm is not allowed")
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
-            return Decision.reject("id_token_not_accepted", "the token is not an access token")
+            return Verdict.reject("id_token_not_accepted", "the token is not an access token")
         if not isinstance(header.get("kid"), str):
-            return Decision.reject("jwt_unknown_key", "the token names no key")
+            return Verdict.reject("jwt_unknown_key", "the token names no key")
         return None
 
-    async def _decide(self, claims: dict[str, Any]) -> Decision:
+    async def _decide(self, claims: dict[str, Any]) -> Verdict:
         rejected = self._check_claims(claims)
         if rejected is not None:
             return rejected
         client = claims["client_id"]
         org = ext_organization(claims) or await self._orgs.organization(client)
-        return Decision(machine(self._tenant.name, client, org, _scopes(claims), claims["exp"]))
+        return Verdict(machine(self._tenant.name, client, org, _scopes(claims), claims["exp"]))
 
-    def _check_claims(self, claims: dict[str, Any]) -> Decision | None:
+    def _check_claims(self, claims: dict[str, Any]) -> Verdict | None:
         client = claims.get("client_id")
         if not isinstance(client, str) or not client or any(c in claims for c in ID_TOKEN_CLAIMS):
-            return Decision.reject("id_token_not_accepted", "an ID token is not an access token")
+            return Verdict.reject("id_token_not_accepted", "an ID token is not an access token")
         issuer = self._tenant.hydra_issuer
         if issuer is None or not same_issuer(claims.get("iss"), issuer):
-            return Decision.reject("wrong_issuer", "the token was issued by another issuer")
+            return Verdict.reject("wrong_issuer", "the token was issued by another issuer")
         if not audience_ok(claims.get("aud"), self._tenant.jwt_audience):
-            return Decision.reject("wrong_audience", "the token is not meant for this audience")
+            return Verdict.reject("wrong_audience", "the token is not meant for this audience")
         return self._check_times(claims)
 
-    def _check_times(self, claims: dict[str, Any]) -> Decision | None:
+    def _check_times(self, claims: dict[str, Any]) -> Verdict | None:
         now = self._clock()
         exp, nbf, iat = claims.get("exp"), claims.get("nbf", 0), claims.get("iat", 0)
         if not isinstance(exp, int) or not is_int(exp) or not is_int(nbf) or not is_int(iat):
-            return Decision.reject("jwt_malformed", "the token's time claims are malformed")
+            return Verdict.reject("jwt_malformed", "the token's time claims are malformed")
         if exp + self._skew <= now:
-            return Decision.reject("token_expired", "the token has expired")
+            return Verdict.reject("token_expired", "the token has expired")
         if nbf - self._skew > now or iat - self._skew > now:
-            return Decision.reject("token_not_yet_valid", "the token is not valid yet")
+            return Verdict.reject("token_not_yet_valid", "the token is not valid yet")
         return None
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 
 from gateway.authn.cache import Clock
-from gateway.authn.decision import Decision, dig, first_string, parse_rfc3339, string_set
-from gateway.authn.oryhttp import json_object, ory_request, outage, unexpected
-from gateway.config import TenantSettings
+from gateway.authn.verdict import Verdict, dig, first_string, parse_rfc3339, string_set
+from gateway.config.load import TenantSettings
 from gateway.errors import ConfigError
+from gateway.ory.http import json_object, ory_request, outage, unexpected
 from gateway.principal import Principal
 
 SERVICE = "kratos"
@@ -29,25 +29,25 @@ class KratosAuthenticator:
         self._clock = clock
         self._url = tenant.kratos_public_url.rstrip("/") + "/sessions/whoami"
 
-    async def with_cookie(self, cookie_header: str) -> Decision:
+    async def with_cookie(self, cookie_header: str) -> Verdict:
         return await self._whoami({"cookie": cookie_header, "accept": "application/json"})
 
-    async def with_token(self, token: str) -> Decision:
+    async def with_token(self, token: str) -> Verdict:
         return await self._whoami({"x-session-token": token, "accept": "application/json"})
 
-    async def _whoami(self, headers: dict[str, str]) -> Decision:
+    async def _whoami(self, headers: dict[str, str]) -> Verdict:
         response = await ory_request(
             self._http, "GET", self._url, service=SERVICE, timeout=self._tenant.timeout, headers=headers
         )
         if response.status_code == 401:
-            return Decision.reject("session_invalid", "no valid session for these credentials")
+            return Verdict.reject("session_invalid", "no valid session for these credentials")
         if response.status_code == 403:
-            return Decision.reject("session_aal_insufficient", "the session needs a second factor")
+            return Verdict.reject("session_aal_insufficient", "the session needs a second factor")
         if response.status_code != 200:
             raise unexpected(response, SERVICE)
         return self.session_decision(json_object(response, SERVICE))
 
-    def session_decision(self, session: dict[str, Any]) -> Decision:
+    def session_decision(self, session: dict[str, Any]) -> Verdict:
         identity = session.get("identity")
         session_id = session.get("id")
         expires_at = parse_rfc3339(session.get("expires_at"))
@@ -57,13 +57,13 @@ class KratosAuthenticator:
         if not isinstance(identity_id, str) or not identity_id:
             raise outage(SERVICE, "sent an identity of the wrong shape", "ory_garbage")
         if session.get("active") is not True:
-            return Decision.reject("session_inactive", "the session is not active")
+            return Verdict.reject("session_inactive", "the session is not active")
         if identity.get("state", "active") != "active":
-            return Decision.reject("identity_inactive", "the identity is not active")
+            return Verdict.reject("identity_inactive", "the identity is not active")
         if expires_at <= self._clock():
-            return Decision.reject("session_expired", "the session has expired")
+            return Verdict.reject("session_expired", "the session has expired")
         aal = session.get("authenticator_assurance_level")
-        return Decision(
+        return Verdict(
             Principal(
                 kind="human",
                 tenant=self._tenant.name,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.cli.processes import stop_process
 from gateway.demo.world import DemoWorld, demo_env, start_world, wait_until_up
-from gateway.processes import stop_process
 
 HERE = Path(__file__).resolve().parent
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.processes import stop_process
+from gateway.cli.processes import stop_process
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.cli.processes import stop_process
 from gateway.emulator.state import DEFAULT_API_KEY
-from gateway.processes import stop_process
 
 
 def free_port() -> int:

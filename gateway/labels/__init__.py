@@ -1,6 +1,6 @@
 """Organization labels for Durably-shaped job services: pure, network-free rules.
 
-The proxy (gateway.orgscope) calls these per operation of a ``LabelProfile``:
+The proxy (gateway.labels.scope) calls these per operation of a ``LabelProfile``:
 
     op = classify(profile, method, path)            # None -> unknown: deny
     trigger      -> body = rewrite_trigger(profile, body, content_type, org)

@@ -6,8 +6,9 @@ PolicyStore(directory, settings).current / .reload() / .watch()
 """
 
 from gateway.policy.loader import load_policies
-from gateway.policy.matcher import match, upstream_path
-from gateway.policy.model import Builtin, Forward, Match, Pattern, PolicySet, Requirement, Route, Segment
+from gateway.policy.matcher import upstream_path
+from gateway.policy.model import Builtin, Forward, Match, Pattern, Requirement, Route, Segment
+from gateway.policy.policy_set import PolicySet, match
 from gateway.policy.reload import PolicyStore
 
 __all__ = [

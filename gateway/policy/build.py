@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.config import Settings
-from gateway.paths import is_canonical
+from gateway.config.load import Settings
+from gateway.front.paths import is_canonical
 from gateway.policy.model import ANY_METHOD, Builtin, Forward, Pattern, Requirement, Route
 from gateway.policy.pattern import PatternError, parse_pattern
 from gateway.policy.source import line_of

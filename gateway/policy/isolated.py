@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 
 import gateway
-from gateway.config import Settings
+from gateway.config.load import Settings
 from gateway.errors import ConfigError
 from gateway.policy.loader import load_policies
-from gateway.policy.model import PolicySet
+from gateway.policy.policy_set import PolicySet
 
 #: a load of 10,000 routes takes a few seconds; this only stops a hung child
 TIMEOUT_SECONDS = 300.0

@@ -14,11 +14,12 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
-from gateway.config import Settings
+from gateway.config.load import Settings
 from gateway.errors import ConfigError
 from gateway.policy.build import FileContext, build_routes, file_tenants
 from gateway.policy.matcher import Matcher, build_matcher
-from gateway.policy.model import BUILTIN_LABEL_PROFILES, PolicySet, Route
+from gateway.policy.model import BUILTIN_LABEL_PROFILES, Route
+from gateway.policy.policy_set import PolicySet
 from gateway.policy.schema import SCHEMA
 from gateway.policy.source import line_of, read_yaml
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.errors import MethodNotAllowed, NotFound
-from gateway.policy.model import ANY_METHOD, Forward, Match, PolicySet, Route
+from gateway.policy.model import ANY_METHOD, Forward, Route
 
 
 class _Methods:
@@ -93,16 +93,6 @@ def build_matcher(routes: Iterable[Route]) -> tuple[Matcher, list[tuple[Route, R
         if clash is not None:
             ties.append((clash, route))
     return matcher, ties
-
-
-def match(policy_set: PolicySet, tenant: str, method: str, rest_path: str) -> Match:
-    """The route `tenant` serves for `method` on `rest_path` (canonical, tenant-relative)."""
-    matcher = policy_set.matchers.get(tenant)
-    if matcher is None:
-        raise NotFound("no route matches this path", reason="no_route")
-    route, values = matcher.lookup(method, rest_path)
-    params = dict(zip(route.pattern.params, values, strict=True))
-    return Match(route, params, upstream_path(route, rest_path))
 
 
 def upstream_path(route: Route, rest_path: str) -> str:

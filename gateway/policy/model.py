@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from gateway.principal import Kind
-
-if TYPE_CHECKING:
-    from gateway.policy.matcher import Matcher
 
 #: label profiles every policy set knows; more come from `label_profiles:`
 BUILTIN_LABEL_PROFILES = frozenset({"durably", "headers"})
@@ -119,21 +116,5 @@ class Match:
     route: Route
     #: ``{param}`` values, decoded (as in the canonical path): quote before putting them in a URL
     params: Mapping[str, str] = field(hash=False)
-    #: decoded path to send upstream ("" for built-ins); encode with `gateway.paths.quote_path`
+    #: decoded path to send upstream ("" for built-ins); encode with `gateway.front.paths.quote_path`
     upstream_path: str
-
-
-@dataclass(frozen=True, slots=True)
-class PolicySet:
-    routes: Mapping[str, tuple[Route, ...]]
-    matchers: Mapping[str, Matcher]
-    #: raw mappings from top-level `label_profiles:` keys, by name
-    label_profiles: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
-
-    def route(self, route_id: str) -> Route | None:
-        tenant = route_id.partition(":")[0]
-        return next((r for r in self.routes.get(tenant, ()) if r.id == route_id), None)
-
-    @property
-    def route_count(self) -> int:
-        return sum(len(rs) for rs in self.routes.values())

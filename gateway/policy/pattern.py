@@ -1,7 +1,7 @@
 """Route path patterns: ``/literal``, ``/{param}`` (one segment), trailing ``/**``.
 
 Patterns are relative to the tenant root and checked once, at load:
-literal parts must already be canonical (see `gateway.paths`), parameter names
+literal parts must already be canonical (see `gateway.front.paths`), parameter names
 are identifiers used once, ``**`` appears only as the last segment, and there
 is no trailing ``/`` (``/`` alone is the tenant root).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.paths import is_canonical
+from gateway.front.paths import is_canonical
 from gateway.policy.model import Pattern, Segment
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

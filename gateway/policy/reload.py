@@ -17,10 +17,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.config import Settings
+from gateway.config.load import Settings
 from gateway.errors import ConfigError
 from gateway.policy.loader import load_policies, policy_files
-from gateway.policy.model import PolicySet
+from gateway.policy.policy_set import PolicySet
 
 log = logging.getLogger("gateway.policy")
 Loader = Callable[[Path, Settings], PolicySet]

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 
 from gateway.authn import TenantAuthenticator
-from gateway.config import CacheSettings, Settings, TenantSettings, load_settings
+from gateway.config.load import CacheSettings, Settings, TenantSettings, load_settings
 from gateway.emulator.testing import RunningEmulator
-from gateway.request import RequestView
+from gateway.front.request import RequestView
 
 API_KEY = "ory_pat_emulator"
 BETA_KEY = "ory_pat_beta"

@@ -19,8 +19,8 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import RSAKey
 
 from gateway.authn import TenantAuthenticator
-from gateway.config import CacheSettings, TenantSettings
-from gateway.request import RequestView
+from gateway.config.load import CacheSettings, TenantSettings
+from gateway.front.request import RequestView
 
 NOW = 1_800_000_000.0
 KRATOS = "http://kratos.a.test"

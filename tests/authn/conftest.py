@@ -7,7 +7,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from gateway.config import Settings
+from gateway.config.load import Settings
 from gateway.emulator.testing import RunningEmulator, start_emulator
 from tests.authn.authn_emu import API_KEY, SEED, OffsetClock, settings_for
 from tests.authn.authn_fakes import FakeClock, FakeOry

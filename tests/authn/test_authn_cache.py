@@ -1,4 +1,4 @@
-"""Decision cache: bounds with an injected clock, negative caching, single flight, eviction."""
+"""Verdict cache: bounds with an injected clock, negative caching, single flight, eviction."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from gateway.authn.cache import DecisionCache, Entry, credential_key
-from gateway.authn.decision import Decision
-from gateway.config import CacheSettings
+from gateway.authn.verdict import Verdict
+from gateway.config.load import CacheSettings
 from gateway.errors import InvalidToken, ServiceUnavailable
 from gateway.principal import Principal
 from tests.authn.authn_fakes import NOW, FakeClock, FakeOry, authenticator, request, session
@@ -21,8 +21,8 @@ def principal(expires_at: float | None = None, session_id: str = "s1") -> Princi
     )  # fmt: skip
 
 
-def loader(decision: Decision, counter: list[int]):  # type: ignore[no-untyped-def]
-    async def load() -> Decision:
+def loader(decision: Verdict, counter: list[int]):  # type: ignore[no-untyped-def]
+    async def load() -> Verdict:
         counter.append(1)
         await asyncio.sleep(0)
         return decision
@@ -39,7 +39,7 @@ def test_key_is_a_hash_and_separates_tenant_and_authenticator() -> None:
 async def test_positive_ttl_is_capped_by_max_ttl(clock: FakeClock) -> None:
     cache = DecisionCache(CacheSettings(max_ttl=60), clock)
     calls: list[int] = []
-    load = loader(Decision(principal(NOW + 3600)), calls)
+    load = loader(Verdict(principal(NOW + 3600)), calls)
     await cache.get_or_load("k", load)
     clock.advance(59)
     await cache.get_or_load("k", load)
@@ -52,7 +52,7 @@ async def test_positive_ttl_is_capped_by_max_ttl(clock: FakeClock) -> None:
 async def test_positive_ttl_is_capped_by_expiry(clock: FakeClock) -> None:
     cache = DecisionCache(CacheSettings(max_ttl=60), clock)
     calls: list[int] = []
-    load = loader(Decision(principal(NOW + 10)), calls)
+    load = loader(Verdict(principal(NOW + 10)), calls)
     await cache.get_or_load("k", load)
     clock.advance(9)
     await cache.get_or_load("k", load)
@@ -64,7 +64,7 @@ async def test_positive_ttl_is_capped_by_expiry(clock: FakeClock) -> None:
 async def test_already_expired_is_not_cached(clock: FakeClock) -> None:
     cache = DecisionCache(CacheSettings(), clock)
     calls: list[int] = []
-    load = loader(Decision(principal(NOW - 1)), calls)
+    load = loader(Verdict(principal(NOW - 1)), calls)
     await cache.get_or_load("k", load)
     await cache.get_or_load("k", load)
     assert len(calls) == 2
@@ -73,7 +73,7 @@ async def test_already_expired_is_not_cached(clock: FakeClock) -> None:
 async def test_negative_ttl_and_counters(clock: FakeClock) -> None:
     cache = DecisionCache(CacheSettings(negative_ttl=5), clock)
     calls: list[int] = []
-    load = loader(Decision.reject("session_invalid", "no"), calls)
+    load = loader(Verdict.reject("session_invalid", "no"), calls)
     await cache.get_or_load("k", load)
     clock.advance(4)
     await cache.get_or_load("k", load)
@@ -86,7 +86,7 @@ async def test_negative_ttl_and_counters(clock: FakeClock) -> None:
 async def test_size_is_bounded(clock: FakeClock) -> None:
     cache = DecisionCache(CacheSettings(size=3), clock)
     for i in range(10):
-        await cache.get_or_load(f"k{i}", loader(Decision(principal()), []))
+        await cache.get_or_load(f"k{i}", loader(Verdict(principal()), []))
     assert len(cache.backend) == 3  # type: ignore[arg-type]
 
 
@@ -95,10 +95,10 @@ async def test_single_flight_one_load_for_many(clock: FakeClock) -> None:
     calls: list[int] = []
     gate = asyncio.Event()
 
-    async def load() -> Decision:
+    async def load() -> Verdict:
         calls.append(1)
         await gate.wait()
-        return Decision(principal())
+        return Verdict(principal())
 
     waiters = [asyncio.create_task(cache.get_or_load("k", load)) for _ in range(100)]
     await asyncio.sleep(0)
@@ -112,9 +112,9 @@ async def test_cancelled_leader_does_not_cancel_joiners(clock: FakeClock) -> Non
     cache = DecisionCache(CacheSettings(), clock)
     gate = asyncio.Event()
 
-    async def load() -> Decision:
+    async def load() -> Verdict:
         await gate.wait()
-        return Decision(principal())
+        return Verdict(principal())
 
     leader = asyncio.create_task(cache.get_or_load("k", load))
     await asyncio.sleep(0)
@@ -129,7 +129,7 @@ async def test_failures_are_not_cached_and_reach_every_joiner(clock: FakeClock) 
     cache = DecisionCache(CacheSettings(), clock)
     calls: list[int] = []
 
-    async def load() -> Decision:
+    async def load() -> Verdict:
         calls.append(1)
         await asyncio.sleep(0)
         raise ServiceUnavailable("down", retry_after=2)
@@ -143,9 +143,9 @@ async def test_failures_are_not_cached_and_reach_every_joiner(clock: FakeClock) 
 
 async def test_evict_session_and_credential_hash(clock: FakeClock) -> None:
     cache = DecisionCache(CacheSettings(), clock)
-    await cache.get_or_load("k1", loader(Decision(principal(session_id="s1")), []))
-    await cache.get_or_load("k2", loader(Decision(principal(session_id="s1")), []))
-    await cache.get_or_load("k3", loader(Decision(principal(session_id="s2")), []))
+    await cache.get_or_load("k1", loader(Verdict(principal(session_id="s1")), []))
+    await cache.get_or_load("k2", loader(Verdict(principal(session_id="s1")), []))
+    await cache.get_or_load("k3", loader(Verdict(principal(session_id="s2")), []))
     assert cache.evict_session("a", "s1") == 2
     assert cache.evict_session("b", "s2") == 0
     assert cache.evict_credential_hash("k3") == 1 and cache.backend.get("k3") is None
@@ -153,7 +153,7 @@ async def test_evict_session_and_credential_hash(clock: FakeClock) -> None:
 
 async def test_principal_carries_the_key(clock: FakeClock) -> None:
     cache = DecisionCache(CacheSettings(), clock)
-    d = await cache.get_or_load("kk", loader(Decision(principal()), []))
+    d = await cache.get_or_load("kk", loader(Verdict(principal()), []))
     assert d.principal is not None and d.principal.credential_hash == "kk"
 
 
@@ -182,8 +182,8 @@ async def test_shared_backend_hook_is_read_on_local_miss(clock: FakeClock) -> No
     one = DecisionCache(CacheSettings(), clock, shared=shared)
     two = DecisionCache(CacheSettings(), clock, shared=shared)
     calls: list[int] = []
-    await one.get_or_load("k", loader(Decision(principal()), calls))
-    await two.get_or_load("k", loader(Decision(principal()), calls))
+    await one.get_or_load("k", loader(Verdict(principal()), calls))
+    await two.get_or_load("k", loader(Verdict(principal()), calls))
     assert len(calls) == 1
 
 

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from gateway.config import CacheSettings, Settings
+from gateway.config.load import CacheSettings, Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken
 from tests.authn.authn_emu import OffsetClock, bearer, calls, client_token, make

@@ -12,7 +12,7 @@ import pytest
 from joserfc.jwk import RSAKey, import_key
 
 from gateway.authn import TenantAuthenticator
-from gateway.config import Settings
+from gateway.config.load import Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken
 from tests.authn.authn_emu import OffsetClock, bearer, calls, client_token, make

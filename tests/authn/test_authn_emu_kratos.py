@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from gateway.config import CacheSettings, Settings, load_settings
+from gateway.config.load import CacheSettings, Settings, load_settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken, Unauthenticated
 from tests.authn.authn_emu import (

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.config import Settings
+from gateway.config.load import Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import ServiceUnavailable, TooManyRequests
 from tests.authn.authn_emu import OffsetClock, bearer, calls, client_token, fault, login_token, make, settings_for

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from gateway.authn import TenantAuthenticator
-from gateway.authn.decision import parse_rfc3339
-from gateway.config import CacheSettings
+from gateway.authn.verdict import parse_rfc3339
+from gateway.config.load import CacheSettings
 from gateway.errors import ConfigError, InvalidToken, ServiceUnavailable, TooManyRequests, Unauthenticated
 from tests.authn.authn_fakes import FakeClock, FakeOry, authenticator, request, session, tenant
 

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.authn import build_authenticators
 from gateway.authn.credentials import token_shape
-from gateway.config import Settings
+from gateway.config.load import Settings
 from gateway.errors import InvalidToken, Unauthenticated
 from tests.authn.authn_fakes import FakeClock, FakeOry, active_token, authenticator, request, session, tenant
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config import canonical_host, load_settings, redacted
+from gateway.config.load import canonical_host, load_settings, redacted
 from gateway.errors import ConfigError
 
 BASE = {

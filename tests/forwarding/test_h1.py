@@ -1,4 +1,4 @@
-"""The lean upstream client (gateway.h1) against scripted upstreams on real loopback sockets.
+"""The lean upstream client (gateway.forward.h1) against scripted upstreams on real loopback sockets.
 
 Each upstream is an asyncio server whose handler plays one part (answer, hang, close,
 misbehave); the tests assert on what the client returned and on what the upstream saw
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from gateway import h1
+from gateway.forward import h1
 
 Handler = Callable[["Upstream", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.config import load_settings
-from gateway.services.identities import IdentityService
+from gateway.config.load import load_settings
+from gateway.ory.identities import IdentityService
 from tests.partner.conftest import create_identity, emulator_calls, wait_for
 from tests.support.world import World
 

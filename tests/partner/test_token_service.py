@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from gateway.config import Settings, load_settings
-from gateway.services.tokens import TokenError, TokenService
+from gateway.config.load import Settings, load_settings
+from gateway.ory.client_credentials import TokenError, TokenService
 from tests.partner.conftest import create_client, emulator_calls
 from tests.support.procs import ROOT
 from tests.support.world import World

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from gateway.config import Settings, load_settings
+from gateway.config.load import Settings, load_settings
 from gateway.policy import PolicySet, load_policies
 from gateway.policy.model import Builtin, Forward, Requirement, Route
 from gateway.policy.pattern import parse_pattern

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 import gateway.policy.matcher as matcher_module
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound
-from gateway.paths import canonical_path, quote_path
-from gateway.policy.matcher import Matcher, build_matcher, match, upstream_path
-from gateway.policy.model import Builtin, Forward, PolicySet, Route
-from gateway.tenants import resolve_tenant
+from gateway.front.paths import canonical_path, quote_path
+from gateway.front.tenants import resolve_tenant
+from gateway.policy.matcher import Matcher, build_matcher, upstream_path
+from gateway.policy.model import Builtin, Forward, Route
+from gateway.policy.policy_set import PolicySet, match
 from tests.policy.helpers import make_route, make_settings
 
 SETTINGS = make_settings()

@@ -19,14 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway import labels as L
-from gateway.cli import load_all
+from gateway.cli.main import load_all
 from gateway.errors import GatewayError
-from gateway.headers import OWNED, normalise
+from gateway.forward.headers import OWNED, normalise
+from gateway.front.paths import canonical_path, quote_path
+from gateway.front.tenants import resolve_tenant
+from gateway.labels.scope import TENANT_LABEL, Scope
 from gateway.labels.trigger import parse_strict_json
-from gateway.orgscope import TENANT_LABEL, Scope
-from gateway.paths import canonical_path, quote_path
 from gateway.policy import Forward, match
-from gateway.tenants import resolve_tenant
 from tests.robustness.conftest import Backends
 from tests.robustness.support import LIVE_EXAMPLES, policies_dir, raw_request, robust_env
 from tests.support.procs import Proc, gateway_process

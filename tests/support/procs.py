@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from gateway.cli.processes import stop_process
 from gateway.emulator.testing import free_port
-from gateway.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,221 @@
+"""`gateway explain`: the decision for a hypothetical request, and why. No network calls.
+
+It runs the same steps as the pipeline - canonical path, tenant, route,
+authorization - on a principal described on the command line, then says what
+would be forwarded: upstream, path and label rewrite. Exit 0 allow, 1 deny,
+2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import orjson
+
+from gateway.authz import Check, checks
+from gateway.config.load import Settings
+from gateway.errors import GatewayError
+from gateway.front.paths import canonical_path, quote_path
+from gateway.front.tenants import resolve_tenant
+from gateway.policy.model import Builtin, Match
+from gateway.policy.policy_set import PolicySet, match
+from gateway.principal import KINDS, Kind, Principal
+
+_METHOD = re.compile(r"[A-Z]{1,20}")
+
+
+@dataclass(slots=True)
+class Explanation:
+    method: str
+    target: str
+    host: str | None
+    decision: str = "deny"  # "allow" | "deny"
+    status: int = 403
+    reason: str = ""
+    detail: str = ""
+    canonical_path: str | None = None
+    tenant: str | None = None
+    tenant_by: str | None = None
+    tenant_path: str | None = None
+    principal: dict[str, object] = field(default_factory=dict)
+    route: str | None = None
+    route_source: str | None = None
+    pattern: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    checks: list[dict[str, object]] = field(default_factory=list)
+    upstream: str | None = None
+    forwarded_url: str | None = None
+    builtin: str | None = None
+    labels: str | None = None
+    label_rewrite: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    kind: Kind
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    organization: str | None = None
+    #: the principal's tenant; default: the tenant the request resolves to
+    tenant: str | None = None
+
+
+def explain(
+    settings: Settings, policies: PolicySet, method: str, target: str, caller: Caller, host: str | None = None
+) -> Explanation:
+    """The gateway's decision for `method` `target` (path, optional query) from `caller`."""
+    out = Explanation(method=method.upper(), target=target, host=host)
+    try:
+        out.canonical_path = canonical_path(target.partition("?")[0].encode("utf-8"))
+        tenant = resolve_tenant(settings, out.canonical_path, host)
+        out.tenant, out.tenant_by, out.tenant_path = tenant.tenant, tenant.by, tenant.rest
+        found = match(policies, tenant.tenant, out.method, tenant.rest)
+    except GatewayError as exc:
+        return _refused(out, exc)
+    _describe_route(out, found, settings)
+    _decide(out, found, _principal(caller, tenant.tenant))
+    return out
+
+
+def _refused(out: Explanation, exc: GatewayError) -> Explanation:
+    out.status, out.reason, out.detail = exc.status, exc.reason, exc.description
+    allowed = getattr(exc, "allowed", None)
+    if allowed:
+        out.detail += f" (allowed: {', '.join(sorted(allowed))})"
+    return out
+
+
+def _principal(caller: Caller, tenant: str) -> Principal:
+    return Principal(
+        kind=caller.kind, tenant=caller.tenant or tenant, subject=f"explain-{caller.kind}",
+        organization=caller.organization, roles=caller.roles, scopes=caller.scopes,
+    )  # fmt: skip
+
+
+def _describe_route(out: Explanation, found: Match, settings: Settings) -> None:
+    route = found.route
+    out.route, out.route_source, out.pattern = route.id, route.source, route.pattern.text
+    out.params = dict(found.params)
+    if isinstance(route.target, Builtin):
+        options = "".join(f" {k}={v}" for k, v in sorted(route.target.options.items()))
+        out.builtin = route.target.name + options
+        return
+    out.upstream, out.labels = route.target.upstream, route.labels
+    out.forwarded_url = settings.upstreams.get(route.target.upstream, "") + quote_path(found.upstream_path)
+
+
+def _decide(out: Explanation, found: Match, principal: Principal) -> None:
+    route = found.route
+    out.principal = {
+        "kind": principal.kind, "tenant": principal.tenant, "organization": principal.organization,
+        "roles": sorted(principal.roles), "scopes": sorted(principal.scopes),
+    }  # fmt: skip
+    results: list[Check] = list(checks(route, principal))
+    out.checks = [{"requirement": c.requirement, "met": c.met, "reason": c.reason} for c in results]
+    failed = next((c for c in results if not c.met), None)
+    if failed is None:
+        out.decision, out.status, out.reason = "allow", 200, "allowed"
+        out.detail = "anonymous route" if route.anonymous else "every requirement is met"
+        out.label_rewrite = label_rewrite(route.labels, principal) if out.labels else []
+        return
+    out.reason, out.detail = failed.reason, f"route {route.id} requires {failed.requirement}"
+
+
+def label_rewrite(profile: str, principal: Principal) -> list[str]:
+    """What the label profile would do for `principal`, in words."""
+    org = principal.organization or "<none>"
+    lines = [
+        "identity headers (X-Tenant, X-User-Id/X-Client-Id, X-Org-Id, X-Roles, X-Scopes, ...) set",
+        f"X-Org-Id: {org}",
+    ]
+    if profile == "durably":
+        lines += [
+            f"label.organizationId={org} is forced on listings and subscriptions (client copies removed)",
+            f"labels.organizationId={org} is stamped into trigger bodies (body re-serialised)",
+            "runs of other organizations answer 404 (the same as a run that does not exist)",
+        ]
+    elif profile != "headers":
+        lines.append(f"custom label profile {profile!r} (see label_profiles)")
+    return lines
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("method", help="HTTP method, e.g. GET")
+    parser.add_argument("path", help="request path as sent, e.g. /customer/api/durably/runs")
+    parser.add_argument("--host", help="Host header (for host-routed tenants)")
+    parser.add_argument("--as", dest="kind", required=True, choices=KINDS, help="principal kind")
+    parser.add_argument("--roles", default="", help="comma list of roles, e.g. viewer,member")
+    parser.add_argument("--scopes", default="", help='space list of scopes, e.g. "jobs:read jobs:write"')
+    parser.add_argument("--org", help="the principal's organization id")
+    parser.add_argument("--principal-tenant", help="the principal's tenant (default: the request's tenant)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args: argparse.Namespace, settings: Settings, policies: PolicySet) -> int:
+    method = str(args.method).upper()
+    if not _METHOD.fullmatch(method):
+        print(f"gateway explain: not an HTTP method: {args.method!r}", file=sys.stderr)
+        return 2
+    if args.principal_tenant is not None and args.principal_tenant not in settings.tenants:
+        print(f"gateway explain: unknown tenant {args.principal_tenant!r}", file=sys.stderr)
+        return 2
+    caller = Caller(
+        kind=args.kind, roles=_names(args.roles), scopes=_names(args.scopes),
+        organization=args.org or None, tenant=args.principal_tenant,
+    )  # fmt: skip
+    result = explain(settings, policies, method, args.path, caller, host=args.host)
+    print(orjson.dumps(asdict(result), option=orjson.OPT_INDENT_2).decode() if args.json else render(result))
+    return 0 if result.decision == "allow" else 1
+
+
+def _names(raw: str) -> frozenset[str]:
+    return frozenset(raw.replace(",", " ").split())
+
+
+def render(result: Explanation) -> str:
+    """Human-readable text: one labelled line per step."""
+    rows: list[tuple[str, str | Sequence[str]]] = [("request", f"{result.method} {result.target}")]
+    if result.host:
+        rows.append(("host", result.host))
+    if result.canonical_path is not None:
+        rows.append(("path", result.canonical_path))
+    if result.tenant is not None:
+        rows.append(("tenant", f"{result.tenant} (by {result.tenant_by}; path in tenant {result.tenant_path})"))
+    rows.extend(_route_rows(result))
+    verdict = "ALLOW" if result.decision == "allow" else f"DENY {result.status} {result.reason}"
+    rows.append(("decision", f"{verdict}: {result.detail}"))
+    return "\n".join(_format(label, value) for label, value in rows)
+
+
+def _route_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
+    if result.route is None:
+        return []
+    params = "".join(f" {k}={v}" for k, v in result.params.items())
+    p = result.principal
+    rows: list[tuple[str, str | Sequence[str]]] = [
+        ("route", f"{result.route} ({result.pattern}{params}) at {result.route_source}"),
+        ("caller", f"{p['kind']} of tenant {p['tenant']}, org {p['organization'] or '<none>'}, "
+                   f"roles {_join(p['roles'])}, scopes {_join(p['scopes'])}"),
+        ("checks", [f"{'met' if c['met'] else 'MISSING'}: {c['requirement']}" for c in result.checks]
+                   or ["none (anonymous)"]),
+    ]  # fmt: skip
+    if result.builtin is not None:
+        rows.append(("target", f"builtin {result.builtin}"))
+    else:
+        rows.append(("target", f"upstream {result.upstream} -> {result.forwarded_url}"))
+        rows.append(("labels", [f"profile {result.labels}", *result.label_rewrite]))
+    return rows
+
+
+def _join(values: object) -> str:
+    return "[" + ", ".join(map(str, values)) + "]" if isinstance(values, list) else str(values)
+
+
+def _format(label: str, value: str | Sequence[str]) -> str:
+    lines = [value] if isinstance(value, str) else list(value)
+    pad = " " * 10
+    return "\n".join(f"{label if i == 0 else '':<10}{line}" for i, line in enumerate(lines)) or pad

@@ -1,0 +1,151 @@
+"""`gateway` command line: serve, check, explain, emulate, demo, token, revoke.
+
+Bad input gives one line per problem on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+
+from gateway.config.load import Settings, load_settings, redacted
+from gateway.errors import ConfigError
+from gateway.policy import Forward, PolicySet, Requirement, Route, load_policies
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.run(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    from gateway import demo
+    from gateway.cli import explain, revoke, token
+    from gateway.emulator import cli as emulate
+
+    parser = argparse.ArgumentParser(prog="gateway", description="Ory-backed multi-tenant identity gateway")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the proxy from environment configuration")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.set_defaults(run=_serve)
+    check = sub.add_parser("check", help="validate env + policies and print the effective configuration")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(run=_check)
+    exp = sub.add_parser("explain", help="the decision for a hypothetical request, without network calls")
+    explain.add_arguments(exp)
+    exp.set_defaults(run=lambda a: explain.run(a, *load_all(os.environ)))
+    emu = sub.add_parser(
+        "emulate", help="Ory-compatible local server for development and tests (in memory, not for production)"
+    )
+    emulate.add_arguments(emu)
+    emu.set_defaults(run=emulate.run)
+    dem = sub.add_parser("demo", help="emulator + sample job service + gateway, with curl commands to try")
+    demo.add_arguments(dem)
+    dem.set_defaults(run=demo.run)
+    tok = sub.add_parser("token", help="client-credentials token from a tenant's Hydra")
+    token.add_arguments(tok)
+    tok.set_defaults(run=lambda a: token.run(a, load_settings(os.environ)))
+    rev = sub.add_parser("revoke", help="evict a session or token from every replica's decision cache")
+    revoke.add_arguments(rev)
+    rev.set_defaults(run=lambda a: revoke.run(a, load_settings(os.environ)))
+    return parser
+
+
+def load_all(env: Mapping[str, str]) -> tuple[Settings, PolicySet]:
+    """Settings, then the policies they name (policies are checked against the settings)."""
+    settings = load_settings(env)
+    return settings, load_policies(settings.policies_dir, settings)
+
+
+def _check(args: argparse.Namespace) -> int:
+    settings, policies = load_all(os.environ)
+    doc = redacted(settings)
+    doc["routes"] = {tenant: [_describe(r) for r in routes] for tenant, routes in policies.routes.items()}
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        _print_check(doc)
+    return 0
+
+
+def _describe(route: Route) -> str:
+    target = route.target
+    where = f"upstream {target.upstream}" if isinstance(target, Forward) else f"builtin {target.name}"
+    who = "anyone" if route.anonymous else "; ".join(_requirement(r) for r in route.allow)
+    methods = ",".join(sorted(route.methods))
+    return f"{methods} {route.pattern.text} -> {where} (labels {route.labels}) for {who}  [{route.id} @ {route.source}]"
+
+
+def _requirement(req: Requirement) -> str:
+    parts = [f"{name} {' & '.join(v) if 'all' in name else ' | '.join(v)}" for name, v in (
+        ("roles any", req.roles_any), ("roles all", req.roles_all),
+        ("scopes any", req.scopes_any), ("scopes all", req.scopes_all)) if v]  # fmt: skip
+    return f"{req.kind}" + (f" with {', '.join(parts)}" if parts else "")
+
+
+def _print_check(doc: dict[str, object]) -> None:
+    routes = doc.pop("routes")
+    tenants = doc.pop("tenants")
+    for key, value in doc.items():
+        print(f"{key}: {json.dumps(value)}")
+    assert isinstance(tenants, dict) and isinstance(routes, dict)
+    for name, tenant in tenants.items():
+        print(f"\ntenant {name}:")
+        for key, value in tenant.items():
+            print(f"  {key}: {json.dumps(value)}")
+        print("  routes:")
+        for line in routes.get(name, []):
+            print(f"    {line}")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.policy.isolated import load_isolated
+    from gateway.server import factory as serve
+
+    settings = load_settings(os.environ)
+    # every problem is listed before uvicorn starts; the load runs in a child (see the module)
+    policies = load_isolated(settings.policies_dir, settings)
+    if args.workers == 1:  # uvicorn calls the factory in this process: it takes these
+        serve.hand_over(settings, policies)
+    uvicorn.run(
+        "gateway.server.factory:app",
+        factory=True,
+        host=settings.listen_host,
+        port=settings.listen_port,
+        loop="uvloop",
+        # httptools plus a request-head deadline (408) and size bound (431): gateway.server.protocol
+        http="gateway.server.protocol:HeaderLimitsProtocol",
+        workers=args.workers,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=max(1, int(settings.limits.shutdown_timeout)),
+        limit_concurrency=settings.limits.max_streams * 4,
+        log_config=None,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Settings from the environment, validated once into frozen values.
+
+Nothing else in the gateway reads ``os.environ``: `load_settings(env)` is the only
+door, and it reports every problem at once (one line each, naming the variable).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gateway.config.env import EnvReader
+from gateway.config.settings import (
+    RESERVED_NAMES,
+    TENANT_NAME,
+    UPSTREAM_NAME,
+    CacheSettings,
+    Limits,
+    Network,
+    Settings,
+    TenantSettings,
+    TokenFormat,
+    Transport,
+    canonical_host,
+    parse_listen,
+    tenant_env_prefix,
+)
+from gateway.config.tenant import tenant_settings
+from gateway.errors import ConfigError
+
+__all__ = [
+    "CacheSettings",
+    "Limits",
+    "Network",
+    "Settings",
+    "TenantSettings",
+    "TokenFormat",
+    "Transport",
+    "canonical_host",
+    "load_settings",
+    "parse_listen",
+    "redacted",
+    "tenant_env_prefix",
+]
+
+TENANT_KEYS = frozenset(
+    {
+        "MODE", "PROJECT_SLUG", "API_KEY", "KRATOS_PUBLIC_URL", "KRATOS_ADMIN_URL", "KRATOS_ADMIN_TOKEN",
+        "HYDRA_PUBLIC_URL", "HYDRA_ADMIN_URL", "HYDRA_ADMIN_TOKEN", "TRANSPORT", "SESSION_COOKIE_NAME",
+        "HOSTS", "CLIENT_ID", "CLIENT_SECRET", "TIMEOUT", "HYDRA_ISSUER", "JWT_AUDIENCE", "JWT_ALGORITHMS",
+        "TOKEN_FORMAT", "ORG_PATHS", "ROLES_PATH", "LOGIN_URL", "RETURN_TO_HOSTS",
+    }
+)  # fmt: skip
+GLOBAL_KEYS = frozenset(
+    {
+        "GATEWAY_TENANTS", "GATEWAY_DEFAULT_TENANT", "GATEWAY_POLICIES_DIR", "GATEWAY_LISTEN",
+        "GATEWAY_TRUSTED_PROXIES", "GATEWAY_REDIS_URL", "GATEWAY_METRICS_LISTEN", "GATEWAY_PUBLIC_URL",
+        "GATEWAY_CACHE_MAX_TTL", "GATEWAY_CACHE_NEGATIVE_TTL", "GATEWAY_CACHE_SIZE", "GATEWAY_MAX_BODY_BYTES",
+        "GATEWAY_MAX_HEADER_BYTES", "GATEWAY_HEADER_TIMEOUT", "GATEWAY_MAX_STREAMS",
+        "GATEWAY_STREAM_RECHECK_SECONDS", "GATEWAY_TOKEN_RATE_PER_MINUTE", "GATEWAY_ASSERTION_KEYS_DIR",
+        "GATEWAY_ADMIN_TOKEN", "GATEWAY_SHUTDOWN_TIMEOUT", "GATEWAY_LOG_LEVEL",
+    }
+)  # fmt: skip
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build `Settings` from `env`, or raise `ConfigError` listing every problem."""
+    r = EnvReader(env)
+    names = _tenant_names(r)
+    tenants = {name: tenant_settings(r, name) for name in names}
+    _check_unknown_variables(r, names)
+    _check_hosts(r, tenants)
+    default = r.get("GATEWAY_DEFAULT_TENANT")
+    if default is not None and default not in names:
+        r.problem("GATEWAY_DEFAULT_TENANT", f"{default!r} is not in GATEWAY_TENANTS")
+    if default is None and len(names) == 1:
+        default = names[0]
+    listen = r.listen("GATEWAY_LISTEN", "127.0.0.1:8080") or ("127.0.0.1", 8080)
+    settings = Settings(
+        tenants={n: t for n, t in tenants.items() if t is not None},
+        default_tenant=default,
+        policies_dir=Path(r.get("GATEWAY_POLICIES_DIR", "policies") or "policies"),
+        listen_host=listen[0],
+        listen_port=listen[1],
+        trusted_proxies=_networks(r),
+        upstreams=_upstreams(r),
+        redis_url=_redis_url(r),
+        metrics_listen=r.listen("GATEWAY_METRICS_LISTEN", None),
+        public_url=r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}",
+        assertion_keys_dir=_directory(r, "GATEWAY_ASSERTION_KEYS_DIR"),
+        admin_token=_admin_token(r),
+        log_level=_log_level(r),
+        cache=CacheSettings(
+            max_ttl=r.number("GATEWAY_CACHE_MAX_TTL", 60.0),
+            negative_ttl=r.number("GATEWAY_CACHE_NEGATIVE_TTL", 5.0, lambda v: v >= 0),
+            size=int(r.number("GATEWAY_CACHE_SIZE", 100_000)),
+        ),
+        limits=Limits(
+            max_body_bytes=int(r.number("GATEWAY_MAX_BODY_BYTES", 1 << 20)),
+            max_header_bytes=int(r.number("GATEWAY_MAX_HEADER_BYTES", 16 << 10)),
+            header_timeout=r.number("GATEWAY_HEADER_TIMEOUT", 10.0),
+            max_streams=int(r.number("GATEWAY_MAX_STREAMS", 1000)),
+            stream_recheck_seconds=r.number("GATEWAY_STREAM_RECHECK_SECONDS", 30.0),
+            token_rate_per_minute=int(r.number("GATEWAY_TOKEN_RATE_PER_MINUTE", 60)),
+            shutdown_timeout=r.number("GATEWAY_SHUTDOWN_TIMEOUT", 30.0),
+        ),
+    )
+    if len(settings.tenants) > 1 and settings.default_tenant is None:
+        r.problem("GATEWAY_DEFAULT_TENANT", "required when there is more than one tenant")
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+def _tenant_names(r: EnvReader) -> list[str]:
+    raw = r.get("GATEWAY_TENANTS")
+    if raw is None:
+        r.problem("GATEWAY_TENANTS", "required: comma list of tenant names, e.g. customer,admin")
+        return []
+    names: list[str] = []
+    for name in (n.strip() for n in raw.split(",")):
+        if not TENANT_NAME.match(name):
+            r.problem("GATEWAY_TENANTS", f"bad tenant name {name!r} (lower-case letters, digits, '-')")
+        elif name in RESERVED_NAMES:
+            r.problem("GATEWAY_TENANTS", f"tenant name {name!r} is reserved for the gateway's own endpoints")
+        elif name in names:
+            r.problem("GATEWAY_TENANTS", f"tenant {name!r} listed twice")
+        else:
+            names.append(name)
+    return names
+
+
+def _check_hosts(r: EnvReader, tenants: Mapping[str, TenantSettings | None]) -> None:
+    owner: dict[str, str] = {}
+    for tenant in (t for t in tenants.values() if t is not None):
+        for host in tenant.hosts:
+            if host in owner and owner[host] != tenant.name:
+                r.problem(tenant.env_prefix + "HOSTS", f"host {host!r} is also claimed by tenant {owner[host]!r}")
+            owner.setdefault(host, tenant.name)
+
+
+def _check_unknown_variables(r: EnvReader, names: list[str]) -> None:
+    prefixes = {tenant_env_prefix(n): n for n in names}
+    for key in sorted(r.env):
+        if not key.startswith("GATEWAY_") or key in GLOBAL_KEYS:
+            continue
+        if key.startswith("GATEWAY_UPSTREAM_") and key.endswith("_URL"):
+            continue
+        if key.startswith("GATEWAY_TENANT_"):
+            if any(key.startswith(p) and key[len(p) :] in TENANT_KEYS for p in prefixes):
+                continue
+            r.problem(key, "unknown variable (a tenant not in GATEWAY_TENANTS, or a misspelt setting)")
+        else:
+            r.problem(key, "unknown variable")
+
+
+def _networks(r: EnvReader) -> tuple[Network, ...]:
+    nets: list[Network] = []
+    for raw in (r.get("GATEWAY_TRUSTED_PROXIES") or "").replace(" ", ",").split(","):
+        if raw:
+            try:
+                nets.append(ipaddress.ip_network(raw, strict=False))
+            except ValueError:
+                r.problem("GATEWAY_TRUSTED_PROXIES", f"not a CIDR: {raw!r}")
+    return tuple(nets)
+
+
+def _upstreams(r: EnvReader) -> dict[str, str]:
+    upstreams: dict[str, str] = {}
+    for key in sorted(r.env):
+        if key.startswith("GATEWAY_UPSTREAM_") and key.endswith("_URL"):
+            name = key[len("GATEWAY_UPSTREAM_") : -len("_URL")].lower().replace("_", "-")
+            if not UPSTREAM_NAME.match(name):
+                r.problem(key, f"bad upstream name {name!r}")
+                continue
+            url = r.url(key)
+            if url is not None:
+                upstreams[name] = url
+    return upstreams
+
+
+def _directory(r: EnvReader, name: str) -> Path | None:
+    raw = r.get(name)
+    if raw is not None and not Path(raw).is_dir():
+        r.problem(name, f"not a directory: {raw!r}")
+        return None
+    return Path(raw) if raw else None
+
+
+def _redis_url(r: EnvReader) -> str | None:
+    raw = r.get("GATEWAY_REDIS_URL")
+    if raw is not None and urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        r.problem("GATEWAY_REDIS_URL", f"malformed Redis URL {raw!r} (redis://host:port/db)")
+        return None
+    return raw
+
+
+def _log_level(r: EnvReader) -> str:
+    level = (r.get("GATEWAY_LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        r.problem("GATEWAY_LOG_LEVEL", f"want DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        return "INFO"
+    return level
+
+
+def _admin_token(r: EnvReader) -> str | None:
+    token = r.get("GATEWAY_ADMIN_TOKEN")
+    if token is not None and len(token) < 16:
+        r.problem("GATEWAY_ADMIN_TOKEN", "too short: use at least 16 random characters")
+        return None
+    return token
+
+
+def redacted(settings: Settings) -> dict[str, object]:
+    """The effective configuration with every secret replaced, for `gateway check`."""
+
+    def hide(value: str | None) -> str | None:
+        return None if value is None else f"***{value[-4:]}" if len(value) > 12 else "***"
+
+    return {
+        "listen": f"{settings.listen_host}:{settings.listen_port}",
+        "default_tenant": settings.default_tenant,
+        "policies_dir": str(settings.policies_dir),
+        "trusted_proxies": [str(n) for n in settings.trusted_proxies],
+        "upstreams": dict(settings.upstreams),
+        "redis": hide(settings.redis_url) if settings.redis_url else None,
+        "metrics_listen": ":".join(map(str, settings.metrics_listen)) if settings.metrics_listen else None,
+        "admin_token": hide(settings.admin_token),
+        "tenants": {
+            t.name: {
+                "mode": t.mode, "project_slug": t.project_slug, "transport": t.transport,
+                "session_cookie_name": t.session_cookie_name, "hosts": list(t.hosts),
+                "kratos_public_url": t.kratos_public_url, "kratos_admin_url": t.kratos_admin_url,
+                "kratos_admin_token": hide(t.kratos_admin_token),
+                "hydra_public_url": t.hydra_public_url, "hydra_admin_url": t.hydra_admin_url,
+                "hydra_admin_token": hide(t.hydra_admin_token),
+                "client_id": t.client_id, "client_secret": hide(t.client_secret),
+                "token_format": t.token_format, "jwt_algorithms": sorted(t.jwt_algorithms),
+            }
+            for t in settings.tenants.values()
+        },
+    }  # fmt: skip

@@ -1,0 +1,133 @@
+"""The gateway's settings: frozen values, built once by gateway.config.load from the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Transport = Literal["cookie", "bearer", "cookie-or-bearer"]
+TokenFormat = Literal["auto", "introspect", "jwt"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+#: first path segments the gateway serves itself, before tenant routing
+RESERVED_NAMES = frozenset({"decisions", "healthz", "readyz", "metrics", "_gateway"})
+UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+TRANSPORTS: tuple[Transport, ...] = ("cookie", "bearer", "cookie-or-bearer")
+TOKEN_FORMATS: tuple[TokenFormat, ...] = ("auto", "introspect", "jwt")
+SAFE_JWT_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"})
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSettings:
+    name: str
+    mode: Literal["cloud", "self-hosted"]
+    project_slug: str | None
+    kratos_public_url: str
+    kratos_admin_url: str | None
+    kratos_admin_token: str | None
+    hydra_public_url: str | None
+    hydra_admin_url: str | None
+    hydra_admin_token: str | None
+    transport: Transport
+    session_cookie_name: str
+    hosts: tuple[str, ...]
+    client_id: str | None
+    client_secret: str | None
+    timeout: float = 2.0
+    hydra_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: frozenset[str] = frozenset({"RS256"})
+    token_format: TokenFormat = "auto"
+    org_paths: tuple[str, ...] = ("metadata_public.organization_id", "organization_id")
+    roles_path: str = "metadata_public.roles"
+    #: where browsers without a session are sent (default Kratos' /self-service/login/browser)
+    login_url: str | None = None
+    #: hosts a `return_to` may point at (default: `hosts`)
+    return_to_hosts: tuple[str, ...] = ()
+
+    @property
+    def cookie_bytes(self) -> bytes:
+        return self.session_cookie_name.encode("latin-1")
+
+    @property
+    def env_prefix(self) -> str:
+        return tenant_env_prefix(self.name)
+
+    @property
+    def accepts_machines(self) -> bool:
+        return self.hydra_admin_url is not None or self.hydra_public_url is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_body_bytes: int = 1 << 20  # bodies the gateway must inspect (labels)
+    max_header_bytes: int = 16 << 10
+    header_timeout: float = 10.0
+    max_streams: int = 1000
+    stream_recheck_seconds: float = 30.0
+    token_rate_per_minute: int = 60
+    #: seconds uvicorn waits for in-flight requests after SIGTERM before cancelling them
+    shutdown_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    max_ttl: float = 60.0
+    negative_ttl: float = 5.0
+    size: int = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    tenants: Mapping[str, TenantSettings]
+    default_tenant: str | None
+    policies_dir: Path
+    listen_host: str
+    listen_port: int
+    trusted_proxies: tuple[Network, ...]
+    upstreams: Mapping[str, str]
+    redis_url: str | None = None
+    metrics_listen: tuple[str, int] | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    assertion_keys_dir: Path | None = None
+    #: bearer token for POST /_gateway/revoke (the endpoint is 404 without it)
+    admin_token: str | None = None
+    log_level: str = "INFO"
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    limits: Limits = field(default_factory=Limits)
+
+    #: canonical host -> tenant, built once
+    host_index: Mapping[str, str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        index = {host: t.name for t in self.tenants.values() for host in t.hosts}
+        object.__setattr__(self, "host_index", index)
+
+    def tenant_for_host(self, host: str) -> str | None:
+        return self.host_index.get(host)
+
+
+def tenant_env_prefix(name: str) -> str:
+    return f"GATEWAY_TENANT_{name.upper().replace('-', '_')}_"
+
+
+def parse_listen(raw: str) -> tuple[str, int] | None:
+    match = re.fullmatch(r"\[?([^\[\]]+?)\]?:(\d{1,5})", raw.strip())
+    if not match or not 0 < int(match.group(2)) < 65536:
+        return None
+    return match.group(1), int(match.group(2))
+
+
+def canonical_host(host: str) -> str:
+    """Lower case, no port, no trailing dot: the form host routing compares."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")

@@ -1,0 +1,61 @@
+"""Forward-auth decisions for teams that already run nginx, Traefik or Envoy.
+
+`/decisions/<path>` (Oathkeeper style, Envoy ext_authz with `path_prefix: /decisions`)
+or `/decisions` with the described request in headers:
+
+- nginx `auth_request`: `X-Original-Method`, `X-Original-URI`
+- Traefik ForwardAuth: `X-Forwarded-Method`, `X-Forwarded-Uri`, `X-Forwarded-Host`
+
+Those headers describe the request only when the caller is a trusted proxy;
+otherwise the decision is for the decisions request itself. The answer is 200 with
+the identity headers to inject (copy them upstream), or the denial with its usual
+status, JSON body and `WWW-Authenticate`. Routes that need the gateway itself to
+rewrite the request (label profiles, built-ins) are refused here: a forward-auth
+proxy cannot enforce them.
+"""
+
+from __future__ import annotations
+
+from gateway.context import Gateway
+from gateway.errors import Forbidden
+from gateway.forward.identity import identity_header_bytes
+from gateway.front.exchange import Exchange
+from gateway.pipeline import decide
+from gateway.policy import Forward
+
+PREFIX = b"/decisions"
+
+
+async def decisions(gw: Gateway, ex: Exchange) -> None:
+    _describe(gw, ex)
+    decision = await decide(gw, ex)
+    route = decision.match.route
+    if not isinstance(route.target, Forward) or route.labels != "headers":
+        raise Forbidden(
+            f"route {route.id} needs the gateway in the request path (labels or built-in)", reason="needs_proxy"
+        )
+    headers = identity_header_bytes(decision.principal, decision.tenant, ex.origin, route.target.upstream, gw.signer)
+    ex.log["decision"] = "allow"
+    await ex.respond(200, b"", headers)
+
+
+def _describe(gw: Gateway, ex: Exchange) -> None:
+    """Point the exchange at the request being decided."""
+    request = ex.request
+    method = uri = None
+    if _peer_trusted(gw, ex):
+        method = request.header(b"x-forwarded-method") or request.header(b"x-original-method")
+        uri = request.header(b"x-forwarded-uri") or request.header(b"x-original-uri")
+    if uri is None:
+        rest = ex.raw_path[len(PREFIX) :]
+        ex.raw_path = rest or b"/"
+    else:
+        path, _, query = uri.partition(b"?")
+        ex.raw_path, request.raw_query = path, query
+    if method is not None:
+        request.method = method.decode("latin-1").upper()
+
+
+def _peer_trusted(gw: Gateway, ex: Exchange) -> bool:
+    client = ex.scope.get("client")
+    return client is not None and gw.proxies.trusts(client[0])

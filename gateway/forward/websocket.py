@@ -1,0 +1,129 @@
+"""WebSocket proxying: authorized at the handshake, only on routes that allow it.
+
+The handshake runs the same pipeline as any request (tenant, rule, authn, authz);
+a refusal closes before accept, which the server answers with HTTP 403. Label
+profiles cannot be enforced on frames, so only `headers` routes may allow
+websockets. While open, the principal is re-checked every
+`GATEWAY_STREAM_RECHECK_SECONDS`; a failed check closes the socket (1008).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aiohttp
+
+from gateway.context import Gateway
+from gateway.decision import Decision
+from gateway.errors import GatewayError
+from gateway.forward.headers import upstream_request_headers
+from gateway.forward.identity import identity_header_bytes
+from gateway.front.exchange import Exchange, Receive, Scope, Send
+from gateway.front.paths import quote_path
+from gateway.front.request import RequestView
+from gateway.pipeline import decide
+from gateway.policy import Forward
+
+log = logging.getLogger("gateway.websocket")
+
+#: the handshake's own headers: aiohttp makes its own for the upstream leg
+HANDSHAKE = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
+                       "sec-websocket-protocol", "sec-websocket-accept", "origin"})  # fmt: skip
+POLICY_VIOLATION = 1008
+
+
+async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    client = scope.get("client")
+    origin = gw.proxies.origin(client[0] if client else "", scope.get("scheme", "ws"), scope["headers"])
+    request = RequestView(
+        method="GET", path="", raw_query=scope.get("query_string", b""), headers=scope["headers"],
+        client_ip=origin.client_ip, request_id=origin.request_id, host=origin.host, scheme=origin.scheme,
+    )  # fmt: skip
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+    ex = Exchange(scope, receive, send, request, origin, raw_path)
+    await receive()  # websocket.connect
+    try:
+        decision = await decide(gw, ex)
+        target = decision.match.route.target
+        route = decision.match.route
+        if not route.websocket or not isinstance(target, Forward) or route.labels != "headers":
+            raise GatewayError("websockets are not allowed on this route", reason="websocket_refused")
+    except GatewayError as error:
+        log.info("websocket refused", extra={"reason": error.reason, "request_id": origin.request_id})
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        return
+    await _proxy(gw, ex, decision, target)
+
+
+async def _proxy(gw: Gateway, ex: Exchange, decision: Decision, target: Forward) -> None:
+    headers = _upstream_headers(gw, ex, decision, target)
+    url = gw.upstreams.url(target.upstream, _path_and_query(ex, decision)).with_scheme(
+        "wss" if gw.upstreams.urls[target.upstream].startswith("https") else "ws"
+    )
+    protocols = tuple(ex.scope.get("subprotocols") or ())
+    try:
+        upstream = await gw.upstreams.session(target.upstream).ws_connect(
+            url, headers=headers, protocols=protocols, timeout=aiohttp.ClientWSTimeout(ws_close=5)
+        )
+    except (aiohttp.ClientError, TimeoutError):
+        await ex.send({"type": "websocket.close", "code": 1011})
+        return
+    await ex.send({"type": "websocket.accept", "subprotocol": upstream.protocol})
+    async with upstream:
+        tasks = [
+            asyncio.create_task(_client_to_upstream(ex, upstream)),
+            asyncio.create_task(_upstream_to_client(ex, upstream)),
+            asyncio.create_task(_recheck(gw, ex, decision)),
+        ]
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def _upstream_headers(gw: Gateway, ex: Exchange, decision: Decision, target: Forward) -> list[tuple[str, str]]:
+    cookie = None if decision.principal is None else gw.settings.tenants[decision.tenant].cookie_bytes
+    kept = upstream_request_headers(ex.request.headers, drop=HANDSHAKE, session_cookie=cookie)
+    kept += identity_header_bytes(decision.principal, decision.tenant, ex.origin, target.upstream, gw.signer)
+    return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in kept]  # aiohttp takes text
+
+
+def _path_and_query(ex: Exchange, decision: Decision) -> str:
+    path = quote_path(decision.match.upstream_path)
+    return path + "?" + ex.request.raw_query.decode("latin-1") if ex.request.raw_query else path
+
+
+async def _client_to_upstream(ex: Exchange, upstream: aiohttp.ClientWebSocketResponse) -> None:
+    while True:
+        message: dict[str, Any] = await ex.receive()
+        if message["type"] == "websocket.disconnect":
+            await upstream.close()
+            return
+        if message.get("bytes") is not None:
+            await upstream.send_bytes(message["bytes"])
+        elif message.get("text") is not None:
+            await upstream.send_str(message["text"])
+
+
+async def _upstream_to_client(ex: Exchange, upstream: aiohttp.ClientWebSocketResponse) -> None:
+    async for message in upstream:
+        if message.type == aiohttp.WSMsgType.TEXT:
+            await ex.send({"type": "websocket.send", "text": message.data})
+        elif message.type == aiohttp.WSMsgType.BINARY:
+            await ex.send({"type": "websocket.send", "bytes": message.data})
+        else:
+            break
+    await ex.send({"type": "websocket.close", "code": upstream.close_code or 1000})
+
+
+async def _recheck(gw: Gateway, ex: Exchange, decision: Decision) -> None:
+    """Close the socket when the principal stops being valid (same rule as for streams)."""
+    if decision.principal is None:
+        await asyncio.Event().wait()
+    await gw.targets.recheck(ex, decision)
+    await ex.send({"type": "websocket.close", "code": POLICY_VIOLATION})

@@ -1,0 +1,74 @@
+"""The uvicorn factory for `gateway serve`: settings and policies from the environment."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+import orjson
+
+from gateway.app import GatewayApp
+from gateway.config.load import Settings, load_settings
+from gateway.policy import PolicySet, PolicyStore
+from gateway.policy.isolated import load_isolated
+
+#: attributes every LogRecord has; anything else on a record was passed as `extra=`
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Messages that already are one (access and audit lines) pass
+    through unchanged; others become {"ts", "level", "logger", "msg", **extra, "exc"}."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if message.startswith("{") and not record.exc_info and record.name.startswith("gateway"):
+            return message
+        doc: dict[str, object] = {
+            "ts": round(record.created if record.created else time.time(), 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": message,
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                doc[key] = value
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(doc, default=str).decode()
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in ("gateway", "uvicorn"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.propagate = False
+    logging.getLogger("gateway").setLevel(level)
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)
+
+
+#: what `gateway serve` loaded to check the configuration before starting uvicorn; with one
+#: worker uvicorn calls the factory in that same process, which takes it instead of loading again
+_handed_over: tuple[Settings, PolicySet] | None = None
+
+
+def hand_over(settings: Settings, policies: PolicySet) -> None:
+    global _handed_over
+    _handed_over = (settings, policies)
+
+
+def app() -> GatewayApp:
+    """uvicorn's factory. Policies are loaded in a child process (gateway.policy.isolated),
+    at start-up and on every reload, so the serving heap holds only what stays."""
+    global _handed_over
+    if _handed_over is not None:
+        (settings, policies), _handed_over = _handed_over, None
+    else:
+        settings = load_settings(os.environ)
+        policies = load_isolated(settings.policies_dir, settings)
+    configure_logging(settings.log_level)
+    return GatewayApp(settings, PolicyStore(settings.policies_dir, settings, initial=policies, loader=load_isolated))

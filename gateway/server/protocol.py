@@ -1,0 +1,189 @@
+"""The HTTP/1.1 connection `gateway serve` runs (see gateway.cli.main): uvicorn's httptools protocol
+plus what it lacks, with its per-request timers made cheap.
+
+- a deadline for the request head (GATEWAY_HEADER_TIMEOUT: 408 and close; also for idle new
+  connections) and a bound on the bytes buffered before the head is complete (431 and close);
+- uvicorn's keep-alive timeout, unchanged in effect;
+- both deadlines are `Deadline`s: one timer per connection, re-armed only when it fires,
+  instead of a timer created and cancelled for every request;
+- responses are written by `gateway.server.response_cycle.Cycle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from gateway.config.load import Limits
+from gateway.front.trusted_proxies import new_request_id
+from gateway.server.response_cycle import Cycle
+
+access = logging.getLogger("gateway.access")
+
+#: set from the settings by the app (each worker builds its app before serving)
+LIMITS = Limits()
+LINGER_SECONDS = 1.0
+
+
+def configure(limits: Limits) -> None:
+    global LIMITS
+    LIMITS = limits
+
+
+def raw_error(status: int, reason: bytes, code: str, description: str) -> bytes:
+    rid = new_request_id()
+    body = orjson.dumps({"error": code, "error_description": description, "request_id": rid})
+    head = (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+        b"connection: close\r\ncache-control: no-store\r\nx-request-id: %s\r\n\r\n"
+    ) % (status, reason, len(body), rid.encode())
+    return head + body
+
+
+class Deadline:
+    """A point in loop time after which `expired` runs, unless cleared first.
+
+    Setting or clearing it only writes an attribute; its one timer is re-armed when it fires
+    and finds the deadline moved (a deadline only moves later: its timeout is fixed)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float, expired: Callable[[], None]) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self.expired = expired
+        self.at: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.at is not None
+
+    def start(self) -> None:
+        self.at = self.loop.time() + self.timeout
+        if self._timer is None:
+            self._timer = self.loop.call_at(self.at, self._check)
+
+    def clear(self) -> None:
+        self.at = None
+
+    def cancel(self) -> None:
+        self.at = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self.at is None:
+            return
+        if self.loop.time() < self.at:
+            self._timer = self.loop.call_at(self.at, self._check)
+            return
+        self.at = None
+        self.expired()
+
+
+class HeaderLimitsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: the request head being received must be complete by then (408)
+        self._head = Deadline(self.loop, LIMITS.header_timeout, self._head_timeout)
+        #: uvicorn's keep-alive: an idle connection is closed then
+        self._idle = Deadline(self.loop, self.timeout_keep_alive, self.timeout_keep_alive_handler)
+        self._head_bytes = 0
+        self._lingering = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head.cancel()
+        self._idle.cancel()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if not self._head.pending:
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._head.clear()
+        if not self.url.startswith(b"/") or b"#" in self.url:
+            # absolute-form (`GET http://evil/x`), authority-form or `*`: httptools would keep only
+            # the path and drop the authority; the gateway is no forward proxy, so refuse it whole.
+            # A fragment is never sent by a client; httptools would drop it silently.
+            self._refuse(400, b"Bad Request", "bad_request_target", "the request target must start with '/'")
+            return
+        previous = self.cycle
+        super().on_headers_complete()
+        if self.cycle is not previous and self.cycle is not None:  # not an upgrade: a new request
+            Cycle.adopt(self.cycle, self.loop)
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # refused: what the client still sends is read and dropped until we close
+        super().data_received(data)
+        if self._head.pending and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > LIMITS.max_header_bytes + 8192:
+                self._refuse(431, b"Request Header Fields Too Large", "headers_too_large",
+                             f"request headers exceed {LIMITS.max_header_bytes} bytes")  # fmt: skip
+
+    def on_response_complete(self) -> None:
+        """uvicorn's (0.54.0), with the keep-alive timeout as a `Deadline`."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._idle.clear()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._idle.start()
+
+    def _unset_keepalive_if_required(self) -> None:
+        """uvicorn calls this when data arrives or the connection is lost."""
+        self._idle.clear()
+
+    def _arm(self) -> None:
+        self._head_bytes = 0
+        self._head.start()
+
+    def _head_timeout(self) -> None:
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm()  # a pipelined head behind a response still being written: look again later
+            return
+        self._refuse(408, b"Request Timeout", "request_timeout",
+                     f"request headers not received within {LIMITS.header_timeout:g} s")  # fmt: skip
+
+    def _linger(self) -> None:
+        """Close without losing the answer: closing a socket with unread input makes the kernel
+        send a reset that can overtake the response, so half-close, drop what still arrives
+        for a moment (as nginx's lingering close does), then close."""
+        if self._lingering:
+            return
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
+
+    def _refuse(self, status: int, reason: bytes, code: str, description: str) -> None:
+        self._head.clear()
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.write(raw_error(status, reason, code, description))
+        self._linger()
+        if access.isEnabledFor(logging.INFO):
+            client = self.client[0] if self.client else ""
+            access.info(orjson.dumps({"ts": round(time.time(), 3), "client": client, "status": status,
+                                      "decision": "deny", "reason": code}).decode())  # fmt: skip

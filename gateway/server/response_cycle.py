@@ -1,0 +1,130 @@
+"""How `gateway serve` writes a response: uvicorn's `RequestResponseCycle` with `send` ported
+(uvicorn 0.54.0, pinned in pyproject.toml: re-check on upgrade) to do the same work for less.
+
+- Header names and values are validated with one `bytes.translate` over all of them against
+  every byte uvicorn's patterns refuse (both are single-character classes, so the test is the
+  same; a regular expression over the ~1 KiB of identity headers cost ~5 us).
+- The response head waits for the first body chunk so both leave in one system call: one
+  trip through the kernel instead of two. At the latest it leaves at the end of the
+  event-loop turn, so a stream's head is never held back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, RequestResponseCycle
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+
+#: every byte uvicorn's header name and value patterns refuse
+_BAD_NAME = bytes(b for b in range(256) if HEADER_RE.match(bytes([b])))
+_BAD_VALUE = bytes(b for b in range(256) if HEADER_VALUE_RE.match(bytes([b])))
+
+
+class Cycle(RequestResponseCycle):
+    """One request's response writer; see the module docstring for what differs from uvicorn's."""
+
+    #: the response head, until the first body chunk (or the end of this loop turn) sends it
+    held = b""
+    #: given by the protocol (`asyncio.get_running_loop()` costs a getpid() system call in 3.11)
+    loop: asyncio.AbstractEventLoop
+
+    @classmethod
+    def adopt(cls, cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop) -> None:
+        """uvicorn builds its own cycle; this class only replaces methods (its own state has
+        class defaults) and the request's task has not run yet, so switching the class is safe."""
+        cycle.__class__ = cls
+        cycle.loop = loop  # type: ignore[attr-defined]  # it is a Cycle now
+
+    async def send(self, message: Any) -> None:
+        if self.flow.write_paused and not self.disconnected:
+            await self.flow.drain()
+        if self.disconnected:
+            return
+        if not self.response_started:
+            if message["type"] != "http.response.start":
+                raise RuntimeError(f"Expected ASGI message 'http.response.start', but got '{message['type']}'.")
+            self.response_started = True
+            self.waiting_for_100_continue = False
+            if self.access_log:  # off in `gateway serve`, which logs itself (gateway.observe.access_log)
+                self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), self.scope["method"],
+                                        get_path_with_query_string(self.scope), self.scope["http_version"],
+                                        message["status"])  # fmt: skip
+            self.held = self._head(message["status"], self.default_headers + list(message.get("headers", [])))
+            self.loop.call_soon(self._flush)
+        elif not self.response_complete:
+            if message["type"] != "http.response.body":
+                self._flush()
+                raise RuntimeError(f"Expected ASGI message 'http.response.body', but got '{message['type']}'.")
+            self._body(message.get("body", b""), message.get("more_body", False))
+        else:
+            raise RuntimeError(f"Unexpected ASGI message '{message['type']}' sent, after response already completed.")
+
+    def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+        if not _clean(b"".join([name for name, _ in headers]), _BAD_NAME):
+            raise RuntimeError("Invalid HTTP header name.")
+        if not _clean(b"".join([value for _, value in headers]), _BAD_VALUE):
+            raise RuntimeError("Invalid HTTP header value.")
+        content = [STATUS_LINE[status]]
+        has_connection_close = False
+        for name, value in headers:
+            name = name.lower()
+            if name == b"content-length" and self.chunked_encoding is None:
+                self.expected_content_length = int(value.decode())
+                self.chunked_encoding = False
+            elif name == b"transfer-encoding" and value.lower() == b"chunked":
+                self.expected_content_length = 0
+                self.chunked_encoding = True
+            elif name == b"connection" and b"close" in [token.lower().strip() for token in value.split(b",")]:
+                self.keep_alive = False
+                has_connection_close = True
+            content.extend((name, b": ", value, b"\r\n"))
+        if not self.keep_alive and not has_connection_close:
+            content.append(b"connection: close\r\n")
+        if self.chunked_encoding is None and self.scope["method"] != "HEAD" and status not in (204, 304):
+            self.chunked_encoding = True  # neither Content-Length nor Transfer-Encoding given
+            content.append(b"transfer-encoding: chunked\r\n")
+        content.append(b"\r\n")
+        return b"".join(content)
+
+    def _body(self, body: bytes, more_body: bool) -> None:
+        if self.scope["method"] == "HEAD":
+            self.expected_content_length = 0
+            data = b""
+        elif self.chunked_encoding:
+            content = [b"%x\r\n" % len(body), body, b"\r\n"] if body else []
+            if not more_body:
+                content.append(b"0\r\n\r\n")
+            data = b"".join(content)
+        else:
+            if len(body) > self.expected_content_length:
+                self._flush()
+                raise RuntimeError("Response content longer than Content-Length")
+            self.expected_content_length -= len(body)
+            data = body
+        self._write(data)
+        if not more_body:
+            if self.expected_content_length != 0:
+                raise RuntimeError("Response content shorter than Content-Length")
+            self.response_complete = True
+            self.message_event.set()
+            if not self.keep_alive:
+                self.transport.close()
+            self.on_response()
+
+    def _write(self, data: bytes) -> None:
+        held, self.held = self.held, b""
+        if held and data:
+            self.transport.writelines((held, data))  # one writev (uvloop): the body is not copied
+        elif held or data:
+            self.transport.write(held or data)
+
+    def _flush(self) -> None:
+        if self.held and not self.disconnected and not self.transport.is_closing():
+            self._write(b"")
+
+
+def _clean(data: bytes, refused: bytes) -> bool:
+    """True if `data` holds none of the bytes in `refused`."""
+    return len(data.translate(None, refused)) == len(data)
