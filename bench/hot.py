@@ -34,8 +34,21 @@ NAMES = (
 
 def start_minproxy(workdir: Path, upstream_url: str) -> tuple[Child, Target]:
     port = free_port()
-    args = [sys.executable, "-m", "uvicorn", "bench.minproxy:app", "--port", str(port), "--loop", "uvloop",
-            "--http", "httptools", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.minproxy:app",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     env = {**os.environ, "MINPROXY_UPSTREAM": upstream_url}
     child = spawn("minproxy", pinned(1, args), workdir / "minproxy.log", env)
     url = f"http://127.0.0.1:{port}/bench/small"
@@ -74,8 +87,10 @@ def main() -> None:
             rps = statistics.median(s.rps for s in samples)
             p50 = statistics.median(s.p50_ms for s in samples)
             p99 = statistics.median(s.p99_ms for s in samples)
-            print(f"{name:22s} {rps:10.0f} rps  {cpu:8.1f} us CPU/request  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
-                  flush=True)  # fmt: skip
+            print(
+                f"{name:22s} {rps:10.0f} rps  {cpu:8.1f} us CPU/request  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                flush=True,
+            )
         minproxy.stop()
 
 

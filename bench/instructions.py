@@ -43,15 +43,21 @@ PATH = "/customer/bench/small"
 BASE_REQUESTS = 200
 
 
-def count(shape: scaling.Shape, requests: int, token: str, urls: tuple[str, str], workdir: Path,
-          cache_sim: bool) -> dict[str, int]:  # fmt: skip
+def count(
+    shape: scaling.Shape, requests: int, token: str, urls: tuple[str, str], workdir: Path, cache_sim: bool
+) -> dict[str, int]:
     """Totals of the event-loop thread of one gateway run that answered `requests` requests."""
     env = scaling.shape_env(workdir / f"{shape.name}-{requests}", shape, *urls)
     port = free_port()
     env = clean_env({**env, "GATEWAY_LISTEN": f"127.0.0.1:{port}", "PYTHONHASHSEED": "0"})
     out = workdir / f"callgrind-{shape.name}-{requests}.out"
-    tool = ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--cache-sim={'yes' if cache_sim else 'no'}",
-            f"--callgrind-out-file={out}"]  # fmt: skip
+    tool = [
+        "valgrind",
+        "--tool=callgrind",
+        "--separate-threads=yes",
+        f"--cache-sim={'yes' if cache_sim else 'no'}",
+        f"--callgrind-out-file={out}",
+    ]
     args = pinned(1, [*tool, sys.executable, "-m", "gateway", "serve"])
     child = spawn(f"gateway-{shape.name}", args, workdir / f"{shape.name}-{requests}.log", env)
     url = f"http://127.0.0.1:{port}"
@@ -91,8 +97,11 @@ def measure(shapes: Sequence[scaling.Shape], requests: int, base: int, cache_sim
             before = count(shape, base, token, urls, workdir, cache_sim)
             after = count(shape, base + requests, token, urls, workdir, cache_sim)
             per_request[shape.name] = {e: round((after[e] - before[e]) / requests, 1) for e in before}
-            print(f"{shape.name:26s} {per_request[shape.name]['Ir']:>11,.0f} instructions/request "
-                  f"({time.monotonic() - started:.0f} s)", flush=True)  # fmt: skip
+            print(
+                f"{shape.name:26s} {per_request[shape.name]['Ir']:>11,.0f} instructions/request "
+                f"({time.monotonic() - started:.0f} s)",
+                flush=True,
+            )
     result: dict[str, Any] = {"path": PATH, "requests": requests, "cache_sim": cache_sim, "per_request": per_request}
     if len(shapes) == 2:
         small, large = (per_request[s.name]["Ir"] for s in shapes)

@@ -32,8 +32,9 @@ async def _lifespan(receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             connector = aiohttp.TCPConnector(limit=256)
-            _session.append(aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                                  cookie_jar=aiohttp.DummyCookieJar()))  # fmt: skip
+            _session.append(
+                aiohttp.ClientSession(connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+            )
             await send({"type": "lifespan.startup.complete"})
         else:
             await _session[0].close()

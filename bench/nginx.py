@@ -138,8 +138,14 @@ def large_body() -> bytes:
 
 def run(i: int) -> dict[str, object]:
     stamp = "2025-01-01T00:00:00.000Z"
-    return {"id": f"run-{i:06d}", "jobName": "bench", "status": "completed", "labels": RUN_LABELS,
-            "createdAt": stamp, "updatedAt": stamp}  # fmt: skip
+    return {
+        "id": f"run-{i:06d}",
+        "jobName": "bench",
+        "status": "completed",
+        "labels": RUN_LABELS,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+    }
 
 
 def runs_body(size: int) -> bytes:

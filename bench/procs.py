@@ -42,8 +42,9 @@ def pinned(cpu: int, args: Sequence[str]) -> list[str]:
 
 def spawn(name: str, args: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Child:
     with log.open("ab") as out:
-        process = subprocess.Popen(list(args), cwd=ROOT, env=dict(env) if env is not None else None,
-                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        process = subprocess.Popen(
+            list(args), cwd=ROOT, env=dict(env) if env is not None else None, stdout=out, stderr=subprocess.STDOUT
+        )
     return Child(name, process, log)
 
 

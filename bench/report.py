@@ -50,18 +50,26 @@ def summarise(configs: Sequence[Config], samples: Mapping[str, list[Sample]]) ->
     rows = []
     for cfg in configs:
         got = samples.get(cfg.key, [])
-        rows.append({
-            "name": cfg.key, "target": cfg.target, "role": cfg.role, "size": cfg.size,
-            "connections": cfg.connections, "rounds": len(got),
-            "rps": median([s.rps for s in got]) or 0.0,
-            "p50_ms": median([s.p50_ms for s in got]), "p99_ms": median([s.p99_ms for s in got]),
-            "cpu_us_per_request": median([s.cpu_us for s in got]),
-            "share_of_proxy_pass": share(got, samples.get(cfg.reference("proxy_pass"), [])),
-            "share_of_direct": share(got, samples.get(cfg.reference("direct"), [])),
-            "cpu_share_of_proxy_pass": cpu_share(got, samples.get(cfg.reference("proxy_pass"), [])),
-            "errors": sum(s.errors for s in got), "non_2xx": sum(s.non_2xx for s in got),
-            "samples": [s.as_dict() for s in got],
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": cfg.key,
+                "target": cfg.target,
+                "role": cfg.role,
+                "size": cfg.size,
+                "connections": cfg.connections,
+                "rounds": len(got),
+                "rps": median([s.rps for s in got]) or 0.0,
+                "p50_ms": median([s.p50_ms for s in got]),
+                "p99_ms": median([s.p99_ms for s in got]),
+                "cpu_us_per_request": median([s.cpu_us for s in got]),
+                "share_of_proxy_pass": share(got, samples.get(cfg.reference("proxy_pass"), [])),
+                "share_of_direct": share(got, samples.get(cfg.reference("direct"), [])),
+                "cpu_share_of_proxy_pass": cpu_share(got, samples.get(cfg.reference("proxy_pass"), [])),
+                "errors": sum(s.errors for s in got),
+                "non_2xx": sum(s.non_2xx for s in got),
+                "samples": [s.as_dict() for s in got],
+            }
+        )
     return rows
 
 
@@ -74,8 +82,10 @@ def _pct(value: float | None) -> str:
 
 
 def table(rows: Sequence[Mapping[str, Any]]) -> str:
-    head = f"{'configuration':<22} {'body':>6} {'conn':>4} {'rps':>9} {'%proxy':>7} {'%direct':>7} " \
-           f"{'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'%proxy CPU':>10} {'err':>4}"  # fmt: skip
+    head = (
+        f"{'configuration':<22} {'body':>6} {'conn':>4} {'rps':>9} {'%proxy':>7} {'%direct':>7} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} {'%proxy CPU':>10} {'err':>4}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(

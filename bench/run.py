@@ -101,8 +101,10 @@ def preflight(targets: Sequence[Target]) -> list[str]:
                 problems.append(f"{t.name}/{size}: {exc!r}")
                 continue
             if resp.status_code != 200 or resp.content != t.expect[size]:
-                problems.append(f"{t.name}/{size}: status {resp.status_code}, {len(resp.content)} bytes "
-                                f"(want 200, {len(t.expect[size])}): {resp.content[:200]!r}")  # fmt: skip
+                problems.append(
+                    f"{t.name}/{size}: status {resp.status_code}, {len(resp.content)} bytes "
+                    f"(want 200, {len(t.expect[size])}): {resp.content[:200]!r}"
+                )
     return problems
 
 
@@ -116,14 +118,19 @@ def measure(configs: Sequence[Config], plan: Plan, failures: list[str]) -> dict[
                 failures.append(f"{cfg.key}: {exc}")
                 continue
             samples[cfg.key].append(sample)
-            log(f"round {round_no + 1}/{plan.rounds} {cfg.key:<36} {sample.rps:>9.0f} rps  "
-                f"p50 {sample.p50_ms:.3f} ms  p99 {sample.p99_ms:.2f} ms  cpu {sample.cpu_us} us/req")  # fmt: skip
+            log(
+                f"round {round_no + 1}/{plan.rounds} {cfg.key:<36} {sample.rps:>9.0f} rps  "
+                f"p50 {sample.p50_ms:.3f} ms  p99 {sample.p99_ms:.2f} ms  cpu {sample.cpu_us} us/req"
+            )
     return samples
 
 
 def row_failures(rows: Sequence[dict[str, Any]]) -> list[str]:
-    return [f"{r['name']}: rps {r['rps']}, errors {r['errors']}, non-2xx {r['non_2xx']}"
-            for r in rows if r["rps"] <= 0 or r["errors"] or r["non_2xx"]]  # fmt: skip
+    return [
+        f"{r['name']}: rps {r['rps']}, errors {r['errors']}, non-2xx {r['non_2xx']}"
+        for r in rows
+        if r["rps"] <= 0 or r["errors"] or r["non_2xx"]
+    ]
 
 
 # --- configuration size -------------------------------------------------------------
@@ -255,11 +262,14 @@ def run(plan: Plan, skip_extras: bool, count_instructions: bool = False) -> dict
 
 def _meta(plan: Plan) -> dict[str, Any]:
     return {
-        "quick": plan.quick, "duration_s": plan.duration, "rounds": plan.rounds,
-        "connections": list(plan.connections), "python": platform.python_version(),
+        "quick": plan.quick,
+        "duration_s": plan.duration,
+        "rounds": plan.rounds,
+        "connections": list(plan.connections),
+        "python": platform.python_version(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "pinning": "wrk + upstream nginx + emulator on cpu0; gateway / nginx proxy_pass on cpu1",
-    }  # fmt: skip
+    }
 
 
 def print_results(results: dict[str, Any]) -> None:
@@ -274,8 +284,10 @@ def print_results(results: dict[str, Any]) -> None:
             f"{n}: {v['rps']:.0f} rps, {v['cpu_us_per_request']} us/req, ready after {v['ready_after_seconds']} s"
             for n, v in s["shapes"].items()
         )
-        print(f"configuration size (c{s['connections']}): {shapes}; rps ratio {s['rps_ratio']}, "
-              f"CPU ratio {s['cpu_ratio']}")  # fmt: skip
+        print(
+            f"configuration size (c{s['connections']}): {shapes}; rps ratio {s['rps_ratio']}, "
+            f"CPU ratio {s['cpu_ratio']}"
+        )
     if "workers" in results:
         w = results["workers"]
         each = ", ".join(f"{n}: {v['rps']:.0f} rps, {v['cpu_us_per_request']} us/req" for n, v in w["gateways"].items())
@@ -284,9 +296,11 @@ def print_results(results: dict[str, Any]) -> None:
         print(f"cold burst ({kind}): {b['ok']}/{b['requests']} ok, {b['ory_calls']} Ory call(s) {b['calls']}")
     if "memory" in results:
         m = results["memory"]
-        print(f"decision cache: {m['decisions']} decisions = {m['bytes'] / 2**20:.1f} MiB "
-              f"({m['bytes_per_decision']:.0f} B each); after {m['inserted']} inserts: {m['entries_after']} "
-              f"entries, {m['bytes_after'] / 2**20:.1f} MiB")  # fmt: skip
+        print(
+            f"decision cache: {m['decisions']} decisions = {m['bytes'] / 2**20:.1f} MiB "
+            f"({m['bytes_per_decision']:.0f} B each); after {m['inserted']} inserts: {m['entries_after']} "
+            f"entries, {m['bytes_after'] / 2**20:.1f} MiB"
+        )
     if "instructions" in results:
         i = results["instructions"]
         each = ", ".join(f"{n}: {v['Ir']:,.0f}" for n, v in i["per_request"].items())

@@ -16,8 +16,13 @@ from gateway.config.load import tenant_env_prefix
 from gateway.demo.world import API_KEYS, TENANTS
 
 HUMAN_ALLOW: dict[str, object] = {"human": {"roles": {"any": ["viewer", "member"]}}}
-BENCH_ROUTE: dict[str, object] = {"id": "bench-small", "path": "/bench/small", "methods": ["GET"], "allow": HUMAN_ALLOW,
-               "forward": {"upstream": "bench"}}  # fmt: skip
+BENCH_ROUTE: dict[str, object] = {
+    "id": "bench-small",
+    "path": "/bench/small",
+    "methods": ["GET"],
+    "allow": HUMAN_ALLOW,
+    "forward": {"upstream": "bench"},
+}
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,13 @@ def filler_route(index: int) -> dict[str, object]:
         f"/svc{index}/files/**",
         f"/api/v{index}/orgs/{{org}}/things/{{id}}",
     )
-    return {"id": f"r{index}", "path": shapes[index % 4], "methods": ["GET", "POST"], "allow": HUMAN_ALLOW,
-            "forward": {"upstream": "bench"}}  # fmt: skip
+    return {
+        "id": f"r{index}",
+        "path": shapes[index % 4],
+        "methods": ["GET", "POST"],
+        "allow": HUMAN_ALLOW,
+        "forward": {"upstream": "bench"},
+    }
 
 
 def route_counts(shape: Shape) -> dict[str, int]:
@@ -81,9 +91,14 @@ def shape_env(directory: Path, shape: Shape, emulator_url: str, upstream_url: st
     for name in names[len(TENANTS) :]:
         p = tenant_env_prefix(name)
         env |= {
-            p + "MODE": "self-hosted", p + "TRANSPORT": "cookie-or-bearer",
-            p + "KRATOS_PUBLIC_URL": base, p + "KRATOS_ADMIN_URL": base, p + "KRATOS_ADMIN_TOKEN": API_KEYS["customer"],
-            p + "HYDRA_PUBLIC_URL": base, p + "HYDRA_ADMIN_URL": base, p + "HYDRA_ADMIN_TOKEN": API_KEYS["customer"],
+            p + "MODE": "self-hosted",
+            p + "TRANSPORT": "cookie-or-bearer",
+            p + "KRATOS_PUBLIC_URL": base,
+            p + "KRATOS_ADMIN_URL": base,
+            p + "KRATOS_ADMIN_TOKEN": API_KEYS["customer"],
+            p + "HYDRA_PUBLIC_URL": base,
+            p + "HYDRA_ADMIN_URL": base,
+            p + "HYDRA_ADMIN_TOKEN": API_KEYS["customer"],
             p + "SESSION_COOKIE_NAME": f"ory_session_{name}",
-        }  # fmt: skip
+        }
     return env

@@ -63,13 +63,23 @@ class World:
             Target("upstream-direct", "direct", _sized(up + "/bench"), plain),
             Target("nginx-proxy_pass", "proxy_pass", _sized(px + "/bench"), plain, (), tuple(self.proxy.workers)),
             Target("gateway-human", "gateway", _sized(gw + "/customer/bench"), plain, human, gw_pids),
-            Target("gateway-machine", "gateway",
-                   {"200B": gw + "/dealer/partner-api/inventory", "64KiB": gw + "/dealer/bench/large"},
-                   plain, machine, gw_pids),
-            Target("gateway-durably", "gateway",
-                   {"200B": gw + "/customer/api/durably/runs", "64KiB": gw + "/customer/api/durably/runs?bench=large"},
-                   runs, human, gw_pids),
-        ]  # fmt: skip
+            Target(
+                "gateway-machine",
+                "gateway",
+                {"200B": gw + "/dealer/partner-api/inventory", "64KiB": gw + "/dealer/bench/large"},
+                plain,
+                machine,
+                gw_pids,
+            ),
+            Target(
+                "gateway-durably",
+                "gateway",
+                {"200B": gw + "/customer/api/durably/runs", "64KiB": gw + "/customer/api/durably/runs?bench=large"},
+                runs,
+                human,
+                gw_pids,
+            ),
+        ]
         if self.front is not None:
             auth = self.front.url + "/customer/bench"
             pids = (*self.front.workers, self.gateway.pid)

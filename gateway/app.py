@@ -1,6 +1,7 @@
 """The ASGI application: gateway endpoints first, then the pipeline for everything else.
 
-Plain ASGI on the hot path (Starlette's per-response task groups cost ~125 us);
+Plain ASGI on the hot path (Starlette's per-response task groups cost more than the rest of
+a cached request: docs/performance.md, "Measurements behind the code");
 the lifespan owns every client, cache and background task.
 """
 
@@ -16,19 +17,21 @@ from typing import Any
 
 import httpx
 
+from gateway import endpoints as paths
 from gateway.authn import build_authenticators
 from gateway.config.load import Settings
 from gateway.context import Gateway
 from gateway.endpoints import rate_limit as ratelimit
-from gateway.endpoints.builtins import build_builtins
+from gateway.endpoints.builtins import bind_builtins
 from gateway.endpoints.forward_auth import decisions
 from gateway.endpoints.health import readiness
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.dispatch import Targets
-from gateway.forward.headers import check_head
+from gateway.forward.headers import UpstreamHeaders
 from gateway.forward.websocket import serve_websocket
 from gateway.front.exchange import Exchange, Receive, Scope, Send
+from gateway.front.head import check_head
 from gateway.front.locate import Locator
 from gateway.front.login import redirect_to_login
 from gateway.front.request import RequestView
@@ -46,7 +49,6 @@ from gateway.server.lifecycle import Drain, Tracker
 log = logging.getLogger("gateway")
 
 Endpoint = Callable[[Gateway, Exchange], Awaitable[None]]
-DECISIONS_PREFIX = "/decisions/"
 
 
 class GatewayApp:
@@ -65,21 +67,24 @@ class GatewayApp:
             authn={},
             upstreams=upstreams,
             signer=signer,
-            targets=Targets(settings, upstreams, signer, OrgScope(upstreams, settings.limits.max_body_bytes), {}),
+            upstream_headers=UpstreamHeaders(settings, signer),
+            targets=Targets(settings, upstreams, OrgScope(upstreams, settings.limits.max_body_bytes)),
             ory=httpx.AsyncClient(follow_redirects=False, cookies=NoCookies(), event_hooks=self.metrics.ory_hooks()),
             proxies=self.proxies,
             locator=Locator(settings),
         )
         self.revocations = Revocations(self.gw, self.metrics)
-        self.endpoints: dict[str, Endpoint] = {
-            "/healthz": _healthz,
-            "/readyz": self._readyz,
-            "/.well-known/jwks.json": _jwks,
-            "/decisions": decisions,
-            "/_gateway/revoke": self.revocations.endpoint,
+        handlers: dict[str, Endpoint] = {
+            paths.HEALTHZ: _healthz,
+            paths.READYZ: self._readyz,
+            paths.ASSERTION_JWKS: _jwks,
+            paths.DECISIONS: decisions,
+            paths.REVOKE: self.revocations.endpoint,
+            paths.METRICS: self._metrics,
         }
-        if settings.metrics_listen is None:
-            self.endpoints["/metrics"] = self._metrics
+        served = [p for p in paths.ENDPOINTS if p != paths.METRICS or settings.metrics_listen is None]
+        #: the gateway's own endpoints (`gateway.endpoints.ENDPOINTS`), answered before tenant routing
+        self.endpoints: dict[str, Endpoint] = {path: handlers[path] for path in served}
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: list[Callable[[], Awaitable[None] | None]] = []
 
@@ -98,9 +103,15 @@ class GatewayApp:
         origin = self.proxies.origin(client[0] if client else "", scope.get("scheme", "http"), headers)
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         request = RequestView(
-            method=scope["method"], path="", raw_query=scope.get("query_string", b""), headers=headers,
-            client_ip=origin.client_ip, request_id=origin.request_id, host=origin.host, scheme=origin.scheme,
-        )  # fmt: skip
+            method=scope["method"],
+            path="",
+            raw_query=scope.get("query_string", b""),
+            headers=headers,
+            client_ip=origin.client_ip,
+            request_id=origin.request_id,
+            host=origin.host,
+            scheme=origin.scheme,
+        )
         fields: dict[str, object] = {}
         times = RequestTimes(fields)
         CURRENT.set(times)  # each ASGI request runs in its own context
@@ -109,7 +120,7 @@ class GatewayApp:
         try:
             check_head(scope, self.settings.limits.max_header_bytes)  # 431 / smuggling / Host, before any work
             path: str = scope["path"]
-            endpoint = self.endpoints.get(path) or (decisions if path.startswith(DECISIONS_PREFIX) else None)
+            endpoint = self.endpoints.get(path) or (decisions if path.startswith(paths.DECISIONS_PREFIX) else None)
             await (endpoint(self.gw, ex) if endpoint else handle(self.gw, ex))
         except GatewayError as error:
             await self._fail(ex, error)
@@ -179,7 +190,7 @@ class GatewayApp:
         gw.authn.update(build_authenticators(settings, gw.ory, shared=shared))
         gw.targets.authn = gw.authn  # stream re-checks see the same cache (and its revocations)
         with ratelimit.sharing(windows):
-            gw.targets.builtins = build_builtins(gw)
+            gw.targets.builtins = bind_builtins(gw)
         self.metrics.watch(gw.authn, lambda: gw.targets.open_streams, shared.counts if shared else None)
         if settings.metrics_listen is not None:
             try:

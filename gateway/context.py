@@ -9,6 +9,7 @@ import httpx
 
 from gateway.config.load import Settings
 from gateway.forward.assertion import AssertionSigner
+from gateway.forward.headers import UpstreamHeaders
 from gateway.forward.proxy import Upstreams
 from gateway.front.locate import Locator
 from gateway.front.trusted_proxies import TrustedProxies
@@ -26,6 +27,8 @@ class Gateway:
     authn: dict[str, TenantAuthenticator]
     upstreams: Upstreams
     signer: AssertionSigner
+    #: the one builder of what an upstream receives (HTTP, WebSocket, /decisions)
+    upstream_headers: UpstreamHeaders
     targets: Targets
     #: control-plane client for Ory (cache misses only); the forwarding path uses aiohttp
     ory: httpx.AsyncClient

@@ -82,10 +82,7 @@ class InvalidToken(Unauthenticated):
 
     def headers(self) -> dict[str, str]:
         desc = self.description.replace('"', "'")
-        return {
-            "www-authenticate": f'Bearer realm="{self.realm}", error="invalid_token", '
-            f'error_description="{desc}"'
-        }
+        return {"www-authenticate": f'Bearer realm="{self.realm}", error="invalid_token", error_description="{desc}"'}
 
 
 class Forbidden(GatewayError):

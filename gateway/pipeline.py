@@ -1,7 +1,9 @@
-"""The request pipeline: tenant -> rule -> authn -> authz -> labels -> forward.
+"""The request pipeline: tenant -> route -> authn -> authz -> labels -> upstream headers -> forward.
 
-Each stage is small and hands the next a frozen value. Any error raised here is a
-denial rendered by the app; nothing is forwarded after an exception.
+Each stage is small and hands the next a frozen value (`Decision`, `Prepared`,
+`ForwardPlan`). Any error raised here is a denial rendered by the app; nothing is
+forwarded after an exception. WebSocket handshakes (`gateway.forward.websocket`) and
+forward-auth (`gateway.endpoints.forward_auth`) run the same `decide`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from gateway.authz import authorize
 from gateway.context import Gateway
 from gateway.decision import Decision
+from gateway.forward.dispatch import forward_plan
 from gateway.front.exchange import Exchange
+from gateway.policy import Builtin
 
 
 async def decide(gw: Gateway, ex: Exchange) -> Decision:
@@ -31,6 +35,16 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
 
 
 async def handle(gw: Gateway, ex: Exchange) -> None:
+    """One HTTP request through to its answer: a built-in's, or the upstream's."""
     decision = await decide(gw, ex)
     ex.log["decision"] = "allow"
-    await gw.targets.dispatch(ex, decision)
+    match, targets = decision.match, gw.targets
+    target = match.route.target
+    if isinstance(target, Builtin):  # the gateway answers itself (login, token relay, identity lookup)
+        await targets.builtin(ex, decision, target)
+        return
+    body = await targets.body(ex, match.route)  # in memory (bounded) or streamed
+    prepared = await targets.labels.prepare(ex, match, decision.principal, body, decision.policies)
+    headers = gw.upstream_headers.request(ex, decision, target.upstream, prepared.drop_headers, prepared.content_type)
+    plan = forward_plan(ex.request.method, match, target, prepared, headers)
+    await targets.forward(ex, decision, plan)

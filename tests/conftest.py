@@ -1,16 +1,8 @@
-"""Fixtures shared by the end-to-end suites: the seed world as real processes."""
+"""Fixtures shared across folders, defined in tests/support/ and registered here once.
 
-from __future__ import annotations
+tests.support.world: `world`, `auth`, `strict_gateway`, `faults` (the seed world as real
+processes); tests.support.ops: `ops`, `redis_server`, `replica_a`, `replica_b` (the
+operations world). Session-scoped fixtures start their processes on first use only.
+"""
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.support.world import World, start_world
-
-
-@pytest.fixture(scope="session")
-def world() -> Iterator[World]:
-    """Emulator + Durably + recording upstream + gateway, started once per test session."""
-    with start_world() as running:
-        yield running
+pytest_plugins = ["tests.support.world", "tests.support.ops"]

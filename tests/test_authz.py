@@ -11,7 +11,7 @@ from gateway.authz import authorize, requirement_report
 from gateway.errors import Forbidden
 from gateway.policy.model import Builtin, Requirement
 from gateway.principal import Principal
-from tests.policy.helpers import make_route, principal
+from tests.support.builders import make_route, principal
 
 READ = make_route(
     "/api/durably/runs",

@@ -2,7 +2,7 @@
 
     TenantAuthenticator.authenticate(request, kinds) -> Principal
         credentials.extract   cookie / X-Session-Token / Authorization: Bearer (ambiguity -> 401)
-        routing.plan          which authenticator sees which credential, in the route's order
+        sources.plan          which credential source sees which credential, in the route's order
         cache.DecisionCache   hashed keys, bounded TTL, negative caching, single flight
         kratos / hydra / jwt  whoami, RFC 7662 introspection, local JWT verification
 
@@ -31,7 +31,7 @@ from gateway.authn.hydra import ClientOrganizations, HydraIntrospector
 from gateway.authn.jwks import JwksCache
 from gateway.authn.jwt import JwtVerifier
 from gateway.authn.kratos import KratosAuthenticator
-from gateway.authn.sources import AUTHENTICATORS, Attempt, plan
+from gateway.authn.sources import AUTHENTICATORS, REGISTRY, Attempt, AuthenticatorId, Verify, plan
 from gateway.authn.verdict import Verdict
 from gateway.config.load import CacheSettings, Settings, TenantSettings
 from gateway.errors import InvalidToken, Unauthenticated
@@ -61,11 +61,13 @@ class TenantAuthenticator:
     ) -> None:
         self.tenant = tenant
         self.cache = DecisionCache(cache, clock, backend, shared)
-        self.kratos = KratosAuthenticator(tenant, http, clock)
+        self.kratos: KratosAuthenticator = KratosAuthenticator(tenant, http, clock)
         self.client_orgs = ClientOrganizations(tenant, http, clock)
-        self.hydra = HydraIntrospector(tenant, http, clock, self.client_orgs)
+        self.hydra: HydraIntrospector = HydraIntrospector(tenant, http, clock, self.client_orgs)
         self.jwks = JwksCache(tenant, http, clock)
-        self.jwt = JwtVerifier(tenant, self.jwks, self.client_orgs, clock)
+        self.jwt: JwtVerifier = JwtVerifier(tenant, self.jwks, self.client_orgs, clock)
+        #: each credential source's verifier for this tenant (`gateway.authn.sources.REGISTRY`)
+        self.sources: dict[AuthenticatorId, Verify] = {name: kind.bind(self) for name, kind in REGISTRY.items()}
 
     @property
     def stats(self) -> CacheStats:
@@ -92,16 +94,9 @@ class TenantAuthenticator:
 
     async def _decide(self, attempt: Attempt) -> Verdict:
         key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
-        return self.cache.cached(key) or await self.cache.get_or_load(key, lambda: self._load(attempt))
-
-    async def _load(self, attempt: Attempt) -> Verdict:
-        if attempt.authenticator == "kratos-cookie":
-            return await self.kratos.with_cookie(attempt.cookie_header)
-        if attempt.authenticator == "kratos-token":
-            return await self.kratos.with_token(attempt.credential)
-        if attempt.authenticator == "hydra":
-            return await self.hydra.introspect(attempt.credential)
-        return await self.jwt.verify(attempt.credential)
+        return self.cache.cached(key) or await self.cache.get_or_load(
+            key, lambda: self.sources[attempt.authenticator](attempt)
+        )
 
     def evict_session(self, session_id: str) -> int:
         """Forget every cached decision for a revoked Kratos session."""

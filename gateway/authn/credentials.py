@@ -24,7 +24,7 @@ _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
-# a NamedTuple, not a frozen dataclass: built per request, where the dataclass's __init__ costs ~3x
+# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md, "Measurements behind the code")
 class Credentials(NamedTuple):
     #: value of the tenant's session cookie, and the whole Cookie header to forward with it
     cookie: str | None = None

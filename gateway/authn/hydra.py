@@ -16,7 +16,7 @@ from gateway.authn.cache import Clock
 from gateway.authn.verdict import Verdict, dig, is_int, same_issuer
 from gateway.config.load import TenantSettings
 from gateway.errors import ServiceUnavailable
-from gateway.ory.http import json_object, ory_request, outage, unexpected
+from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 from gateway.principal import Principal
 
 SERVICE = "hydra"
@@ -60,9 +60,13 @@ class ClientOrganizations:
         url = f"{self._tenant.hydra_admin_url.rstrip('/')}/admin/clients/{quote(client_id, safe='')}"
         self.lookups += 1
         response = await ory_request(
-            self._http, "GET", url, service=SERVICE, timeout=self._tenant.timeout,
+            self._http,
+            "GET",
+            url,
+            service=SERVICE,
+            timeout=self._tenant.timeout,
             headers=admin_headers(self._tenant),
-        )  # fmt: skip
+        )
         if response.status_code == 404:
             org = None
         elif response.status_code == 200:
@@ -100,9 +104,14 @@ class HydraIntrospector:
         if self._url is None:
             return Verdict.reject("token_inactive", "this tenant cannot introspect tokens")
         response = await ory_request(
-            self._http, "POST", self._url, service=SERVICE, timeout=self._tenant.timeout,
-            headers=admin_headers(self._tenant), form={"token": token, "token_type_hint": "access_token"},
-        )  # fmt: skip
+            self._http,
+            "POST",
+            self._url,
+            service=SERVICE,
+            timeout=self._tenant.timeout,
+            headers=admin_headers(self._tenant),
+            form={"token": token, "token_type_hint": "access_token"},
+        )
         if response.status_code != 200:
             raise unexpected(response, SERVICE)
         return await self.token_decision(json_object(response, SERVICE))
@@ -140,10 +149,16 @@ class HydraIntrospector:
 
 def machine(tenant: str, client: str, org: str | None, scopes: frozenset[str], exp: float) -> Principal:
     return Principal(
-        kind="machine", tenant=tenant, subject=client, organization=org, roles=frozenset(),
-        scopes=scopes, client_id=client, expires_at=float(exp),
-    )  # fmt: skip
+        kind="machine",
+        tenant=tenant,
+        subject=client,
+        organization=org,
+        roles=frozenset(),
+        scopes=scopes,
+        client_id=client,
+        expires_at=float(exp),
+    )
 
 
 def unexpected_shape() -> ServiceUnavailable:
-    return outage(SERVICE, "sent an introspection result of the wrong shape", "ory_garbage")
+    return wrong_shape(SERVICE, "an introspection result")

@@ -16,7 +16,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
 
 from gateway.authn.cache import Clock
 from gateway.config.load import TenantSettings
-from gateway.ory.http import json_object, ory_request, outage, unexpected
+from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 
 PublicKey = RSAKey | ECKey | OKPKey
 SERVICE = "hydra"
@@ -60,14 +60,18 @@ class JwksCache:
     async def _fetch(self) -> None:
         self.fetches += 1
         response = await ory_request(
-            self._http, "GET", self._url, service=SERVICE, timeout=self._tenant.timeout,
+            self._http,
+            "GET",
+            self._url,
+            service=SERVICE,
+            timeout=self._tenant.timeout,
             headers={"accept": "application/json"},
-        )  # fmt: skip
+        )
         if response.status_code != 200:
             raise unexpected(response, SERVICE)
         keys = json_object(response, SERVICE).get("keys")
         if not isinstance(keys, list):
-            raise outage(SERVICE, "sent a JWKS of the wrong shape", "ory_garbage")
+            raise wrong_shape(SERVICE, "a JWKS")
         self._keys = {kid: key for kid, key in map(_public_key, keys) if key is not None}
         self._fetched_at = self._clock()
 

@@ -15,7 +15,7 @@ from gateway.authn.cache import Clock
 from gateway.authn.verdict import Verdict, dig, first_string, parse_rfc3339, string_set
 from gateway.config.load import TenantSettings
 from gateway.errors import ConfigError
-from gateway.ory.http import json_object, ory_request, outage, unexpected
+from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 from gateway.principal import Principal
 
 SERVICE = "kratos"
@@ -52,10 +52,10 @@ class KratosAuthenticator:
         session_id = session.get("id")
         expires_at = parse_rfc3339(session.get("expires_at"))
         if not isinstance(identity, dict) or not isinstance(session_id, str) or expires_at is None:
-            raise outage(SERVICE, "sent a session of the wrong shape", "ory_garbage")
+            raise wrong_shape(SERVICE, "a session")
         identity_id = identity.get("id")
         if not isinstance(identity_id, str) or not identity_id:
-            raise outage(SERVICE, "sent an identity of the wrong shape", "ory_garbage")
+            raise wrong_shape(SERVICE, "an identity")
         if session.get("active") is not True:
             return Verdict.reject("session_inactive", "the session is not active")
         if identity.get("state", "active") != "active":
@@ -82,6 +82,9 @@ def _check_paths(tenant: TenantSettings) -> None:
     bad = [p for p in (*tenant.org_paths, tenant.roles_path) if p.split(".")[0] in ("traits", "")]
     if bad:
         raise ConfigError(
-            [f"{tenant.env_prefix}ORG_PATHS/ROLES_PATH: {p!r} is user-editable or empty; "
-             "use metadata_public or organization_id" for p in bad]
-        )  # fmt: skip
+            [
+                f"{tenant.env_prefix}ORG_PATHS/ROLES_PATH: {p!r} is user-editable or empty; "
+                "use metadata_public or organization_id"
+                for p in bad
+            ]
+        )

@@ -1,5 +1,12 @@
-"""Which authenticator sees which credential (Oathkeeper-style "not mine" vs "rejected").
+"""The credential sources, one registry, and which one sees which credential.
 
+`REGISTRY` has an entry per source: its id (also its part of the decision-cache key), the
+principal kind it authenticates, `validate(tenant)` (why the tenant's settings leave it
+unusable, read by the policy loader: a route allowing a kind no usable source serves is a
+``file:line`` problem at load) and its one verb, `bind`, the tenant's verifier of an
+`Attempt`. Adding a source is an entry here, its routing in `plan`, and its verifier.
+
+`plan` says who sees which credential (Oathkeeper-style "not mine" vs "rejected").
 Token shapes decide where a bearer token may go: `ory_st_` only to Kratos, `ory_at_` and
 JWTs only to Hydra (introspection, or local JWT verification). A token of no known shape is
 tried in the route's order, and each authenticator may say "not mine". A session token is
@@ -10,19 +17,23 @@ decides the human attempt on its own (a failed cookie is final).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from gateway.authn.credentials import Credentials, token_shape
+from gateway.authn.verdict import Verdict
 from gateway.config.load import TenantSettings
 from gateway.errors import InvalidToken
 from gateway.principal import Kind
 
+if TYPE_CHECKING:
+    from gateway.authn import TenantAuthenticator
+
 AuthenticatorId = Literal["kratos-cookie", "kratos-token", "hydra", "jwt"]
-AUTHENTICATORS: tuple[AuthenticatorId, ...] = ("kratos-cookie", "kratos-token", "hydra", "jwt")
 
 
-# a NamedTuple, not a frozen dataclass: built per request, where the dataclass's __init__ costs ~3x
+# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md, "Measurements behind the code")
 class Attempt(NamedTuple):
     authenticator: AuthenticatorId
     credential: str
@@ -30,6 +41,59 @@ class Attempt(NamedTuple):
     final: bool
     #: the Cookie header to forward (kratos-cookie only)
     cookie_header: str = ""
+
+
+#: a source's verb for one tenant: the verdict on one attempt
+Verify = Callable[["Attempt"], Awaitable[Verdict]]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceKind:
+    id: AuthenticatorId
+    #: the principal kind it authenticates
+    kind: Kind
+    #: the tenant's verifier (the verb), from the tenant authenticator's Ory clients
+    bind: Callable[[TenantAuthenticator], Verify]
+    #: why `tenant`'s settings leave this source unusable, or None when they do not
+    validate: Callable[[TenantSettings], str | None]
+
+
+def _no_hydra(tenant: TenantSettings) -> str | None:
+    return None if tenant.accepts_machines else "has no Hydra configured"
+
+
+def _cookie(tenant: TenantSettings) -> str | None:
+    return "reads no cookies (TRANSPORT=bearer)" if tenant.transport == "bearer" else None
+
+
+def _session_token(tenant: TenantSettings) -> str | None:
+    return "reads only cookies (TRANSPORT=cookie)" if tenant.transport == "cookie" else None
+
+
+def _introspection(tenant: TenantSettings) -> str | None:
+    return _no_hydra(tenant) or ("takes only JWTs (TOKEN_FORMAT=jwt)" if tenant.token_format == "jwt" else None)
+
+
+def _jwt(tenant: TenantSettings) -> str | None:
+    return _no_hydra(tenant) or ("introspects every token" if tenant.token_format == "introspect" else None)
+
+
+REGISTRY: Mapping[AuthenticatorId, SourceKind] = {
+    kind.id: kind
+    for kind in (
+        SourceKind("kratos-cookie", "human", lambda a: lambda t: a.kratos.with_cookie(t.cookie_header), _cookie),
+        SourceKind("kratos-token", "human", lambda a: lambda t: a.kratos.with_token(t.credential), _session_token),
+        SourceKind("hydra", "machine", lambda a: lambda t: a.hydra.introspect(t.credential), _introspection),
+        SourceKind("jwt", "machine", lambda a: lambda t: a.jwt.verify(t.credential), _jwt),
+    )
+}
+AUTHENTICATORS: tuple[AuthenticatorId, ...] = tuple(REGISTRY)
+
+
+def unusable(kind: Kind, tenant: TenantSettings) -> str | None:
+    """Why no source can authenticate `kind` for `tenant` (None when one can)."""
+    reasons = [source.validate(tenant) for source in REGISTRY.values() if source.kind == kind]
+    return reasons[0] if all(reasons) else None
 
 
 def plan(creds: Credentials, kinds: Sequence[Kind], tenant: TenantSettings) -> list[Attempt]:

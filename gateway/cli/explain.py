@@ -21,6 +21,7 @@ from gateway.config.load import Settings
 from gateway.errors import GatewayError
 from gateway.front.paths import canonical_path, quote_path
 from gateway.front.tenants import resolve_tenant
+from gateway.labels.registry import HEADERS
 from gateway.policy.model import Builtin, Match
 from gateway.policy.policy_set import PolicySet, match
 from gateway.principal import KINDS, Kind, Principal
@@ -91,9 +92,13 @@ def _refused(out: Explanation, exc: GatewayError) -> Explanation:
 
 def _principal(caller: Caller, tenant: str) -> Principal:
     return Principal(
-        kind=caller.kind, tenant=caller.tenant or tenant, subject=f"explain-{caller.kind}",
-        organization=caller.organization, roles=caller.roles, scopes=caller.scopes,
-    )  # fmt: skip
+        kind=caller.kind,
+        tenant=caller.tenant or tenant,
+        subject=f"explain-{caller.kind}",
+        organization=caller.organization,
+        roles=caller.roles,
+        scopes=caller.scopes,
+    )
 
 
 def _describe_route(out: Explanation, found: Match, settings: Settings) -> None:
@@ -111,9 +116,12 @@ def _describe_route(out: Explanation, found: Match, settings: Settings) -> None:
 def _decide(out: Explanation, found: Match, principal: Principal) -> None:
     route = found.route
     out.principal = {
-        "kind": principal.kind, "tenant": principal.tenant, "organization": principal.organization,
-        "roles": sorted(principal.roles), "scopes": sorted(principal.scopes),
-    }  # fmt: skip
+        "kind": principal.kind,
+        "tenant": principal.tenant,
+        "organization": principal.organization,
+        "roles": sorted(principal.roles),
+        "scopes": sorted(principal.scopes),
+    }
     results: list[Check] = list(checks(route, principal))
     out.checks = [{"requirement": c.requirement, "met": c.met, "reason": c.reason} for c in results]
     failed = next((c for c in results if not c.met), None)
@@ -138,7 +146,7 @@ def label_rewrite(profile: str, principal: Principal) -> list[str]:
             f"labels.organizationId={org} is stamped into trigger bodies (body re-serialised)",
             "runs of other organizations answer 404 (the same as a run that does not exist)",
         ]
-    elif profile != "headers":
+    elif profile != HEADERS:
         lines.append(f"custom label profile {profile!r} (see label_profiles)")
     return lines
 
@@ -164,9 +172,12 @@ def run(args: argparse.Namespace, settings: Settings, policies: PolicySet) -> in
         print(f"gateway explain: unknown tenant {args.principal_tenant!r}", file=sys.stderr)
         return 2
     caller = Caller(
-        kind=args.kind, roles=_names(args.roles), scopes=_names(args.scopes),
-        organization=args.org or None, tenant=args.principal_tenant,
-    )  # fmt: skip
+        kind=args.kind,
+        roles=_names(args.roles),
+        scopes=_names(args.scopes),
+        organization=args.org or None,
+        tenant=args.principal_tenant,
+    )
     result = explain(settings, policies, method, args.path, caller, host=args.host)
     print(orjson.dumps(asdict(result), option=orjson.OPT_INDENT_2).decode() if args.json else render(result))
     return 0 if result.decision == "allow" else 1
@@ -198,11 +209,16 @@ def _route_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
     p = result.principal
     rows: list[tuple[str, str | Sequence[str]]] = [
         ("route", f"{result.route} ({result.pattern}{params}) at {result.route_source}"),
-        ("caller", f"{p['kind']} of tenant {p['tenant']}, org {p['organization'] or '<none>'}, "
-                   f"roles {_join(p['roles'])}, scopes {_join(p['scopes'])}"),
-        ("checks", [f"{'met' if c['met'] else 'MISSING'}: {c['requirement']}" for c in result.checks]
-                   or ["none (anonymous)"]),
-    ]  # fmt: skip
+        (
+            "caller",
+            f"{p['kind']} of tenant {p['tenant']}, org {p['organization'] or '<none>'}, "
+            f"roles {_join(p['roles'])}, scopes {_join(p['scopes'])}",
+        ),
+        (
+            "checks",
+            [f"{'met' if c['met'] else 'MISSING'}: {c['requirement']}" for c in result.checks] or ["none (anonymous)"],
+        ),
+    ]
     if result.builtin is not None:
         rows.append(("target", f"builtin {result.builtin}"))
     else:

@@ -94,9 +94,16 @@ def _describe(route: Route) -> str:
 
 
 def _requirement(req: Requirement) -> str:
-    parts = [f"{name} {' & '.join(v) if 'all' in name else ' | '.join(v)}" for name, v in (
-        ("roles any", req.roles_any), ("roles all", req.roles_all),
-        ("scopes any", req.scopes_any), ("scopes all", req.scopes_all)) if v]  # fmt: skip
+    parts = [
+        f"{name} {' & '.join(v) if 'all' in name else ' | '.join(v)}"
+        for name, v in (
+            ("roles any", req.roles_any),
+            ("roles all", req.roles_all),
+            ("scopes any", req.scopes_any),
+            ("scopes all", req.scopes_all),
+        )
+        if v
+    ]
     return f"{req.kind}" + (f" with {', '.join(parts)}" if parts else "")
 
 

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from gateway.config.env import EnvReader
 from gateway.config.settings import (
-    RESERVED_NAMES,
     TENANT_NAME,
     UPSTREAM_NAME,
     CacheSettings,
@@ -28,6 +27,7 @@ from gateway.config.settings import (
     tenant_env_prefix,
 )
 from gateway.config.tenant import tenant_settings
+from gateway.endpoints import RESERVED_NAMES
 from gateway.errors import ConfigError
 
 __all__ = [
@@ -47,22 +47,56 @@ __all__ = [
 
 TENANT_KEYS = frozenset(
     {
-        "MODE", "PROJECT_SLUG", "API_KEY", "KRATOS_PUBLIC_URL", "KRATOS_ADMIN_URL", "KRATOS_ADMIN_TOKEN",
-        "HYDRA_PUBLIC_URL", "HYDRA_ADMIN_URL", "HYDRA_ADMIN_TOKEN", "TRANSPORT", "SESSION_COOKIE_NAME",
-        "HOSTS", "CLIENT_ID", "CLIENT_SECRET", "TIMEOUT", "HYDRA_ISSUER", "JWT_AUDIENCE", "JWT_ALGORITHMS",
-        "TOKEN_FORMAT", "ORG_PATHS", "ROLES_PATH", "LOGIN_URL", "RETURN_TO_HOSTS",
+        "MODE",
+        "PROJECT_SLUG",
+        "API_KEY",
+        "KRATOS_PUBLIC_URL",
+        "KRATOS_ADMIN_URL",
+        "KRATOS_ADMIN_TOKEN",
+        "HYDRA_PUBLIC_URL",
+        "HYDRA_ADMIN_URL",
+        "HYDRA_ADMIN_TOKEN",
+        "TRANSPORT",
+        "SESSION_COOKIE_NAME",
+        "HOSTS",
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "TIMEOUT",
+        "HYDRA_ISSUER",
+        "JWT_AUDIENCE",
+        "JWT_ALGORITHMS",
+        "TOKEN_FORMAT",
+        "ORG_PATHS",
+        "ROLES_PATH",
+        "LOGIN_URL",
+        "RETURN_TO_HOSTS",
     }
-)  # fmt: skip
+)
 GLOBAL_KEYS = frozenset(
     {
-        "GATEWAY_TENANTS", "GATEWAY_DEFAULT_TENANT", "GATEWAY_POLICIES_DIR", "GATEWAY_LISTEN",
-        "GATEWAY_TRUSTED_PROXIES", "GATEWAY_REDIS_URL", "GATEWAY_METRICS_LISTEN", "GATEWAY_PUBLIC_URL",
-        "GATEWAY_CACHE_MAX_TTL", "GATEWAY_CACHE_NEGATIVE_TTL", "GATEWAY_CACHE_SIZE", "GATEWAY_MAX_BODY_BYTES",
-        "GATEWAY_MAX_HEADER_BYTES", "GATEWAY_HEADER_TIMEOUT", "GATEWAY_MAX_STREAMS",
-        "GATEWAY_STREAM_RECHECK_SECONDS", "GATEWAY_TOKEN_RATE_PER_MINUTE", "GATEWAY_ASSERTION_KEYS_DIR",
-        "GATEWAY_ADMIN_TOKEN", "GATEWAY_SHUTDOWN_TIMEOUT", "GATEWAY_LOG_LEVEL",
+        "GATEWAY_TENANTS",
+        "GATEWAY_DEFAULT_TENANT",
+        "GATEWAY_POLICIES_DIR",
+        "GATEWAY_LISTEN",
+        "GATEWAY_TRUSTED_PROXIES",
+        "GATEWAY_REDIS_URL",
+        "GATEWAY_METRICS_LISTEN",
+        "GATEWAY_PUBLIC_URL",
+        "GATEWAY_CACHE_MAX_TTL",
+        "GATEWAY_CACHE_NEGATIVE_TTL",
+        "GATEWAY_CACHE_SIZE",
+        "GATEWAY_MAX_BODY_BYTES",
+        "GATEWAY_MAX_HEADER_BYTES",
+        "GATEWAY_HEADER_TIMEOUT",
+        "GATEWAY_MAX_STREAMS",
+        "GATEWAY_STREAM_RECHECK_SECONDS",
+        "GATEWAY_TOKEN_RATE_PER_MINUTE",
+        "GATEWAY_ASSERTION_KEYS_DIR",
+        "GATEWAY_ADMIN_TOKEN",
+        "GATEWAY_SHUTDOWN_TIMEOUT",
+        "GATEWAY_LOG_LEVEL",
     }
-)  # fmt: skip
+)
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -230,15 +264,22 @@ def redacted(settings: Settings) -> dict[str, object]:
         "admin_token": hide(settings.admin_token),
         "tenants": {
             t.name: {
-                "mode": t.mode, "project_slug": t.project_slug, "transport": t.transport,
-                "session_cookie_name": t.session_cookie_name, "hosts": list(t.hosts),
-                "kratos_public_url": t.kratos_public_url, "kratos_admin_url": t.kratos_admin_url,
+                "mode": t.mode,
+                "project_slug": t.project_slug,
+                "transport": t.transport,
+                "session_cookie_name": t.session_cookie_name,
+                "hosts": list(t.hosts),
+                "kratos_public_url": t.kratos_public_url,
+                "kratos_admin_url": t.kratos_admin_url,
                 "kratos_admin_token": hide(t.kratos_admin_token),
-                "hydra_public_url": t.hydra_public_url, "hydra_admin_url": t.hydra_admin_url,
+                "hydra_public_url": t.hydra_public_url,
+                "hydra_admin_url": t.hydra_admin_url,
                 "hydra_admin_token": hide(t.hydra_admin_token),
-                "client_id": t.client_id, "client_secret": hide(t.client_secret),
-                "token_format": t.token_format, "jwt_algorithms": sorted(t.jwt_algorithms),
+                "client_id": t.client_id,
+                "client_secret": hide(t.client_secret),
+                "token_format": t.token_format,
+                "jwt_algorithms": sorted(t.jwt_algorithms),
             }
             for t in settings.tenants.values()
         },
-    }  # fmt: skip
+    }

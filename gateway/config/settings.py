@@ -14,8 +14,6 @@ TokenFormat = Literal["auto", "introspect", "jwt"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-#: first path segments the gateway serves itself, before tenant routing
-RESERVED_NAMES = frozenset({"decisions", "healthz", "readyz", "metrics", "_gateway"})
 UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TRANSPORTS: tuple[Transport, ...] = ("cookie", "bearer", "cookie-or-bearer")
 TOKEN_FORMATS: tuple[TokenFormat, ...] = ("auto", "introspect", "jwt")

@@ -41,13 +41,23 @@ def _cloud(r: EnvReader, name: str, p: str) -> TenantSettings | None:
         r.problem(p + "API_KEY", "required in cloud mode (the project API key, ory_pat_...)")
     base = f"https://{slug}.projects.oryapis.com"
     return _finish(
-        r, name, p, "cloud", slug,
-        kratos=(r.url(p + "KRATOS_PUBLIC_URL", base), r.url(p + "KRATOS_ADMIN_URL", base),
-                r.get(p + "KRATOS_ADMIN_TOKEN", key)),
-        hydra=(r.url(p + "HYDRA_PUBLIC_URL", base), r.url(p + "HYDRA_ADMIN_URL", base),
-               r.get(p + "HYDRA_ADMIN_TOKEN", key)),
+        r,
+        name,
+        p,
+        "cloud",
+        slug,
+        kratos=(
+            r.url(p + "KRATOS_PUBLIC_URL", base),
+            r.url(p + "KRATOS_ADMIN_URL", base),
+            r.get(p + "KRATOS_ADMIN_TOKEN", key),
+        ),
+        hydra=(
+            r.url(p + "HYDRA_PUBLIC_URL", base),
+            r.url(p + "HYDRA_ADMIN_URL", base),
+            r.get(p + "HYDRA_ADMIN_TOKEN", key),
+        ),
         cookie=f"ory_session_{slug.replace('-', '')}",
-    )  # fmt: skip
+    )
 
 
 def _self_hosted(r: EnvReader, name: str, p: str) -> TenantSettings | None:
@@ -55,11 +65,15 @@ def _self_hosted(r: EnvReader, name: str, p: str) -> TenantSettings | None:
     if public is None and r.get(p + "KRATOS_PUBLIC_URL") is None:
         r.problem(p + "KRATOS_PUBLIC_URL", "required in self-hosted mode")
     return _finish(
-        r, name, p, "self-hosted", None,
+        r,
+        name,
+        p,
+        "self-hosted",
+        None,
         kratos=(public, r.url(p + "KRATOS_ADMIN_URL"), r.get(p + "KRATOS_ADMIN_TOKEN")),
         hydra=(r.url(p + "HYDRA_PUBLIC_URL"), r.url(p + "HYDRA_ADMIN_URL"), r.get(p + "HYDRA_ADMIN_TOKEN")),
         cookie="ory_kratos_session",
-    )  # fmt: skip
+    )
 
 
 def _finish(
@@ -95,15 +109,22 @@ def _finish(
         return None
     hosts = _hosts(r, p + "HOSTS")
     return TenantSettings(
-        name=name, mode=mode, project_slug=slug,
-        kratos_public_url=kratos[0], kratos_admin_url=kratos[1], kratos_admin_token=kratos[2],
-        hydra_public_url=hydra[0], hydra_admin_url=hydra[1], hydra_admin_token=hydra[2],
+        name=name,
+        mode=mode,
+        project_slug=slug,
+        kratos_public_url=kratos[0],
+        kratos_admin_url=kratos[1],
+        kratos_admin_token=kratos[2],
+        hydra_public_url=hydra[0],
+        hydra_admin_url=hydra[1],
+        hydra_admin_token=hydra[2],
         transport=transport if transport in TRANSPORTS else "cookie-or-bearer",
         session_cookie_name=cookie_name,
         hosts=hosts,
         login_url=r.url(p + "LOGIN_URL"),
         return_to_hosts=_hosts(r, p + "RETURN_TO_HOSTS") or hosts,
-        client_id=client_id, client_secret=client_secret,
+        client_id=client_id,
+        client_secret=client_secret,
         timeout=r.number(p + "TIMEOUT", 2.0),
         hydra_issuer=r.get(p + "HYDRA_ISSUER", hydra[0]),
         jwt_audience=r.get(p + "JWT_AUDIENCE"),
@@ -111,7 +132,7 @@ def _finish(
         token_format=token_format if token_format in TOKEN_FORMATS else "auto",
         org_paths=tuple((r.get(p + "ORG_PATHS") or "metadata_public.organization_id,organization_id").split(",")),
         roles_path=r.get(p + "ROLES_PATH", "metadata_public.roles") or "metadata_public.roles",
-    )  # fmt: skip
+    )
 
 
 def _hosts(r: EnvReader, name: str) -> tuple[str, ...]:

@@ -23,8 +23,10 @@ DURABLY = ROOT / "tests" / "durably" / "server.mjs"
 SEED = HERE / "seed.yaml"
 TENANTS = ("customer", "admin", "dealer")
 API_KEYS = {"customer": "ory_pat_customer_demo", "admin": "ory_pat_admin_demo", "dealer": "ory_pat_dealer_demo"}
-USERS = {"alice": ("customer", "alice@acme.example", "alice-password"),
-         "bob": ("customer", "bob@globex.example", "bob-password")}  # fmt: skip
+USERS = {
+    "alice": ("customer", "alice@acme.example", "alice-password"),
+    "bob": ("customer", "bob@globex.example", "bob-password"),
+}
 
 
 @dataclass
@@ -62,11 +64,16 @@ def gateway_env(gateway_port: int, emulator_url: str, jobs_url: str, inventory_u
         p = f"GATEWAY_TENANT_{tenant.upper()}_"
         base = f"{emulator_url}/{tenant}"
         env |= {
-            p + "MODE": "self-hosted", p + "TRANSPORT": "cookie-or-bearer",
-            p + "KRATOS_PUBLIC_URL": base, p + "KRATOS_ADMIN_URL": base, p + "KRATOS_ADMIN_TOKEN": API_KEYS[tenant],
-            p + "HYDRA_PUBLIC_URL": base, p + "HYDRA_ADMIN_URL": base, p + "HYDRA_ADMIN_TOKEN": API_KEYS[tenant],
+            p + "MODE": "self-hosted",
+            p + "TRANSPORT": "cookie-or-bearer",
+            p + "KRATOS_PUBLIC_URL": base,
+            p + "KRATOS_ADMIN_URL": base,
+            p + "KRATOS_ADMIN_TOKEN": API_KEYS[tenant],
+            p + "HYDRA_PUBLIC_URL": base,
+            p + "HYDRA_ADMIN_URL": base,
+            p + "HYDRA_ADMIN_TOKEN": API_KEYS[tenant],
             p + "SESSION_COOKIE_NAME": f"ory_session_{tenant}",
-        }  # fmt: skip
+        }
     env["GATEWAY_TENANT_DEALER_CLIENT_ID"] = "dealer-gateway"
     env["GATEWAY_TENANT_DEALER_CLIENT_SECRET"] = "dealer-gateway-secret"
     return env
@@ -79,8 +86,20 @@ def start_world(args: argparse.Namespace) -> Iterator[DemoWorld]:
     inventory_url = f"http://127.0.0.1:{args.inventory_port}"
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(_spawn([sys.executable, "-m", "gateway.emulator", "--listen", f"127.0.0.1:{args.emulator_port}",
-                             *[a for t in TENANTS for a in ("--project", t)], "--seed", str(SEED)]))  # fmt: skip
+        procs.append(
+            _spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway.emulator",
+                    "--listen",
+                    f"127.0.0.1:{args.emulator_port}",
+                    *[a for t in TENANTS for a in ("--project", t)],
+                    "--seed",
+                    str(SEED),
+                ]
+            )
+        )
         wait_until_up(f"{emulator_url}/_emulator/health", procs[-1], "the Ory emulator")
         if not DURABLY.is_file():
             raise SystemExit(f"error: {DURABLY} is missing (run scripts/setup from a checkout)")
@@ -104,18 +123,20 @@ def login(emulator_url: str, tenant: str, identifier: str, password: str) -> str
     base = f"{emulator_url}/{tenant}"
     flow = httpx.get(f"{base}/self-service/login/api").json()
     resp = httpx.post(
-        f"{base}/self-service/login", params={"flow": flow["id"]},
+        f"{base}/self-service/login",
+        params={"flow": flow["id"]},
         json={"method": "password", "identifier": identifier, "password": password},
-    )  # fmt: skip
+    )
     resp.raise_for_status()
     return str(resp.json()["session_token"])
 
 
 def client_token(emulator_url: str, tenant: str, client_id: str, secret: str, scope: str = "inventory:read") -> str:
     resp = httpx.post(
-        f"{emulator_url}/{tenant}/oauth2/token", auth=(client_id, secret),
+        f"{emulator_url}/{tenant}/oauth2/token",
+        auth=(client_id, secret),
         data={"grant_type": "client_credentials", "scope": scope},
-    )  # fmt: skip
+    )
     resp.raise_for_status()
     return str(resp.json()["access_token"])
 

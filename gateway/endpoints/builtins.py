@@ -1,4 +1,9 @@
-"""Built-in targets: the tenant's OAuth2 endpoints for partners, and the identity lookup.
+"""The built-in targets, one registry: what a route's ``builtin: {name: ...}`` may name.
+
+Each `BuiltinKind` has an id, the options it takes, a `validate` the policy loader runs on
+every route that names it (its problems are ``file:line`` lines of ``gateway check``,
+never a 500 later), and its one verb, `bind`, which makes the request handler for the
+running gateway (`gateway.forward.dispatch.Targets.builtin` calls it by id).
 
 * `oauth2_token` relays `POST /<tenant>/oauth2/token` to the tenant's Hydra unchanged
   (client authentication, scope, audience; RFC 6749 errors come back as Hydra sent
@@ -9,6 +14,10 @@
   partners need only its address (`issuer` stays Hydra's: tokens carry it).
 * `identity_lookup` reads one identity of another tenant through its Kratos admin
   API, without credentials or `metadata_admin`, and writes one JSON audit line.
+* `login` answers a browser without a session with the tenant's login page.
+
+Adding a built-in is one `BuiltinKind` in `REGISTRY` (and its documentation in
+docs/policies.md); nothing else keeps a list of them.
 """
 
 from __future__ import annotations
@@ -17,33 +26,86 @@ import base64
 import binascii
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs, unquote_plus
 
 import httpx
 import orjson
 
-from gateway.config.load import TenantSettings
-from gateway.context import Gateway
+from gateway.config.settings import Settings, TenantSettings
 from gateway.endpoints.rate_limit import RateLimiter
-from gateway.errors import NotFound, ServiceUnavailable, TooManyRequests
-from gateway.forward.dispatch import Handler
-from gateway.front.exchange import Exchange
+from gateway.errors import NotFound, TooManyRequests
 from gateway.front.login import login as browser_login
+from gateway.ory.http import json_value, ory_request
 from gateway.ory.identities import IdentityService
-from gateway.policy import Builtin, Match
-from gateway.principal import Principal
+
+if TYPE_CHECKING:  # the registry is read by the policy loader: it imports nothing of the request path
+    from gateway.front.exchange import Exchange
+    from gateway.policy.model import Match, Pattern
+    from gateway.principal import Principal
 
 audit = logging.getLogger("gateway.audit")
+
+#: a built-in's request handler: the exchange, the matched route and the caller (None if anonymous)
+Handler = Callable[["Exchange", "Match", "Principal | None"], Awaitable[None]]
+#: where in the route a problem is (keys from the route's mapping) and what it is
+Problem = tuple[tuple[str, ...], str]
 
 PASSED_BACK = (b"content-type", b"cache-control", b"pragma", b"www-authenticate", b"retry-after")
 TOKEN_PATH = "/oauth2/token"
 JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+HYDRA = "hydra"
 
 
-def build_builtins(gw: Gateway) -> Mapping[str, Handler]:
+class Gateway(Protocol):
+    """What a built-in reaches of the running gateway (`gateway.context.Gateway` is one)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def ory(self) -> httpx.AsyncClient: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinUse:
+    """One route's use of a built-in, as the policy loader sees it."""
+
+    name: str
+    options: Mapping[str, str]
+    patterns: Sequence[Pattern]
+    #: the tenants the route is served for
+    tenants: Sequence[TenantSettings]
+    settings: Settings
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinKind:
+    id: str
+    #: the handler for the running gateway (the verb)
+    bind: Callable[[Gateway], Handler]
+    #: options the route must give (``builtin: {name: ..., <option>: ...}``); no others are accepted
+    options: frozenset[str] = frozenset()
+    #: whether a route may serve it to anonymous callers
+    anonymous: bool = True
+    #: problems with a route's use of it, once its options are the right ones
+    validate: Callable[[BuiltinUse], Iterator[Problem]] = lambda use: iter(())
+
+
+# --- the OAuth2 relay ---------------------------------------------------------------
+
+
+def _needs_hydra(use: BuiltinUse) -> Iterator[Problem]:
+    for tenant in use.tenants:
+        if tenant.hydra_public_url is None:
+            variable = f"{tenant.env_prefix}HYDRA_PUBLIC_URL"
+            yield ("builtin",), f"builtin {use.name} needs tenant {tenant.name!r} to set {variable}"
+
+
+def _oauth2_token(gw: Gateway) -> Handler:
     limiter = RateLimiter(gw.settings.limits.token_rate_per_minute, 60.0)
 
     async def oauth2_token(ex: Exchange, match: Match, principal: Principal | None) -> None:
@@ -61,48 +123,103 @@ def build_builtins(gw: Gateway) -> Mapping[str, Handler]:
         resp = await _call(gw, "POST", _hydra(tenant) + TOKEN_PATH, headers, body, tenant.timeout)
         await _relay(ex, resp, resp.content)
 
+    return oauth2_token
+
+
+def _hydra_jwks(gw: Gateway) -> Handler:
     async def jwks(ex: Exchange, match: Match, principal: Principal | None) -> None:
         tenant = _hydra_tenant(gw, match)
         resp = await _call(gw, "GET", _hydra(tenant) + JWKS_PATH, {}, None, tenant.timeout)
         await _relay(ex, resp, resp.content)
 
+    return jwks
+
+
+def _hydra_discovery(gw: Gateway) -> Handler:
     async def discovery(ex: Exchange, match: Match, principal: Principal | None) -> None:
         tenant = _hydra_tenant(gw, match)
         resp = await _call(gw, "GET", _hydra(tenant) + DISCOVERY_PATH, {}, None, tenant.timeout)
-        doc = _json(resp)
+        doc = json_value(resp, HYDRA)
         if resp.status_code == 200 and isinstance(doc, dict):
             base = _gateway_base(gw, ex, tenant, DISCOVERY_PATH)
             doc = {**doc, "token_endpoint": base + TOKEN_PATH, "jwks_uri": base + JWKS_PATH}
         await _relay(ex, resp, orjson.dumps(doc))
 
+    return discovery
+
+
+# --- the cross-tenant identity lookup ------------------------------------------------
+
+
+def _check_identity_lookup(use: BuiltinUse) -> Iterator[Problem]:
+    tenant = use.settings.tenants.get(use.options["tenant"])
+    if tenant is None:
+        yield ("builtin", "tenant"), f"identity_lookup: unknown tenant {use.options['tenant']!r}"
+    elif tenant.kratos_admin_url is None:
+        yield (
+            ("builtin", "tenant"),
+            f"identity_lookup: tenant {tenant.name!r} has no Kratos admin URL ({tenant.env_prefix}KRATOS_ADMIN_URL)",
+        )
+    for pattern in use.patterns:
+        if use.options["param"] not in pattern.params:
+            yield ("builtin", "param"), f"identity_lookup: pattern {pattern.text!r} has no {{{use.options['param']}}}"
+
+
+def _identity_lookup(gw: Gateway) -> Handler:
     async def identity_lookup(ex: Exchange, match: Match, principal: Principal | None) -> None:
-        target = match.route.target
-        assert isinstance(target, Builtin)
-        tenant = str(target.options["tenant"])
-        identity_id = match.params[str(target.options.get("param", "id"))]
+        options: Mapping[str, object] = getattr(match.route.target, "options", {})
+        tenant = str(options["tenant"])
+        identity_id = match.params[str(options.get("param", "id"))]
         service = IdentityService.for_tenant(gw.settings.tenants[tenant], gw.ory)
         identity = await service.get(identity_id)
-        audit.info(orjson.dumps({
-            "event": "identity_read", "ts": round(time.time(), 3), "timestamp": _now(),
-            "actor": principal.subject if principal else None,
-            "actor_kind": principal.kind if principal else None, "actor_tenant": match.route.tenant,
-            "target_tenant": tenant, "identity_id": identity_id, "request_id": ex.origin.request_id,
-            "found": identity is not None,
-        }).decode())  # fmt: skip
+        audit.info(
+            orjson.dumps(
+                {
+                    "event": "identity_read",
+                    "ts": round(time.time(), 3),
+                    "timestamp": _now(),
+                    "actor": principal.subject if principal else None,
+                    "actor_kind": principal.kind if principal else None,
+                    "actor_tenant": match.route.tenant,
+                    "target_tenant": tenant,
+                    "identity_id": identity_id,
+                    "request_id": ex.origin.request_id,
+                    "found": identity is not None,
+                }
+            ).decode()
+        )
         if identity is None:
             raise NotFound("identity not found", reason="identity_not_found")
         await ex.respond_json(200, identity, [(b"cache-control", b"no-store")])
 
+    return identity_lookup
+
+
+# --- the browser login page ----------------------------------------------------------
+
+
+def _login(gw: Gateway) -> Handler:
     async def login(ex: Exchange, match: Match, principal: Principal | None) -> None:
         await browser_login(ex, gw.settings.tenants[match.route.tenant])
 
-    return {
-        "login": login,
-        "oauth2_token": oauth2_token,
-        "hydra_jwks": jwks,
-        "hydra_discovery": discovery,
-        "identity_lookup": identity_lookup,
-    }
+    return login
+
+
+REGISTRY: Mapping[str, BuiltinKind] = {
+    kind.id: kind
+    for kind in (
+        BuiltinKind("oauth2_token", _oauth2_token, validate=_needs_hydra),
+        BuiltinKind("hydra_jwks", _hydra_jwks, validate=_needs_hydra),
+        BuiltinKind("hydra_discovery", _hydra_discovery, validate=_needs_hydra),
+        BuiltinKind("identity_lookup", _identity_lookup, frozenset({"tenant", "param"}), False, _check_identity_lookup),
+        BuiltinKind("login", _login),
+    )
+}
+
+
+def bind_builtins(gw: Gateway) -> dict[str, Handler]:
+    """Every built-in's handler for the running gateway, by id."""
+    return {name: kind.bind(gw) for name, kind in REGISTRY.items()}
 
 
 def _hydra_tenant(gw: Gateway, match: Match) -> TenantSettings:
@@ -131,23 +248,13 @@ def _gateway_base(gw: Gateway, ex: Exchange, tenant: TenantSettings, suffix: str
 async def _call(
     gw: Gateway, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
 ) -> httpx.Response:
-    """Hydra's complete answer; a transport error, 5xx or non-JSON body is a 503 instead."""
-    try:
-        resp = await gw.ory.request(method, url, headers=headers, content=body, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise ServiceUnavailable("the OAuth2 server is unavailable", retry_after=2, reason="hydra_down") from exc
-    if resp.status_code >= 500:
-        raise ServiceUnavailable("the OAuth2 server is unavailable", retry_after=2, reason="hydra_error")
-    _json(resp)
+    """Hydra's complete answer (its 4xx and 429 included, to relay); an outage or a body
+    that is not JSON is a 503 instead (`gateway.ory.http`)."""
+    resp = await ory_request(
+        gw.ory, method, url, service=HYDRA, timeout=timeout, headers=headers, content=body, relay_rate_limit=True
+    )
+    json_value(resp, HYDRA)
     return resp
-
-
-def _json(resp: httpx.Response) -> Any:
-    try:
-        return orjson.loads(resp.content)
-    except orjson.JSONDecodeError as exc:
-        malformed = "the OAuth2 server sent a malformed answer"
-        raise ServiceUnavailable(malformed, retry_after=2, reason="hydra_garbage") from exc
 
 
 async def _relay(ex: Exchange, resp: httpx.Response, body: bytes) -> None:

@@ -8,17 +8,17 @@ or `/decisions` with the described request in headers:
 
 Those headers describe the request only when the caller is a trusted proxy;
 otherwise the decision is for the decisions request itself. The answer is 200 with
-the identity headers to inject (copy them upstream), or the denial with its usual
-status, JSON body and `WWW-Authenticate`. Routes that need the gateway itself to
-rewrite the request (label profiles, built-ins) are refused here: a forward-auth
-proxy cannot enforce them.
+the identity headers to inject (copy them upstream: the identity part of
+`gateway.forward.headers.UpstreamHeaders`, exactly what the gateway's own forwarding
+adds), or the denial with its usual status, JSON body and `WWW-Authenticate`. Routes
+that need the gateway itself to rewrite the request (label profiles, built-ins) are
+refused here: a forward-auth proxy cannot enforce them.
 """
 
 from __future__ import annotations
 
 from gateway.context import Gateway
 from gateway.errors import Forbidden
-from gateway.forward.identity import identity_header_bytes
 from gateway.front.exchange import Exchange
 from gateway.pipeline import decide
 from gateway.policy import Forward
@@ -30,11 +30,11 @@ async def decisions(gw: Gateway, ex: Exchange) -> None:
     _describe(gw, ex)
     decision = await decide(gw, ex)
     route = decision.match.route
-    if not isinstance(route.target, Forward) or route.labels != "headers":
+    if not isinstance(route.target, Forward) or route.injects_labels:
         raise Forbidden(
             f"route {route.id} needs the gateway in the request path (labels or built-in)", reason="needs_proxy"
         )
-    headers = identity_header_bytes(decision.principal, decision.tenant, ex.origin, route.target.upstream, gw.signer)
+    headers = gw.upstream_headers.identity(ex, decision, route.target.upstream)  # what the upstream gets from us
     ex.log["decision"] = "allow"
     await ex.respond(200, b"", headers)
 

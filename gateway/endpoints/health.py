@@ -25,10 +25,12 @@ async def readiness(gw: Gateway, ex: Exchange) -> None:
     now = time.monotonic()
     last = _probes.get(id(gw))
     if (
-        last is None or last[0] is not gw or now - last[1] > PROBE_TTL
+        last is None
+        or last[0] is not gw
+        or now - last[1] > PROBE_TTL
         or last[2].get_loop() is not asyncio.get_running_loop()
         or (last[2].done() and (last[2].cancelled() or last[2].exception() is not None))
-    ):  # fmt: skip
+    ):
         last = _probes[id(gw)] = (gw, now, asyncio.ensure_future(_failing(gw)))
     failing = await asyncio.shield(last[2])
     ready = gw.policies.current is not None and not failing

@@ -2,8 +2,9 @@
 
 One key per tenant (loaded from `GATEWAY_ASSERTION_KEYS_DIR/<tenant>.pem` when given,
 so replicas share it; else generated at start-up). Public keys are served at
-`/.well-known/jwks.json`. Signing costs ~130 us, so an assertion is reused for the
-same principal and audience until half its lifetime has passed.
+`/.well-known/jwks.json`. Signing costs more than the rest of a cached request
+(docs/performance.md), so an assertion is reused for the same principal and audience until
+half its lifetime has passed.
 """
 
 from __future__ import annotations
@@ -60,10 +61,18 @@ class AssertionSigner:
 
     def _sign(self, p: Principal, audience: str, now: int, exp: int) -> str:
         claims = {
-            "iss": self.issuer, "aud": audience, "sub": p.subject, "iat": now, "nbf": now, "exp": exp,
-            "tenant": p.tenant, "kind": p.kind, "org": p.organization,
-            "roles": sorted(p.roles), "scopes": sorted(p.scopes),
-        }  # fmt: skip
+            "iss": self.issuer,
+            "aud": audience,
+            "sub": p.subject,
+            "iat": now,
+            "nbf": now,
+            "exp": exp,
+            "tenant": p.tenant,
+            "kind": p.kind,
+            "org": p.organization,
+            "roles": sorted(p.roles),
+            "scopes": sorted(p.scopes),
+        }
         if p.session_id:
             claims["sid"] = p.session_id
         key = self.keys[p.tenant]

@@ -1,29 +1,33 @@
-"""Where an authorized request goes: an upstream (through its label profile) or a built-in."""
+"""The stages after authorization, as `gateway.pipeline.handle` calls them in turn.
+
+`Targets.builtin` hands a built-in route to its handler (bound by id at start-up);
+`Targets.body` decides what is read of the request body; `forward_plan` turns the
+route, the label profile's rewrite and the upstream headers into one `ForwardPlan`;
+`Targets.forward` sends it. A long-lived answer (SSE, a streamed run) is counted
+against GATEWAY_MAX_STREAMS and its principal re-checked every
+GATEWAY_STREAM_RECHECK_SECONDS while it is open (WebSockets share `recheck`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from gateway.authn import TenantAuthenticator
 from gateway.authz import authorize
 from gateway.config.load import Settings
 from gateway.decision import Decision
+from gateway.endpoints.builtins import Handler
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, PayloadTooLarge, ServiceUnavailable
-from gateway.forward.assertion import AssertionSigner
-from gateway.forward.headers import upstream_request_headers
-from gateway.forward.identity import identity_header_bytes
-from gateway.forward.proxy import Body, Timeouts, Upstreams
+from gateway.forward.proxy import Body, ForwardPlan, Upstreams, timeouts_of
 from gateway.front.exchange import Exchange
 from gateway.front.paths import quote_path
 from gateway.labels.scope import OrgScope, Prepared
-from gateway.policy import Builtin, Forward, Match
-from gateway.principal import Principal
+from gateway.policy import Builtin, Forward, Match, Route
 
-Handler = Callable[[Exchange, Match, Principal | None], Awaitable[None]]
 Message = dict[str, Any]
 
 log = logging.getLogger("gateway")
@@ -36,62 +40,56 @@ class TooManyStreams(ServiceUnavailable):
 
 
 class Targets:
-    def __init__(
-        self,
-        settings: Settings,
-        upstreams: Upstreams,
-        signer: AssertionSigner,
-        orgscope: OrgScope,
-        builtins: Mapping[str, Handler],
-    ) -> None:
+    """Where an allowed request goes: a built-in by id, or an upstream by name."""
+
+    def __init__(self, settings: Settings, upstreams: Upstreams, labels: OrgScope) -> None:
         self.settings = settings
         self.upstreams = upstreams
-        self.signer = signer
-        self.orgscope = orgscope
-        self.builtins = builtins
+        #: the label profiles' per-request step (rewrites, response filters, run look-ups)
+        self.labels = labels
+        #: built-in id -> handler (set by the app at start-up)
+        self.builtins: Mapping[str, Handler] = {}
         #: the pipeline's authenticators (set by the app at start-up), for re-checking the
         #: principal of an open stream through the same cache and its revocations
         self.authn: Mapping[str, TenantAuthenticator] = {}
         #: long-lived responses open now (bounded by GATEWAY_MAX_STREAMS)
         self.open_streams = 0
 
-    async def dispatch(self, ex: Exchange, decision: Decision) -> None:
-        match, principal = decision.match, decision.principal
-        target = match.route.target
-        if isinstance(target, Builtin):
-            handler = self.builtins.get(target.name)
-            if handler is None:  # the loader rejects unknown builtins; fail closed anyway
-                raise NotFound("no such route", reason="unknown_builtin")
-            await handler(ex, match, principal)
-            return
-        await self.forward(ex, decision, target)
+    async def builtin(self, ex: Exchange, decision: Decision, target: Builtin) -> None:
+        handler = self.builtins.get(target.name)
+        if handler is None:  # the loader rejects unknown builtins; fail closed anyway
+            raise NotFound("no such route", reason="unknown_builtin")
+        await handler(ex, decision.match, decision.principal)
 
-    async def forward(self, ex: Exchange, decision: Decision, target: Forward) -> None:
-        match, principal = decision.match, decision.principal
-        route = match.route
+    async def body(self, ex: Exchange, route: Route) -> Body:
+        """What is forwarded of the request body: in memory when small (and when a label
+        profile inspects it, bounded by GATEWAY_MAX_BODY_BYTES), else streamed. A protocol
+        upgrade is refused unless the route allows websockets."""
         if ex.request.header(b"upgrade") is not None and not route.websocket:
             raise BadRequest("protocol upgrades are not allowed on this route", reason="upgrade_refused")
-        body = await self._body(ex, inspected=route.labels != "headers")
-        prepared = await self.orgscope.prepare(ex, match, principal, body, decision.policies)
-        path = quote_path(match.upstream_path)
-        query = prepared.query
-        path_and_query = path + "?" + query.decode("latin-1") if query else path
-        headers = self._headers(ex, match, principal, prepared)
-        long_lived = route.stream or prepared.long_lived
-        wait = route.idle_timeout if long_lived else route.timeout
-        timeouts = Timeouts(head=wait, idle=wait)
-        ex.log["upstream"] = target.upstream
+        inspected = route.injects_labels
+        if not ex.has_body():
+            return None
+        declared = ex.request.header(b"content-length")
+        size = int(declared) if declared is not None and declared.isdigit() else None
+        limit = self.settings.limits.max_body_bytes
+        if inspected and size is not None and size > limit:  # refused before reading a byte
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
+        if size is not None and size <= 64 << 10:
+            return await ex.read_body(min(limit, 64 << 10) if inspected else 64 << 10)
+        return ex.stream_body()
+
+    async def forward(self, ex: Exchange, decision: Decision, plan: ForwardPlan) -> None:
+        """Send the plan upstream and relay the answer; a long-lived one is bounded and re-checked."""
+        ex.log["upstream"] = plan.upstream
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 ex.status = message["status"]  # from here on errors can only end the stream
             await ex.send(message)
 
-        call = self.upstreams.forward(
-            target.upstream, ex.request.method, path_and_query, headers, prepared.body,
-            send, timeouts, prepared.whole, prepared.stream, prepared.error_whole,
-        )  # fmt: skip
-        if not long_lived:
+        call = self.upstreams.forward(plan, send)
+        if not plan.long_lived:
             await call
             return
         limit = self.settings.limits.max_streams
@@ -100,7 +98,7 @@ class Targets:
             raise TooManyStreams(f"{limit} streams are open; try again later", retry_after=5, reason="too_many_streams")
         self.open_streams += 1
         try:
-            await self._stream(ex, decision, call, watch_disconnect=not _is_stream(prepared.body))
+            await self._stream(ex, decision, call, watch_disconnect=not _is_stream(plan.body))
         finally:
             self.open_streams -= 1
 
@@ -152,28 +150,28 @@ class Targets:
                 log.info("stream ended by re-check", extra={"request_id": ex.origin.request_id, "reason": error.reason})
                 return error
 
-    async def _body(self, ex: Exchange, *, inspected: bool) -> Body:
-        if not ex.has_body():
-            return None
-        declared = ex.request.header(b"content-length")
-        size = int(declared) if declared is not None and declared.isdigit() else None
-        limit = self.settings.limits.max_body_bytes
-        if inspected and size is not None and size > limit:  # refused before reading a byte
-            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
-        if size is not None and size <= 64 << 10:
-            return await ex.read_body(min(limit, 64 << 10) if inspected else 64 << 10)
-        return ex.stream_body()
 
-    def _headers(
-        self, ex: Exchange, match: Match, principal: Principal | None, prepared: Prepared
-    ) -> list[tuple[bytes, bytes]]:
-        cookie = None if principal is None else self.settings.tenants[match.route.tenant].cookie_bytes
-        headers = upstream_request_headers(ex.request.headers, drop=prepared.drop_headers, session_cookie=cookie)
-        audience = match.route.target.upstream if isinstance(match.route.target, Forward) else "gateway"
-        headers += identity_header_bytes(principal, match.route.tenant, ex.origin, audience, self.signer)
-        if prepared.content_type is not None:
-            headers.append((b"content-type", prepared.content_type.encode("latin-1")))
-        return headers
+def forward_plan(
+    method: str, match: Match, target: Forward, prepared: Prepared, headers: list[tuple[bytes, bytes]]
+) -> ForwardPlan:
+    """The upstream request: the canonical path re-encoded, the query as the label profile
+    left it, and the route's timeout (its idle timeout for a long-lived answer)."""
+    route = match.route
+    path = quote_path(match.upstream_path)
+    query = prepared.query
+    long_lived = route.stream or prepared.long_lived
+    return ForwardPlan(
+        upstream=target.upstream,
+        method=method,
+        path_and_query=path + "?" + query.decode("latin-1") if query else path,
+        headers=headers,
+        body=prepared.body,
+        timeouts=timeouts_of(route.idle_timeout if long_lived else route.timeout),
+        whole=prepared.whole,
+        stream=prepared.stream,
+        error_whole=prepared.error_whole,
+        long_lived=long_lived,
+    )
 
 
 def _is_stream(body: Body) -> bool:

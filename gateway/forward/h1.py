@@ -2,9 +2,9 @@
 the request written as one buffer, the answer parsed by httptools (llhttp, the parser
 uvicorn reads our own requests with).
 
-Why not aiohttp here: a GET through aiohttp costs ~230 us of CPU on this machine
-(request object, multidicts, writer, stream reader, timers), five times what uvicorn
-spends serving the same request; this costs a fraction of that. It does only the common
+Why not aiohttp here: a GET through aiohttp costs several times what uvicorn spends
+serving the same request (request object, multidicts, writer, stream reader, timers); this
+costs a fraction of that (figures: docs/performance.md, "Measurements behind the code"). It does only the common
 case: plain `http://` upstreams, no body or a body already in memory, never HEAD or an
 upgrade. `gateway.forward.proxy` sends everything else through aiohttp.
 
@@ -303,9 +303,15 @@ class Pool:
         return start + length + (b"\r\n" + block if headers else b"") + b"\r\n\r\n"
 
     async def request(
-        self, method: str, target: str, headers: list[tuple[bytes, bytes]], body: bytes | None,
-        head: float | None, idle: float | None, connect: float,
-    ) -> Connection:  # fmt: skip
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
+        head: float | None,
+        idle: float | None,
+        connect: float,
+    ) -> Connection:
         """Send the request and wait for the answer's head; the caller reads the body and
         then calls `release()` (read to the end) or `close()` (anything else)."""
         data = self.head_bytes(method, target, headers, body)

@@ -1,51 +1,133 @@
-"""The trust boundary for headers: what the client sent that the upstream never sees.
+"""What the upstream receives, and what comes back: the trust boundary for headers.
 
-One place decides it. Everything the gateway owns (identity headers, forwarding
-headers) is deleted in every spelling (`_` and `.` read as `-`, any case), hop-by-hop
-headers and every header named in `Connection` are deleted, and client framing is
-never forwarded: the gateway frames the upstream request itself.
+`UpstreamHeaders` is the one builder of an upstream request's headers, for HTTP
+forwarding, WebSocket handshakes and `/decisions` alike. Everything the gateway owns
+(identity headers, forwarding headers) is deleted from what the client sent, in every
+spelling (`_` and `.` read as `-`, any case); hop-by-hop headers and every header named
+in `Connection` are deleted; the consumed credential goes; client framing is never
+forwarded (the gateway frames the upstream request itself). Then the gateway's own
+identity headers (`gateway.forward.identity`) and the label profile's content type are
+added. `downstream_response_headers` is the way back.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import Any
 
-from gateway.errors import BadRequest, HeadersTooLarge
+from gateway.config.load import Settings
+from gateway.decision import Decision
+from gateway.forward.assertion import AssertionSigner
+from gateway.forward.identity import identity_header_bytes
+from gateway.front.exchange import Exchange
+
+Header = tuple[bytes, bytes]
 
 #: identity headers set by the gateway (INTERFACE.md), in normalised spelling
 IDENTITY_HEADERS = frozenset(
     {
-        "x-tenant", "x-principal-kind", "x-user-id", "x-client-id", "x-org-id", "x-roles",
-        "x-scopes", "x-session-id", "x-request-id", "x-identity-assertion",
+        "x-tenant",
+        "x-principal-kind",
+        "x-user-id",
+        "x-client-id",
+        "x-org-id",
+        "x-roles",
+        "x-scopes",
+        "x-session-id",
+        "x-request-id",
+        "x-identity-assertion",
     }
-)  # fmt: skip
+)
 
 #: headers only a trusted proxy may set; the gateway sets its own versions
 FORWARDING_HEADERS = frozenset(
     {
-        "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
-        "x-forwarded-prefix", "x-forwarded-uri", "x-forwarded-path", "x-forwarded-server", "x-real-ip",
-        "x-original-url", "x-original-uri", "x-rewrite-url", "x-original-host", "x-original-forwarded-for",
-        "x-client-ip", "true-client-ip", "cf-connecting-ip", "x-envoy-external-address",
-        "x-envoy-original-path", "x-http-method-override", "x-http-method", "x-method-override",
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "x-forwarded-uri",
+        "x-forwarded-path",
+        "x-forwarded-server",
+        "x-real-ip",
+        "x-original-url",
+        "x-original-uri",
+        "x-rewrite-url",
+        "x-original-host",
+        "x-original-forwarded-for",
+        "x-client-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "x-envoy-external-address",
+        "x-envoy-original-path",
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
     }
-)  # fmt: skip
+)
 
 #: RFC 9110 section 7.6.1 plus the ones proxies traditionally treat as hop-by-hop
 HOP_BY_HOP = frozenset(
     {
-        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-        "te", "trailer", "trailers", "transfer-encoding", "upgrade", "http2-settings",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "http2-settings",
     }
-)  # fmt: skip
+)
 
 #: framing the gateway decides itself
 FRAMING = frozenset({"content-length", "transfer-encoding", "host", "expect"})
 
 OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS
 DROP_ALWAYS = OWNED | HOP_BY_HOP | FRAMING
+
+
+class UpstreamHeaders:
+    """The headers an upstream receives, built in one place (per-tenant parts at start-up).
+
+    `identity` is the part the gateway sets: tenant, request id, forwarding, and for a
+    principal its headers and signed assertion (what `/decisions` answers with, for the
+    proxy in front to copy upstream). `request` is everything a forwarded request carries:
+    the client's headers past the trust boundary, then the identity part, then the
+    content type the label profile wrote the body in.
+    """
+
+    def __init__(self, settings: Settings, signer: AssertionSigner) -> None:
+        self.signer = signer
+        #: per tenant, the session cookie taken out of an authenticated request's `Cookie`
+        self.cookies = {name: tenant.cookie_bytes for name, tenant in settings.tenants.items()}
+
+    def identity(self, ex: Exchange, decision: Decision, audience: str) -> list[Header]:
+        return identity_header_bytes(decision.principal, decision.tenant, ex.origin, audience, self.signer)
+
+    def request(
+        self,
+        ex: Exchange,
+        decision: Decision,
+        audience: str,
+        drop: frozenset[str] = frozenset(),
+        content_type: str | None = None,
+    ) -> list[Header]:
+        """`drop`: more client headers that must not reach the upstream (those that no longer
+        describe a rewritten body, a WebSocket handshake's own)."""
+        principal, tenant = decision.principal, decision.tenant
+        cookie = None if principal is None else self.cookies[tenant]
+        headers = upstream_request_headers(ex.request.headers, drop=drop, session_cookie=cookie)
+        # then the identity part (what `identity` gives)
+        headers += identity_header_bytes(principal, tenant, ex.origin, audience, self.signer)
+        if content_type is not None:
+            headers.append((b"content-type", content_type.encode("latin-1")))
+        return headers
 
 
 def normalise(name: bytes) -> str:
@@ -59,38 +141,6 @@ def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
         if name == b"connection":
             listed.update(normalise(tok.strip()) for tok in value.split(b",") if tok.strip())
     return frozenset(listed)
-
-
-def check_head(scope: dict[str, Any], max_bytes: int) -> None:
-    """The request head, before any work, in one pass over its headers.
-
-    431 past `max_bytes` (target plus every header line, as received). Then 400 for
-    framing two parsers could read two ways (request smuggling): llhttp already refuses
-    Content-Length with Transfer-Encoding, duplicate or malformed lengths and codings other
-    than a final ``chunked``; on top, the only Transfer-Encoding accepted is exactly
-    ``chunked`` (no ``gzip, chunked`` or the obsolete ``identity``: the gateway would
-    forward a body whose coding it dropped), and none at all in HTTP/1.0 (RFC 9112 section
-    6.1). An HTTP/1.1 request must carry a Host (RFC 9112 section 3.2): which tenant it is
-    for must never be a guess.
-    """
-    size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
-    codings: list[bytes] = []
-    has_host = False
-    for name, value in scope["headers"]:
-        size += len(name) + len(value) + 4
-        if name == b"host":
-            has_host = True
-        elif name == b"transfer-encoding":
-            codings.append(value)
-    if size > max_bytes:
-        raise HeadersTooLarge(f"request headers exceed {max_bytes} bytes", reason="headers_too_large")
-    http_version = scope.get("http_version", "1.1")
-    if codings and http_version == "1.0":
-        raise BadRequest("Transfer-Encoding is not allowed in HTTP/1.0", reason="bad_framing")
-    if codings and any(value.strip().lower() != b"chunked" for value in codings):
-        raise BadRequest("the only transfer coding accepted is 'chunked'", reason="bad_framing")
-    if not has_host and http_version == "1.1":
-        raise BadRequest("an HTTP/1.1 request must carry a Host header", reason="missing_host")
 
 
 #: the credential the gateway consumed; the upstream gets the signed assertion instead,
@@ -113,11 +163,11 @@ def _kept(name: bytes, listed: frozenset[str]) -> bool:
 
 
 def upstream_request_headers(
-    headers: list[tuple[bytes, bytes]],
+    headers: list[Header],
     *,
     drop: frozenset[str] = frozenset(),
     session_cookie: bytes | None = None,
-) -> list[tuple[bytes, bytes]]:
+) -> list[Header]:
     """The client's headers minus everything the upstream must not see from the client.
 
     With `session_cookie` (an authenticated request), the consumed credential goes too:

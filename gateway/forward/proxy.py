@@ -1,10 +1,12 @@
 """Forwarding to upstreams: keep-alive pools per upstream, bodies streamed.
 
-The upstream's scheme and host come only from configuration; the request supplies a
-canonical, re-encoded path and a query string. Two clients behind one `Answer`: the
-lean one of `gateway.forward.h1` for the common case, aiohttp for the rest (TLS, bodies
-streamed up, HEAD, side calls). Their errors are translated here, once: connect error
-or closed connection -> 502, timeout -> 504 (both JSON, rendered by the app).
+`Upstreams.forward(plan, send)` sends one `ForwardPlan` (built by the pipeline: upstream,
+method, canonical re-encoded path and query, headers, body, timeouts, response filters)
+and streams the answer back. The upstream's scheme and host come only from
+configuration. Two clients behind one `Answer`: the lean one of `gateway.forward.h1` for
+the common case, aiohttp for the rest (TLS, bodies streamed up, HEAD, side calls). Their
+errors are translated here, once: connect error or closed connection -> 502, timeout ->
+504 (both JSON, rendered by the app).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -46,6 +48,27 @@ class Timeouts:
     head: float | None
     connect: float = 5.0
     idle: float | None = None
+
+
+# a NamedTuple, not a frozen dataclass: built per request
+class ForwardPlan(NamedTuple):
+    """Everything about one upstream request, decided before it is sent."""
+
+    #: the upstream's configured name (its URL comes from configuration only)
+    upstream: str
+    method: str
+    #: canonical, re-encoded path and the (possibly rewritten) query string
+    path_and_query: str
+    headers: list[tuple[bytes, bytes]]
+    body: Body
+    timeouts: Timeouts
+    #: applied to a 2xx response body read whole (bounded), or to a 2xx stream chunk by chunk
+    whole: Callable[[bytes], bytes] | None = None
+    stream: Callable[[], BodyFilter] | None = None
+    #: applied to a non-2xx response body (bounded)
+    error_whole: Callable[[bytes], bytes] | None = None
+    #: an SSE or other long-lived answer (counted against GATEWAY_MAX_STREAMS, re-checked)
+    long_lived: bool = False
 
 
 @dataclass(slots=True)
@@ -120,7 +143,7 @@ class Upstreams:
     ) -> Fetched:
         """A small side call (run lookups): the whole body, errors translated."""
         try:
-            answer = await self._open(name, method, path_and_query, headers, None, Timeouts(timeout, idle=timeout))
+            answer = await self._open(ForwardPlan(name, method, path_and_query, headers, None, timeouts_of(timeout)))
             try:
                 fetched = Fetched(answer.status, list(answer.raw_headers), await answer.read())
             except BaseException:
@@ -133,32 +156,21 @@ class Upstreams:
         except ConnectionError as exc:
             raise BadGateway(f"upstream {name!r} is unreachable") from exc
 
-    async def forward(
-        self,
-        name: str,
-        method: str,
-        path_and_query: str,
-        headers: list[tuple[bytes, bytes]],
-        body: Body,
-        send: Send,
-        timeouts: Timeouts,
-        whole: Callable[[bytes], bytes] | None = None,
-        stream: Callable[[], BodyFilter] | None = None,
-        whole_error: Callable[[bytes], bytes] | None = None,
-    ) -> int:
-        """Send the request upstream and stream the answer to `send`; returns the status."""
+    async def forward(self, plan: ForwardPlan, send: Send) -> int:
+        """Send the planned request upstream and stream the answer to `send`; returns the status."""
         try:
-            answer = await self._open(name, method, path_and_query, headers, body, timeouts)
+            answer = await self._open(plan)
         except TimeoutError as exc:
-            raise GatewayTimeout(f"upstream {name!r} timed out") from exc
+            raise GatewayTimeout(f"upstream {plan.upstream!r} timed out") from exc
         except ConnectionError as exc:
-            raise BadGateway(f"upstream {name!r} is unreachable") from exc
+            raise BadGateway(f"upstream {plan.upstream!r} is unreachable") from exc
         ok = 200 <= answer.status < 300
+        stream = plan.stream
         try:
-            if ok and whole is not None:
-                await _send_whole(answer, send, whole)
-            elif not ok and whole_error is not None:
-                await _send_whole(answer, send, whole_error)
+            if ok and plan.whole is not None:
+                await _send_whole(answer, send, plan.whole)
+            elif not ok and plan.error_whole is not None:
+                await _send_whole(answer, send, plan.error_whole)
             elif answer.content_length is not None and answer.content_length <= SMALL_BODY and not (ok and stream):
                 await _send_whole(answer, send, None)
             else:
@@ -170,36 +182,28 @@ class Upstreams:
         answer.release()  # the lean client's connection serves the next request from here on
         return status
 
-    async def _open(
-        self, name: str, method: str, path_and_query: str, headers: list[tuple[bytes, bytes]], body: Body,
-        timeouts: Timeouts,
-    ) -> Answer:  # fmt: skip
+    async def _open(self, plan: ForwardPlan) -> Answer:
         """Send the request; the answer once its head is in."""
+        name, method, body = plan.upstream, plan.method, plan.body
         if name in self._plain and method != "HEAD" and (body is None or isinstance(body, bytes)):
-            return await self._lean(name, method, path_and_query, headers, body, timeouts)
-        return await self._aiohttp(name, method, path_and_query, headers, body, timeouts)
+            host, port, base = self._plain[name]
+            pool = self._pools.get(name)
+            if pool is None:
+                pool = self._pools[name] = h1.Pool(host, port, limit=self.pool_size)
+            target, wait = base + plan.path_and_query, plan.timeouts
+            return await pool.request(method, target, plan.headers, body, wait.head, wait.idle, wait.connect)
+        return await self._aiohttp(plan)
 
-    async def _lean(
-        self, name: str, method: str, path_and_query: str, headers: list[tuple[bytes, bytes]], body: bytes | None,
-        timeouts: Timeouts,
-    ) -> Answer:  # fmt: skip
-        host, port, base = self._plain[name]
-        pool = self._pools.get(name)
-        if pool is None:
-            pool = self._pools[name] = h1.Pool(host, port, limit=self.pool_size)
-        return await pool.request(
-            method, base + path_and_query, headers, body, timeouts.head, timeouts.idle, timeouts.connect
-        )
-
-    async def _aiohttp(
-        self, name: str, method: str, path_and_query: str, headers: list[tuple[bytes, bytes]], body: Body,
-        timeouts: Timeouts,
-    ) -> Answer:  # fmt: skip
+    async def _aiohttp(self, plan: ForwardPlan) -> Answer:
+        name, timeouts = plan.upstream, plan.timeouts
         request = self.session(name).request(
-            method, self.url(name, path_and_query), data=body, allow_redirects=False,
-            headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers],
+            plan.method,
+            self.url(name, plan.path_and_query),
+            data=plan.body,
+            allow_redirects=False,
+            headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in plan.headers],
             timeout=_client_timeout(timeouts.connect, timeouts.idle),
-        )  # fmt: skip
+        )
         try:
             async with asyncio.timeout(timeouts.head):
                 return _AiohttpAnswer(await request)
@@ -249,6 +253,12 @@ def _plain_http(url: str) -> tuple[str, int, str] | None:
     if parts.scheme != "http" or not parts.hostname or parts.username or parts.password or parts.query:
         return None
     return parts.hostname, parts.port or 80, parts.path
+
+
+@functools.cache
+def timeouts_of(wait: float) -> Timeouts:
+    """One shared `Timeouts` per wait (head and idle alike): none is built per request."""
+    return Timeouts(head=wait, idle=wait)
 
 
 @functools.cache

@@ -1,7 +1,9 @@
 """WebSocket proxying: authorized at the handshake, only on routes that allow it.
 
-The handshake runs the same pipeline as any request (tenant, rule, authn, authz);
-a refusal closes before accept, which the server answers with HTTP 403. Label
+The handshake runs the same pipeline as any request (tenant, rule, authn, authz,
+`gateway.pipeline.decide`) and the upstream leg gets the same headers
+(`gateway.forward.headers.UpstreamHeaders`, less the handshake's own); a refusal
+closes before accept, which the server answers with HTTP 403. Label
 profiles cannot be enforced on frames, so only `headers` routes may allow
 websockets. While open, the principal is re-checked every
 `GATEWAY_STREAM_RECHECK_SECONDS`; a failed check closes the socket (1008).
@@ -19,8 +21,6 @@ import aiohttp
 from gateway.context import Gateway
 from gateway.decision import Decision
 from gateway.errors import GatewayError
-from gateway.forward.headers import upstream_request_headers
-from gateway.forward.identity import identity_header_bytes
 from gateway.front.exchange import Exchange, Receive, Scope, Send
 from gateway.front.paths import quote_path
 from gateway.front.request import RequestView
@@ -30,8 +30,16 @@ from gateway.policy import Forward
 log = logging.getLogger("gateway.websocket")
 
 #: the handshake's own headers: aiohttp makes its own for the upstream leg
-HANDSHAKE = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
-                       "sec-websocket-protocol", "sec-websocket-accept", "origin"})  # fmt: skip
+HANDSHAKE = frozenset(
+    {
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+        "sec-websocket-accept",
+        "origin",
+    }
+)
 POLICY_VIOLATION = 1008
 
 
@@ -39,9 +47,15 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
     client = scope.get("client")
     origin = gw.proxies.origin(client[0] if client else "", scope.get("scheme", "ws"), scope["headers"])
     request = RequestView(
-        method="GET", path="", raw_query=scope.get("query_string", b""), headers=scope["headers"],
-        client_ip=origin.client_ip, request_id=origin.request_id, host=origin.host, scheme=origin.scheme,
-    )  # fmt: skip
+        method="GET",
+        path="",
+        raw_query=scope.get("query_string", b""),
+        headers=scope["headers"],
+        client_ip=origin.client_ip,
+        request_id=origin.request_id,
+        host=origin.host,
+        scheme=origin.scheme,
+    )
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
     ex = Exchange(scope, receive, send, request, origin, raw_path)
     await receive()  # websocket.connect
@@ -49,7 +63,7 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
         decision = await decide(gw, ex)
         target = decision.match.route.target
         route = decision.match.route
-        if not route.websocket or not isinstance(target, Forward) or route.labels != "headers":
+        if not route.websocket or not isinstance(target, Forward) or route.injects_labels:
             raise GatewayError("websockets are not allowed on this route", reason="websocket_refused")
     except GatewayError as error:
         log.info("websocket refused", extra={"reason": error.reason, "request_id": origin.request_id})
@@ -87,10 +101,9 @@ async def _proxy(gw: Gateway, ex: Exchange, decision: Decision, target: Forward)
 
 
 def _upstream_headers(gw: Gateway, ex: Exchange, decision: Decision, target: Forward) -> list[tuple[str, str]]:
-    cookie = None if decision.principal is None else gw.settings.tenants[decision.tenant].cookie_bytes
-    kept = upstream_request_headers(ex.request.headers, drop=HANDSHAKE, session_cookie=cookie)
-    kept += identity_header_bytes(decision.principal, decision.tenant, ex.origin, target.upstream, gw.signer)
-    return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in kept]  # aiohttp takes text
+    """What any forwarded request carries, less the handshake's own headers."""
+    headers = gw.upstream_headers.request(ex, decision, target.upstream, drop=HANDSHAKE)
+    return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]  # aiohttp takes text
 
 
 def _path_and_query(ex: Exchange, decision: Decision) -> str:

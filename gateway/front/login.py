@@ -70,8 +70,11 @@ def redirect_to_login(settings: Settings, ex: Exchange, error: Unauthenticated) 
 
 async def login(ex: Exchange, tenant: TenantSettings) -> None:
     """The `login` built-in: 303 to the tenant's login, `return_to` checked."""
-    values = [unquote(v.partition(b"=")[2].decode("latin-1").replace("+", " "))
-              for v in ex.request.raw_query.split(b"&") if v.partition(b"=")[0] == b"return_to"]  # fmt: skip
+    values = [
+        unquote(v.partition(b"=")[2].decode("latin-1").replace("+", " "))
+        for v in ex.request.raw_query.split(b"&")
+        if v.partition(b"=")[0] == b"return_to"
+    ]
     if len(values) > 1:
         raise BadRequest("return_to given more than once", reason="ambiguous_return_to")
     target = safe_return_to(values[0], tenant.return_to_hosts) if values else "/"

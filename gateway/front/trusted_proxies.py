@@ -18,7 +18,7 @@ from gateway.config.load import Network
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
-# a NamedTuple, not a frozen dataclass: built per request, where the dataclass's __init__ costs ~3x
+# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md, "Measurements behind the code")
 class Origin(NamedTuple):
     client_ip: str
     scheme: str

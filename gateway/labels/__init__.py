@@ -1,6 +1,9 @@
-"""Organization labels for Durably-shaped job services: pure, network-free rules.
+"""Organization labels for Durably-shaped job services: label profiles and their rules.
 
-The proxy (gateway.labels.scope) calls these per operation of a ``LabelProfile``:
+`gateway.labels.registry` names the profiles a route may use (``headers``, ``durably``, the
+policy files' own, compiled at load); `gateway.labels.scope` applies one to a request. The
+modules exported here are pure and network-free; scope calls them per operation of a
+``LabelProfile``:
 
     op = classify(profile, method, path)            # None -> unknown: deny
     trigger      -> body = rewrite_trigger(profile, body, content_type, org)

@@ -37,9 +37,17 @@ def bad_upstream(code: str, description: str) -> LabelError:
     return LabelError(502, code, description)
 
 
-class ProfileError(ValueError):
-    """A label profile description with problems; ``problems`` lists every one."""
+#: where in a profile's mapping a problem is: keys and list indexes, e.g. ``("operations", 0, "kind")``
+Location = tuple[str | int, ...]
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = tuple(problems)
+
+class ProfileError(ValueError):
+    """A label profile description with problems; ``problems`` lists every one.
+
+    ``located`` pairs each problem with its `Location` in the mapping, so that the policy
+    loader can name the line it is on."""
+
+    def __init__(self, located: list[tuple[Location, str]]) -> None:
+        super().__init__("; ".join(text for _, text in located))
+        self.located = tuple(located)
+        self.problems = tuple(text for _, text in located)

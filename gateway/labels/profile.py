@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
-from gateway.labels.errors import ProfileError
+from gateway.labels.errors import Location, ProfileError
 
 OperationKind = Literal["trigger", "list", "list_stream", "run_read", "run_write", "passthrough"]
 Access = Literal["read", "write"]
@@ -78,9 +78,7 @@ def classify(profile: LabelProfile, method: str, path: str) -> Operation | None:
     return profile.operation(method, path)
 
 
-def _op(
-    method: str, path: str, kind: OperationKind, name: str, access: Access, stream: bool = False
-) -> Operation:
+def _op(method: str, path: str, kind: OperationKind, name: str, access: Access, stream: bool = False) -> Operation:
     return Operation(method=method, path=path, kind=kind, name=name, access=access, stream=stream)
 
 
@@ -103,29 +101,45 @@ def durably_profile(label_key: str = "organizationId", base_path: str = "/api/du
 # --- profile_from_mapping ----------------------------------------------------------
 
 _TOP_KEYS = frozenset(
-    {"name", "label_key", "base_path", "run_id_param", "labels_field", "key_fields", "lookup_path",
-     "not_found", "label_key_pattern", "operations"}
+    {
+        "name",
+        "label_key",
+        "base_path",
+        "run_id_param",
+        "labels_field",
+        "key_fields",
+        "lookup_path",
+        "not_found",
+        "label_key_pattern",
+        "operations",
+    }
 )
 _OP_KEYS = frozenset({"method", "path", "kind", "name", "access", "stream", "run_id_from"})
 
 
 class _Problems:
+    """Every problem found, each at its `Location` in the mapping (the loader names its line)."""
+
     def __init__(self) -> None:
-        self.items: list[str] = []
+        self.items: list[tuple[Location, str]] = []
 
-    def add(self, where: str, message: str) -> None:
-        self.items.append(f"{where}: {message}")
+    def add(self, where: Location, message: str, *, label: str | None = None) -> None:
+        self.items.append((where, f"{label or _dotted(where)}: {message}"))
 
 
-def _str(data: Mapping[str, object], key: str, default: str, where: str, problems: _Problems) -> str:
+def _dotted(where: Location) -> str:
+    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" if i else step for i, step in enumerate(where))
+
+
+def _str(data: Mapping[str, object], key: str, default: str, where: Location, problems: _Problems) -> str:
     value = data.get(key, default)
     if not isinstance(value, str):
-        problems.add(f"{where}.{key}", "must be a string")
+        problems.add((*where, key), "must be a string", label=f"{_dotted(where) or 'profile'}.{key}")
         return default
     return value
 
 
-def _check_path(value: str, where: str, problems: _Problems, allow_empty: bool = False) -> None:
+def _check_path(value: str, where: Location, problems: _Problems, allow_empty: bool = False) -> None:
     if allow_empty and value == "":
         return
     if not value.startswith("/") or value.endswith("/") or "//" in value or "?" in value or "#" in value:
@@ -140,46 +154,45 @@ def _default_access(kind: str, method: str) -> Access:
     return "read"
 
 
-def _operation(item: object, where: str, problems: _Problems) -> Operation | None:
+def _operation(item: object, where: Location, problems: _Problems) -> Operation | None:
     if not isinstance(item, Mapping):
         problems.add(where, "must be a mapping")
         return None
     for unknown in sorted(set(map(str, item)) - _OP_KEYS):
-        problems.add(f"{where}.{unknown}", "unknown field")
+        problems.add((*where, unknown), "unknown field")
     method = _str(item, "method", "", where, problems)
     path = _str(item, "path", "", where, problems)
     kind = _str(item, "kind", "", where, problems)
     if method not in METHODS:
-        problems.add(f"{where}.method", f"{method!r} is not one of {sorted(METHODS)}")
-    _check_path(path, f"{where}.path", problems)
+        problems.add((*where, "method"), f"{method!r} is not one of {sorted(METHODS)}")
+    _check_path(path, (*where, "path"), problems)
     if kind not in KINDS:
-        problems.add(f"{where}.kind", f"{kind!r} is not one of {list(KINDS)}")
+        problems.add((*where, "kind"), f"{kind!r} is not one of {list(KINDS)}")
         return None
     access = _str(item, "access", _default_access(kind, method), where, problems)
     run_id_from = _str(item, "run_id_from", "query", where, problems)
     stream = item.get("stream", kind == "list_stream")
     if access not in ("read", "write"):
-        problems.add(f"{where}.access", "must be 'read' or 'write'")
+        problems.add((*where, "access"), "must be 'read' or 'write'")
     if run_id_from not in ("query", "body"):
-        problems.add(f"{where}.run_id_from", "must be 'query' or 'body'")
+        problems.add((*where, "run_id_from"), "must be 'query' or 'body'")
     if not isinstance(stream, bool):
-        problems.add(f"{where}.stream", "must be true or false")
+        problems.add((*where, "stream"), "must be true or false")
     if run_id_from == "body" and method == "GET":
-        problems.add(f"{where}.run_id_from", "a GET has no body to read the run id from")
+        problems.add((*where, "run_id_from"), "a GET has no body to read the run id from")
     name = _str(item, "name", path.strip("/").replace("/", "_") or kind, where, problems)
-    return Operation(method, path, kind, name, cast(Access, access), stream is True,
-                     cast(RunIdSource, run_id_from))
+    return Operation(method, path, kind, name, cast(Access, access), stream is True, cast(RunIdSource, run_id_from))
 
 
 def _operations(raw: object, problems: _Problems) -> tuple[Operation, ...]:
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes) or not raw:
-        problems.add("operations", "must be a non-empty list")
+        problems.add(("operations",), "must be a non-empty list")
         return ()
-    ops = [_operation(item, f"operations[{i}]", problems) for i, item in enumerate(raw)]
+    ops = [_operation(item, ("operations", i), problems) for i, item in enumerate(raw)]
     seen: set[tuple[str, str]] = set()
     for i, op in enumerate(ops):
         if op is not None and (op.method, op.path) in seen:
-            problems.add(f"operations[{i}]", f"duplicate {op.method} {op.path}")
+            problems.add(("operations", i), f"duplicate {op.method} {op.path}")
         elif op is not None:
             seen.add((op.method, op.path))
     return tuple(op for op in ops if op is not None)
@@ -190,23 +203,22 @@ def _not_found(raw: object, problems: _Problems) -> tuple[int, bytes, str]:
     if raw is None:
         return default
     if not isinstance(raw, Mapping):
-        problems.add("not_found", "must be a mapping with status, body, content_type")
+        problems.add(("not_found",), "must be a mapping with status, body, content_type")
         return default
     status, body = raw.get("status", 404), raw.get("body", DURABLY_NOT_FOUND_BODY.decode())
     ctype = raw.get("content_type", "application/json")
     if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 499:
-        problems.add("not_found.status", "must be a 4xx status")
+        problems.add(("not_found", "status"), "must be a 4xx status")
         status = 404
     if not isinstance(body, str) or not isinstance(ctype, str):
-        problems.add("not_found", "body and content_type must be strings")
+        problems.add(("not_found",), "body and content_type must be strings")
         return default
     return status, body.encode(), ctype
 
 
 def _key_fields(raw: object, problems: _Problems) -> tuple[str, ...]:
-    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes) or not all(isinstance(k, str) and k
-                                                                                   for k in raw):
-        problems.add("key_fields", "must be a list of field names")
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes) or not all(isinstance(k, str) and k for k in raw):
+        problems.add(("key_fields",), "must be a list of field names")
         return ()
     return tuple(cast(Sequence[str], raw))
 
@@ -215,21 +227,21 @@ def _pattern(value: str, problems: _Problems) -> str:
     try:
         re.compile(value)
     except re.error as exc:
-        problems.add("label_key_pattern", f"not a regular expression: {exc}")
+        problems.add(("label_key_pattern",), f"not a regular expression: {exc}")
     return value
 
 
 def _check_profile(profile: LabelProfile, problems: _Problems) -> None:
     if not profile.label_key or not re.fullmatch(profile.label_key_pattern, profile.label_key):
-        problems.add("label_key", f"{profile.label_key!r} must be a non-empty label key")
-    _check_path(profile.base_path, "base_path", problems, allow_empty=True)
-    _check_path(profile.lookup_path, "lookup_path", problems)
+        problems.add(("label_key",), f"{profile.label_key!r} must be a non-empty label key")
+    _check_path(profile.base_path, ("base_path",), problems, allow_empty=True)
+    _check_path(profile.lookup_path, ("lookup_path",), problems)
     for field_name in ("run_id_param", "labels_field", "name"):
         if not getattr(profile, field_name):
-            problems.add(field_name, "must not be empty")
+            problems.add((field_name,), "must not be empty")
     needs_lookup = any(op.is_run_level for op in profile.operations)
     if needs_lookup and profile.operation("GET", profile.lookup_path) is None:
-        problems.add("lookup_path", f"run-level operations need a GET {profile.lookup_path} operation")
+        problems.add(("lookup_path",), f"run-level operations need a GET {profile.lookup_path} operation")
 
 
 def profile_from_mapping(data: Mapping[str, object]) -> LabelProfile:
@@ -240,24 +252,22 @@ def profile_from_mapping(data: Mapping[str, object]) -> LabelProfile:
     """
     problems = _Problems()
     for unknown in sorted(set(map(str, data)) - _TOP_KEYS):
-        problems.add(unknown, "unknown field")
+        problems.add((unknown,), "unknown field")
     base = durably_profile()
     status, body, ctype = _not_found(data.get("not_found"), problems)
     profile = LabelProfile(
-        name=_str(data, "name", "custom", "profile", problems),
-        label_key=_str(data, "label_key", base.label_key, "profile", problems),
+        name=_str(data, "name", "custom", (), problems),
+        label_key=_str(data, "label_key", base.label_key, (), problems),
         operations=_operations(data.get("operations"), problems),
-        base_path=_str(data, "base_path", base.base_path, "profile", problems),
-        run_id_param=_str(data, "run_id_param", base.run_id_param, "profile", problems),
-        labels_field=_str(data, "labels_field", base.labels_field, "profile", problems),
+        base_path=_str(data, "base_path", base.base_path, (), problems),
+        run_id_param=_str(data, "run_id_param", base.run_id_param, (), problems),
+        labels_field=_str(data, "labels_field", base.labels_field, (), problems),
         key_fields=_key_fields(data.get("key_fields", list(base.key_fields)), problems),
-        lookup_path=_str(data, "lookup_path", base.lookup_path, "profile", problems),
+        lookup_path=_str(data, "lookup_path", base.lookup_path, (), problems),
         not_found_status=status,
         not_found_body=body,
         not_found_content_type=ctype,
-        label_key_pattern=_pattern(
-            _str(data, "label_key_pattern", base.label_key_pattern, "profile", problems), problems
-        ),
+        label_key_pattern=_pattern(_str(data, "label_key_pattern", base.label_key_pattern, (), problems), problems),
     )
     if not problems.items:
         _check_profile(profile, problems)

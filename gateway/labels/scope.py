@@ -63,23 +63,14 @@ class OrgScope:
     def __init__(self, upstreams: Upstreams, body_limit: int) -> None:
         self.upstreams = upstreams
         self.body_limit = body_limit
-        self._profiles: tuple[PolicySet | None, dict[str, L.LabelProfile]] = (None, {})
         self._owners: LRUCache[tuple[str, str], tuple[str | None, str | None]] = LRUCache(maxsize=100_000)
-
-    def profile(self, name: str, policies: PolicySet) -> L.LabelProfile | None:
-        """Profiles compiled once per policy set (they reload with it)."""
-        if self._profiles[0] is not policies:
-            compiled = {"durably": L.durably_profile()}
-            compiled.update({n: L.profile_from_mapping(m) for n, m in policies.label_profiles.items()})
-            self._profiles = (policies, compiled)
-        return self._profiles[1].get(name)
 
     async def prepare(
         self, ex: Exchange, match: Match, principal: Principal | None, body: Body, policies: PolicySet
     ) -> Prepared:
-        if match.route.labels == "headers":  # identity headers only
+        if not match.route.injects_labels:  # identity headers only
             return Prepared(query=ex.request.raw_query, body=body)
-        profile = self.profile(match.route.labels, policies)
+        profile = policies.label_profiles.get(match.route.labels)
         if profile is None:  # the loader checks names; fail closed anyway
             raise NotFound("no such label profile", reason="unknown_label_profile")
         if principal is None or not principal.organization:
@@ -101,9 +92,12 @@ class OrgScope:
             content_type = (ex.request.header(b"content-type") or b"").decode("latin-1") or None
             new = scope.trigger(raw, content_type)
             return Prepared(
-                b"", new, error_whole=scope.unnamespace, drop_headers=frozenset({"content-type", "content-encoding"}),
+                b"",
+                new,
+                error_whole=scope.unnamespace,
+                drop_headers=frozenset({"content-type", "content-encoding"}),
                 content_type="application/json",
-            )  # fmt: skip
+            )
         if op.kind in ("list", "list_stream"):
             query = scope.query(ex.request.raw_query)
             if op.stream:
@@ -179,9 +173,14 @@ class Scope:
     def trigger(self, body: bytes, content_type: str | None) -> bytes:
         stamped = L.rewrite_trigger(self.profile, body, content_type, self.org, self.namespace)
         return L.rewrite_trigger_body(
-            stamped, "application/json", self.tenant, TENANT_LABEL, labels_field=self.profile.labels_field,
-            label_key_pattern=self.profile.label_key_pattern, namespace_keys=False,
-        )  # fmt: skip
+            stamped,
+            "application/json",
+            self.tenant,
+            TENANT_LABEL,
+            labels_field=self.profile.labels_field,
+            label_key_pattern=self.profile.label_key_pattern,
+            namespace_keys=False,
+        )
 
     def filter_list(self, body: bytes) -> bytes:
         try:

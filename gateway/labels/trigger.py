@@ -66,8 +66,9 @@ def parse_strict_json(body: bytes) -> Any:
         raise bad_request("invalid_json", "the body is not valid UTF-8") from exc
     text = text.removeprefix("\ufeff")  # a BOM, as fetch's Request.json() drops it
     try:
-        return json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant,
-                          parse_float=_finite_float)
+        return json.loads(
+            text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except _Duplicate as exc:
         raise bad_request("duplicate_key", f"duplicate JSON key {exc.key!r}") from None
     except (ValueError, RecursionError) as exc:
@@ -149,10 +150,15 @@ def rewrite_trigger(
 ) -> bytes:
     """``rewrite_trigger_body`` with the profile's field names."""
     return rewrite_trigger_body(
-        body, content_type, org, profile.label_key, labels_field=profile.labels_field,
-        key_fields=profile.key_fields, label_key_pattern=profile.label_key_pattern, namespace=namespace,
+        body,
+        content_type,
+        org,
+        profile.label_key,
+        labels_field=profile.labels_field,
+        key_fields=profile.key_fields,
+        label_key_pattern=profile.label_key_pattern,
+        namespace=namespace,
     )
 
 
-__all__ = ["check_json_content_type", "dump_json", "parse_strict_json", "rewrite_trigger",
-           "rewrite_trigger_body"]
+__all__ = ["check_json_content_type", "dump_json", "parse_strict_json", "rewrite_trigger", "rewrite_trigger_body"]

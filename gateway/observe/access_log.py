@@ -59,12 +59,25 @@ SINK = Sink()
 def emit(ex: Exchange, times: RequestTimes | None = None, duration: float | None = None) -> None:
     status = ex.status
     if status in AUDITED and audit.isEnabledFor(logging.INFO):
-        audit.info(orjson.dumps({
-            "event": "denied", "ts": round(time.time(), 3), "request_id": ex.origin.request_id,
-            "client": ex.origin.client_ip, "method": ex.request.method, "path": _path(ex), "status": status,
-            "tenant": ex.log.get("tenant"), "rule": ex.log.get("rule"), "kind": ex.log.get("kind"),
-            "principal": ex.log.get("principal"), "org": ex.log.get("org"), "reason": ex.log.get("reason"),
-        }).decode())  # fmt: skip
+        audit.info(
+            orjson.dumps(
+                {
+                    "event": "denied",
+                    "ts": round(time.time(), 3),
+                    "request_id": ex.origin.request_id,
+                    "client": ex.origin.client_ip,
+                    "method": ex.request.method,
+                    "path": _path(ex),
+                    "status": status,
+                    "tenant": ex.log.get("tenant"),
+                    "rule": ex.log.get("rule"),
+                    "kind": ex.log.get("kind"),
+                    "principal": ex.log.get("principal"),
+                    "org": ex.log.get("org"),
+                    "reason": ex.log.get("reason"),
+                }
+            ).decode()
+        )
     if not access.isEnabledFor(logging.INFO):
         return
     if duration is None:

@@ -47,7 +47,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from gateway.errors import BadGateway, GatewayTimeout
-from gateway.forward.proxy import Upstreams
+from gateway.forward.proxy import ForwardPlan, Send, Upstreams
 
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator
@@ -79,27 +79,34 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         self.requests = Counts(
-            "gateway_requests", "Requests by tenant, rule, decision and status",
+            "gateway_requests",
+            "Requests by tenant, rule, decision and status",
             ("tenant", "rule", "decision", "status"),
-        )  # fmt: skip
+        )
         r.register(self.requests)
         self.request_seconds = Histograms(
-            "gateway_request_duration_seconds", "Whole request, first byte in to last byte out (not streams)",
+            "gateway_request_duration_seconds",
+            "Whole request, first byte in to last byte out (not streams)",
             ("tenant", "rule"),
-        )  # fmt: skip
+        )
         r.register(self.request_seconds)
         self.ory_seconds = Histogram(
-            "gateway_ory_request_duration_seconds", "Ory calls (decision-cache misses, relays), to response headers",
-            ["tenant", "operation"], buckets=LATENCY, registry=r,
-        )  # fmt: skip
+            "gateway_ory_request_duration_seconds",
+            "Ory calls (decision-cache misses, relays), to response headers",
+            ["tenant", "operation"],
+            buckets=LATENCY,
+            registry=r,
+        )
         self.upstream_seconds = Histograms(
             "gateway_upstream_duration_seconds", "Upstream calls, request start to response headers", ("upstream",)
         )
         r.register(self.upstream_seconds)
         self.upstream_errors = Counter(
-            "gateway_upstream_errors", "Upstream calls that failed (unreachable, timeout)",
-            ["upstream", "error"], registry=r,
-        )  # fmt: skip
+            "gateway_upstream_errors",
+            "Upstream calls that failed (unreachable, timeout)",
+            ["upstream", "error"],
+            registry=r,
+        )
         self.revocations = Counter(
             "gateway_revocations", "Revocations applied to this replica's decision cache", ["source"], registry=r
         )
@@ -261,17 +268,17 @@ class TimedUpstreams(Upstreams):
 
     metrics: Metrics | None = None
 
-    async def forward(self, name: str, *args: Any, **kwargs: Any) -> int:
+    async def forward(self, plan: ForwardPlan, send: Send) -> int:
         times = CURRENT.get()
         if times is not None:
             times.upstream_started = time.perf_counter()
         try:
-            return await super().forward(name, *args, **kwargs)
+            return await super().forward(plan, send)
         except GatewayTimeout:
-            self._failed(name, "timeout")
+            self._failed(plan.upstream, "timeout")
             raise
         except BadGateway:
-            self._failed(name, "unreachable")
+            self._failed(plan.upstream, "unreachable")
             raise
 
     def _failed(self, name: str, error: str) -> None:

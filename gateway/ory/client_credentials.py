@@ -85,9 +85,11 @@ class TokenService:
     async def _fetch(self, scopes: Sequence[str], audience: Sequence[str]) -> dict[str, Any]:
         extra: dict[str, Any] = {"audience": " ".join(audience)} if audience else {}
         async with AsyncOAuth2Client(
-            client_id=self.tenant.client_id, client_secret=self.tenant.client_secret,
-            token_endpoint_auth_method="client_secret_basic", timeout=self.tenant.timeout,
-        ) as client:  # fmt: skip
+            client_id=self.tenant.client_id,
+            client_secret=self.tenant.client_secret,
+            token_endpoint_auth_method="client_secret_basic",
+            timeout=self.tenant.timeout,
+        ) as client:
             client.register_client_auth_method(("client_secret_basic", _basic_urlencoded))
             try:
                 token = await client.fetch_token(

@@ -1,4 +1,6 @@
-"""The one place where the authenticators talk HTTP to Ory, and where httpx errors become ours.
+"""The Ory boundary: every call the gateway makes to Kratos or Hydra goes through here
+(authenticators, the client-organization lookup, JWKS, identity lookups, the OAuth2 relay),
+and here, once, httpx errors and Ory's failure statuses become ours.
 
 Outages fail closed: a timeout, a connection error, a 5xx, an unexpected status or a body
 that is not a JSON object becomes `ServiceUnavailable` (503, Retry-After); Ory's 429 becomes
@@ -33,9 +35,17 @@ async def ory_request(
     timeout: float,
     headers: Mapping[str, str],
     form: Mapping[str, str] | None = None,
+    content: bytes | None = None,
+    params: Mapping[str, str | int] | None = None,
+    relay_rate_limit: bool = False,
 ) -> httpx.Response:
-    """Send one request to Ory; 429 and 5xx are raised, every other status is returned."""
-    request = http.build_request(method, url, headers=dict(headers), data=form, timeout=timeout)
+    """Send one request to Ory; 429 and 5xx are raised, every other status is returned.
+
+    With `relay_rate_limit`, Ory's 429 is returned too (the OAuth2 relay passes it back
+    as Hydra sent it, Retry-After included)."""
+    request = http.build_request(
+        method, url, headers=dict(headers), data=form, content=content, params=params, timeout=timeout
+    )
     if "cookie" not in {k.lower() for k in headers}:
         request.headers.pop("cookie", None)  # never the shared client's jar
     try:
@@ -44,7 +54,7 @@ async def ory_request(
         raise outage(service, "timed out", "ory_timeout") from exc
     except httpx.HTTPError as exc:
         raise outage(service, "is unreachable", "ory_unreachable") from exc
-    if response.status_code == 429:
+    if response.status_code == 429 and not relay_rate_limit:
         raise TooManyRequests(
             f"{service} is rate limiting, retry later",
             retry_after=retry_after(response, DEFAULT_RATE_RETRY_AFTER),
@@ -55,15 +65,24 @@ async def ory_request(
     return response
 
 
-def json_object(response: httpx.Response, service: str) -> dict[str, Any]:
-    """The response body as a JSON object, or 503: garbage from Ory is an outage."""
+def json_value(response: httpx.Response, service: str) -> Any:
+    """The response body as JSON, or 503: garbage from Ory is an outage."""
     try:
-        doc = orjson.loads(response.content)
+        return orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
         raise outage(service, "sent a body that is not JSON", "ory_garbage") from exc
+
+
+def json_object(response: httpx.Response, service: str) -> dict[str, Any]:
+    """The response body as a JSON object, or 503."""
+    doc = json_value(response, service)
     if not isinstance(doc, dict):
         raise outage(service, "sent a body of the wrong shape", "ory_garbage")
     return doc
+
+
+def wrong_shape(service: str, what: str) -> ServiceUnavailable:
+    return outage(service, f"sent {what} of the wrong shape", "ory_garbage")
 
 
 def unexpected(response: httpx.Response, service: str) -> ServiceUnavailable:
@@ -75,5 +94,6 @@ def outage(service: str, what: str, reason: str) -> ServiceUnavailable:
 
 
 def retry_after(response: httpx.Response, default: int) -> int:
+    """Ory's Retry-After in whole seconds (1 to a day); `default` when absent or not a number."""
     raw = response.headers.get("retry-after", "")
     return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 86_400 else default

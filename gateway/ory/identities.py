@@ -20,15 +20,27 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 
 from gateway.config.load import TenantSettings
-from gateway.errors import NotFound, ServiceUnavailable, TooManyRequests
+from gateway.errors import NotFound
+from gateway.ory.http import json_value, ory_request, unexpected, wrong_shape
 
 #: Kratos `Identity` fields that may be shown to staff of another tenant
 PUBLIC_FIELDS = frozenset(
     {
-        "id", "schema_id", "schema_url", "state", "state_changed_at", "traits", "verifiable_addresses",
-        "recovery_addresses", "metadata_public", "created_at", "updated_at", "organization_id", "external_id",
+        "id",
+        "schema_id",
+        "schema_url",
+        "state",
+        "state_changed_at",
+        "traits",
+        "verifiable_addresses",
+        "recovery_addresses",
+        "metadata_public",
+        "created_at",
+        "updated_at",
+        "organization_id",
+        "external_id",
     }
-)  # fmt: skip
+)
 MAX_PAGE_SIZE = 500
 
 
@@ -47,6 +59,8 @@ class IdentityService:
         self.http = http
         self.base = tenant.kratos_admin_url.rstrip("/") + "/admin/identities"
         self.headers = {"Authorization": f"Bearer {tenant.kratos_admin_token}", "Accept": "application/json"}
+        #: how errors name the service (`gateway.ory.http`)
+        self.service = f"kratos admin of tenant {tenant.name}"
 
     @classmethod
     def for_tenant(cls, tenant: TenantSettings, http: httpx.AsyncClient) -> IdentityService:
@@ -56,12 +70,12 @@ class IdentityService:
         """The identity without credentials or admin metadata; None when it does not exist."""
         if not identity_id:
             return None
-        resp = await self._call("GET", f"{self.base}/{quote(identity_id, safe='')}")
+        resp = await self._call(f"{self.base}/{quote(identity_id, safe='')}")
         if resp.status_code in (400, 404):  # Kratos: unknown or malformed id
             return None
         doc = self._ok_json(resp)
         if not isinstance(doc, dict):
-            raise self._broken("sent an identity of the wrong shape")
+            raise wrong_shape(self.service, "an identity")
         return _public(doc)
 
     async def list(self, *, page_size: int = 250, page_token: str | None = None) -> list[dict[str, Any]]:
@@ -72,33 +86,30 @@ class IdentityService:
         params: dict[str, str | int] = {"page_size": max(1, min(page_size, MAX_PAGE_SIZE))}
         if page_token:
             params["page_token"] = page_token
-        resp = await self._call("GET", self.base, params=params)
+        resp = await self._call(self.base, params=params)
         doc = self._ok_json(resp)
         if not isinstance(doc, list) or not all(isinstance(item, dict) for item in doc):
-            raise self._broken("sent an identity list of the wrong shape")
+            raise wrong_shape(self.service, "an identity list")
         return IdentityPage([_public(item) for item in doc], _next_token(resp))
 
-    async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            resp = await self.http.request(method, url, headers=self.headers, timeout=self.tenant.timeout, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable(f"tenant {self.tenant.name!r} Kratos is unreachable", retry_after=2) from exc
-        if resp.status_code == 429:
-            raise TooManyRequests("Kratos rate limit", retry_after=_seconds(resp.headers.get("retry-after")))
-        if resp.status_code >= 500 or resp.status_code in (401, 403):
-            raise self._broken("admin API failed")
+    async def _call(self, url: str, params: dict[str, str | int] | None = None) -> httpx.Response:
+        resp = await ory_request(
+            self.http,
+            "GET",
+            url,
+            service=self.service,
+            timeout=self.tenant.timeout,
+            headers=self.headers,
+            params=params,
+        )
+        if resp.status_code in (401, 403):  # the gateway's admin token is refused: an outage, not the caller's fault
+            raise unexpected(resp, self.service)
         return resp
 
     def _ok_json(self, resp: httpx.Response) -> Any:
         if resp.status_code != 200:
-            raise self._broken(f"admin API answered {resp.status_code}")
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise self._broken("answered with malformed JSON") from exc
-
-    def _broken(self, what: str) -> ServiceUnavailable:
-        return ServiceUnavailable(f"tenant {self.tenant.name!r} Kratos {what}", retry_after=2)
+            raise unexpected(resp, self.service)
+        return json_value(resp, self.service)
 
 
 def _public(identity: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +122,3 @@ def _next_token(resp: httpx.Response) -> str | None:
         return None
     tokens = parse_qs(urlsplit(link).query).get("page_token")
     return tokens[0] if tokens else None
-
-
-def _seconds(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 1

@@ -12,21 +12,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gateway.authn.sources import unusable
 from gateway.config.load import Settings
+from gateway.endpoints.builtins import REGISTRY as BUILTIN_KINDS
+from gateway.endpoints.builtins import BuiltinUse
 from gateway.front.paths import is_canonical
+from gateway.labels.registry import HEADERS
 from gateway.policy.model import ANY_METHOD, Builtin, Forward, Pattern, Requirement, Route
 from gateway.policy.pattern import PatternError, parse_pattern
 from gateway.policy.source import line_of
 from gateway.principal import Kind
 
 Location = tuple[Any, ...]
-HYDRA_BUILTINS = frozenset({"oauth2_token", "hydra_jwks", "hydra_discovery"})
-#: built-in target -> its required options
-BUILTINS: Mapping[str, frozenset[str]] = {
-    **dict.fromkeys(HYDRA_BUILTINS, frozenset()),
-    "identity_lookup": frozenset({"tenant", "param"}),
-    "login": frozenset(),
-}
 DEFAULT_TIMEOUT, DEFAULT_IDLE_TIMEOUT = 30.0, 300.0
 
 
@@ -74,20 +71,28 @@ def build_route(ctx: FileContext, loc: Location, item: Mapping[str, Any], tenant
     patterns = _patterns(ctx, loc, item)
     methods = frozenset(item["methods"]) | ({"HEAD"} if "GET" in item["methods"] else set())
     anonymous, allow = _allow(ctx, loc, item)
-    target = _target(ctx, loc, item, patterns)
+    target = _target(ctx, loc, item, patterns, tenants, anonymous)
     _check_combination(ctx, loc, item, anonymous, target)
     for tenant in tenants:
-        _check_tenant(ctx, loc, tenant, allow, target)
+        _check_tenant(ctx, loc, tenant, allow)
     if len(ctx.problems) > before or target is None:
         return []
     timeout = float(item.get("timeout", DEFAULT_TIMEOUT))
     template = Route(
-        id=item["id"], tenant="", pattern=patterns[0], methods=methods, allow=allow, anonymous=anonymous,
-        target=target, labels=item.get("labels", "headers"), stream=bool(item.get("stream", False)),
-        websocket=bool(item.get("websocket", False)), timeout=timeout,
+        id=item["id"],
+        tenant="",
+        pattern=patterns[0],
+        methods=methods,
+        allow=allow,
+        anonymous=anonymous,
+        target=target,
+        labels=item.get("labels", HEADERS),
+        stream=bool(item.get("stream", False)),
+        websocket=bool(item.get("websocket", False)),
+        timeout=timeout,
         idle_timeout=float(item.get("idle_timeout", max(timeout, DEFAULT_IDLE_TIMEOUT))),
         source=ctx.where(loc),
-    )  # fmt: skip
+    )
     return [
         replace(template, id=f"{tenant}:{item['id']}", tenant=tenant, pattern=pattern)
         for tenant in tenants
@@ -133,14 +138,19 @@ def _requirement(kind: Kind, roles: Mapping[str, list[str]], scopes: Mapping[str
 
 
 def _target(
-    ctx: FileContext, loc: Location, item: Mapping[str, Any], patterns: list[Pattern]
+    ctx: FileContext,
+    loc: Location,
+    item: Mapping[str, Any],
+    patterns: list[Pattern],
+    tenants: list[str],
+    anonymous: bool,
 ) -> Forward | Builtin | None:
     if ("forward" in item) == ("builtin" in item):
         ctx.problem(loc, f"route {item['id']!r} needs exactly one of 'forward' or 'builtin'")
         return None
     if "forward" in item:
         return _forward(ctx, (*loc, "forward"), item["forward"])
-    return _builtin(ctx, (*loc, "builtin"), item["builtin"], patterns)
+    return _builtin(ctx, loc, item["builtin"], patterns, tenants, anonymous)
 
 
 def _forward(ctx: FileContext, loc: Location, spec: Mapping[str, Any]) -> Forward:
@@ -148,8 +158,11 @@ def _forward(ctx: FileContext, loc: Location, spec: Mapping[str, Any]) -> Forwar
     strip = bool(spec.get("strip_tenant_prefix", True))
     if upstream not in ctx.settings.upstreams:
         known = ", ".join(sorted(ctx.settings.upstreams)) or "none"
-        ctx.problem((*loc, "upstream"), f"unknown upstream {upstream!r} (set GATEWAY_UPSTREAM_"
-                    f"{upstream.upper().replace('-', '_')}_URL; known: {known})")  # fmt: skip
+        ctx.problem(
+            (*loc, "upstream"),
+            f"unknown upstream {upstream!r} (set GATEWAY_UPSTREAM_"
+            f"{upstream.upper().replace('-', '_')}_URL; known: {known})",
+        )
     if prefix is not None and not is_canonical(prefix):
         ctx.problem((*loc, "path_prefix"), f"path_prefix {prefix!r} is not a canonical path")
     if prefix is not None and not strip:
@@ -157,33 +170,33 @@ def _forward(ctx: FileContext, loc: Location, spec: Mapping[str, Any]) -> Forwar
     return Forward(upstream=upstream, strip_tenant_prefix=strip, path_prefix=prefix)
 
 
-def _builtin(ctx: FileContext, loc: Location, spec: Mapping[str, Any], patterns: list[Pattern]) -> Builtin:
-    name = spec["name"]
+def _builtin(
+    ctx: FileContext,
+    loc: Location,
+    spec: Mapping[str, Any],
+    patterns: list[Pattern],
+    tenants: list[str],
+    anonymous: bool,
+) -> Builtin:
+    """The route's built-in, checked by its registry entry (`gateway.endpoints.builtins`)."""
+    name, here = spec["name"], (*loc, "builtin")
     options = {k: v for k, v in spec.items() if k != "name"}
-    if name not in BUILTINS:
-        ctx.problem((*loc, "name"), f"unknown builtin {name!r} (known: {', '.join(sorted(BUILTINS))})")
+    kind = BUILTIN_KINDS.get(name)
+    if kind is None:
+        ctx.problem((*here, "name"), f"unknown builtin {name!r} (known: {', '.join(sorted(BUILTIN_KINDS))})")
         return Builtin(name, options)
-    for key in sorted(set(options) - BUILTINS[name]):
-        ctx.problem((*loc, key), f"builtin {name} has no option {key!r}")
-    for key in sorted(BUILTINS[name] - set(options)):
-        ctx.problem(loc, f"builtin {name} needs option {key!r}")
-    if name == "identity_lookup" and not BUILTINS[name] - set(options):
-        _check_identity_lookup(ctx, loc, options, patterns)
+    for key in sorted(set(options) - kind.options):
+        ctx.problem((*here, key), f"builtin {name} has no option {key!r}")
+    for key in sorted(kind.options - set(options)):
+        ctx.problem(here, f"builtin {name} needs option {key!r}")
+    if anonymous and not kind.anonymous:
+        ctx.problem((*loc, "allow"), f"{name} cannot be anonymous")
+    if kind.options <= set(options):
+        served = [ctx.settings.tenants[t] for t in tenants]
+        use = BuiltinUse(name, options, patterns, served, ctx.settings)
+        for where, message in kind.validate(use):
+            ctx.problem((*loc, *where), message)
     return Builtin(name, options)
-
-
-def _check_identity_lookup(
-    ctx: FileContext, loc: Location, options: Mapping[str, str], patterns: list[Pattern]
-) -> None:
-    tenant = ctx.settings.tenants.get(options["tenant"])
-    if tenant is None:
-        ctx.problem((*loc, "tenant"), f"identity_lookup: unknown tenant {options['tenant']!r}")
-    elif tenant.kratos_admin_url is None:
-        ctx.problem((*loc, "tenant"), f"identity_lookup: tenant {tenant.name!r} has no Kratos admin URL "
-                    f"({tenant.env_prefix}KRATOS_ADMIN_URL)")  # fmt: skip
-    for pattern in patterns:
-        if options["param"] not in pattern.params:
-            ctx.problem((*loc, "param"), f"identity_lookup: pattern {pattern.text!r} has no {{{options['param']}}}")
 
 
 def _check_combination(
@@ -193,14 +206,12 @@ def _check_combination(
     anonymous: bool,
     target: Forward | Builtin | None,
 ) -> None:
-    labels = item.get("labels", "headers")
+    labels = item.get("labels", HEADERS)
     if labels not in ctx.label_profiles:
         known = ", ".join(sorted(ctx.label_profiles))
         ctx.problem((*loc, "labels"), f"unknown label profile {labels!r} (known: {known})")
-    if anonymous and isinstance(target, Forward) and labels in ctx.label_profiles - {"headers"}:
+    if anonymous and isinstance(target, Forward) and labels in ctx.label_profiles - {HEADERS}:
         ctx.problem((*loc, "allow"), f"label profile {labels!r} needs an organization: cannot be anonymous")
-    if anonymous and isinstance(target, Builtin) and target.name == "identity_lookup":
-        ctx.problem((*loc, "allow"), "identity_lookup cannot be anonymous")
     if item.get("websocket") and not {"GET", ANY_METHOD} & set(item["methods"]):
         ctx.problem((*loc, "websocket"), "websocket routes must allow GET (the handshake)")
     if "idle_timeout" in item and not item.get("stream") and not item.get("websocket"):
@@ -212,11 +223,8 @@ def _check_tenant(
     loc: Location,
     tenant: str,
     allow: tuple[Requirement, ...],
-    target: Forward | Builtin | None,
 ) -> None:
     settings = ctx.settings.tenants[tenant]
-    if not settings.accepts_machines and any(r.kind == "machine" for r in allow):
-        ctx.problem((*loc, "allow"), f"tenant {tenant!r} has no Hydra configured: it cannot accept machines")
-    if isinstance(target, Builtin) and target.name in HYDRA_BUILTINS and settings.hydra_public_url is None:
-        variable = f"{settings.env_prefix}HYDRA_PUBLIC_URL"
-        ctx.problem((*loc, "builtin"), f"builtin {target.name} needs tenant {tenant!r} to set {variable}")
+    for requirement in allow:  # some credential source must serve each kind the route accepts
+        if why := unusable(requirement.kind, settings):
+            ctx.problem((*loc, "allow"), f"tenant {tenant!r} {why}: it cannot accept {requirement.kind}s")

@@ -36,9 +36,13 @@ def load_isolated(directory: Path, settings: Settings) -> PolicySet:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", __name__], input=pickle.dumps((directory, settings)), env=env,
-            capture_output=True, timeout=TIMEOUT_SECONDS, check=False,
-        )  # fmt: skip
+            [sys.executable, "-m", __name__],
+            input=pickle.dumps((directory, settings)),
+            env=env,
+            capture_output=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConfigError([f"{directory}: the policy loader did not finish: {exc}"]) from exc
     if done.returncode != 0 or not done.stdout:

@@ -7,7 +7,7 @@ duplicate keys, the JSON Schema (types, unknown keys), label profiles, routes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,11 @@ from jsonschema.exceptions import best_match
 
 from gateway.config.load import Settings
 from gateway.errors import ConfigError
+from gateway.labels.profile import LabelProfile
+from gateway.labels.registry import BUILT_IN, HEADERS, RESERVED, compile_profile
 from gateway.policy.build import FileContext, build_routes, file_tenants
 from gateway.policy.matcher import Matcher, build_matcher
-from gateway.policy.model import BUILTIN_LABEL_PROFILES, Route
+from gateway.policy.model import Route
 from gateway.policy.policy_set import PolicySet
 from gateway.policy.schema import SCHEMA
 from gateway.policy.source import line_of, read_yaml
@@ -39,10 +41,10 @@ def load_policies(directory: Path, settings: Settings) -> PolicySet:
     if not files:
         problems.append(f"{directory}: no policy files (*.yaml)")
     documents = [d for d in (_read(path, problems) for path in files) if d is not None]
-    profiles = _label_profiles(documents, problems)
+    profiles, names = _label_profiles(documents, problems)
     routes: list[Route] = []
     for path, document, skip in documents:
-        ctx = FileContext(path, document, settings, frozenset(profiles) | BUILTIN_LABEL_PROFILES)
+        ctx = FileContext(path, document, settings, names)
         routes.extend(build_routes(ctx, file_tenants(ctx), skip))
         problems.extend(ctx.problems)
     problems.extend(_duplicate_ids(routes))
@@ -94,19 +96,33 @@ def _dotted(location: Iterable[Any]) -> str:
     return out
 
 
-def _label_profiles(documents: list[tuple[Path, Any, set[int]]], problems: list[str]) -> dict[str, Mapping[str, Any]]:
-    profiles: dict[str, Mapping[str, Any]] = {}
+def _label_profiles(
+    documents: list[tuple[Path, Any, set[int]]], problems: list[str]
+) -> tuple[dict[str, LabelProfile], frozenset[str]]:
+    """The compiled profiles by id (built-ins included) and every id a route may name.
+
+    A profile with problems is reported at the line of each (and its id still known, so
+    routes naming it are not reported again)."""
+    profiles: dict[str, LabelProfile] = dict(BUILT_IN)
     where: dict[str, str] = {}
     for path, document, _ in documents:
         for name, spec in (document.get("label_profiles") or {}).items():
             here = f"{path}:{line_of(document, ('label_profiles', name))}"
-            if name in BUILTIN_LABEL_PROFILES:
+            if name in RESERVED:
                 problems.append(f"{here}: label profile {name!r} is built in and cannot be redefined")
-            elif name in profiles:
+                continue
+            if name in where:
                 problems.append(f"{here}: label profile {name!r} is already defined at {where[name]}")
-            else:
-                profiles[name], where[name] = spec, here
-    return profiles
+                continue
+            where[name] = here
+            compiled = compile_profile(spec)
+            if isinstance(compiled, LabelProfile):
+                profiles[name] = compiled
+                continue
+            for location, text in compiled:
+                line = line_of(document, ("label_profiles", name, *location))
+                problems.append(f"{path}:{line}: label profile {name!r}: {text}")
+    return profiles, frozenset(profiles) | frozenset(where) | {HEADERS}
 
 
 def _duplicate_ids(routes: list[Route]) -> Iterator[str]:

@@ -6,12 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from gateway.labels.registry import HEADERS
 from gateway.principal import Kind
 
-#: label profiles every policy set knows; more come from `label_profiles:`
-BUILTIN_LABEL_PROFILES = frozenset({"durably", "headers"})
-#: profiles that only describe the caller in headers; the others inject labels
-HEADER_ONLY_PROFILES = frozenset({"headers"})
 ANY_METHOD = "*"
 SegmentKind = Literal["literal", "param", "prefix"]
 
@@ -87,7 +84,8 @@ class Route:
     allow: tuple[Requirement, ...]
     anonymous: bool
     target: Forward | Builtin
-    labels: str = "headers"
+    #: label profile id (`gateway.labels.registry`)
+    labels: str = HEADERS
     stream: bool = False
     websocket: bool = False
     timeout: float = 30.0
@@ -108,7 +106,8 @@ class Route:
 
     @property
     def injects_labels(self) -> bool:
-        return isinstance(self.target, Forward) and self.labels not in HEADER_ONLY_PROFILES
+        """A label profile rewrites what this route forwards (anything but ``headers``)."""
+        return isinstance(self.target, Forward) and self.labels != HEADERS
 
 
 @dataclass(frozen=True, slots=True)

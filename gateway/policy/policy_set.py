@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gateway.errors import NotFound
+from gateway.labels.profile import LabelProfile
 from gateway.policy.matcher import Matcher, upstream_path
 from gateway.policy.model import Match, Route
 
@@ -14,8 +15,9 @@ from gateway.policy.model import Match, Route
 class PolicySet:
     routes: Mapping[str, tuple[Route, ...]]
     matchers: Mapping[str, Matcher]
-    #: raw mappings from top-level `label_profiles:` keys, by name
-    label_profiles: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    #: compiled label profiles by id: the built-ins and the files' `label_profiles:`
+    #: (`gateway.labels.registry`); ``headers`` is none (nothing to apply)
+    label_profiles: Mapping[str, LabelProfile] = field(default_factory=dict)
 
     def route(self, route_id: str) -> Route | None:
         tenant = route_id.partition(":")[0]

@@ -20,7 +20,7 @@ class LineDict(dict[Any, Any]):
     key_lines: dict[Any, int]
 
 
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available (docs/performance.md)
 
 
 class _Loader(_Base):  # type: ignore[misc]

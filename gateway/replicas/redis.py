@@ -61,9 +61,12 @@ def session_key(tenant: str, session_id: str) -> str:
 
 def connect(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_url(
-        url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0),
+        url,
+        socket_timeout=TIMEOUT,
+        socket_connect_timeout=TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
         health_check_interval=10,
-    )  # fmt: skip
+    )
 
 
 class Guard:
@@ -101,12 +104,21 @@ def dump(entry: Entry) -> bytes:
     principal = None
     if p is not None:
         principal = {
-            "kind": p.kind, "tenant": p.tenant, "subject": p.subject, "organization": p.organization,
-            "roles": sorted(p.roles), "scopes": sorted(p.scopes), "session_id": p.session_id,
-            "client_id": p.client_id, "aal": p.aal, "expires_at": p.expires_at, "credential_hash": p.credential_hash,
-        }  # fmt: skip
-    return orjson.dumps({"v": 1, "expires": entry.expires, "reason": d.reason, "description": d.description,
-                         "principal": principal})  # fmt: skip
+            "kind": p.kind,
+            "tenant": p.tenant,
+            "subject": p.subject,
+            "organization": p.organization,
+            "roles": sorted(p.roles),
+            "scopes": sorted(p.scopes),
+            "session_id": p.session_id,
+            "client_id": p.client_id,
+            "aal": p.aal,
+            "expires_at": p.expires_at,
+            "credential_hash": p.credential_hash,
+        }
+    return orjson.dumps(
+        {"v": 1, "expires": entry.expires, "reason": d.reason, "description": d.description, "principal": principal}
+    )
 
 
 def load(raw: bytes) -> Entry | None:
@@ -121,12 +133,18 @@ def load(raw: bytes) -> Entry | None:
             if p["kind"] not in KINDS or not all(isinstance(p[k], str) for k in ("tenant", "subject")):
                 return None
             principal = Principal(
-                kind=p["kind"], tenant=p["tenant"], subject=p["subject"], organization=_opt(p["organization"]),
-                roles=_strings(p["roles"]), scopes=_strings(p["scopes"]), session_id=_opt(p["session_id"]),
-                client_id=_opt(p["client_id"]), aal=_opt(p["aal"]),
+                kind=p["kind"],
+                tenant=p["tenant"],
+                subject=p["subject"],
+                organization=_opt(p["organization"]),
+                roles=_strings(p["roles"]),
+                scopes=_strings(p["scopes"]),
+                session_id=_opt(p["session_id"]),
+                client_id=_opt(p["client_id"]),
+                aal=_opt(p["aal"]),
                 expires_at=float(p["expires_at"]) if p["expires_at"] is not None else None,
                 credential_hash=str(p["credential_hash"]),
-            )  # fmt: skip
+            )
         return Entry(Verdict(principal, str(doc["reason"]), str(doc["description"])), float(doc["expires"]))
     except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
         return None

@@ -63,9 +63,18 @@ class Revocations:
             if self.shared is not None:
                 await self.shared.evict_credential_hash(credential_hash)
         self.metrics.revocations.labels(source).inc()
-        log.info(orjson.dumps({"event": "revocation_applied", "source": source, "tenant": tenant,
-                               "session_id": session_id, "credential_hash": credential_hash,
-                               "evicted": evicted}).decode())  # fmt: skip
+        log.info(
+            orjson.dumps(
+                {
+                    "event": "revocation_applied",
+                    "source": source,
+                    "tenant": tenant,
+                    "session_id": session_id,
+                    "credential_hash": credential_hash,
+                    "evicted": evicted,
+                }
+            ).decode()
+        )
         return evicted
 
     async def listen(self) -> None:
@@ -119,8 +128,16 @@ class Revocations:
             raise MethodNotAllowed("use POST", allowed=frozenset({"POST"}))
         given = ex.request.header(b"authorization") or b""
         if not (given[:7].lower() == b"bearer " and hmac.compare_digest(given[7:].strip(), token.encode())):
-            audit.info(orjson.dumps({"event": "admin_denied", "path": "/_gateway/revoke", "client": ex.origin.client_ip,
-                                     "request_id": ex.origin.request_id}).decode())  # fmt: skip
+            audit.info(
+                orjson.dumps(
+                    {
+                        "event": "admin_denied",
+                        "path": "/_gateway/revoke",
+                        "client": ex.origin.client_ip,
+                        "request_id": ex.origin.request_id,
+                    }
+                ).decode()
+            )
             raise Unauthenticated("admin token required", realm="gateway-admin", reason="admin_token")
         try:
             doc = orjson.loads(await ex.read_body(4096))
@@ -132,10 +149,19 @@ class Revocations:
         if tenant not in gw.authn:
             raise BadRequest(f"unknown tenant {tenant!r}", reason="bad_revocation")
         evicted = await self.apply(doc, "admin")
-        audit.info(orjson.dumps({
-            "event": "revocation", "actor": "admin-token", "tenant": tenant, "session_id": session_id,
-            "credential_hash": credential_hash, "client": ex.origin.client_ip, "request_id": ex.origin.request_id,
-        }).decode())  # fmt: skip
+        audit.info(
+            orjson.dumps(
+                {
+                    "event": "revocation",
+                    "actor": "admin-token",
+                    "tenant": tenant,
+                    "session_id": session_id,
+                    "credential_hash": credential_hash,
+                    "client": ex.origin.client_ip,
+                    "request_id": ex.origin.request_id,
+                }
+            ).decode()
+        )
         receivers: int | None = None
         if self.client is not None:
             try:
@@ -143,8 +169,9 @@ class Revocations:
             except Exception as exc:
                 raise RedisUnavailable(
                     "evicted on this replica only: Redis is unavailable, other replicas were not told",
-                    retry_after=1, reason="redis_unavailable",
-                ) from exc  # fmt: skip
+                    retry_after=1,
+                    reason="redis_unavailable",
+                ) from exc
         await ex.respond_json(200, {"evicted_here": evicted, "published_to": receivers})
 
 

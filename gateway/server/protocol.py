@@ -132,8 +132,12 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         if self._head.pending and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > LIMITS.max_header_bytes + 8192:
-                self._refuse(431, b"Request Header Fields Too Large", "headers_too_large",
-                             f"request headers exceed {LIMITS.max_header_bytes} bytes")  # fmt: skip
+                self._refuse(
+                    431,
+                    b"Request Header Fields Too Large",
+                    "headers_too_large",
+                    f"request headers exceed {LIMITS.max_header_bytes} bytes",
+                )
 
     def on_response_complete(self) -> None:
         """uvicorn's (0.54.0), with the keep-alive timeout as a `Deadline`."""
@@ -162,8 +166,12 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.response_complete:
             self._arm()  # a pipelined head behind a response still being written: look again later
             return
-        self._refuse(408, b"Request Timeout", "request_timeout",
-                     f"request headers not received within {LIMITS.header_timeout:g} s")  # fmt: skip
+        self._refuse(
+            408,
+            b"Request Timeout",
+            "request_timeout",
+            f"request headers not received within {LIMITS.header_timeout:g} s",
+        )
 
     def _linger(self) -> None:
         """Close without losing the answer: closing a socket with unread input makes the kernel
@@ -185,5 +193,14 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         self._linger()
         if access.isEnabledFor(logging.INFO):
             client = self.client[0] if self.client else ""
-            access.info(orjson.dumps({"ts": round(time.time(), 3), "client": client, "status": status,
-                                      "decision": "deny", "reason": code}).decode())  # fmt: skip
+            access.info(
+                orjson.dumps(
+                    {
+                        "ts": round(time.time(), 3),
+                        "client": client,
+                        "status": status,
+                        "decision": "deny",
+                        "reason": code,
+                    }
+                ).decode()
+            )

@@ -3,7 +3,8 @@
 
 - Header names and values are validated with one `bytes.translate` over all of them against
   every byte uvicorn's patterns refuse (both are single-character classes, so the test is the
-  same; a regular expression over the ~1 KiB of identity headers cost ~5 us).
+  same, and a regular expression over the identity headers cost measurably more:
+  docs/performance.md, "Measurements behind the code").
 - The response head waits for the first body chunk so both leave in one system call: one
   trip through the kernel instead of two. At the latest it leaves at the end of the
   event-loop turn, so a stream's head is never held back.
@@ -48,9 +49,14 @@ class Cycle(RequestResponseCycle):
             self.response_started = True
             self.waiting_for_100_continue = False
             if self.access_log:  # off in `gateway serve`, which logs itself (gateway.observe.access_log)
-                self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), self.scope["method"],
-                                        get_path_with_query_string(self.scope), self.scope["http_version"],
-                                        message["status"])  # fmt: skip
+                self.access_logger.info(
+                    '%s - "%s %s HTTP/%s" %d',
+                    get_client_addr(self.scope),
+                    self.scope["method"],
+                    get_path_with_query_string(self.scope),
+                    self.scope["http_version"],
+                    message["status"],
+                )
             self.held = self._head(message["status"], self.default_headers + list(message.get("headers", [])))
             self.loop.call_soon(self._flush)
         elif not self.response_complete:

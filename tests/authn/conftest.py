@@ -9,8 +9,9 @@ import pytest_asyncio
 
 from gateway.config.load import Settings
 from gateway.emulator.testing import RunningEmulator, start_emulator
-from tests.authn.authn_emu import API_KEY, SEED, OffsetClock, settings_for
-from tests.authn.authn_fakes import FakeClock, FakeOry
+from tests.authn.emulated import API_KEY, SEED, settings_for
+from tests.authn.fakes import FakeOry
+from tests.support.clock import FakeClock, OffsetClock
 
 
 @pytest.fixture

@@ -25,8 +25,11 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench") / "results.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert out.is_file(), f"no results written (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
     data: dict[str, Any] = json.loads(out.read_text())
     assert proc.returncode == 0, f"bench.run failed: {data.get('failures')}\n{proc.stdout}"
@@ -78,8 +81,11 @@ def test_instruction_counting_works(tmp_path: Path) -> None:
     out = tmp_path / "instructions.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.instructions", "--quick", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=360,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=360,
+    )
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[-4000:]}"
     data = json.loads(out.read_text())
     per_request = data["per_request"]["3-routes-3-tenants"]

@@ -207,9 +207,9 @@ def test_compose_references_only_existing_services_files_and_volumes(compose: Ob
             if condition == "service_healthy":
                 built = target.get("build", {}).get("dockerfile")
                 has_check = "healthcheck" in target or (
-                    built is not None and Dockerfile.parse(COMPOSE.parent / target["build"]["context"] / built).all(
-                        "HEALTHCHECK")
-                )  # fmt: skip
+                    built is not None
+                    and Dockerfile.parse(COMPOSE.parent / target["build"]["context"] / built).all("HEALTHCHECK")
+                )
                 assert has_check, f"{name} waits for {dep} to be healthy, but {dep} has no health check"
             elif condition == "service_completed_successfully":
                 assert str(target["command"]).startswith("migrate sql"), f"{dep} is not a one-shot migration"
@@ -332,8 +332,15 @@ def kustomize(folder: Path) -> Rendered:
         objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": gen["name"]}, "data": data})
     for gen in kust.get("secretGenerator", []):
         data = {Path(f).name: base64.b64encode((folder / f).read_bytes()).decode() for f in gen["files"]}
-        objects.append({"apiVersion": "v1", "kind": "Secret", "type": gen.get("type", "Opaque"),
-                        "metadata": {"name": gen["name"]}, "data": data})  # fmt: skip
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": gen.get("type", "Opaque"),
+                "metadata": {"name": gen["name"]},
+                "data": data,
+            }
+        )
     return Rendered(folder, objects)
 
 
@@ -390,8 +397,18 @@ def pod_settings(r: Rendered, tmp_path: Path) -> Settings:
 
 def test_manifests_validate_against_the_kubernetes_schemas(rendered: Rendered) -> None:
     kinds = sorted(o["kind"] for o in rendered.objects)
-    assert kinds == sorted(["ConfigMap", "ConfigMap", "Secret", "Secret", "Deployment", "Service",
-                            "HorizontalPodAutoscaler", "PodDisruptionBudget"])  # fmt: skip
+    assert kinds == sorted(
+        [
+            "ConfigMap",
+            "ConfigMap",
+            "Secret",
+            "Secret",
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+        ]
+    )
     for obj in rendered.objects:
         try:
             kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
@@ -478,8 +495,12 @@ def test_every_referenced_configmap_and_secret_is_in_the_kustomization(rendered:
             wanted.add(("ConfigMap", volume["configMap"]["name"]))
         if "secret" in volume:
             wanted.add(("Secret", volume["secret"]["secretName"]))
-    assert {("ConfigMap", "gateway-env"), ("ConfigMap", "gateway-policies"),
-            ("Secret", "gateway-secrets"), ("Secret", "gateway-assertion-keys")} <= wanted  # fmt: skip
+    assert {
+        ("ConfigMap", "gateway-env"),
+        ("ConfigMap", "gateway-policies"),
+        ("Secret", "gateway-secrets"),
+        ("Secret", "gateway-assertion-keys"),
+    } <= wanted
     for kind, name in wanted:
         assert name in rendered.names(kind), f"{kind} {name} is referenced but not in the kustomization"
 
@@ -581,6 +602,14 @@ def test_durably_image() -> None:
 
 def test_docs_cover_every_artifact() -> None:
     text = (ROOT / "docs/deploy.md").read_text()
-    for needle in ("docker build", "docker compose", "kubectl apply -k", "render.sh", "GATEWAY_REDIS_URL",
-                   "GATEWAY_ASSERTION_KEYS_DIR", "_ADMIN_TOKEN", "pytest tests/deploy"):  # fmt: skip
+    for needle in (
+        "docker build",
+        "docker compose",
+        "kubectl apply -k",
+        "render.sh",
+        "GATEWAY_REDIS_URL",
+        "GATEWAY_ASSERTION_KEYS_DIR",
+        "_ADMIN_TOKEN",
+        "pytest tests/deploy",
+    ):
         assert needle in text, f"docs/deploy.md does not mention {needle}"

@@ -42,9 +42,7 @@ def ensure_installed() -> None:
             return
         if shutil.which("node") is None:
             raise RuntimeError("node is not installed; the Durably harness needs Node 20+")
-        proc = subprocess.run(
-            [str(INSTALL)], cwd=HERE, capture_output=True, text=True, timeout=900, check=False
-        )
+        proc = subprocess.run([str(INSTALL)], cwd=HERE, capture_output=True, text=True, timeout=900, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"tests/durably/install.sh failed:\n{proc.stdout}\n{proc.stderr}")
         _installed = True

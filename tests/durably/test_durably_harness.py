@@ -28,9 +28,7 @@ def trigger(d: DurablyServer, job: str, org_id: str, **extra: Any) -> dict[str, 
     return data
 
 
-def sse_events(
-    client: httpx.Client, url: str, stop: Any, started: threading.Event | None = None
-) -> list[Any]:
+def sse_events(client: httpx.Client, url: str, stop: Any, started: threading.Event | None = None) -> list[Any]:
     events: list[Any] = []
     with client.stream("GET", url) as r:
         assert r.status_code == 200
@@ -67,8 +65,14 @@ def test_trigger_run_list_and_recorder(durably: DurablyServer) -> None:
 
 
 def test_missing_run_is_404(durably: DurablyServer) -> None:
-    for method, path in [("GET", "/run"), ("GET", "/steps"), ("GET", "/subscribe"),
-                         ("POST", "/retrigger"), ("POST", "/cancel"), ("DELETE", "/run")]:
+    for method, path in [
+        ("GET", "/run"),
+        ("GET", "/steps"),
+        ("GET", "/subscribe"),
+        ("POST", "/retrigger"),
+        ("POST", "/cancel"),
+        ("DELETE", "/run"),
+    ]:
         r = httpx.request(method, f"{durably.api_url}{path}", params={"runId": "nope"})
         assert (r.status_code, r.json()) == (404, {"error": "Run not found"}), path
         r = httpx.request(method, f"{durably.api_url}{path}")
@@ -102,8 +106,12 @@ def test_runs_subscribe_filters_by_label(durably: DurablyServer) -> None:
     run_a = trigger(durably, "send-report", a)
     t.join(15)
     assert result and {e["labels"]["organizationId"] for e in result} == {a}
-    assert result[0] == {"type": "run:trigger", "runId": run_a["runId"], "jobName": "send-report",
-                         "labels": {"organizationId": a}}
+    assert result[0] == {
+        "type": "run:trigger",
+        "runId": run_a["runId"],
+        "jobName": "send-report",
+        "labels": {"organizationId": a},
+    }
 
 
 def test_cancel_retrigger_delete(durably: DurablyServer) -> None:
@@ -146,4 +154,3 @@ def test_upstream_hazards_the_gateway_must_cover(durably: DurablyServer) -> None
     assert r.status_code == 500
     r = httpx.post(f"{api}/trigger", json={"jobName": "echo", "input": 1, "labels": {"bad key": "x"}})
     assert r.status_code == 500  # invalid label key is a 500 upstream
-

@@ -42,8 +42,27 @@ for (const line of lines) {
 
 def corpus(seed: int = 7, size: int = 400) -> list[bytes]:
     rnd = random.Random(seed)
-    alphabet = [b"label", b".", b"%2E", b"%2e", b"organizationId", b"OrganizationId", b"=", b"&", b"+",
-                b"%", b"%6C", b"org_b", b"runId", b"%FF", b"\xc3\xa9", b"[", b"]", b"x", b"%20"]
+    alphabet = [
+        b"label",
+        b".",
+        b"%2E",
+        b"%2e",
+        b"organizationId",
+        b"OrganizationId",
+        b"=",
+        b"&",
+        b"+",
+        b"%",
+        b"%6C",
+        b"org_b",
+        b"runId",
+        b"%FF",
+        b"\xc3\xa9",
+        b"[",
+        b"]",
+        b"x",
+        b"%20",
+    ]
     out = [b"&".join(rnd.sample(POLLUTED, rnd.randint(0, 4))) for _ in range(size // 2)]
     out += [b"".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12))) for _ in range(size // 2)]
     return out
@@ -51,8 +70,9 @@ def corpus(seed: int = 7, size: int = 400) -> list[bytes]:
 
 def node_parse(queries: list[str]) -> list[dict[str, Any]]:
     stdin = "\n".join(json.dumps(q) for q in queries) + "\n"
-    proc = subprocess.run(["node", "-e", NODE_PARSE], input=stdin, capture_output=True, text=True,
-                          cwd=HERE, check=True, timeout=60)
+    proc = subprocess.run(
+        ["node", "-e", NODE_PARSE], input=stdin, capture_output=True, text=True, cwd=HERE, check=True, timeout=60
+    )
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
 

@@ -15,9 +15,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 from tests.durably.harness import RecordedRequest
-from tests.e2e.conftest import Auth
-from tests.e2e.helpers import JOBS, SseStream, run_id, trigger, wait_status
-from tests.support.world import World
+from tests.support.jobs import JOBS, SseStream, run_id, trigger, wait_status
+from tests.support.world import Auth, World
 
 MISSING = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # a well-formed ULID no run has
 
@@ -220,10 +219,13 @@ def test_idempotency_keys_never_hand_out_another_orgs_run(world: World, auth: Au
 
     keys = [json.loads(r.body).get("idempotencyKey") for r in received(world) if r.path == f"{JOBS}/trigger"]
     assert keys == [
-        f"customer%3Aorg-acme:{key}", f"customer%3Aorg-acme:{key}", f"customer%3Aorg-globex:{key}",
-        f"dealer%3Aorg-acme:{key}", f"customer%3Aorg-globex:customer%3Aorg-acme:{key}",
+        f"customer%3Aorg-acme:{key}",
+        f"customer%3Aorg-acme:{key}",
+        f"customer%3Aorg-globex:{key}",
+        f"dealer%3Aorg-acme:{key}",
+        f"customer%3Aorg-globex:customer%3Aorg-acme:{key}",
         f"customer%3Aorg-globex:customer:org-acme:{key}",
-    ]  # fmt: skip
+    ]
 
 
 def test_concurrency_keys_never_coalesce_into_another_orgs_run(world: World, auth: Auth, http: Any) -> None:
@@ -250,9 +252,13 @@ def test_concurrency_keys_never_coalesce_into_another_orgs_run(world: World, aut
 # --- run-level calls: existence oracle ---------------------------------------------------
 
 RUN_CALLS = [
-    ("GET", "/run"), ("GET", "/steps"), ("GET", "/subscribe"),
-    ("POST", "/retrigger"), ("POST", "/cancel"), ("DELETE", "/run"),
-]  # fmt: skip
+    ("GET", "/run"),
+    ("GET", "/steps"),
+    ("GET", "/subscribe"),
+    ("POST", "/retrigger"),
+    ("POST", "/cancel"),
+    ("DELETE", "/run"),
+]
 
 
 @pytest.mark.parametrize(("intruder", "tenant"), [("bob", "customer"), ("dave", "dealer")])
@@ -266,11 +272,15 @@ def test_another_orgs_run_answers_exactly_like_a_missing_run(
         theirs = http.request(method, url, params={"runId": victim}, headers=auth(intruder))
         missing = http.request(method, url, params={"runId": MISSING}, headers=auth(intruder))
         assert (theirs.status_code, theirs.content, theirs.headers["content-type"]) == (
-            404, b'{"error":"Run not found"}', "application/json",
-        ), (method, op)  # fmt: skip
+            404,
+            b'{"error":"Run not found"}',
+            "application/json",
+        ), (method, op)
         assert (missing.status_code, missing.content, missing.headers["content-type"]) == (
-            theirs.status_code, theirs.content, theirs.headers["content-type"],
-        )  # fmt: skip
+            theirs.status_code,
+            theirs.content,
+            theirs.headers["content-type"],
+        )
         assert set(theirs.headers) - {"x-request-id", "date"} == set(missing.headers) - {"x-request-id", "date"}
     # Durably saw only the gateway's own lookups, each with the canonical run id and no identity
     seen = received(world)
@@ -359,8 +369,10 @@ def test_runs_subscribe_streams_only_the_callers_events_live(world: World, auth:
     polluted = (
         f"label.organizationId=org-globex&label%2EorganizationId=org-globex&label.tenant=dealer&label.case={case}"
     )
-    with SseStream(world.url, f"/customer{JOBS}/runs/subscribe?{polluted}", auth("alice")) as stream, \
-            world.client() as http:  # fmt: skip
+    with (
+        SseStream(world.url, f"/customer{JOBS}/runs/subscribe?{polluted}", auth("alice")) as stream,
+        world.client() as http,
+    ):
         assert stream.status == 200
         assert stream.response is not None and stream.response.headers["content-type"] == "text/event-stream"
         job = {"jobName": "long-task", "input": {"durationMs": 1200}, "labels": {"case": case}}

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from gateway.emulator.testing import free_port
-from tests.e2e.conftest import Auth
-from tests.e2e.helpers import JOBS, SseStream, poll
 from tests.e2e.rawupstream import RawUpstream
-from tests.support.procs import Proc, gateway_process, header_values
-from tests.support.world import World
+from tests.support.jobs import JOBS, SseStream
+from tests.support.polling import eventually
+from tests.support.processes import Proc, gateway_process, header_values
+from tests.support.world import Auth, World
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_BODY = 2048
@@ -200,11 +200,11 @@ def test_large_download_streams_to_the_client(edge: Edge, auth: Auth) -> None:
 
 
 def test_stream_limit_is_503_with_retry_after_and_a_closed_client_frees_its_slot(edge: Edge, auth: Auth) -> None:
-    poll(lambda: edge.raw.open_streams == 0, what="no stream left from earlier tests")
+    eventually(lambda: edge.raw.open_streams == 0, what="no stream left from earlier tests")
     streams = [SseStream(edge.url, "/customer/sse-idle", auth("alice")) for _ in range(MAX_STREAMS)]
     try:
         assert [s.status for s in streams] == [200] * MAX_STREAMS
-        poll(lambda: edge.raw.open_streams == MAX_STREAMS, what="upstream streams open")
+        eventually(lambda: edge.raw.open_streams == MAX_STREAMS, what="upstream streams open")
         before = len(edge.raw.targets)
         with edge.client() as http:
             refused = http.get("/customer/sse-idle", headers=auth("alice"))
@@ -213,17 +213,17 @@ def test_stream_limit_is_503_with_retry_after_and_a_closed_client_frees_its_slot
         assert len(edge.raw.targets) == before  # the refused stream never reached the upstream
         # an idle stream whose client goes away releases its upstream connection and its slot
         streams.pop().close()
-        poll(lambda: edge.raw.open_streams == MAX_STREAMS - 1, timeout=5, what="upstream connection released")
+        eventually(lambda: edge.raw.open_streams == MAX_STREAMS - 1, timeout=5, what="upstream connection released")
         streams.append(SseStream(edge.url, "/customer/sse-idle", auth("alice")))
         assert streams[-1].status == 200
     finally:
         for s in streams:
             s.close()
-    poll(lambda: edge.raw.open_streams == 0, timeout=5, what="every upstream stream closed")
+    eventually(lambda: edge.raw.open_streams == 0, timeout=5, what="every upstream stream closed")
 
 
 def test_stream_is_closed_within_the_recheck_interval_after_the_session_is_revoked(world: World, edge: Edge) -> None:
-    poll(lambda: edge.raw.open_streams == 0, what="no stream left from earlier tests")
+    eventually(lambda: edge.raw.open_streams == 0, what="no stream left from earlier tests")
     token = world.session("alice")  # her own session: revoking it touches no other test
     headers = {"Authorization": f"Bearer {token}"}
     with SseStream(edge.url, "/customer/sse/ticks", headers) as stream:
@@ -241,7 +241,7 @@ def test_stream_is_closed_within_the_recheck_interval_after_the_session_is_revok
         assert stream.ended.wait(RECHECK + MAX_TTL + 3), "the stream outlived the re-check bound"
         took = time.monotonic() - started
     assert took <= RECHECK + MAX_TTL + 2, took
-    poll(lambda: edge.raw.open_streams == 0, timeout=5, what="upstream connection released")
+    eventually(lambda: edge.raw.open_streams == 0, timeout=5, what="upstream connection released")
     with edge.client() as http:
         assert http.get("/customer/sse/ticks", headers=headers).status_code == 401
 

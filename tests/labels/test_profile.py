@@ -80,8 +80,12 @@ MINIMAL: dict[str, Any] = {
 def test_profile_from_mapping_defaults() -> None:
     p = profile_from_mapping(MINIMAL)
     assert isinstance(p, LabelProfile)
-    assert (p.name, p.label_key, p.run_id_param, p.key_fields) == ("jobs2", "orgId", "runId",
-                                                                 ("idempotencyKey", "concurrencyKey"))
+    assert (p.name, p.label_key, p.run_id_param, p.key_fields) == (
+        "jobs2",
+        "orgId",
+        "runId",
+        ("idempotencyKey", "concurrencyKey"),
+    )
     stop = classify(p, "POST", "/jobs/stop")
     assert stop is not None and (stop.access, stop.run_id_from) == ("write", "body")
     health = classify(p, "GET", "/jobs/health")
@@ -93,8 +97,9 @@ def test_profile_from_mapping_defaults() -> None:
 
 
 def test_durably_profile_round_trips_through_mapping() -> None:
-    ops = [{"method": o.method, "path": o.path, "kind": o.kind, "name": o.name, "stream": o.stream}
-           for o in P.operations]
+    ops = [
+        {"method": o.method, "path": o.path, "kind": o.kind, "name": o.name, "stream": o.stream} for o in P.operations
+    ]
     assert profile_from_mapping({"name": "durably", "operations": ops}) == P
 
 
@@ -114,8 +119,10 @@ def test_durably_profile_round_trips_through_mapping() -> None:
         ({"operations": [{"method": "GET", "path": "x", "kind": "list"}]}, "operations[0].path"),
         ({"operations": [{"method": "GET", "path": "/x", "kind": "magic"}]}, "operations[0].kind"),
         ({"operations": [{"method": "GET", "path": "/x", "kind": "list", "x": 1}]}, "operations[0].x"),
-        ({"operations": [{"method": "GET", "path": "/x", "kind": "run_read", "run_id_from": "body"}]},
-         "operations[0].run_id_from"),
+        (
+            {"operations": [{"method": "GET", "path": "/x", "kind": "run_read", "run_id_from": "body"}]},
+            "operations[0].run_id_from",
+        ),
         ({"operations": [{"method": "GET", "path": "/x", "kind": "list"}] * 2}, "operations[1]: duplicate"),
         ({"operations": [{"method": "POST", "path": "/x", "kind": "run_write"}]}, "lookup_path"),
     ],

@@ -70,8 +70,7 @@ def test_other_params_kept_byte_for_byte_in_order() -> None:
 
 @pytest.mark.parametrize(
     ("org", "encoded"),
-    [("org a", b"org%20a"), ("a&b=c", b"a%26b%3Dc"), ("a+b", b"a%2Bb"), ("é", b"%C3%A9"),
-     ("x%41", b"x%2541")],
+    [("org a", b"org%20a"), ("a&b=c", b"a%26b%3Dc"), ("a+b", b"a%2Bb"), ("é", b"%C3%A9"), ("x%41", b"x%2541")],
 )
 def test_org_is_encoded_unambiguously(org: str, encoded: bytes) -> None:
     out = rewrite_query(b"", KEY, org)

@@ -167,13 +167,16 @@ LABEL_VALUES: st.SearchStrategy[Any] = st.one_of(
 RUN_SHAPES = st.one_of(
     st.fixed_dictionaries(
         {"id": st.text(max_size=3)},
-        optional={"labels": st.one_of(st.none(), st.dictionaries(st.sampled_from(["organizationId", "tenant", "x"]),
-                                                                 LABEL_VALUES, max_size=3))},
+        optional={
+            "labels": st.one_of(
+                st.none(), st.dictionaries(st.sampled_from(["organizationId", "tenant", "x"]), LABEL_VALUES, max_size=3)
+            )
+        },
     ),
     st.integers(),
     st.none(),
     st.text(max_size=3),
-)  # fmt: skip
+)
 
 
 @given(st.lists(RUN_SHAPES, max_size=8), st.booleans())
@@ -183,10 +186,12 @@ def test_property_fast_list_reader_agrees_with_the_full_parse(runs: list[Any], s
     wanted = {"organizationId": "org-a", "tenant": "customer"}
     out = filter_list_by(body, wanted)
     expected = [
-        r for r in runs
-        if isinstance(r, dict) and isinstance(r.get("labels"), dict)
+        r
+        for r in runs
+        if isinstance(r, dict)
+        and isinstance(r.get("labels"), dict)
         and all(r["labels"].get(k) == v for k, v in wanted.items())
-    ]  # fmt: skip
+    ]
     assert json.loads(out) == expected
     if len(expected) == len(runs):
         assert out is body

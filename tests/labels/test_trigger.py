@@ -38,9 +38,7 @@ def refused(body: bytes | str, ct: str | None = CT, org: str = ORG) -> tuple[int
 
 
 def test_stamps_org_and_keeps_everything_else() -> None:
-    out = rewrite(
-        '{"jobName":"send-report","input":{"a":[1,2.5,null,true]},"labels":{"env":"prod"},"coalesce":"skip"}'
-    )
+    out = rewrite('{"jobName":"send-report","input":{"a":[1,2.5,null,true]},"labels":{"env":"prod"},"coalesce":"skip"}')
     assert out == {
         "jobName": "send-report",
         "input": {"a": [1, 2.5, None, True]},
@@ -108,8 +106,14 @@ def test_refusals(body: str | bytes, ct: str | None, expected: tuple[int, str]) 
 
 
 @pytest.mark.parametrize(
-    "ct", ["application/json", "Application/JSON", "application/json; charset=UTF-8",
-           'application/json;charset="utf-8"', "application/vnd.api+json"]
+    "ct",
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=UTF-8",
+        'application/json;charset="utf-8"',
+        "application/vnd.api+json",
+    ],
 )
 def test_json_content_types(ct: str) -> None:
     assert rewrite('{"jobName":"j"}', ct)["jobName"] == "j"
@@ -156,16 +160,18 @@ def test_unnamespace_conflict_message() -> None:
 # --- properties -------------------------------------------------------------------
 
 orgs = st.text(min_size=1, max_size=16)
-label_keys = st.from_regex(r"[a-zA-Z0-9\-_./]{1,12}", fullmatch=True).filter(
-    lambda k: k.casefold() != "organizationid"
+label_keys = st.from_regex(r"[a-zA-Z0-9\-_./]{1,12}", fullmatch=True).filter(lambda k: k.casefold() != "organizationid")
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=8), st.floats(allow_nan=False, allow_infinity=False)
 )
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
-                         st.floats(allow_nan=False, allow_infinity=False))
 bodies = st.fixed_dictionaries(
     {"jobName": st.text(max_size=10)},
     optional={
-        "input": st.recursive(json_scalars, lambda c: st.lists(c, max_size=3)
-                              | st.dictionaries(st.text(max_size=5), c, max_size=3), max_leaves=8),
+        "input": st.recursive(
+            json_scalars,
+            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+            max_leaves=8,
+        ),
         "labels": st.dictionaries(label_keys, st.text(max_size=8), max_size=4),
         "idempotencyKey": st.text(max_size=12),
         "concurrencyKey": st.text(max_size=12),

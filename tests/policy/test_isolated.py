@@ -10,7 +10,7 @@ import pytest
 from gateway.errors import ConfigError
 from gateway.policy import PolicyStore, load_policies, match
 from gateway.policy.isolated import load_isolated
-from tests.policy.helpers import SEED_DIR, make_settings, write_policies
+from tests.support.builders import SEED_DIR, make_settings, write_policies
 
 ROUTE = """
     tenant: customer
@@ -39,10 +39,13 @@ def test_the_child_loads_the_same_policy_set() -> None:
 
 
 def test_problems_come_back_one_line_each_as_in_process(tmp_path: Path) -> None:
-    write_policies(tmp_path, {
-        "a.yaml": ROUTE.format(id="one").replace("jobs", "nope"),
-        "b.yaml": "tenant: [broken\n",
-    })  # fmt: skip
+    write_policies(
+        tmp_path,
+        {
+            "a.yaml": ROUTE.format(id="one").replace("jobs", "nope"),
+            "b.yaml": "tenant: [broken\n",
+        },
+    )
     settings = make_settings()
     with pytest.raises(ConfigError) as here:
         load_policies(tmp_path, settings)

@@ -9,7 +9,7 @@ import pytest
 from gateway.errors import ConfigError
 from gateway.policy import load_policies
 from gateway.policy.model import Builtin, Forward, Requirement
-from tests.policy.helpers import make_settings, write_policies
+from tests.support.builders import make_settings, write_policies
 
 GOOD = """
     tenant: customer
@@ -180,8 +180,13 @@ def test_settings_dependent_checks(tmp_path: Path) -> None:
             builtin: {name: hydra_jwks}
     """
     no_hydra = {f"GATEWAY_TENANT_DEALER_HYDRA_{k}": "" for k in ("PUBLIC_URL", "ADMIN_URL", "ADMIN_TOKEN")}
-    found = problems(tmp_path, {"a.yaml": text}, GATEWAY_TENANT_CUSTOMER_KRATOS_ADMIN_URL="",
-                     GATEWAY_TENANT_CUSTOMER_KRATOS_ADMIN_TOKEN="", **no_hydra)  # fmt: skip
+    found = problems(
+        tmp_path,
+        {"a.yaml": text},
+        GATEWAY_TENANT_CUSTOMER_KRATOS_ADMIN_URL="",
+        GATEWAY_TENANT_CUSTOMER_KRATOS_ADMIN_TOKEN="",
+        **no_hydra,
+    )
     assert any(":6: tenant 'dealer' has no Hydra configured" in p for p in found), found
     assert any(":7: identity_lookup: tenant 'customer' has no Kratos admin URL" in p for p in found), found
     needle = ":12: builtin hydra_jwks needs tenant 'dealer' to set GATEWAY_TENANT_DEALER_HYDRA_PUBLIC_URL"
@@ -200,8 +205,10 @@ def test_every_problem_of_every_file_is_listed(tmp_path: Path) -> None:
 
 
 def test_duplicate_route_ids_across_files(tmp_path: Path) -> None:
-    route = "tenant: customer\nroutes:\n  - id: same\n    path: {path}\n    methods: [GET]\n" \
-            "    allow: anonymous\n    forward: {{upstream: jobs}}\n"  # fmt: skip
+    route = (
+        "tenant: customer\nroutes:\n  - id: same\n    path: {path}\n    methods: [GET]\n"
+        "    allow: anonymous\n    forward: {{upstream: jobs}}\n"
+    )
     found = problems(tmp_path, {"a.yaml": route.format(path="/a"), "b.yaml": route.format(path="/b")})
     assert len(found) == 1
     assert found[0].startswith(f"{tmp_path}/p/b.yaml:3: duplicate route id 'customer:same'")
@@ -220,8 +227,10 @@ def test_duplicate_route_ids_across_files(tmp_path: Path) -> None:
     ],
 )
 def test_ties_are_load_errors(tmp_path: Path, first: tuple[str, str], second: tuple[str, str], tie: bool) -> None:
-    route = "  - id: {id}\n    path: {path}\n    methods: ['{method}']\n    allow: anonymous\n" \
-            "    forward: {{upstream: jobs}}\n"  # fmt: skip
+    route = (
+        "  - id: {id}\n    path: {path}\n    methods: ['{method}']\n    allow: anonymous\n"
+        "    forward: {{upstream: jobs}}\n"
+    )
     text = "tenant: customer\nroutes:\n" + route.format(id="one", path=first[0], method=first[1])
     text += route.format(id="two", path=second[0], method=second[1])
     directory = write_policies(tmp_path, {"a.yaml": text})
@@ -242,20 +251,40 @@ def test_missing_or_empty_folder(tmp_path: Path) -> None:
         load_policies(tmp_path, make_settings())
 
 
-def test_label_profiles_are_collected_and_usable(tmp_path: Path) -> None:
-    files = {
-        "labels.yaml": "label_profiles:\n  tags:\n    query: {param: tag}\n",
-        "r.yaml": "tenant: customer\nroutes:\n  - id: a\n    path: /a\n    methods: [GET]\n"
-        "    allow: {human: {}}\n    forward: {upstream: jobs}\n    labels: tags\n",
-        "dup.yaml": "label_profiles:\n  tags: {}\n",
-    }
+TAGS = (
+    "label_profiles:\n  tags:\n    label_key: team\n    operations:\n      - {method: GET, path: /runs, kind: list}\n"
+)
+TAGGED_ROUTE = (
+    "tenant: customer\nroutes:\n  - id: a\n    path: /a\n    methods: [GET]\n"
+    "    allow: {human: {}}\n    forward: {upstream: jobs}\n    labels: tags\n"
+)
+
+
+def test_label_profiles_are_compiled_and_usable(tmp_path: Path) -> None:
+    files = {"labels.yaml": TAGS, "r.yaml": TAGGED_ROUTE, "more.yaml": TAGS}
     found = problems(tmp_path, files)
     assert len(found) == 1 and "label profile 'tags' is already defined" in found[0]
-    del files["dup.yaml"]
-    (tmp_path / "p" / "dup.yaml").unlink()
+    del files["more.yaml"]
+    (tmp_path / "p" / "more.yaml").unlink()
     policy = load_policies(write_policies(tmp_path / "p", files), make_settings())
-    assert policy.label_profiles == {"tags": {"query": {"param": "tag"}}}
+    tags = policy.label_profiles["tags"]
+    assert tags.label_key == "team" and [op.path for op in tags.operations] == ["/runs"]
+    assert policy.label_profiles["durably"].label_key == "organizationId"  # the built-in is there too
     assert policy.routes["customer"][0].labels == "tags"
+
+
+def test_a_bad_label_profile_is_a_load_problem_at_its_line(tmp_path: Path) -> None:
+    """Once a 500 on every labelled route: an unknown field loaded cleanly and failed to compile later."""
+    bad = TAGS.replace("    label_key: team\n", "    label_key: team\n    query: {param: tag}\n").replace(
+        "kind: list", "kind: listing"
+    )
+    found = problems(tmp_path, {"labels.yaml": bad, "r.yaml": TAGGED_ROUTE})
+    where = f"{tmp_path}/p/labels.yaml"
+    assert found == [
+        f"{where}:4: label profile 'tags': query: unknown field",
+        f"{where}:6: label profile 'tags': operations[0].kind: 'listing' is not one of "
+        "['trigger', 'list', 'list_stream', 'run_read', 'run_write', 'passthrough']",
+    ], found
 
 
 def test_builtin_target_options_kept(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from gateway.front.tenants import resolve_tenant
 from gateway.policy.matcher import Matcher, build_matcher, upstream_path
 from gateway.policy.model import Builtin, Forward, Route
 from gateway.policy.policy_set import PolicySet, match
-from tests.policy.helpers import make_route, make_settings
+from tests.support.builders import make_route, make_settings
 
 SETTINGS = make_settings()
 
@@ -118,18 +118,26 @@ def test_case_matters() -> None:
     ("pattern", "target", "rest", "expected"),
     [
         ("/api/durably/runs", Forward("jobs"), "/api/durably/runs", "/api/durably/runs"),
-        ("/api/durably/runs", Forward("jobs", strip_tenant_prefix=False), "/api/durably/runs",
-         "/customer/api/durably/runs"),
+        (
+            "/api/durably/runs",
+            Forward("jobs", strip_tenant_prefix=False),
+            "/api/durably/runs",
+            "/customer/api/durably/runs",
+        ),
         ("/api/durably/**", Forward("jobs", path_prefix="/d"), "/api/durably/runs/x", "/d/runs/x"),
         ("/api/durably/**", Forward("jobs", path_prefix="/"), "/api/durably/runs", "/runs"),
         ("/api/durably/**", Forward("jobs", path_prefix="/"), "/api/durably", "/"),
         ("/api/durably/**", Forward("jobs", path_prefix="/d/"), "/api/durably/", "/d/"),
         ("/items/{id}", Forward("jobs", path_prefix="/v2/items"), "/items/7", "/v2/items/7"),
-        ("/partner-api/inventory", Forward("inventory", path_prefix="/inventory"), "/partner-api/inventory",
-         "/inventory"),
+        (
+            "/partner-api/inventory",
+            Forward("inventory", path_prefix="/inventory"),
+            "/partner-api/inventory",
+            "/inventory",
+        ),
         ("/customers/{id}", Builtin("identity_lookup"), "/customers/1", ""),
     ],
-)  # fmt: skip
+)
 def test_upstream_path(pattern: str, target: Forward | Builtin, rest: str, expected: str) -> None:
     route = make_route(pattern, target=target)
     assert upstream_path(route, rest) == expected
@@ -151,8 +159,20 @@ def many_routes(count: int) -> Iterator[Route]:
 
 def lookups(count: int) -> list[tuple[str, str, str | None]]:
     probes: list[tuple[str, str, str | None]] = []
-    for i in (0, 1, 2, 3, count // 2 - 2, count // 2 - 1, count // 2, count // 2 + 1, count - 4, count - 3,
-              count - 2, count - 1):  # fmt: skip
+    for i in (
+        0,
+        1,
+        2,
+        3,
+        count // 2 - 2,
+        count // 2 - 1,
+        count // 2,
+        count // 2 + 1,
+        count - 4,
+        count - 3,
+        count - 2,
+        count - 1,
+    ):
         shape = i % 4
         path = [f"/svc{i}/items", f"/svc{i}/items/42", f"/svc{i}/files/a/b", f"/shared/{i}/v/x"][shape]
         probes.append(("GET", path, f"customer:r{i}"))

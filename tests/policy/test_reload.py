@@ -10,7 +10,7 @@ import pytest
 
 from gateway.errors import ConfigError
 from gateway.policy import PolicyStore
-from tests.policy.helpers import make_settings, write_policies
+from tests.support.builders import make_settings, write_policies
 
 ROUTE = """
     tenant: customer

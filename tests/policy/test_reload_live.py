@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.policy.helpers import env as policy_env
-from tests.support.procs import Proc, Recorder, gateway_process, recording_upstream
+from tests.support.builders import env as policy_env
+from tests.support.processes import Proc, Recorder, gateway_process, recording_upstream
 
 ANONYMOUS: dict[str, object] = {"methods": ["GET"], "allow": "anonymous", "forward": {"upstream": "jobs"}}
 

@@ -10,7 +10,7 @@ from gateway.policy import match
 from gateway.policy.model import Builtin, Forward
 from gateway.policy.schema import SCHEMA
 from gateway.policy.source import read_yaml
-from tests.policy.helpers import SEED_DIR, seed_policies
+from tests.support.builders import SEED_DIR, seed_policies
 
 
 def test_published_schema_is_the_one_enforced() -> None:

@@ -13,7 +13,7 @@ import pytest
 from gateway.demo.world import SEED, TENANTS, client_token, login
 from gateway.emulator.testing import RunningEmulator, start_emulator
 from tests.robustness.support import Faulty, faulty_upstream
-from tests.support.procs import Recorder, recording_upstream
+from tests.support.processes import Recorder, recording_upstream
 from tests.support.world import CLIENTS, PASSWORDS
 
 

@@ -23,7 +23,8 @@ import httpx
 
 from gateway.demo.world import gateway_env
 from gateway.emulator.testing import free_port
-from tests.support.procs import ROOT, Proc, gateway_process
+from tests.support.processes import ROOT, Proc, gateway_process
+from tests.support.rawhttp import dechunk
 
 HERE = Path(__file__).resolve().parent
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
@@ -76,9 +77,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def faulty_upstream() -> Iterator[Faulty]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.robustness.faulty_upstream", "--port", str(port)], cwd=ROOT,
+        [sys.executable, "-m", "tests.robustness.faulty_upstream", "--port", str(port)],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/__faulty/stats", process)
@@ -154,21 +156,10 @@ def raw_request(
     pairs = [(k.strip(), v.strip()) for k, _, v in (h.partition(":") for h in header_lines)]
     status = int(status_line.split(" ")[1])
     if any(k.lower() == "transfer-encoding" for k, _ in pairs):
-        body, complete = _dechunk(rest)
+        body, complete = dechunk(rest)
         return RawResponse(status, pairs, body, complete)
     length = next((int(v) for k, v in pairs if k.lower() == "content-length"), len(rest))
     return RawResponse(status, pairs, rest, len(rest) == length)
-
-
-def _dechunk(data: bytes) -> tuple[bytes, bool]:
-    out = b""
-    while data:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0] or b"0", 16)
-        if size == 0:
-            return out, True
-        out, data = out + data[:size], data[size + 2 :]
-    return out, False
 
 
 # --- process probes ---------------------------------------------------------------------

@@ -30,7 +30,7 @@ from tests.robustness.support import (
     socket_count,
     socket_peers,
 )
-from tests.support.procs import Proc
+from tests.support.processes import Proc
 from tests.support.world import CLIENTS, PASSWORDS
 
 ORY_TIMEOUT = "0.5"  # the tenants' Ory timeout; the delay fault waits longer
@@ -39,9 +39,13 @@ ORY_TIMEOUT = "0.5"  # the tenants' Ory timeout; the delay fault waits longer
 @pytest.fixture(scope="module")
 def gateway(backends: Backends) -> Iterator[Proc]:
     env = robust_env(
-        backends.emulator.base_url, "http://127.0.0.1:9", backends.rec.url, backends.faulty.url,
-        GATEWAY_TENANT_CUSTOMER_TIMEOUT=ORY_TIMEOUT, GATEWAY_TENANT_DEALER_TIMEOUT=ORY_TIMEOUT,
-    )  # fmt: skip
+        backends.emulator.base_url,
+        "http://127.0.0.1:9",
+        backends.rec.url,
+        backends.faulty.url,
+        GATEWAY_TENANT_CUSTOMER_TIMEOUT=ORY_TIMEOUT,
+        GATEWAY_TENANT_DEALER_TIMEOUT=ORY_TIMEOUT,
+    )
     with robust_gateway(env) as proc:
         yield proc
 
@@ -92,9 +96,16 @@ CALLERS = [
 @pytest.mark.parametrize(("fault", "status"), ORY_FAULTS)
 @pytest.mark.parametrize(("who", "operation", "target", "org"), CALLERS)
 def test_ory_outage_fails_closed_then_recovers(
-    gateway: Proc, backends: Backends, baseline: int, fault: dict[str, Any], status: int,
-    who: str, operation: str, target: str, org: str,
-) -> None:  # fmt: skip
+    gateway: Proc,
+    backends: Backends,
+    baseline: int,
+    fault: dict[str, Any],
+    status: int,
+    who: str,
+    operation: str,
+    target: str,
+    org: str,
+) -> None:
     token = fresh_credential(backends, who)
     backends.faulty.clear()
     backends.faults("POST", operation=operation, **fault)
@@ -140,8 +151,9 @@ def test_ory_outage_under_concurrency(gateway: Proc, backends: Backends, baselin
         ("/customer/f/garbage", 502, b"bad_gateway"),
     ],
 )
-def test_upstream_faults_are_gateway_errors(gateway: Proc, baseline: int, target: str, status: int,
-                                            error: bytes) -> None:  # fmt: skip
+def test_upstream_faults_are_gateway_errors(
+    gateway: Proc, baseline: int, target: str, status: int, error: bytes
+) -> None:
     started = time.monotonic()
     resp = get(gateway, target)
     assert (resp.status, resp.complete) == (status, True)
@@ -190,7 +202,7 @@ def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         client = redis.Redis(port=port)
         assert settle(lambda: _pings(client), timeout=10)
@@ -213,8 +225,12 @@ def _answers_correctly(gateway: Proc, backends: Backends) -> None:
     alice, carol = fresh_credential(backends, "alice"), fresh_credential(backends, "carol")
     assert get(gateway, "/customer/h/r", alice).status == 200
     assert get(gateway, "/customer/h/r", alice).status == 200  # now from the local cache
-    assert raw_request(gateway.url, "POST", b"/customer/w/r", [(b"Authorization", f"Bearer {carol}".encode())],
-                       b"{}").status == 403  # fmt: skip
+    assert (
+        raw_request(
+            gateway.url, "POST", b"/customer/w/r", [(b"Authorization", f"Bearer {carol}".encode())], b"{}"
+        ).status
+        == 403
+    )
     assert get(gateway, "/customer/h/r", "ory_st_not_a_session").status == 401
     assert get(gateway, "/customer/h/r").status == 401
     assert get(gateway, "/dealer/h/r", alice).status == 401  # another tenant's session
@@ -223,8 +239,13 @@ def _answers_correctly(gateway: Proc, backends: Backends) -> None:
 
 def test_redis_going_away(backends: Backends) -> None:
     port = free_port()
-    env = robust_env(backends.emulator.base_url, "http://127.0.0.1:9", backends.rec.url, backends.faulty.url,
-                     GATEWAY_REDIS_URL=f"redis://127.0.0.1:{port}/0")  # fmt: skip
+    env = robust_env(
+        backends.emulator.base_url,
+        "http://127.0.0.1:9",
+        backends.rec.url,
+        backends.faulty.url,
+        GATEWAY_REDIS_URL=f"redis://127.0.0.1:{port}/0",
+    )
     with robust_gateway(env) as gateway:
         _answers_correctly(gateway, backends)  # Redis not there yet: start and serve without it
         with redis_server(port):

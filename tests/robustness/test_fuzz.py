@@ -59,27 +59,103 @@ def test_canonical_path_answers_or_refuses(raw: bytes) -> None:
 
 # --- policy loading ----------------------------------------------------------------------------
 
-_KEYS = ["tenant", "tenants", "routes", "label_profiles", "id", "path", "paths", "methods", "allow", "forward",
-         "upstream", "builtin", "name", "labels", "stream", "websocket", "timeout", "idle_timeout", "human",
-         "machine", "roles", "scopes", "any", "all", "strip_tenant_prefix", "path_prefix", "description",
-         "param", "operations", "label_key", "kind", "method", "<<", "?"]  # fmt: skip
+_KEYS = [
+    "tenant",
+    "tenants",
+    "routes",
+    "label_profiles",
+    "id",
+    "path",
+    "paths",
+    "methods",
+    "allow",
+    "forward",
+    "upstream",
+    "builtin",
+    "name",
+    "labels",
+    "stream",
+    "websocket",
+    "timeout",
+    "idle_timeout",
+    "human",
+    "machine",
+    "roles",
+    "scopes",
+    "any",
+    "all",
+    "strip_tenant_prefix",
+    "path_prefix",
+    "description",
+    "param",
+    "operations",
+    "label_key",
+    "kind",
+    "method",
+    "<<",
+    "?",
+]
 _SCALARS = st.one_of(
-    st.sampled_from(["customer", "dealer", "admin", "nobody", "jobs", "inventory", "GET", "POST", "*", "/a",
-                     "/a/{x}", "/a/**", "/**", "/a/../b", "/a//b", "/{x}/{x}", "anonymous", "durably", "headers",
-                     "oauth2_token", "identity_lookup", "r1", "R1", "", "/", "viewer", "jobs:read", "trigger"]),
-    st.integers(-5, 100_000), st.floats(allow_nan=True), st.booleans(), st.none(), st.text(max_size=8),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "customer",
+            "dealer",
+            "admin",
+            "nobody",
+            "jobs",
+            "inventory",
+            "GET",
+            "POST",
+            "*",
+            "/a",
+            "/a/{x}",
+            "/a/**",
+            "/**",
+            "/a/../b",
+            "/a//b",
+            "/{x}/{x}",
+            "anonymous",
+            "durably",
+            "headers",
+            "oauth2_token",
+            "identity_lookup",
+            "r1",
+            "R1",
+            "",
+            "/",
+            "viewer",
+            "jobs:read",
+            "trigger",
+        ]
+    ),
+    st.integers(-5, 100_000),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=8),
+)
 _TREES = st.recursive(
     _SCALARS,
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(_KEYS), inner, max_size=5)),
     max_leaves=25,
 )
 _ROUTE = st.fixed_dictionaries(
-    {"id": st.sampled_from(["r1", "r2", "R", "x" * 120]), "methods": st.lists(_SCALARS, max_size=3),
-     "allow": st.one_of(st.just("anonymous"), _TREES)},
-    optional={"path": _SCALARS, "paths": st.lists(_SCALARS, max_size=3), "forward": _TREES, "builtin": _TREES,
-              "labels": _SCALARS, "stream": _SCALARS, "timeout": _SCALARS, "idle_timeout": _SCALARS},
-)  # fmt: skip
+    {
+        "id": st.sampled_from(["r1", "r2", "R", "x" * 120]),
+        "methods": st.lists(_SCALARS, max_size=3),
+        "allow": st.one_of(st.just("anonymous"), _TREES),
+    },
+    optional={
+        "path": _SCALARS,
+        "paths": st.lists(_SCALARS, max_size=3),
+        "forward": _TREES,
+        "builtin": _TREES,
+        "labels": _SCALARS,
+        "stream": _SCALARS,
+        "timeout": _SCALARS,
+        "idle_timeout": _SCALARS,
+    },
+)
 _DOCUMENTS = st.one_of(
     _TREES,
     st.fixed_dictionaries(
@@ -107,9 +183,13 @@ def _texts() -> st.SearchStrategy[str]:
 
 @FUZZ
 @given(texts=st.lists(_texts(), min_size=1, max_size=3))
-@example(texts=["tenant: customer\nroutes:\n  - {id: a, path: /x, methods: [GET], allow: anonymous, "
-                "forward: {upstream: jobs}}\n  - {id: a, path: /x, methods: [GET], allow: anonymous, "
-                "forward: {upstream: jobs}}\n"])  # fmt: skip
+@example(
+    texts=[
+        "tenant: customer\nroutes:\n  - {id: a, path: /x, methods: [GET], allow: anonymous, "
+        "forward: {upstream: jobs}}\n  - {id: a, path: /x, methods: [GET], allow: anonymous, "
+        "forward: {upstream: jobs}}\n"
+    ]
+)
 @example(texts=["routes: &r [*r]\n"])
 @example(texts=["a: 1\na: 2\n"])
 def test_policy_loading_answers_or_lists_problems(texts: list[str]) -> None:
@@ -130,9 +210,10 @@ def test_policy_loading_answers_or_lists_problems(texts: list[str]) -> None:
 
 _QUERIES = st.one_of(
     st.binary(max_size=80),
-    st.lists(st.tuples(st.sampled_from([*_NAMES, "runId", "runid", "run%49d"]), st.sampled_from(_VALUES)),
-             max_size=6).map(lambda ps: "&".join(f"{n}={v}" for n, v in ps).encode()),
-)  # fmt: skip
+    st.lists(
+        st.tuples(st.sampled_from([*_NAMES, "runId", "runid", "run%49d"]), st.sampled_from(_VALUES)), max_size=6
+    ).map(lambda ps: "&".join(f"{n}={v}" for n, v in ps).encode()),
+)
 
 
 @FUZZ
@@ -154,11 +235,18 @@ def test_query_rewriting_answers_or_refuses(query: bytes, org: str) -> None:
 
 _JSON = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=6)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
-        ["labels", "organizationId", "tenant", "idempotencyKey", "concurrencyKey", "jobName", "input", "x"]),
-        inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(
+                ["labels", "organizationId", "tenant", "idempotencyKey", "concurrencyKey", "jobName", "input", "x"]
+            ),
+            inner,
+            max_size=4,
+        ),
+    ),
     max_leaves=12,
-)  # fmt: skip
+)
 _BODIES = st.one_of(
     trigger_bodies(),
     _JSON.map(lambda v: json.dumps(v).encode()),
@@ -167,8 +255,16 @@ _BODIES = st.one_of(
         lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :]
     ),
 )
-_CONTENT_TYPES = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain",
-                                  "application/x+json", None, "application/json; charset=latin-1"])  # fmt: skip
+_CONTENT_TYPES = st.sampled_from(
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "application/x+json",
+        None,
+        "application/json; charset=latin-1",
+    ]
+)
 
 
 @FUZZ
@@ -205,10 +301,25 @@ def test_response_filters_answer_or_refuse(body: bytes) -> None:
 _SSE = st.one_of(
     sse_streams(),
     st.binary(max_size=120),
-    st.lists(st.sampled_from([b"data: ", b'{"labels":{"organizationId":"org-acme"}}', b'{"labels":{}}', b"\n",
-                              b"\r", b"\r\n", b":c", b"event: x", b"data:", b"id: 1", b" "]),
-             max_size=20).map(b"".join),
-)  # fmt: skip
+    st.lists(
+        st.sampled_from(
+            [
+                b"data: ",
+                b'{"labels":{"organizationId":"org-acme"}}',
+                b'{"labels":{}}',
+                b"\n",
+                b"\r",
+                b"\r\n",
+                b":c",
+                b"event: x",
+                b"data:",
+                b"id: 1",
+                b" ",
+            ]
+        ),
+        max_size=20,
+    ).map(b"".join),
+)
 
 
 @FUZZ

@@ -29,7 +29,7 @@ from gateway.labels.trigger import parse_strict_json
 from gateway.policy import Forward, match
 from tests.robustness.conftest import Backends
 from tests.robustness.support import LIVE_EXAMPLES, policies_dir, raw_request, robust_env
-from tests.support.procs import Proc, gateway_process
+from tests.support.processes import Proc, gateway_process
 from tests.support.world import World
 
 LIVE = settings(max_examples=LIVE_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,24 +51,111 @@ def gw(backends: Backends) -> Iterator[tuple[Proc, Any, Any]]:
 # --- (a) the path authorized is the path forwarded ------------------------------------------
 
 _PIECES = [
-    "a", "b", "Z", "0", "~", "-", "_", "@", ":", "!", "$", "'", "(", "*", "+", ",", "=", "&",
-    ".", "..", "...", "%2e", "%2E", "%2e%2e", ".%2e", "%2f", "%2F", "%25", "%252e", "%252f", "%5c", "%5C",
-    "\\", ";", "%3b", "%3B", "%00", "%0a", "%20", "%09", "%41", "%7e", "%7E", "%C3%A9", "%c3", "%ff", "%",
-    "%g1", "%2", "é", "\u2024", "\uff0e", "%EF%BC%8E", "%EF%BC%8F", "%E2%80%8B", "%E2%81%84", "#", "?", "?x=1",
-    "%3F", "%23", "\x7f", "\x01", "[", "]", "{", "}", "|", "^", "`", '"', "<", ">",
-]  # fmt: skip
+    "a",
+    "b",
+    "Z",
+    "0",
+    "~",
+    "-",
+    "_",
+    "@",
+    ":",
+    "!",
+    "$",
+    "'",
+    "(",
+    "*",
+    "+",
+    ",",
+    "=",
+    "&",
+    ".",
+    "..",
+    "...",
+    "%2e",
+    "%2E",
+    "%2e%2e",
+    ".%2e",
+    "%2f",
+    "%2F",
+    "%25",
+    "%252e",
+    "%252f",
+    "%5c",
+    "%5C",
+    "\\",
+    ";",
+    "%3b",
+    "%3B",
+    "%00",
+    "%0a",
+    "%20",
+    "%09",
+    "%41",
+    "%7e",
+    "%7E",
+    "%C3%A9",
+    "%c3",
+    "%ff",
+    "%",
+    "%g1",
+    "%2",
+    "é",
+    "\u2024",
+    "\uff0e",
+    "%EF%BC%8E",
+    "%EF%BC%8F",
+    "%E2%80%8B",
+    "%E2%81%84",
+    "#",
+    "?",
+    "?x=1",
+    "%3F",
+    "%23",
+    "\x7f",
+    "\x01",
+    "[",
+    "]",
+    "{",
+    "}",
+    "|",
+    "^",
+    "`",
+    '"',
+    "<",
+    ">",
+]
 _PREFIXES = [
-    "/p", "/customer/p", "/dealer/p", "/admin/p", "/u/1/items", "/customer/u/x/items", "/k", "/dealer/k", "/e",
-    "/admin/e", "/P", "/customerx/p", "", "//p", "/./p", "/customer/../admin/p", "p", "@evil/p", "*", "/p/",
-    "/api/durably", "/partner-api", "/h",
-]  # fmt: skip
+    "/p",
+    "/customer/p",
+    "/dealer/p",
+    "/admin/p",
+    "/u/1/items",
+    "/customer/u/x/items",
+    "/k",
+    "/dealer/k",
+    "/e",
+    "/admin/e",
+    "/P",
+    "/customerx/p",
+    "",
+    "//p",
+    "/./p",
+    "/customer/../admin/p",
+    "p",
+    "@evil/p",
+    "*",
+    "/p/",
+    "/api/durably",
+    "/partner-api",
+    "/h",
+]
 
 
 @st.composite
 def targets(draw: st.DrawFn) -> bytes:
     segments = draw(st.lists(st.lists(st.sampled_from(_PIECES), min_size=0, max_size=3).map("".join), max_size=5))
-    separators = draw(st.lists(st.sampled_from(["/", "/", "/", "//"]), min_size=len(segments),
-                               max_size=len(segments)))  # fmt: skip
+    separators = draw(st.lists(st.sampled_from(["/", "/", "/", "//"]), min_size=len(segments), max_size=len(segments)))
     path = draw(st.sampled_from(_PREFIXES)) + "".join(s + seg for s, seg in zip(separators, segments, strict=True))
     return path.encode("utf-8")
 
@@ -122,8 +209,7 @@ def test_authorized_path_is_forwarded_path(gw: tuple[Proc, Any, Any], backends: 
         (b"/p/%C3%A9?q=%2e%2e", "/p/%C3%A9?q=%2e%2e"),  # the query is forwarded as sent
     ],
 )
-def test_forwarded_path_examples(gw: tuple[Proc, Any, Any], backends: Backends, target: bytes,
-                                 forwarded: str) -> None:  # fmt: skip
+def test_forwarded_path_examples(gw: tuple[Proc, Any, Any], backends: Backends, target: bytes, forwarded: str) -> None:
     proc, settings_, policies = gw
     backends.clear()
     assert raw_request(proc.url, "GET", target).status == 200
@@ -133,14 +219,45 @@ def test_forwarded_path_examples(gw: tuple[Proc, Any, Any], backends: Backends, 
 # --- (b) Durably receives exactly one organization, the caller's ------------------------------
 
 _NAMES = [
-    "label.organizationId", "label%2EorganizationId", "label%2eorganizationId", "label.organizationid",
-    "LABEL.ORGANIZATIONID", "label[organizationId]", "label%5BorganizationId%5D", "%6cabel.organizationId",
-    "label.organizationId%20", "+label.organizationId", "label.organization%49d", "label%252EorganizationId",
-    "label.%6frganizationId", "label.organizationId%00", "label.tenant", "label.Tenant", "label%2Etenant",
-    "label.team", "labels.organizationId", "label.organizationId.x", "limit", "jobName", "status",
-]  # fmt: skip
-_VALUES = ["org-acme", "org-globex", "org-partner", "", "org%2Dglobex", "org-globex%00", "a+b", "%", "customer",
-           "dealer", "5", "echo", "org-globex&label.organizationId=org-globex"]  # fmt: skip
+    "label.organizationId",
+    "label%2EorganizationId",
+    "label%2eorganizationId",
+    "label.organizationid",
+    "LABEL.ORGANIZATIONID",
+    "label[organizationId]",
+    "label%5BorganizationId%5D",
+    "%6cabel.organizationId",
+    "label.organizationId%20",
+    "+label.organizationId",
+    "label.organization%49d",
+    "label%252EorganizationId",
+    "label.%6frganizationId",
+    "label.organizationId%00",
+    "label.tenant",
+    "label.Tenant",
+    "label%2Etenant",
+    "label.team",
+    "labels.organizationId",
+    "label.organizationId.x",
+    "limit",
+    "jobName",
+    "status",
+]
+_VALUES = [
+    "org-acme",
+    "org-globex",
+    "org-partner",
+    "",
+    "org%2Dglobex",
+    "org-globex%00",
+    "a+b",
+    "%",
+    "customer",
+    "dealer",
+    "5",
+    "echo",
+    "org-globex&label.organizationId=org-globex",
+]
 CALLERS = {"alice": ("org-acme", "customer"), "bob": ("org-globex", "customer"), "dave": ("org-acme", "dealer")}
 
 
@@ -196,8 +313,12 @@ def test_list_query_carries_only_the_callers_org(
     org, tenant = CALLERS[who]
     query = sep.join(f"{n}={v}" for n, v in params)
     tap.since()
-    resp = raw_request(world.url, "GET", f"/{tenant}/api/durably/runs?{query}".encode(),
-                       [(b"Authorization", f"Bearer {tokens[who]}".encode())])  # fmt: skip
+    resp = raw_request(
+        world.url,
+        "GET",
+        f"/{tenant}/api/durably/runs?{query}".encode(),
+        [(b"Authorization", f"Bearer {tokens[who]}".encode())],
+    )
     seen = tap.since()
     if not seen:  # refused by the gateway
         assert resp.status in (400, 403), (query, resp.status, resp.body)
@@ -214,21 +335,48 @@ def test_list_query_carries_only_the_callers_org(
 
 
 @pytest.mark.parametrize("query", ["label.organizationId%00=org-acme", "label.team%20=x", "label.=x", "label.a%3Fb=1"])
-def test_label_filter_durably_cannot_parse_is_refused(durably: tuple[World, DurablyTap, dict[str, str]],
-                                                      query: str) -> None:  # fmt: skip
+def test_label_filter_durably_cannot_parse_is_refused(
+    durably: tuple[World, DurablyTap, dict[str, str]], query: str
+) -> None:
     """Hole found by the property above: these reached Durably, which answered 500."""
     world, tap, tokens = durably
     tap.since()
-    resp = raw_request(world.url, "GET", f"/customer/api/durably/runs?{query}".encode(),
-                       [(b"Authorization", f"Bearer {tokens['alice']}".encode())])  # fmt: skip
+    resp = raw_request(
+        world.url,
+        "GET",
+        f"/customer/api/durably/runs?{query}".encode(),
+        [(b"Authorization", f"Bearer {tokens['alice']}".encode())],
+    )
     assert resp.status == 400 and b"invalid_label_filter" in resp.body, resp.body
     assert tap.since() == []
 
 
-_KEYS = ['"organizationId"', '"organization\\u0049d"', '"\\u006frganizationId"', '"organizationid"',
-         '"OrganizationId"', '"tenant"', '"Tenant"', '"t\\u0065nant"', '"team"', '"a.b/c"', '"bad key"']  # fmt: skip
-_LABEL_VALUES = ['"org-acme"', '"org-globex"', '"org-partner"', '""', '"customer"', '"dealer"', '1', 'null',
-                 '["org-globex"]', '{"x":"org-globex"}', '"org-acme\\u0000"']  # fmt: skip
+_KEYS = [
+    '"organizationId"',
+    '"organization\\u0049d"',
+    '"\\u006frganizationId"',
+    '"organizationid"',
+    '"OrganizationId"',
+    '"tenant"',
+    '"Tenant"',
+    '"t\\u0065nant"',
+    '"team"',
+    '"a.b/c"',
+    '"bad key"',
+]
+_LABEL_VALUES = [
+    '"org-acme"',
+    '"org-globex"',
+    '"org-partner"',
+    '""',
+    '"customer"',
+    '"dealer"',
+    "1",
+    "null",
+    '["org-globex"]',
+    '{"x":"org-globex"}',
+    '"org-acme\\u0000"',
+]
 
 
 @st.composite
@@ -254,9 +402,13 @@ def test_trigger_body_carries_only_the_callers_org(
     world, tap, tokens = durably
     org, tenant = CALLERS[who]
     tap.since()
-    resp = raw_request(world.url, "POST", f"/{tenant}/api/durably/trigger".encode(),
-                       [(b"Authorization", f"Bearer {tokens[who]}".encode()),
-                        (b"Content-Type", b"application/json")], body)  # fmt: skip
+    resp = raw_request(
+        world.url,
+        "POST",
+        f"/{tenant}/api/durably/trigger".encode(),
+        [(b"Authorization", f"Bearer {tokens[who]}".encode()), (b"Content-Type", b"application/json")],
+        body,
+    )
     seen = tap.since()
     if resp.status >= 400 and not seen:
         assert resp.status in (400, 403, 415), (body, resp.status, resp.body)
@@ -281,8 +433,9 @@ def spoofed(draw: st.DrawFn) -> list[tuple[bytes, bytes]]:
     out = []
     for _ in range(draw(st.integers(1, 6))):
         name = draw(st.sampled_from(_OWNED))
-        chars = [draw(st.sampled_from([c.lower(), c.upper()])) if c != "-" else draw(st.sampled_from("-_."))
-                 for c in name]  # fmt: skip
+        chars = [
+            draw(st.sampled_from([c.lower(), c.upper()])) if c != "-" else draw(st.sampled_from("-_.")) for c in name
+        ]
         value = MARK + draw(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=12))
         out.append(("".join(chars).encode(), value.encode()))
     if draw(st.booleans()):
@@ -292,8 +445,9 @@ def spoofed(draw: st.DrawFn) -> list[tuple[bytes, bytes]]:
 
 @LIVE
 @given(headers=spoofed(), who=st.sampled_from(["alice", "partner-inventory:inventory:read", None]))
-def test_owned_headers_are_the_gateways(gw: tuple[Proc, Any, Any], backends: Backends,
-                                        headers: list[tuple[bytes, bytes]], who: str | None) -> None:  # fmt: skip
+def test_owned_headers_are_the_gateways(
+    gw: tuple[Proc, Any, Any], backends: Backends, headers: list[tuple[bytes, bytes]], who: str | None
+) -> None:
     proc, _, _ = gw
     backends.faulty.clear()
     backends.clear()
@@ -359,8 +513,15 @@ def test_rewrite_trigger_is_idempotent(body: bytes, org: str) -> None:
     assert L.rewrite_trigger_body(namespaced, "application/json", org, namespace_keys=False) == namespaced
 
 
-_EVENT_LABELS = st.sampled_from(['{"organizationId":"org-acme"}', '{"organizationId":"org-globex"}', "{}", "null",
-                                 '{"organizationId":["org-acme"]}'])  # fmt: skip
+_EVENT_LABELS = st.sampled_from(
+    [
+        '{"organizationId":"org-acme"}',
+        '{"organizationId":"org-globex"}',
+        "{}",
+        "null",
+        '{"organizationId":["org-acme"]}',
+    ]
+)
 
 
 @st.composite

@@ -22,13 +22,16 @@ import pytest
 
 from tests.robustness.conftest import Backends
 from tests.robustness.support import SOAK_REQUESTS, robust_env, robust_gateway, rss_kib, settle, socket_count
-from tests.support.procs import Proc
+from tests.support.processes import Proc
 
 CONCURRENCY = 64
 FAULT_SECONDS = 3.0
 SLACK = 2.5  # a request may straddle the window edges (the tenant's Ory timeout is 2 s)
-USERS = {"alice": "11111111-1111-4111-8111-111111111111", "bob": "22222222-2222-4222-8222-222222222222",
-         "eve": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"}  # fmt: skip
+USERS = {
+    "alice": "11111111-1111-4111-8111-111111111111",
+    "bob": "22222222-2222-4222-8222-222222222222",
+    "eve": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb",
+}
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,27 @@ class Case:
 
 SPOOF = (("X-Org-Id", "org-globex"), ("X_Org_Id", "org-globex"), ("X-User-Id", USERS["bob"]))
 CASES = [
-    Case("alice-read", "alice", "GET", "/customer/h/alice?label.organizationId=org-globex", 200, "org-acme",
-         USERS["alice"], SPOOF),
+    Case(
+        "alice-read",
+        "alice",
+        "GET",
+        "/customer/h/alice?label.organizationId=org-globex",
+        200,
+        "org-acme",
+        USERS["alice"],
+        SPOOF,
+    ),
     Case("alice-write", "alice", "POST", "/customer/w/alice", 200, "org-acme", USERS["alice"]),
-    Case("bob-read", "bob", "GET", "/customer/h/bob", 200, "org-globex", USERS["bob"],
-         (("X-Org-Id", "org-acme"), ("X.Org.Id", "org-acme"))),
+    Case(
+        "bob-read",
+        "bob",
+        "GET",
+        "/customer/h/bob",
+        200,
+        "org-globex",
+        USERS["bob"],
+        (("X-Org-Id", "org-acme"), ("X.Org.Id", "org-acme")),
+    ),
     Case("carol-write", "carol", "POST", "/customer/w/carol", 403),  # a viewer
     Case("dave-on-customer", "dave", "GET", "/customer/h/dave", 401),  # the dealer tenant's session
     Case("alice-on-dealer", "alice", "GET", "/dealer/h/alice", 401),
@@ -61,7 +80,7 @@ CASES = [
     Case("anonymous", None, "GET", "/customer/h/anon", 401),
     Case("bogus-token", "bogus", "GET", "/customer/h/bogus", 401),
     Case("public", None, "GET", "/customer/p/public", 200),
-]  # fmt: skip
+]
 
 
 @dataclass
@@ -76,9 +95,14 @@ class Result:
 @pytest.fixture(scope="module")
 def soak_gateway(backends: Backends) -> Iterator[Proc]:
     env = robust_env(
-        backends.emulator.base_url, "http://127.0.0.1:9", backends.rec.url, backends.faulty.url,
-        GATEWAY_CACHE_MAX_TTL="1", GATEWAY_CACHE_NEGATIVE_TTL="1", GATEWAY_LOG_LEVEL="WARNING",
-    )  # fmt: skip
+        backends.emulator.base_url,
+        "http://127.0.0.1:9",
+        backends.rec.url,
+        backends.faulty.url,
+        GATEWAY_CACHE_MAX_TTL="1",
+        GATEWAY_CACHE_NEGATIVE_TTL="1",
+        GATEWAY_LOG_LEVEL="WARNING",
+    )
     with robust_gateway(env) as proc:
         yield proc
 
@@ -107,8 +131,9 @@ async def _run(url: str, tokens: dict[str, str], total: int, fault: list[float],
             case = CASES[i % len(CASES)]
             headers = dict(case.headers) | ({"Authorization": f"Bearer {tokens[case.who]}"} if case.who else {})
             started = time.monotonic()
-            async with http.request(case.method, url + case.target, headers=headers,
-                                    data=b"{}" if case.method == "POST" else None) as resp:  # fmt: skip
+            async with http.request(
+                case.method, url + case.target, headers=headers, data=b"{}" if case.method == "POST" else None
+            ) as resp:
                 body = await resp.read()
             results.append(Result(case, started, time.monotonic(), resp.status, body))
 
@@ -163,8 +188,13 @@ def test_soak_with_an_ory_outage(soak_gateway: Proc, backends: Backends) -> None
     got = Counter(str(r["target"]).split("?")[0] for r in forwarded)
     expected_targets = {f"/{t}": n for t, n in allowed.items() if not t.startswith("p/")}
     assert got == Counter(expected_targets)
-    owners = {"/h/alice": "org-acme", "/w/alice": "org-acme", "/h/bob": "org-globex", "/h/partner": "org-partner",
-              "/h/eve": "org-platform"}  # fmt: skip
+    owners = {
+        "/h/alice": "org-acme",
+        "/w/alice": "org-acme",
+        "/h/bob": "org-globex",
+        "/h/partner": "org-partner",
+        "/h/eve": "org-platform",
+    }
     for request in forwarded:
         headers = [(str(k).lower().replace("_", "-").replace(".", "-"), v) for k, v in request["headers"]]
         orgs = [v for k, v in headers if k == "x-org-id"]
@@ -177,10 +207,15 @@ def test_soak_with_an_ory_outage(soak_gateway: Proc, backends: Backends) -> None
     time.sleep(1)
     rss_after = rss_kib(pid)
     report = {
-        "requests": len(results), "seconds": round(elapsed, 1), "rps": round(len(results) / elapsed),
-        "statuses": dict(sorted(by_status.items())), "outage_s": round(window[1] - window[0], 1),
-        "rss_kib_before": rss_before, "rss_kib_after": rss_after, "sockets": (sockets_before, socket_count(pid)),
+        "requests": len(results),
+        "seconds": round(elapsed, 1),
+        "rps": round(len(results) / elapsed),
+        "statuses": dict(sorted(by_status.items())),
+        "outage_s": round(window[1] - window[0], 1),
+        "rss_kib_before": rss_before,
+        "rss_kib_after": rss_after,
+        "sockets": (sockets_before, socket_count(pid)),
         "forwarded": len(forwarded),
-    }  # fmt: skip
+    }
     print("\nSOAK", json.dumps(report))
     assert rss_after <= rss_before + 32 * 1024, report  # within 32 MiB of the warmed-up baseline

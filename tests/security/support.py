@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.security.rawhttp import Header, RawResponse, build, exchange
 from tests.security.redirector import Redirector
-from tests.support.procs import ROOT, Proc, Recorder, gateway_process, header_values
+from tests.support.processes import ROOT, Proc, Recorder, gateway_process, header_values
+from tests.support.rawhttp import Header, RawResponse, build, exchange
 from tests.support.world import World
 
 HERE = Path(__file__).resolve().parent
@@ -42,18 +42,40 @@ UNTRUSTED_PROXIES = "10.0.0.0/8"
 
 #: every header name the gateway owns towards the upstream (INTERFACE.md)
 IDENTITY = (
-    "x-tenant", "x-principal-kind", "x-user-id", "x-client-id", "x-org-id", "x-roles", "x-scopes",
-    "x-session-id", "x-request-id", "x-identity-assertion",
-)  # fmt: skip
+    "x-tenant",
+    "x-principal-kind",
+    "x-user-id",
+    "x-client-id",
+    "x-org-id",
+    "x-roles",
+    "x-scopes",
+    "x-session-id",
+    "x-request-id",
+    "x-identity-assertion",
+)
 #: set by the gateway from the peer it actually saw (never from an untrusted client)
 FORWARDING = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
 #: the identity each seeded caller must arrive with
-ALICE = {"x-tenant": "customer", "x-principal-kind": "human", "x-org-id": "org-acme",
-         "x-user-id": "11111111-1111-4111-8111-111111111111", "x-roles": "member"}  # fmt: skip
-CAROL = {"x-tenant": "customer", "x-principal-kind": "human", "x-org-id": "org-acme",
-         "x-user-id": "33333333-3333-4333-8333-333333333333", "x-roles": "viewer"}  # fmt: skip
-PARTNER = {"x-tenant": "dealer", "x-principal-kind": "machine", "x-org-id": "org-partner",
-           "x-client-id": "partner-inventory"}  # fmt: skip
+ALICE = {
+    "x-tenant": "customer",
+    "x-principal-kind": "human",
+    "x-org-id": "org-acme",
+    "x-user-id": "11111111-1111-4111-8111-111111111111",
+    "x-roles": "member",
+}
+CAROL = {
+    "x-tenant": "customer",
+    "x-principal-kind": "human",
+    "x-org-id": "org-acme",
+    "x-user-id": "33333333-3333-4333-8333-333333333333",
+    "x-roles": "viewer",
+}
+PARTNER = {
+    "x-tenant": "dealer",
+    "x-principal-kind": "machine",
+    "x-org-id": "org-partner",
+    "x-client-id": "partner-inventory",
+}
 ANONYMOUS = {"x-tenant": "customer"}
 
 
@@ -115,8 +137,13 @@ class Sec:
     def token(self, who: str) -> str:
         """A session token for a user, or ``client:scope`` for a machine token (cached)."""
         if who not in self._tokens:
-            if ":" in who and who.split(":", 1)[0] in ("partner-inventory", "customer-gateway", "dealer-gateway",
-                                                       "partner-jwt", "admin-ops"):  # fmt: skip
+            if ":" in who and who.split(":", 1)[0] in (
+                "partner-inventory",
+                "customer-gateway",
+                "dealer-gateway",
+                "partner-jwt",
+                "admin-ops",
+            ):
                 client, scope = who.split(":", 1)
                 self._tokens[who] = self.world.machine_token(client, scope)
             else:
@@ -244,8 +271,16 @@ def check_upstream(expect: Expect, seen: list[dict[str, Any]], host: str, label:
         assert got["body"] == expect.body, f"{label}: upstream body {got['body'][:200]!r}"
 
 
-PRINCIPAL = ("x-principal-kind", "x-user-id", "x-client-id", "x-org-id", "x-roles", "x-scopes", "x-session-id",
-             "x-identity-assertion")  # fmt: skip
+PRINCIPAL = (
+    "x-principal-kind",
+    "x-user-id",
+    "x-client-id",
+    "x-org-id",
+    "x-roles",
+    "x-scopes",
+    "x-session-id",
+    "x-identity-assertion",
+)
 
 
 def assert_gateway_identity(got: dict[str, Any], identity: Mapping[str, str], label: str = "") -> None:

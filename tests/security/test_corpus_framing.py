@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.security.rawhttp import address, build, exchange, exchange_all, slow_headers
 from tests.security.support import ANONYMOUS, Expect, Sec, check_status, check_upstream, upstream_host
+from tests.support.rawhttp import address, build, exchange, exchange_all, slow_headers
 
 H = b"Host: gw.test\r\n"
 POST = b"POST /customer/public/a HTTP/1.1\r\n" + H

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.security.rawhttp import Header
 from tests.security.support import ALICE, ANONYMOUS, PARTNER, Case, Expect, Sec, check_case, check_status, ids, run_case
+from tests.support.rawhttp import Header
 
 EVIL = "evil-org-42"
 
@@ -220,20 +220,38 @@ def test_hop_by_hop(sec: Sec, case: Case) -> None:
 # request-describing headers count only from a trusted proxy (the test client is not one)
 DECISIONS = [
     ("plain", "/decisions/customer/echo/d", "alice", [], 200, "org-acme"),
-    ("spoofed-identity", "/decisions/customer/echo/d", "alice", [("X-Org-Id", EVIL), ("X_Org_Id", EVIL)], 200,
-     "org-acme"),
-    ("untrusted-forwarded-uri", "/decisions/customer/echo/d", "alice",
-     [("X-Forwarded-Uri", "/admin/customers/x"), ("X-Forwarded-Method", "DELETE")], 200, "org-acme"),
+    (
+        "spoofed-identity",
+        "/decisions/customer/echo/d",
+        "alice",
+        [("X-Org-Id", EVIL), ("X_Org_Id", EVIL)],
+        200,
+        "org-acme",
+    ),
+    (
+        "untrusted-forwarded-uri",
+        "/decisions/customer/echo/d",
+        "alice",
+        [("X-Forwarded-Uri", "/admin/customers/x"), ("X-Forwarded-Method", "DELETE")],
+        200,
+        "org-acme",
+    ),
     ("untrusted-original-uri", "/decisions", "alice", [("X-Original-URI", "/customer/echo/d")], 404, None),
-    ("untrusted-forwarded-host", "/decisions/echo/d", "alice", [("X-Forwarded-Host", "dealer.example")], 200,
-     "org-acme"),
+    (
+        "untrusted-forwarded-host",
+        "/decisions/echo/d",
+        "alice",
+        [("X-Forwarded-Host", "dealer.example")],
+        200,
+        "org-acme",
+    ),
     ("ambiguous-path", "/decisions/customer/echo/%2e%2e/d", "alice", [], 400, None),
     ("encoded-prefix", "/decisions%2fcustomer/echo/d", "alice", [], 400, None),
     ("dotdot-after-prefix", "/decisions/../customer/echo/d", "alice", [], 400, None),
     ("label-route-needs-proxy", "/decisions/customer/api/durably/runs", "alice", [], 403, None),
     ("unauthenticated", "/decisions/customer/echo/d", None, [], 401, None),
     ("other-tenant", "/decisions/dealer/echo/d", "alice", [], 401, None),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("case", DECISIONS, ids=[c[0] for c in DECISIONS])

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey, import_key
 
-from tests.authn.authn_fakes import b64, hs256, rs256, unsigned
+from tests.authn.fakes import b64, hs256, rs256, unsigned
 from tests.security.support import ALICE, CAROL, Case, Expect, Sec, browser_cookie, check_case, ids, run_case
 
 INVENTORY = "/dealer/partner-api/inventory"
@@ -127,8 +127,14 @@ def test_genuine_jwt_is_the_positive_control(sec: Sec, jwt: str) -> None:
 @pytest.mark.parametrize("name", FORGERIES)
 def test_forged_jwt_is_401_and_nothing_forwarded(sec: Sec, forged: dict[str, str], name: str) -> None:
     before = _jwks_fetches(sec)
-    case = Case(name, "GET", INVENTORY, gateway="world", headers=[("Authorization", f"Bearer {forged[name]}")],
-                status=(400, 401))  # fmt: skip
+    case = Case(
+        name,
+        "GET",
+        INVENTORY,
+        gateway="world",
+        headers=[("Authorization", f"Bearer {forged[name]}")],
+        status=(400, 401),
+    )
     check_case(sec, case)
     # the jku/x5u in a token never make the gateway fetch anything (only its own tenant's JWKS, if at all)
     assert _jwks_fetches(sec)[1:] == before[1:], "an outbound fetch was decided by the token"

@@ -20,8 +20,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.security.rawhttp import address, build, exchange
 from tests.security.support import Case, Sec, check_status, ids, run_case
+from tests.support.rawhttp import address, build, exchange
 
 
 def _open_stream(sec: Sec, token: str, path: str = "/customer/sse/x") -> socket.socket:
@@ -85,8 +85,14 @@ def test_open_streams_are_bounded(sec: Sec) -> None:
             sock.close()
 
 
-EVIL = ["https://evil.example/x", "//evil.example/x", "/\\evil.example", "https://customer.example.evil.example/",
-        "javascript:alert(1)", "https://evil.example%2F@customer.example/"]  # fmt: skip
+EVIL = [
+    "https://evil.example/x",
+    "//evil.example/x",
+    "/\\evil.example",
+    "https://customer.example.evil.example/",
+    "javascript:alert(1)",
+    "https://evil.example%2F@customer.example/",
+]
 
 GATEWAY_ANSWERS = [
     Case(f"{kind}-{i}", "GET", f"{path}?return_to={quote(to, safe='')}&next={quote(to, safe='')}", status=status)

@@ -62,8 +62,9 @@ async def _json(send: Any, status: int, doc: object) -> None:
 
 
 async def _big(send: Any, size: int) -> None:
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/octet-stream")]})  # fmt: skip
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]}
+    )
     pattern = b"0123456789" * 6554  # 65540 bytes
     sent = 0
     while sent < size:

@@ -3,20 +3,32 @@
 Ory emulator (seeded with gateway/demo/seed.yaml) + the real Durably service +
 a recording upstream (as `inventory`) + the gateway under uvicorn with the shipped
 policies. Log-ins go through the emulator's real Kratos flows.
+
+Fixtures (registered for every suite by tests/conftest.py): `world` (started once per
+session), `auth` (one log-in per user, reused), `strict_gateway` (a second gateway on the
+same world with tight limits) and `faults` (emulator faults, removed after the test).
+The emulator's admin API makes clients and identities on the fly: `create_client`,
+`create_identity`; `emulator_calls` counts what reached it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
+import pytest
 
-from gateway.demo.world import SEED, TENANTS, client_token, gateway_env, login
+from gateway.demo.world import API_KEYS, SEED, TENANTS, client_token, gateway_env, login
 from gateway.emulator.testing import RunningEmulator, free_port, start_emulator
 from tests.durably.harness import DurablyServer, durably_server
-from tests.support.procs import Proc, Recorder, gateway_process, recording_upstream
+from tests.support.processes import Proc, Recorder, gateway_process, recording_upstream
+
+Auth = Callable[[str], dict[str, str]]
+#: the strict gateway: 3 token requests per minute per client, decisions cached 1 s
+TOKEN_RATE = 3
 
 PASSWORDS = {
     "alice": ("customer", "alice@acme.example", "alice-password"),
@@ -75,3 +87,78 @@ def start_world(extra_env: Mapping[str, str] | None = None) -> Iterator[World]:
         env.update(extra_env or {})
         gateway = stack.enter_context(gateway_process(env))
         yield World(emulator, durably, inventory, gateway, env)
+
+
+@pytest.fixture(scope="session")
+def world() -> Iterator[World]:
+    """Emulator + Durably + recording upstream + gateway, started once per test session."""
+    with start_world() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def auth(world: World) -> Auth:
+    """`auth("alice")` -> Authorization header of one session per user for the whole run;
+    `auth("machine:partner-inventory:jobs:read jobs:write")` -> a client-credentials token."""
+    cache: dict[str, dict[str, str]] = {}
+
+    def get(who: str) -> dict[str, str]:
+        if who not in cache:
+            if who.startswith("machine:"):
+                _, client, scope = who.split(":", 2)
+                cache[who] = {"Authorization": f"Bearer {world.machine_token(client, scope)}"}
+            else:
+                cache[who] = world.bearer(who)
+        return cache[who]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def strict_gateway(world: World) -> Iterator[Proc]:
+    env = world.env | {
+        "GATEWAY_LISTEN": f"127.0.0.1:{free_port()}",
+        "GATEWAY_TOKEN_RATE_PER_MINUTE": str(TOKEN_RATE),
+        "GATEWAY_CACHE_MAX_TTL": "1",
+    }
+    env.pop("GATEWAY_PUBLIC_URL", None)
+    with gateway_process(env) as proc:
+        yield proc
+
+
+@pytest.fixture
+def faults(world: World) -> Iterator[Callable[..., None]]:
+    """`faults(project=..., operation=..., mode=...)` adds an emulator fault; all are removed after the test."""
+
+    def add(**fault: Any) -> None:
+        world.emulator.control("POST", "faults", fault).raise_for_status()
+
+    try:
+        yield add
+    finally:
+        world.emulator.control("DELETE", "faults").raise_for_status()
+
+
+def admin_headers(tenant: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEYS[tenant]}"}
+
+
+def create_client(world: World, tenant: str, **body: Any) -> dict[str, Any]:
+    """An OAuth2 client made through the emulator's Hydra admin API (secret included)."""
+    resp = httpx.post(f"{world.emulator.project_url(tenant)}/admin/clients", json=body, headers=admin_headers(tenant))
+    assert resp.status_code == 201, resp.text
+    doc: dict[str, Any] = resp.json()
+    return doc
+
+
+def create_identity(world: World, tenant: str, **body: Any) -> dict[str, Any]:
+    url = f"{world.emulator.project_url(tenant)}/admin/identities"
+    resp = httpx.post(url, json={"schema_id": "default", **body}, headers=admin_headers(tenant))
+    assert resp.status_code == 201, resp.text
+    doc: dict[str, Any] = resp.json()
+    return doc
+
+
+def emulator_calls(world: World, tenant: str, operation: str) -> int:
+    stats = world.emulator.control("GET", "stats").json()
+    return int(stats["projects"].get(tenant, {}).get(operation, 0))

@@ -1,0 +1,189 @@
+"""Kratos authenticator against an in-process fake (edge cases; the emulator tests cover HTTP)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gateway.authn import TenantAuthenticator
+from gateway.authn.verdict import parse_rfc3339
+from gateway.config.load import CacheSettings
+from gateway.errors import ConfigError, InvalidToken, ServiceUnavailable, TooManyRequests, Unauthenticated
+from tests.authn.fakes import FakeOry, authenticator, request, session, tenant
+from tests.support.clock import FakeClock
+
+TOKEN = "ory_st_" + "a" * 32
+
+
+async def test_cookie_forwards_whole_cookie_header(ory: FakeOry, clock: FakeClock) -> None:
+    s = session(metadata_public={"organization_id": "org-1", "roles": ["member"]})
+    ory.sessions["c1"] = s
+    auth = authenticator(ory, clock, transport="cookie")
+    p = await auth.authenticate(request(("cookie", "theme=dark; ory_kratos_session=c1; x=y")), ["human"])
+    assert (p.kind, p.subject, p.session_id) == ("human", s["identity"]["id"], s["id"])
+    assert (p.organization, p.roles, p.aal) == ("org-1", frozenset({"member"}), "aal1")
+    sent = ory.seen[-1]
+    assert sent.headers["cookie"] == "theme=dark; ory_kratos_session=c1; x=y"
+    assert "x-session-token" not in sent.headers
+    assert sent.url == "http://kratos.a.test/sessions/whoami"
+
+
+async def test_cookie_transport_ignores_bearer(ory: FakeOry, clock: FakeClock) -> None:
+    ory.sessions[TOKEN] = session()
+    auth = authenticator(ory, clock, transport="cookie")
+    with pytest.raises(Unauthenticated) as err:
+        await auth.authenticate(request(("x-session-token", TOKEN)), ["human"])
+    assert err.value.reason == "no_credentials" and type(err.value) is Unauthenticated
+    assert err.value.headers() == {"www-authenticate": 'Bearer realm="a"'}
+    assert not ory.seen
+
+
+@pytest.mark.parametrize("header", ["authorization", "x-session-token"])
+async def test_bearer_sends_x_session_token(ory: FakeOry, clock: FakeClock, header: str) -> None:
+    ory.sessions[TOKEN] = session()
+    auth = authenticator(ory, clock, transport="bearer")
+    value = f"Bearer {TOKEN}" if header == "authorization" else TOKEN
+    await auth.authenticate(request((header, value), ("cookie", "ory_kratos_session=zzz")), ["human"])
+    assert ory.seen[-1].headers["x-session-token"] == TOKEN
+    assert "cookie" not in ory.seen[-1].headers
+
+
+async def test_cookie_or_bearer_failed_cookie_is_final(ory: FakeOry, clock: FakeClock) -> None:
+    ory.sessions[TOKEN] = session()
+    auth = authenticator(ory, clock)
+    req = request(("cookie", "ory_kratos_session=bad"), ("authorization", f"Bearer {TOKEN}"))
+    with pytest.raises(InvalidToken) as err:
+        await auth.authenticate(req, ["human"])
+    assert err.value.reason == "session_invalid"
+    assert 'error="invalid_token"' in err.value.headers()["www-authenticate"]
+    assert ory.calls["kratos.a.test/sessions/whoami"] == 1
+
+
+async def test_cookie_or_bearer_uses_bearer_without_cookie(ory: FakeOry, clock: FakeClock) -> None:
+    ory.sessions[TOKEN] = session()
+    p = await authenticator(ory, clock).authenticate(request(("authorization", f"Bearer {TOKEN}")), ["human"])
+    assert p.kind == "human"
+
+
+async def test_ambiguous_cookie_rejected_without_ory_call(ory: FakeOry, clock: FakeClock) -> None:
+    auth = authenticator(ory, clock)
+    with pytest.raises(InvalidToken) as err:
+        await auth.authenticate(request(("cookie", "ory_kratos_session=a; ory_kratos_session=b")), ["human"])
+    assert err.value.reason == "ambiguous_cookie"
+    assert not ory.seen
+
+
+async def test_same_cookie_twice_same_value_is_fine(ory: FakeOry, clock: FakeClock) -> None:
+    ory.sessions["c"] = session()
+    auth = authenticator(ory, clock)
+    req = request(("cookie", "ory_kratos_session=c"), ("cookie", "ory_kratos_session=c"))
+    assert (await auth.authenticate(req, ["human"])).kind == "human"
+
+
+async def test_org_fallback_and_roles_never_from_traits(ory: FakeOry, clock: FakeClock) -> None:
+    ory.sessions["c"] = session(
+        organization_id="org-top",
+        traits={"roles": ["admin"], "organization_id": "evil"},
+        metadata_public=None,
+    )
+    p = await authenticator(ory, clock).authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert p.organization == "org-top" and p.roles == frozenset()
+
+
+async def test_custom_paths(ory: FakeOry, clock: FakeClock) -> None:
+    ory.sessions["c"] = session(metadata_public={"tenant": {"org": "o9"}, "groups": ["g", 3]})
+    auth = authenticator(ory, clock, org_paths=("metadata_public.tenant.org",), roles_path="metadata_public.groups")
+    p = await auth.authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert (p.organization, p.roles) == ("o9", frozenset({"g"}))
+
+
+def test_traits_paths_refused_at_build(ory: FakeOry, clock: FakeClock) -> None:
+    with pytest.raises(ConfigError):
+        authenticator(ory, clock, roles_path="traits.roles")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"active": False}, "session_inactive"),
+        ({"expires_at": "2020-01-01T00:00:00.000000001Z"}, "session_expired"),
+    ],
+)
+async def test_rejected_sessions(ory: FakeOry, clock: FakeClock, change: dict[str, object], reason: str) -> None:
+    ory.sessions["c"] = {**session(), **change}
+    with pytest.raises(InvalidToken) as err:
+        await authenticator(ory, clock).authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert err.value.reason == reason
+
+
+async def test_aal_403_is_rejection(ory: FakeOry, clock: FakeClock) -> None:
+    ory.fault = httpx.Response(403, json={"error": {"id": "session_aal2_required"}})
+    with pytest.raises(InvalidToken) as err:
+        await authenticator(ory, clock).authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert err.value.reason == "session_aal_insufficient"
+
+
+def test_rfc3339_nanoseconds() -> None:
+    assert parse_rfc3339("2027-01-15T08:00:00.123456789Z") == pytest.approx(1800000000.123456789, abs=1e-6)
+    assert parse_rfc3339("1970-01-01T00:00:01.5+00:00") == 1.5
+    assert parse_rfc3339("1970-01-01T01:00:00.000000001+01:00") == pytest.approx(1e-9)
+    assert parse_rfc3339("yesterday") is None and parse_rfc3339(5) is None
+
+
+def _timeout(req: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("slow", request=req)
+
+
+def _refused(req: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("refused", request=req)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (_timeout, "ory_timeout"),
+        (_refused, "ory_unreachable"),
+        (httpx.Response(500), "ory_error"),
+        (httpx.Response(502, text="<html>"), "ory_error"),
+        (httpx.Response(200, text="not json"), "ory_garbage"),
+        (httpx.Response(200, json=["a"]), "ory_garbage"),
+        (httpx.Response(200, json={"id": "x"}), "ory_garbage"),
+        (httpx.Response(302, headers={"location": "http://evil.test/"}), "ory_unexpected_status"),
+        (httpx.Response(404), "ory_unexpected_status"),
+    ],
+)
+async def test_outages_fail_closed_and_are_not_cached(
+    ory: FakeOry, clock: FakeClock, fault: object, reason: str
+) -> None:
+    ory.fault = fault  # type: ignore[assignment]
+    ory.sessions["c"] = session()
+    auth = authenticator(ory, clock)
+    req = request(("cookie", "ory_kratos_session=c"))
+    with pytest.raises(ServiceUnavailable) as err:
+        await auth.authenticate(req, ["human"])
+    assert (err.value.status, err.value.reason) == (503, reason)
+    assert err.value.headers()["retry-after"].isdigit()
+    ory.fault = None
+    assert (await auth.authenticate(req, ["human"])).kind == "human"
+
+
+async def test_rate_limit_passes_retry_after(ory: FakeOry, clock: FakeClock) -> None:
+    ory.fault = httpx.Response(429, headers={"retry-after": "7"})
+    auth = authenticator(ory, clock)
+    with pytest.raises(TooManyRequests) as err:
+        await auth.authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert err.value.headers()["retry-after"] == "7"
+    ory.fault = httpx.Response(429)
+    with pytest.raises(TooManyRequests) as err:
+        await auth.authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert err.value.headers()["retry-after"] == "1"
+    assert auth.stats.hits == 0
+
+
+async def test_shared_client_cookie_jar_never_leaks(ory: FakeOry, clock: FakeClock) -> None:
+    ory.sessions[TOKEN] = session()
+    http = ory.client()
+    http.cookies.set("ory_kratos_session", "someone-else", domain="kratos.a.test")
+    auth = TenantAuthenticator(tenant(), CacheSettings(), http, clock)
+    await auth.authenticate(request(("x-session-token", TOKEN)), ["human"])
+    assert "cookie" not in ory.seen[-1].headers

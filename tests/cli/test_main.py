@@ -1,0 +1,126 @@
+"""The `gateway` command line as an operator meets it: real subprocesses, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gateway.demo.world import gateway_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gateway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def seed_env() -> dict[str, str]:
+    return gateway_env(8080, "http://127.0.0.1:4455", "http://127.0.0.1:3001", "http://127.0.0.1:3002")
+
+
+def test_check_prints_tenants_and_routes_with_secrets_redacted() -> None:
+    result = gateway("check", env=seed_env())
+    assert result.returncode == 0, result.stderr
+    assert "tenant customer:" in result.stdout and "tenant dealer:" in result.stdout
+    assert "/api/durably/trigger -> upstream jobs (labels durably)" in result.stdout
+    assert "ory_pat_customer_demo" not in result.stdout
+    assert "dealer-gateway-secret" not in result.stdout
+
+
+def test_check_lists_every_problem_one_line_each_without_traceback() -> None:
+    env = seed_env() | {
+        "GATEWAY_TENANT_CUSTOMER_TRANSPORT": "smoke-signals",
+        "GATEWAY_TENANT_ADMIN_KRATOS_ADMIN_URL": "not a url",
+        "GATEWAY_UPSTREAM_JOBS_URL": "",
+    }
+    result = gateway("check", env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert all(line.startswith("error: GATEWAY_") for line in lines), lines
+    assert any("TRANSPORT" in line for line in lines)
+    assert any("ADMIN_KRATOS_ADMIN_URL" in line for line in lines)
+    assert "Traceback" not in result.stderr
+
+
+def test_check_reports_policy_problems_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "tenant: customer\nroutes:\n  - id: x\n    path: /a\n    methods: [GET]\n"
+        "    allow: {human: {}}\n    forward: {upstream: nope}\n    labels: nosuch\n"
+    )
+    result = gateway("check", env=seed_env() | {"GATEWAY_POLICIES_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert all(line.startswith("error: ") and "bad.yaml:" in line for line in lines)
+    assert "nope" in lines[0] + lines[1] and "nosuch" in lines[0] + lines[1]
+    assert "Traceback" not in result.stderr
+
+
+def test_check_lists_a_bad_label_profile_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "labels.yaml").write_text(
+        "label_profiles:\n  tags:\n    operations:\n      - {method: GET, path: /runs, kind: list}\n"
+        "    labels_feild: labels\n"
+    )
+    (tmp_path / "r.yaml").write_text(
+        "tenant: customer\nroutes:\n  - id: x\n    path: /a\n    methods: [GET]\n"
+        "    allow: {human: {}}\n    forward: {upstream: jobs}\n    labels: tags\n"
+    )
+    result = gateway("check", env=seed_env() | {"GATEWAY_POLICIES_DIR": str(tmp_path)})
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path}/labels.yaml:5: label profile 'tags': labels_feild: unknown field"
+    ]
+
+
+def test_explain_allows_and_denies_without_network() -> None:
+    allowed = gateway(
+        "explain",
+        "POST",
+        "/customer/api/durably/trigger",
+        "--as",
+        "human",
+        "--roles",
+        "member",
+        "--org",
+        "org-acme",
+        env=seed_env(),
+    )
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "customer:jobs-write" in allowed.stdout
+    denied = gateway(
+        "explain",
+        "POST",
+        "/customer/api/durably/trigger",
+        "--as",
+        "human",
+        "--roles",
+        "viewer",
+        "--org",
+        "org-acme",
+        env=seed_env(),
+    )
+    assert denied.returncode == 1
+    assert "member" in denied.stdout
+
+
+def test_every_command_has_help() -> None:
+    for command in ("serve", "check", "explain", "emulate", "demo", "token", "revoke"):
+        result = gateway(command, "--help", env={})
+        assert result.returncode == 0 and "usage: gateway" in result.stdout, command
+
+
+def test_serve_with_bad_config_exits_with_problems_not_a_traceback() -> None:
+    result = gateway("serve", env={"GATEWAY_TENANTS": "customer"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: GATEWAY_TENANT_CUSTOMER_MODE: tenant is listed but has no settings"

@@ -1,0 +1,132 @@
+"""Configuration from the environment: frozen values, every problem at once, one line each."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config.load import canonical_host, load_settings, redacted
+from gateway.endpoints import ENDPOINTS
+from gateway.errors import ConfigError
+
+BASE = {
+    "GATEWAY_TENANTS": "customer,dealer",
+    "GATEWAY_DEFAULT_TENANT": "customer",
+    "GATEWAY_TENANT_CUSTOMER_MODE": "self-hosted",
+    "GATEWAY_TENANT_CUSTOMER_KRATOS_PUBLIC_URL": "http://kratos:4433",
+    "GATEWAY_TENANT_CUSTOMER_KRATOS_ADMIN_URL": "http://kratos:4434",
+    "GATEWAY_TENANT_CUSTOMER_KRATOS_ADMIN_TOKEN": "kratos-admin-secret",
+    "GATEWAY_TENANT_DEALER_MODE": "cloud",
+    "GATEWAY_TENANT_DEALER_PROJECT_SLUG": "happy-dealer-42",
+    "GATEWAY_TENANT_DEALER_API_KEY": "ory_pat_dealer_key_1234",
+}
+
+
+def problems(env: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    return caught.value.problems
+
+
+def test_cloud_mode_derives_every_url_from_the_slug() -> None:
+    dealer = load_settings(BASE).tenants["dealer"]
+    base = "https://happy-dealer-42.projects.oryapis.com"
+    assert (dealer.kratos_public_url, dealer.kratos_admin_url) == (base, base)
+    assert (dealer.hydra_public_url, dealer.hydra_admin_url) == (base, base)
+    assert dealer.kratos_admin_token == dealer.hydra_admin_token == "ory_pat_dealer_key_1234"
+    assert dealer.session_cookie_name == "ory_session_happydealer42"
+    assert dealer.hydra_issuer == base
+
+
+def test_cloud_mode_urls_can_be_overridden() -> None:
+    env = {**BASE, "GATEWAY_TENANT_DEALER_KRATOS_PUBLIC_URL": "http://127.0.0.1:4455/dealer/"}
+    dealer = load_settings(env).tenants["dealer"]
+    assert dealer.kratos_public_url == "http://127.0.0.1:4455/dealer"
+    assert dealer.hydra_public_url == "https://happy-dealer-42.projects.oryapis.com"
+
+
+def test_self_hosted_defaults() -> None:
+    customer = load_settings(BASE).tenants["customer"]
+    assert customer.session_cookie_name == "ory_kratos_session"
+    assert customer.transport == "cookie-or-bearer"
+    assert customer.hydra_admin_url is None and not customer.accepts_machines
+
+
+def test_every_problem_is_reported_once_naming_its_variable() -> None:
+    env = {
+        **BASE,
+        "GATEWAY_TENANTS": "customer,dealer,ghost",
+        "GATEWAY_TENANT_CUSTOMER_KRATOS_ADMIN_TOKEN": "",
+        "GATEWAY_TENANT_CUSTOMER_TRANSPORT": "carrier-pigeon",
+        "GATEWAY_TENANT_CUSTOMER_HYDRA_PUBLIC_URL": "ftp://nope",
+        "GATEWAY_TENANT_CUSTOMER_HOSTS": "api.example.com",
+        "GATEWAY_TENANT_DEALER_HOSTS": "API.example.com.:443",
+        "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8,not-a-cidr",
+        "GATEWAY_UPSTREAM_JOBS_URL": "jobs:3000",
+        "GATEWAY_TENANT_CUSTOMR_MODE": "cloud",
+        "GATEWAY_LISTNE": "0.0.0.0:80",
+    }
+    found = problems(env)
+    expected = {
+        "GATEWAY_TENANT_GHOST_MODE": "tenant is listed but has no settings",
+        "GATEWAY_TENANT_CUSTOMER_KRATOS_ADMIN_TOKEN": "missing admin token",
+        "GATEWAY_TENANT_CUSTOMER_TRANSPORT": "unknown transport 'carrier-pigeon'",
+        "GATEWAY_TENANT_CUSTOMER_HYDRA_PUBLIC_URL": "malformed URL",
+        "GATEWAY_TENANT_DEALER_HOSTS": "also claimed by tenant 'customer'",
+        "GATEWAY_TRUSTED_PROXIES": "not a CIDR: 'not-a-cidr'",
+        "GATEWAY_UPSTREAM_JOBS_URL": "malformed URL",
+        "GATEWAY_TENANT_CUSTOMR_MODE": "unknown variable",
+        "GATEWAY_LISTNE": "unknown variable",
+    }
+    for variable, text in expected.items():
+        lines = [p for p in found if p.startswith(variable + ":")]
+        assert len(lines) == 1 and text in lines[0], (variable, found)
+    assert all("\n" not in p for p in found)
+    assert len(found) == len(expected)
+
+
+def test_missing_tenants_and_default() -> None:
+    assert problems({}) == ["GATEWAY_TENANTS: required: comma list of tenant names, e.g. customer,admin"]
+    env = {k: v for k, v in BASE.items() if k != "GATEWAY_DEFAULT_TENANT"}
+    assert problems(env) == ["GATEWAY_DEFAULT_TENANT: required when there is more than one tenant"]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("Customer", "bad tenant name"),
+        ("decisions", "reserved"),
+        ("a b", "bad tenant name"),
+    ],
+)
+def test_bad_tenant_names(name: str, problem: str) -> None:
+    assert any(problem in p for p in problems({"GATEWAY_TENANTS": name}))
+
+
+@pytest.mark.parametrize("name", ["healthz", "readyz", "decisions", "metrics"])
+def test_a_tenant_cannot_take_the_name_of_a_gateway_endpoint(name: str) -> None:
+    assert f"/{name}" in ENDPOINTS  # the reserved names come from the endpoints the app serves
+    assert problems({"GATEWAY_TENANTS": name}) == [
+        f"GATEWAY_TENANTS: tenant name {name!r} is reserved for the gateway's own endpoints"
+    ]
+
+
+def test_symmetric_algorithms_are_refused() -> None:
+    env = {**BASE, "GATEWAY_TENANT_DEALER_JWT_ALGORITHMS": "RS256,HS256"}
+    assert any(p.startswith("GATEWAY_TENANT_DEALER_JWT_ALGORITHMS:") for p in problems(env))
+
+
+def test_host_canonicalisation() -> None:
+    assert canonical_host("API.Example.COM.:8443") == "api.example.com"
+    assert canonical_host("[::1]:8080") == "[::1]"
+    settings = load_settings({**BASE, "GATEWAY_TENANT_DEALER_HOSTS": "Dealer.Example.com., partners.example.com"})
+    assert settings.tenants["dealer"].hosts == ("dealer.example.com", "partners.example.com")
+    assert settings.tenant_for_host("partners.example.com") == "dealer"
+
+
+def test_redacted_view_hides_every_secret() -> None:
+    env = {**BASE, "GATEWAY_TENANT_DEALER_CLIENT_ID": "dealer-gw"}
+    env["GATEWAY_TENANT_DEALER_CLIENT_SECRET"] = "s3cr3t-value"
+    text = str(redacted(load_settings(env)))
+    for secret in ("kratos-admin-secret", "ory_pat_dealer_key_1234", "s3cr3t-value"):
+        assert secret not in text
+    assert "dealer-gw" in text

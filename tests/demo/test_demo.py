@@ -1,0 +1,46 @@
+"""`gateway demo` end to end: emulator, Durably and the gateway start, the walkthrough runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gateway.emulator.testing import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_once_shows_allowed_denied_and_what_the_upstream_received() -> None:
+    ports = [str(free_port()) for _ in range(4)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "demo",
+            "--once",
+            "--port",
+            ports[0],
+            "--emulator-port",
+            ports[1],
+            "--jobs-port",
+            ports[2],
+            "--inventory-port",
+            ports[3],
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert f"curl -s -X POST http://127.0.0.1:{ports[0]}/customer/api/durably/trigger" in out
+    assert "allowed trigger: 200" in out
+    assert "cross-org trigger: 403" in out and "organization_mismatch" in out
+    assert '"labels":{"organizationId":"org-acme","tenant":"customer"}' in out

@@ -1,0 +1,111 @@
+"""WebSockets: authorized at the handshake, only where the route allows them, re-checked while open."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from gateway.emulator.testing import free_port
+from tests.support.processes import ROOT, Proc, answers, gateway_process, spawn
+from tests.support.world import World
+
+WS_POLICY = """
+tenant: dealer
+routes:
+  - id: live
+    path: /live/**
+    methods: [GET]
+    allow:
+      machine: {scopes: {any: ["inventory:read"]}}
+    forward: {upstream: live}
+    websocket: true
+    idle_timeout: 60
+  - id: not-live
+    path: /plain/**
+    methods: [GET]
+    allow:
+      machine: {scopes: {any: ["inventory:read"]}}
+    forward: {upstream: live}
+"""
+
+
+@pytest.fixture(scope="module")
+def ws_gateway(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    policies = tmp_path_factory.mktemp("policies")
+    for path in (ROOT / "policies").glob("*.yaml"):
+        shutil.copy(path, policies / path.name)
+    (policies / "live.yaml").write_text(WS_POLICY)
+    port = free_port()
+    health = f"http://127.0.0.1:{port}/health"
+    echo = spawn([sys.executable, "-m", "tests.support.wsecho", "--port", str(port)], health, answers(health))
+    env = {k: v for k, v in world.env.items() if k != "GATEWAY_LISTEN"}
+    env |= {
+        "GATEWAY_POLICIES_DIR": str(policies),
+        "GATEWAY_UPSTREAM_LIVE_URL": f"http://127.0.0.1:{port}",
+        "GATEWAY_STREAM_RECHECK_SECONDS": "0.5",
+        "GATEWAY_CACHE_MAX_TTL": "1",
+    }
+    try:
+        with gateway_process(env) as proc:
+            yield proc
+    finally:
+        echo.stop()
+
+
+def _ws_url(proc: Proc, path: str) -> str:
+    return proc.url.replace("http://", "ws://") + path
+
+
+def test_allowed_route_proxies_frames_with_identity_headers(world: World, ws_gateway: Proc) -> None:
+    token = world.machine_token("partner-inventory", "inventory:read")
+    headers = {"Authorization": f"Bearer {token}", "X-Org-Id": "org-spoofed"}
+    with connect(_ws_url(ws_gateway, "/dealer/live/feed?x=1"), additional_headers=headers) as ws:
+        hello = json.loads(ws.recv(timeout=5))
+        ws.send("ping")
+        assert ws.recv(timeout=5) == "echo:ping"
+    assert hello["path"] == "/live/feed?x=1"
+    assert hello["headers"]["x-org-id"] == "org-partner"
+    assert hello["headers"]["x-client-id"] == "partner-inventory"
+    assert "authorization" not in hello["headers"]
+
+
+def test_unauthenticated_handshake_is_refused(ws_gateway: Proc) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(_ws_url(ws_gateway, "/dealer/live/feed"), open_timeout=5)
+    assert refused.value.response.status_code == 403
+
+
+def test_route_without_websocket_refuses_the_upgrade(world: World, ws_gateway: Proc) -> None:
+    token = world.machine_token("partner-inventory", "inventory:read")
+    with pytest.raises(InvalidStatus) as refused:
+        connect(_ws_url(ws_gateway, "/dealer/plain/feed"), additional_headers={"Authorization": f"Bearer {token}"})
+    assert refused.value.response.status_code == 403
+
+
+def test_revoked_token_closes_the_open_socket_within_the_recheck_bound(world: World, ws_gateway: Proc) -> None:
+    token = world.machine_token("partner-inventory", "inventory:read")
+    auth = {"Authorization": f"Bearer {token}"}
+    with connect(_ws_url(ws_gateway, "/dealer/live/feed"), additional_headers=auth) as ws:
+        ws.recv(timeout=5)
+        revoke = httpx.post(
+            world.emulator.project_url("dealer") + "/oauth2/revoke",
+            auth=("partner-inventory", "partner-inventory-secret"),
+            data={"token": token},
+        )
+        assert revoke.status_code == 200
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            while time.monotonic() - started < 10:
+                ws.send("still there?")
+                ws.recv(timeout=1)
+        # cache max TTL 1 s + re-check interval 0.5 s bound the staleness
+        assert time.monotonic() - started < 5
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008

@@ -1,0 +1,151 @@
+"""Scale-out on a real redis-server with two gateway processes: shared decision cache,
+revocations fanned out within a second, shared token rate limits, Redis outages survived."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+
+from gateway.authn import credential_key
+from tests.support.ops import ADMIN_TOKEN, Ops, Replica, metric
+from tests.support.polling import eventually
+from tests.support.processes import ROOT, RedisServer
+
+
+def get(replica: Replica, token: str, path: str = "/customer/echo/x") -> int:
+    return httpx.get(replica.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+
+
+def cli(replica: Replica, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | replica.env
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_a_credential_checked_on_one_replica_is_served_by_the_other_from_redis(
+    replica_a: Replica, replica_b: Replica, ops: Ops
+) -> None:
+    token = ops.session()
+    calls = ops.whoami_calls()
+    assert get(replica_a, token) == 200
+    assert ops.whoami_calls() == calls + 1
+    assert get(replica_b, token) == 200
+    assert get(replica_b, token) == 200
+    assert ops.whoami_calls() == calls + 1  # B never asked Ory
+    assert replica_b.metrics_url is not None
+    text = httpx.get(replica_b.metrics_url + "/metrics").text
+    assert metric(text, "gateway_shared_cache_hits_total") >= 1
+
+
+def test_a_revocation_published_once_evicts_on_both_replicas_within_a_second(
+    replica_a: Replica, replica_b: Replica, ops: Ops
+) -> None:
+    token = ops.session()
+    assert get(replica_a, token) == 200 and get(replica_b, token) == 200
+    session_id = ops.session_id(token)
+    ops.revoke_at_ory(session_id)
+    assert get(replica_a, token) == 200 and get(replica_b, token) == 200  # still cached: that is the point
+    done = cli(replica_a, "revoke", "--tenant", "customer", "--session", session_id)
+    assert done.returncode == 0, done.stderr
+    assert "published to 2 replica(s)" in done.stdout
+    eventually(lambda: get(replica_a, token) == 401 and get(replica_b, token) == 401, timeout=1.0)
+
+
+def test_revoke_a_raw_token_read_from_stdin(replica_a: Replica, replica_b: Replica, ops: Ops) -> None:
+    token = ops.session()
+    assert get(replica_a, token) == 200 and get(replica_b, token) == 200
+    ops.revoke_at_ory(ops.session_id(token))
+    done = cli(replica_b, "revoke", "--tenant", "customer", "--token-stdin", stdin=token + "\n")
+    assert done.returncode == 0, done.stderr
+    assert token not in done.stdout + done.stderr
+    eventually(lambda: get(replica_a, token) == 401 and get(replica_b, token) == 401, timeout=1.0)
+
+
+def test_admin_endpoint_revokes_everywhere_and_is_guarded(replica_a: Replica, replica_b: Replica, ops: Ops) -> None:
+    token = ops.session()
+    assert get(replica_a, token) == 200 and get(replica_b, token) == 200
+    ops.revoke_at_ory(ops.session_id(token))
+    body = {"tenant": "customer", "credential_hash": credential_key("customer", "kratos-token", token)}
+    with httpx.Client() as http:
+        assert http.post(replica_b.url + "/_gateway/revoke", json=body).status_code == 404  # no admin token set
+        wrong = http.post(replica_a.url + "/_gateway/revoke", json=body, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        assert (
+            http.get(replica_a.url + "/_gateway/revoke", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code
+            == 405
+        )
+        bad = http.post(
+            replica_a.url + "/_gateway/revoke",
+            json={"tenant": "customer"},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        assert bad.status_code == 400
+        assert get(replica_a, token) == 200  # nothing was evicted by the refused calls
+        ok = http.post(
+            replica_a.url + "/_gateway/revoke", json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+    assert ok.status_code == 200, ok.text
+    assert ok.json() == {"evicted_here": 1, "published_to": 2}
+    eventually(lambda: get(replica_a, token) == 401 and get(replica_b, token) == 401, timeout=1.0)
+    assert ADMIN_TOKEN not in replica_a.output()
+
+
+def test_token_rate_limits_are_shared(replica_a: Replica, replica_b: Replica) -> None:
+    def token_request(replica: Replica) -> httpx.Response:
+        time.sleep(0.05)  # lets the previous hit's background INCR land
+        return httpx.post(
+            replica.url + "/dealer/oauth2/token",
+            auth=("ops-rate-client", "wrong-secret"),
+            data={"grant_type": "client_credentials"},
+        )
+
+    assert [token_request(replica_a).status_code for _ in range(2)] == [401, 401]  # Hydra's answer, relayed
+    assert [token_request(replica_b).status_code for _ in range(2)] == [401, 401]  # 4 of 4 used, across both
+    limited = token_request(replica_b)
+    assert limited.status_code == 429  # B alone has seen only 2 of its 4
+    assert int(limited.headers["retry-after"]) >= 1
+
+
+def test_redis_down_mid_flight_then_back(
+    replica_a: Replica, replica_b: Replica, ops: Ops, redis_server: RedisServer
+) -> None:
+    redis_server.kill()
+    for _ in range(3):
+        token = ops.session()
+        started = time.monotonic()
+        assert get(replica_a, token) == 200  # decided by Ory
+        assert get(replica_b, token) == 200
+        assert get(replica_a, "ory_st_not-a-session") == 401  # never 503, never a false accept
+        assert get(replica_b, "ory_st_not-a-session") == 401
+        assert time.monotonic() - started < 3
+    assert "Redis unavailable" in replica_a.output()
+    assert replica_b.metrics_url is not None
+    assert metric(httpx.get(replica_b.metrics_url + "/metrics").text, "gateway_shared_cache_errors_total") >= 1
+
+    redis_server.start()
+
+    def shared_again() -> bool:
+        token = ops.session()
+        calls = ops.whoami_calls()
+        return get(replica_a, token) == 200 and get(replica_b, token) == 200 and ops.whoami_calls() == calls + 1
+
+    eventually(shared_again, timeout=8, interval=0.3)
+    token = ops.session()  # revocations flow again too
+    assert get(replica_a, token) == 200 and get(replica_b, token) == 200
+    session_id = ops.session_id(token)
+    ops.revoke_at_ory(session_id)
+    revoke = ("revoke", "--tenant", "customer", "--session", session_id)
+    eventually(lambda: cli(replica_a, *revoke).stdout.startswith("revocation published to 2"), timeout=8)
+    eventually(lambda: get(replica_a, token) == 401 and get(replica_b, token) == 401, timeout=1.0)
