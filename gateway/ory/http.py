@@ -1,6 +1,8 @@
-"""The Ory boundary: every call the gateway makes to Kratos or Hydra goes through here
-(authenticators, the client-organization lookup, JWKS, identity lookups, the OAuth2 relay),
-and here, once, httpx errors and Ory's failure statuses become ours.
+"""The Ory boundary: every call the gateway makes to Kratos or Hydra while serving a request
+goes through here (authenticators, the client-organization lookup, JWKS, identity lookups,
+the OAuth2 relay), and here, once, httpx errors and Ory's failure statuses become ours.
+(Two callers stay outside on purpose: the readiness probe, which reports rather than fails,
+and `gateway token`, whose OAuth2 client is authlib's.)
 
 Outages fail closed: a timeout, a connection error, a 5xx, an unexpected status or a body
 that is not a JSON object becomes `ServiceUnavailable` (503, Retry-After); Ory's 429 becomes

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
-import json
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -180,33 +176,7 @@ def jwt_claims(client: str = "svc", *, exp: float = NOW + 600, **extra: Any) -> 
     return claims
 
 
-def b64(data: bytes | dict[str, Any]) -> str:
-    raw = json.dumps(data).encode() if isinstance(data, dict) else data
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
-    return f"{b64(header)}.{b64(claims)}."
-
-
-def hs256(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
-    signing = f"{b64(header)}.{b64(claims)}"
-    return signing + "." + b64(hmac.new(secret, signing.encode(), hashlib.sha256).digest())
-
-
 def authenticator(
     ory: FakeOry, clock: FakeClock, cache: CacheSettings | None = None, **overrides: Any
 ) -> TenantAuthenticator:
     return TenantAuthenticator(tenant(**overrides), cache or CacheSettings(), ory.client(), clock)
-
-
-def rs256(header: dict[str, Any], claims: dict[str, Any], key: RSAKey) -> str:
-    """Sign without any library checks (joserfc refuses some hostile headers when encoding)."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    signing = f"{b64(header)}.{b64(claims)}"
-    private = key.private_key
-    assert private is not None
-    signature = private.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return signing + "." + b64(signature)

@@ -10,8 +10,9 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import RSAKey
 
 from gateway.errors import InvalidToken
-from tests.authn.fakes import NOW, FakeOry, authenticator, hs256, jwt_claims, request, rs256, unsigned
+from tests.authn.fakes import NOW, FakeOry, authenticator, jwt_claims, request
 from tests.support.clock import FakeClock
+from tests.support.jwts import hs256, rs256, unsigned
 
 JWKS = "hydra.a.test/.well-known/jwks.json"
 INTROSPECT = "hydra-admin.a.test/admin/oauth2/introspect"

@@ -16,8 +16,8 @@ from gateway.config.load import Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken
 from tests.authn.emulated import bearer, calls, client_token, make
-from tests.authn.fakes import b64, hs256, rs256, unsigned
 from tests.support.clock import OffsetClock
+from tests.support.jwts import b64, hs256, rs256, unsigned
 
 Env = tuple[RunningEmulator, Settings, httpx.AsyncClient, OffsetClock]
 

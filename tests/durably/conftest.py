@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.durably.harness import DurablyServer, durably_server
+from tests.support.durably import DurablyServer, durably_server
 
 
 @pytest.fixture(scope="module")

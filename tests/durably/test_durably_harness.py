@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.durably.harness import DurablyServer, wait_for_status
+from tests.support.durably import DurablyServer, wait_for_status
 
 TERMINAL = {"completed", "failed", "cancelled"}
 

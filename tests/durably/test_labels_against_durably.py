@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from gateway.labels import namespace_key, rewrite_query, rewrite_trigger_body, run_id_from_query
-from tests.durably.harness import HERE, DurablyServer, wait_for_status
+from tests.support.durably import HERE, DurablyServer, wait_for_status
 
 KEY = "organizationId"
 POLLUTED = [

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from tests.durably.harness import RecordedRequest
+from tests.support.durably import RecordedRequest
 from tests.support.jobs import JOBS, SseStream, run_id, trigger, wait_status
 from tests.support.world import Auth, World
 

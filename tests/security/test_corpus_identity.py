@@ -19,8 +19,8 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey, import_key
 
-from tests.authn.fakes import b64, hs256, rs256, unsigned
 from tests.security.support import ALICE, CAROL, Case, Expect, Sec, browser_cookie, check_case, ids, run_case
+from tests.support.jwts import b64, hs256, rs256, unsigned
 
 INVENTORY = "/dealer/partner-api/inventory"
 JWT_OK = Expect(

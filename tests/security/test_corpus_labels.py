@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from gateway.labels import encode_org, org_filters
-from tests.durably.harness import RecordedRequest
 from tests.security.support import Sec
+from tests.support.durably import RecordedRequest
 
 RUNS = "/customer/api/durably/runs"
 TRIGGER = "/customer/api/durably/trigger"

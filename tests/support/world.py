@@ -23,7 +23,7 @@ import pytest
 
 from gateway.demo.world import API_KEYS, SEED, TENANTS, client_token, gateway_env, login
 from gateway.emulator.testing import RunningEmulator, free_port, start_emulator
-from tests.durably.harness import DurablyServer, durably_server
+from tests.support.durably import DurablyServer, durably_server
 from tests.support.processes import Proc, Recorder, gateway_process, recording_upstream
 
 Auth = Callable[[str], dict[str, str]]

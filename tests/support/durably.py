@@ -25,7 +25,8 @@ from typing import Any
 
 import httpx
 
-HERE = Path(__file__).resolve().parent
+#: the Durably sample service and its npm install (tests/durably/)
+HERE = Path(__file__).resolve().parents[1] / "durably"
 SERVER = HERE / "server.mjs"
 INSTALL = HERE / "install.sh"
 BASE_PATH = "/api/durably"
