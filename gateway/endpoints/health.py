@@ -13,7 +13,9 @@ import httpx
 
 from gateway.config.load import TenantSettings
 from gateway.context import Gateway
+from gateway.errors import GatewayError
 from gateway.front.exchange import Exchange
+from gateway.ory.http import ory_request
 
 PROBE_TIMEOUT = 1.0
 PROBE_TTL = 1.0
@@ -45,11 +47,11 @@ async def _failing(gw: Gateway) -> dict[str, str]:
 
 
 async def _probe(client: httpx.AsyncClient, tenant: TenantSettings) -> str:
-    """Kratos answers whoami without credentials with 401: that is "reachable"."""
+    """Kratos answers whoami without credentials with 401: that is "reachable"; an outage
+    or a 429 (`gateway.ory.http`) is the reason the tenant is not ready."""
+    url = tenant.kratos_public_url + "/sessions/whoami"
     try:
-        resp = await client.get(tenant.kratos_public_url + "/sessions/whoami", timeout=PROBE_TIMEOUT)
-    except httpx.HTTPError as exc:
-        return f"kratos unreachable: {type(exc).__name__}"
-    if resp.status_code >= 500 or resp.status_code == 429:
-        return f"kratos answered {resp.status_code}"
+        await ory_request(client, "GET", url, service="kratos", timeout=PROBE_TIMEOUT, headers={})
+    except GatewayError as error:
+        return error.description
     return ""

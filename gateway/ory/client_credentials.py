@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import httpx
 from authlib.integrations.base_client import OAuthError
 
 with warnings.catch_warnings():
@@ -22,6 +23,10 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from gateway.config.load import Settings, TenantSettings
+from gateway.errors import GatewayError
+from gateway.ory.http import check_status, transport_error
+
+HYDRA = "hydra"
 
 #: a token is renewed this many seconds before it expires (a tenth of its life if that is less)
 REFRESH_MARGIN = 30.0
@@ -89,6 +94,7 @@ class TokenService:
             client_secret=self.tenant.client_secret,
             token_endpoint_auth_method="client_secret_basic",
             timeout=self.tenant.timeout,
+            event_hooks={"response": [_check]},
         ) as client:
             client.register_client_auth_method(("client_secret_basic", _basic_urlencoded))
             try:
@@ -97,7 +103,11 @@ class TokenService:
                 )
             except OAuthError as exc:
                 raise TokenError(self.tenant.name, exc.error or "oauth_error", exc.description or "") from exc
-            except Exception as exc:  # httpx transport errors, malformed JSON
+            except GatewayError as exc:  # Ory's 429 or 5xx, seen by `_check` (gateway.ory.http)
+                raise TokenError(self.tenant.name, "unavailable", exc.description) from exc
+            except httpx.HTTPError as exc:
+                raise TokenError(self.tenant.name, "unavailable", transport_error(exc, HYDRA).description) from exc
+            except Exception as exc:  # a body authlib cannot read as a token
                 raise TokenError(self.tenant.name, "unavailable", f"{type(exc).__name__}: {exc}") from exc
         return {
             "access_token": token["access_token"],
@@ -105,6 +115,10 @@ class TokenService:
             "expires_in": int(token.get("expires_in", 0)),
             "scope": token.get("scope", " ".join(scopes)),
         }
+
+
+async def _check(response: httpx.Response) -> None:
+    check_status(response, HYDRA)
 
 
 def _basic_urlencoded(

@@ -1,8 +1,8 @@
 """The Ory boundary: every call the gateway makes to Kratos or Hydra while serving a request
 goes through here (authenticators, the client-organization lookup, JWKS, identity lookups,
 the OAuth2 relay), and here, once, httpx errors and Ory's failure statuses become ours.
-(Two callers stay outside on purpose: the readiness probe, which reports rather than fails,
-and `gateway token`, whose OAuth2 client is authlib's.)
+The readiness probe calls through `ory_request` too; `gateway token`'s OAuth2 client is
+authlib's, which reports to `check_status` and `transport_error` (`gateway.ory.client_credentials`).
 
 Outages fail closed: a timeout, a connection error, a 5xx, an unexpected status or a body
 that is not a JSON object becomes `ServiceUnavailable` (503, Retry-After); Ory's 429 becomes
@@ -52,10 +52,21 @@ async def ory_request(
         request.headers.pop("cookie", None)  # never the shared client's jar
     try:
         response = await http.send(request, follow_redirects=False)
-    except httpx.TimeoutException as exc:
-        raise outage(service, "timed out", "ory_timeout") from exc
     except httpx.HTTPError as exc:
-        raise outage(service, "is unreachable", "ory_unreachable") from exc
+        raise transport_error(exc, service) from exc
+    check_status(response, service, relay_rate_limit=relay_rate_limit)
+    return response
+
+
+def transport_error(exc: httpx.HTTPError, service: str) -> ServiceUnavailable:
+    """A call that got no answer: timed out or could not connect."""
+    if isinstance(exc, httpx.TimeoutException):
+        return outage(service, "timed out", "ory_timeout")
+    return outage(service, "is unreachable", "ory_unreachable")
+
+
+def check_status(response: httpx.Response, service: str, *, relay_rate_limit: bool = False) -> None:
+    """Raise for Ory's 429 (`TooManyRequests` with its Retry-After) and 5xx (503)."""
     if response.status_code == 429 and not relay_rate_limit:
         raise TooManyRequests(
             f"{service} is rate limiting, retry later",
@@ -64,7 +75,6 @@ async def ory_request(
         )
     if response.status_code >= 500:
         raise outage(service, f"answered {response.status_code}", "ory_error")
-    return response
 
 
 def json_value(response: httpx.Response, service: str) -> Any:

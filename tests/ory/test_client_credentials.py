@@ -84,6 +84,7 @@ async def test_hydra_down_is_a_token_error(world: World, settings: Settings) -> 
     finally:
         world.emulator.control("DELETE", "faults")
     assert caught.value.error == "unavailable" and caught.value.tenant == "dealer"
+    assert "the identity service (hydra) answered 503" in str(caught.value)  # translated by gateway.ory.http
 
 
 async def test_secrets_are_form_urlencoded_in_basic_auth(world: World, settings: Settings) -> None:
