@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 K8S_VERSION = "1.30"  # oldest Kubernetes minor the manifests are meant for
-GRACEFUL_SHUTDOWN = 30  # uvicorn timeout_graceful_shutdown in gateway/cli.py
+GRACEFUL_SHUTDOWN = 30  # uvicorn timeout_graceful_shutdown in gateway/cli/main.py
 Obj = dict[str, Any]
 
 

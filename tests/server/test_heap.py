@@ -1,4 +1,4 @@
-"""The collector settings the app applies once it has started (gateway/heap.py)."""
+"""The collector settings the app applies once it has started (gateway/server/heap.py)."""
 
 from __future__ import annotations
 
