@@ -8,15 +8,36 @@
 - The response head waits for the first body chunk so both leave in one system call: one
   trip through the kernel instead of two. At the latest it leaves at the end of the
   event-loop turn, so a stream's head is never held back.
+- A request whose body missed GATEWAY_BODY_TIMEOUT is `expire`d: its task is cancelled with
+  `BODY_TIMEOUT` (the app answers 408: `body_timed_out`), or, once a response head is out,
+  the connection is closed at once. A connection closed with request bytes still unread
+  lingers (the protocol's `linger`): a plain close would make the kernel reset it, and the
+  reset can overtake the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, RequestResponseCycle
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+
+if TYPE_CHECKING:
+    from gateway.server.protocol import HeaderLimitsProtocol
+
+#: the message a request's task is cancelled with when its body missed the deadline
+BODY_TIMEOUT = "gateway: the request body missed GATEWAY_BODY_TIMEOUT"
+
+
+def body_timed_out(cancel: BaseException) -> bool:
+    """True if `cancel` (a CancelledError) is the body deadline's, not a shutdown's."""
+    return cancel.args == (BODY_TIMEOUT,)
+
+
+def body_late(timeout: float) -> str:
+    return f"request body not received within {timeout:g} s"
+
 
 #: every byte uvicorn's header name and value patterns refuse
 _BAD_NAME = bytes(b for b in range(256) if HEADER_RE.match(bytes([b])))
@@ -30,13 +51,28 @@ class Cycle(RequestResponseCycle):
     held = b""
     #: given by the protocol (`asyncio.get_running_loop()` costs a getpid() system call in 3.11)
     loop: asyncio.AbstractEventLoop
+    #: the connection (for its lingering close)
+    connection: HeaderLimitsProtocol
+    #: the request's task, once started (cancelled by `expire`)
+    task: asyncio.Task[None] | None = None
 
     @classmethod
-    def adopt(cls, cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop) -> None:
+    def adopt(cls, cycle: RequestResponseCycle, connection: HeaderLimitsProtocol) -> None:
         """uvicorn builds its own cycle; this class only replaces methods (its own state has
         class defaults) and the request's task has not run yet, so switching the class is safe."""
         cycle.__class__ = cls
-        cycle.loop = loop  # type: ignore[attr-defined]  # it is a Cycle now
+        cycle.loop = connection.loop  # type: ignore[attr-defined]  # it is a Cycle now
+        cycle.connection = connection  # type: ignore[attr-defined]
+
+    def expire(self) -> None:
+        """The request body missed its deadline: the request ends here, and so does the connection."""
+        self.keep_alive = False
+        if self.response_started:  # too late for a 408: cut the response, drop the connection
+            self.disconnected = True
+            self.held = b""
+            self.transport.close()
+        if self.task is not None and not self.task.done():
+            self.task.cancel(BODY_TIMEOUT)
 
     async def send(self, message: Any) -> None:
         if self.flow.write_paused and not self.disconnected:
@@ -116,7 +152,10 @@ class Cycle(RequestResponseCycle):
             self.response_complete = True
             self.message_event.set()
             if not self.keep_alive:
-                self.transport.close()
+                if self.more_body:  # the request's body is still coming: close without a reset
+                    self.connection.linger()
+                else:
+                    self.transport.close()
             self.on_response()
 
     def _write(self, data: bytes) -> None:
