@@ -14,6 +14,8 @@ plus what it lacks, with its per-request timers made cheap.
 - uvicorn's keep-alive timeout, unchanged in effect;
 - all three are `Deadline`s: one timer per connection, re-armed only when it fires,
   instead of a timer created and cancelled for every request;
+- the scope is built once, when the head is complete, and the request's `Cycle` directly
+  (uvicorn builds both in steps, then the gateway re-classed its cycle);
 - responses are written by `gateway.server.response_cycle.Cycle`.
 """
 
@@ -24,8 +26,11 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
+import httptools
 import orjson
+from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from gateway.config.load import Limits
@@ -37,6 +42,8 @@ access = logging.getLogger("gateway.access")
 #: set from the settings by the app (each worker builds its app before serving)
 LIMITS = Limits()
 LINGER_SECONDS = 1.0
+#: every scope's `asgi` entry (uvicorn builds one per request; nobody writes to it)
+ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 
 def configure(limits: Limits) -> None:
@@ -120,7 +127,10 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        """uvicorn's, without its scope: it is built once, when the head is complete."""
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         if not self._head.pending:
             self._arm()
 
@@ -133,13 +143,50 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
             # A fragment is never sent by a client; httptools would drop it silently.
             self._refuse(400, b"Bad Request", "bad_request_target", "the request target must start with '/'")
             return
-        previous = self.cycle
-        super().on_headers_complete()
-        if self.cycle is not previous and self.cycle is not None:  # not an upgrade: a new request
-            Cycle.adopt(self.cycle, self)
-            # the request began when the head's deadline was started
-            begun = self.loop.time() if head_until is None else head_until - LIMITS.header_timeout
-            self._body.start(begun + LIMITS.body_timeout)
+        parser = self.parser
+        http_version = parser.get_http_version()
+        scope = self._scope(http_version, parser.get_method().decode("ascii"))
+        self.scope = scope  # type: ignore[assignment]  # a plain dict: same keys
+        if parser.should_upgrade() and self._should_upgrade():
+            return  # uvicorn hands the connection to its WebSocket protocol (`handle_websocket_upgrade`)
+        app = self.app
+        limit = self.limit_concurrency
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            app = service_unavailable
+            self.logger.warning("Exceeded concurrency limit.")
+        existing = self.cycle
+        keep_alive = http_version != "1.0" and parser.should_keep_alive()
+        self.cycle = Cycle(scope, self, keep_alive, self.expect_100_continue)
+        if existing is None or existing.response_complete:
+            self._start_asgi_task(self.cycle, app)
+        else:  # pipelined: queued behind the response being written
+            self.flow.pause_reading()
+            self.pipeline.appendleft((self.cycle, app))
+        # the request began when the head's deadline was started
+        begun = self.loop.time() if head_until is None else head_until - LIMITS.header_timeout
+        self._body.start(begun + LIMITS.body_timeout)
+
+    def _scope(self, http_version: str, method: str) -> dict[str, Any]:
+        """The ASGI scope (uvicorn's, less `state`: the app keeps no lifespan state)."""
+        parsed = httptools.parse_url(self.url)
+        raw_path = parsed.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = unquote(path)
+        return {
+            "type": "http",
+            "asgi": ASGI,
+            "http_version": http_version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "root_path": "",
+            "headers": self.headers,
+            "method": method,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": parsed.query or b"",
+        }
 
     def on_message_complete(self) -> None:
         self._body.clear()
@@ -175,10 +222,11 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         """uvicorn's (0.54.0, without its opt-in `reset_contextvars`), keeping the task on the
         cycle so that a missed body deadline can cancel it."""
-        task = self.loop.create_task(cycle.run_asgi(app))
+        assert isinstance(cycle, Cycle)
+        task = self.loop.create_task(cycle.run(app))
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
-        cycle.task = task  # type: ignore[attr-defined]  # a Cycle (adopted when its head was read)
+        cycle.task = task
 
     def _unset_keepalive_if_required(self) -> None:
         """uvicorn calls this when data arrives or the connection is lost."""

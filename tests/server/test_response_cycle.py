@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
-from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from gateway.server.response_cycle import Cycle, body_timed_out
 
@@ -32,12 +32,20 @@ class Transport:
 
 
 class Connection:
-    """What a cycle needs of its connection: the loop, and the lingering close."""
+    """What a cycle takes from its connection: transport, flow, loop, logger, server state,
+    the response-complete callback, and the lingering close."""
 
     def __init__(self, transport: Transport) -> None:
         self.loop = asyncio.get_running_loop()
         self.transport = transport
+        self.flow = FlowControl(transport)  # type: ignore[arg-type]
+        self.logger = logging.getLogger("test")
+        self.server_state = SimpleNamespace(default_headers=[])
         self.lingered = False
+        self.done: list[bool] = []
+
+    def on_response_complete(self) -> None:
+        self.done.append(True)
 
     def linger(self) -> None:
         self.lingered = True
@@ -45,23 +53,9 @@ class Connection:
 
 
 def cycle(transport: Transport, method: str = "GET", keep_alive: bool = True, body_read: bool = True) -> Cycle:
-    done: list[bool] = []
-    made = RequestResponseCycle(
-        scope={"method": method, "http_version": "1.1"},  # type: ignore[typeddict-item]
-        transport=transport,  # type: ignore[arg-type]
-        flow=FlowControl(transport),  # type: ignore[arg-type]
-        logger=logging.getLogger("test"),
-        access_logger=logging.getLogger("test"),
-        access_log=False,
-        default_headers=[],
-        message_event=asyncio.Event(),
-        expect_100_continue=False,
-        keep_alive=keep_alive,
-        on_response=lambda: done.append(True),
-    )
+    scope = {"method": method, "http_version": "1.1"}
+    made = Cycle(scope, Connection(transport), keep_alive, False)  # type: ignore[arg-type]
     made.more_body = not body_read
-    Cycle.adopt(made, Connection(transport))  # type: ignore[arg-type]
-    assert isinstance(made, Cycle)
     return made
 
 
