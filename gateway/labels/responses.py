@@ -87,7 +87,8 @@ def _all_alike(body: bytes, labels: Mapping[str, str]) -> bool:
         return False
     decoder, run_type, labels_type = _labels_decoder(tuple(labels))
     try:
-        decoded = decoder.decode(b'[{"labels":' + bytes(first.labels) + b"}]") if first.labels else [run_type()]
+        raw = bytes(first.labels)  # type: ignore[attr-defined]
+        decoded = decoder.decode(b'[{"labels":' + raw + b"}]") if raw else [run_type()]
     except (msgspec.ValidationError, msgspec.DecodeError):
         return False
     return bool(decoded[0] == run_type(labels_type(*labels.values())))
