@@ -6,8 +6,9 @@
   same, and a regular expression over the identity headers cost measurably more:
   docs/performance.md, "Measurements behind the code").
 - The response head waits for the first body chunk so both leave in one system call: one
-  trip through the kernel instead of two. At the latest it leaves at the end of the
-  event-loop turn, so a stream's head is never held back.
+  trip through the kernel instead of two. A head without a length (a stream) or with a
+  length of 0 leaves at the latest at the end of the event-loop turn, so a stream's head is
+  never held back; a head with a length has nothing to tell before its body.
 - Built directly by the protocol (not uvicorn's constructor), with its own `run`; uvicorn's
   access-log line is not written (`gateway serve` logs each request itself).
 - A request whose body missed GATEWAY_BODY_TIMEOUT is `expire`d: its task is cancelled with
@@ -125,7 +126,10 @@ class Cycle(RequestResponseCycle):
             if self.default_headers:  # none in `gateway serve` (no Server, no Date)
                 headers = self.default_headers + list(headers)
             self.held = self._head(message["status"], headers)
-            self.loop.call_soon(self._flush)
+            if self.chunked_encoding or not self.expected_content_length:
+                # a stream (or an empty body) may be a while coming: the head leaves this turn.
+                # A head with a length waits for its first body bytes instead, whenever they come
+                self.loop.call_soon(self._flush)
         elif not self.response_complete:
             if message["type"] != "http.response.body":
                 self._flush()
