@@ -145,7 +145,8 @@ def _outcome(answer: bytes) -> str:
 
 
 async def _trickle(url: str, connections: int, seconds: float) -> list[Trickler]:
-    """Open the connections in batches (the listen backlog is finite), a byte each per second."""
+    """Open the connections in batches (the listen backlog is finite), then a byte each per
+    second until every one has ended or `seconds` have passed (the script's own bound)."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     tricklers = [Trickler(i) for i in range(connections)]
     until = time.monotonic() + seconds
@@ -154,7 +155,7 @@ async def _trickle(url: str, connections: int, seconds: float) -> list[Trickler]
         runs += [asyncio.ensure_future(t.run(host, int(port))) for t in tricklers[batch : batch + 100]]
         await asyncio.sleep(0.05)
     while time.monotonic() < until and not all(r.done() for r in runs):
-        await asyncio.sleep(1.0)
+        await asyncio.wait(runs, timeout=1.0, return_when=asyncio.ALL_COMPLETED)
         for t in tricklers:
             t.tick()
     for r in runs:
@@ -195,12 +196,13 @@ def run(connections: int = 2000, body_timeout: float = 30.0) -> Report:
         pid = gateway.process.pid
         time.sleep(0.5)
         rss_before, sockets_before, cpu_before = rss_kib(pid), socket_count(pid), cpu_seconds(pid)
-        seconds = connections / 2000 + body_timeout + 5  # the ramp, the deadline, and slack
+        seconds = connections / 1000 + body_timeout + 30  # the ramp, the deadline, and a bound
         out: multiprocessing.Queue[list[tuple[str, float | None]]] = multiprocessing.Queue()
         flood = multiprocessing.Process(target=_flood_process, args=(gateway.url, connections, seconds, out))
         flood.start()
         rss = [rss_before]
-        probing = concurrent.futures.ThreadPoolExecutor(1).submit(_probe, gateway.url, time.monotonic() + seconds - 3)
+        probe_until = time.monotonic() + connections / 1000 + body_timeout + 1  # the flood's span
+        probing = concurrent.futures.ThreadPoolExecutor(1).submit(_probe, gateway.url, probe_until)
         while flood.is_alive() and out.empty():
             rss.append(rss_kib(pid))
             time.sleep(0.2)
