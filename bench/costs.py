@@ -56,6 +56,7 @@ SERVER = (
     ("uvicorn/protocols/http/httptools_impl.py", "data_received"),
     ("server/protocol.py", "data_received"),
     ("uvicorn/protocols/http/httptools_impl.py", "run_asgi"),
+    ("server/response_cycle.py", "run"),
 )
 
 
@@ -123,8 +124,8 @@ def steps(stats: pstats.Stats) -> tuple[dict[str, float], float]:
 
     own = {step: inclusive(functions) for step, functions in PIPELINE.items()}
     app = inclusive(APP)
-    server = inclusive(SERVER[:1]) or inclusive(SERVER[1:2])  # our subclass's, or uvicorn's if not ours
-    server += inclusive(SERVER[2:])
+    server = inclusive(SERVER[1:2]) or inclusive(SERVER[:1])  # our subclass's, or uvicorn's if not ours
+    server += inclusive(SERVER[2:])  # the request's task: uvicorn's run_asgi, or our Cycle.run
     own["app entry (view, origin, exchange, errors)"] = app - sum(own.values())
     own["server protocol (parse, task, cycle)"] = server - app
     own["other (event loop callbacks, GC, ...)"] = total - server

@@ -189,8 +189,13 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         }
 
     def on_message_complete(self) -> None:
+        """uvicorn's, with the body deadline cleared."""
         self._body.clear()
-        super().on_message_complete()
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
+            return
+        cycle.more_body = False
+        cycle.message_event.set()
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
