@@ -117,7 +117,7 @@ def count_routes(requests: int, base: int, workdir: Path, cache_sim: bool) -> di
         )
         stack.callback(child.stop)
         url = f"http://127.0.0.1:{port}"
-        wait_http(child, url + "/healthz", timeout=900)
+        wait_http(child, url + "/healthz", timeout=2400)  # start-up under valgrind on a busy machine
         # what the loop does when no request comes (timers: the policy watcher's poll every
         # second, log flushes, pool pruning), per second: taken out of each route's count
         _control(child.pid, "--zero")
