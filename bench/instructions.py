@@ -2,6 +2,7 @@
 measured without the noise of a shared machine.
 
     .venv/bin/python -m bench.instructions [--requests 1000] [--out results.json]
+    .venv/bin/python -m bench.instructions --routes [--requests 1000]   # per route, one gateway
     .venv/bin/python -m bench.instructions --quick          # CI smoke: small shape, few requests
 
 CPU time per request moves by 10-20% between runs on this kind of machine (other tenants
@@ -14,6 +15,16 @@ of one request, start-up cancelled out. Only the event-loop thread is counted (t
 watcher thread hashes the policy files once a second: slowed down 50x by valgrind, it
 would count as request cost). Reported per request: instructions (Ir), data reads and
 writes, and simulated first-level cache misses (I1mr, D1mr, D1mw).
+
+`--routes` counts the routes of `bench.run` (cached human, cached machine, the Durably list
+at 200 B and 64 KiB) on the benchmark's own gateway (shipped + bench policies), all in one
+callgrind run: counters are zeroed (`callgrind_control --zero`) after each route's warm-up
+and dumped (`--dump`) after its N requests, so start-up never counts. Same client, same
+connection handling as above. Under valgrind 1,000 requests take minutes, so what the
+loop does on timers (the policy watcher's poll every second, log flushes) would count in
+proportion to how slow the machine is: the gateway is first counted idle for 30 s and that
+rate, times each route's duration, is taken out (`Ir_less_idle`); the decision cache's TTL
+is raised so that no Ory refresh falls inside a count.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import contextlib
 import json
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +45,7 @@ from typing import Any
 import httpx
 
 from bench import scaling
-from bench.gw import obtain_credentials
+from bench.gw import BENCH_POLICIES, SHIPPED_POLICIES, bench_env, merge_policies, obtain_credentials
 from bench.procs import clean_env, pinned, spawn, wait_http
 from bench.world import start_backends
 from gateway.emulator.testing import free_port
@@ -41,6 +53,8 @@ from gateway.emulator.testing import free_port
 PATH = "/customer/bench/small"
 #: requests answered before counting starts in earnest (caches warm, connections open)
 BASE_REQUESTS = 200
+#: seconds of an idle gateway counted to learn what its loop does without requests
+IDLE_SECONDS = 30
 
 
 def count(
@@ -73,6 +87,84 @@ def count(
     finally:
         child.stop()
     return _totals(Path(f"{out}-01"))  # thread 1: the event loop
+
+
+#: route name -> (path, which credential): what `bench.run` measures, at 200 B unless named
+ROUTES = {
+    "human": ("/customer/bench/small", "human"),
+    "machine": ("/dealer/partner-api/inventory", "machine"),
+    "durably": ("/customer/api/durably/runs", "human"),
+    "durably-64KiB": ("/customer/api/durably/runs?bench=large", "human"),
+}
+
+
+def count_routes(requests: int, base: int, workdir: Path, cache_sim: bool) -> dict[str, dict[str, float]]:
+    """Per route, the event-loop thread's counters over `requests` requests, in one gateway."""
+    with contextlib.ExitStack() as stack:
+        backends = stack.enter_context(start_backends(workdir))
+        creds = obtain_credentials(backends.emulator.base_url)
+        policies = merge_policies(workdir / "policies", (SHIPPED_POLICIES, BENCH_POLICIES))
+        port = free_port()
+        env = bench_env(port, backends.emulator.base_url, backends.upstream.url, policies)
+        # no cache refresh (an Ory call through httpx) may fall inside a count: under valgrind a
+        # route's 1,000 requests take minutes, and how many refreshes happen would depend on that
+        env = clean_env({**env, "PYTHONHASHSEED": "0", "GATEWAY_CACHE_MAX_TTL": "86400"})
+        out = workdir / "callgrind-routes.out"
+        tool = ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}"]
+        tool.append(f"--cache-sim={'yes' if cache_sim else 'no'}")
+        child = spawn(
+            "gateway-routes", pinned(1, [*tool, sys.executable, "-m", "gateway", "serve"]), workdir / "g.log", env
+        )
+        stack.callback(child.stop)
+        url = f"http://127.0.0.1:{port}"
+        wait_http(child, url + "/healthz", timeout=2400)  # start-up under valgrind on a busy machine
+        # what the loop does when no request comes (timers: the policy watcher's poll every
+        # second, log flushes, pool pruning), per second: taken out of each route's count
+        _control(child.pid, "--zero")
+        idle_from = time.monotonic()
+        time.sleep(IDLE_SECONDS)
+        _control(child.pid, "--dump")
+        idle_per_second = _totals(_wait_for(Path(f"{out}.1-01")))["Ir"] / (time.monotonic() - idle_from)
+        print(f"{'(idle loop)':26s} {idle_per_second:>11,.0f} instructions/second", flush=True)
+        found: dict[str, dict[str, float]] = {"idle": {"Ir_per_second": round(idle_per_second)}}
+        for dump, (name, (path, who)) in enumerate(ROUTES.items(), start=2):
+            token = creds.human if who == "human" else creds.machine
+            with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
+                _send(client, path, base)
+                _control(child.pid, "--zero")
+                started = time.monotonic()
+                _send(client, path, requests)
+                _control(child.pid, "--dump")
+                took = time.monotonic() - started
+            totals = _totals(_wait_for(Path(f"{out}.{dump}-01")))  # the event loop's thread
+            found[name] = {e: round(v / requests, 1) for e, v in totals.items()}
+            found[name]["Ir_less_idle"] = round((totals["Ir"] - idle_per_second * took) / requests, 1)
+            print(
+                f"{name:26s} {found[name]['Ir']:>11,.0f} instructions/request, "
+                f"{found[name]['Ir_less_idle']:>11,.0f} less the idle loop ({took:.0f} s)",
+                flush=True,
+            )
+    return found
+
+
+def _send(client: httpx.Client, path: str, n: int) -> None:
+    for _ in range(n):
+        answer = client.get(path)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{path} answered {answer.status_code}: {answer.text[:200]}")
+
+
+def _control(pid: int, what: str) -> None:
+    subprocess.run(["callgrind_control", what, str(pid)], check=True, capture_output=True, timeout=300)
+
+
+def _wait_for(path: Path, timeout: float = 120) -> Path:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and "totals:" in path.read_text()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path}: callgrind wrote no dump")
+        time.sleep(0.5)
+    return path
 
 
 def _totals(path: Path) -> dict[str, int]:
@@ -114,12 +206,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=1000, help="requests counted per shape (default 1000)")
     p.add_argument("--quick", action="store_true", help="CI smoke: the small shape, 20 requests, no cache model")
+    p.add_argument("--routes", action="store_true", help="per route of bench.run (human, machine, Durably)")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
-    if args.quick:
+    if args.routes:
+        with tempfile.TemporaryDirectory(prefix="gateway-instructions-") as tmp:
+            per_route = count_routes(args.requests, BASE_REQUESTS, Path(tmp), cache_sim=False)
+        result = {"requests": args.requests, "per_route": per_route}
+    elif args.quick:
         result = measure([scaling.SMALL], 20, 10, cache_sim=False)
     else:
         result = measure([scaling.SMALL, scaling.LARGE], args.requests, BASE_REQUESTS, cache_sim=True)

@@ -25,7 +25,7 @@ from gateway.endpoints import rate_limit as ratelimit
 from gateway.endpoints.builtins import bind_builtins
 from gateway.endpoints.forward_auth import decisions
 from gateway.endpoints.health import readiness
-from gateway.errors import GatewayError, Unauthenticated
+from gateway.errors import GatewayError, RequestTimeout, Unauthenticated
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.dispatch import Targets
 from gateway.forward.headers import UpstreamHeaders
@@ -45,6 +45,7 @@ from gateway.replicas.redis import Guard, RedisShared, RedisWindows, connect
 from gateway.replicas.revocations import Revocations
 from gateway.server import heap, protocol
 from gateway.server.lifecycle import Drain, Tracker
+from gateway.server.response_cycle import body_late, body_timed_out
 
 log = logging.getLogger("gateway")
 
@@ -124,6 +125,10 @@ class GatewayApp:
             await (endpoint(self.gw, ex) if endpoint else handle(self.gw, ex))
         except GatewayError as error:
             await self._fail(ex, error)
+        except asyncio.CancelledError as cancel:
+            if not body_timed_out(cancel):  # shutting down: not ours to answer
+                raise
+            await self._body_timeout(ex)
         except Exception:
             log.exception("unhandled error", extra={"request_id": origin.request_id})
             await self._fail(ex, GatewayError("internal error", reason="internal_error"))
@@ -140,6 +145,15 @@ class GatewayApp:
         if times.upstream:
             self.metrics.upstream(str(fields.get("upstream", "")), times.upstream)
         accesslog.emit(ex, times, duration)
+
+    async def _body_timeout(self, ex: Exchange) -> None:
+        """The server cancelled this request: its body missed GATEWAY_BODY_TIMEOUT (408, unless
+        the response head is out already: then the server has closed the connection)."""
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        ex.log["reason"] = "body_timeout"
+        await self._fail(ex, RequestTimeout(body_late(self.settings.limits.body_timeout), reason="body_timeout"))
 
     async def _readyz(self, gw: Gateway, ex: Exchange) -> None:
         if self.drain.draining:

@@ -79,7 +79,19 @@ def explain(
         return _refused(out, exc)
     _describe_route(out, found, settings)
     _decide(out, found, _principal(caller, tenant.tenant))
+    profile = policies.label_profiles.get(out.labels or "")
+    if out.label_rewrite and profile is not None:
+        out.label_rewrite.append(list_recheck(out.labels or "", profile.recheck_lists))
     return out
+
+
+def list_recheck(name: str, on: bool) -> str:
+    if on:
+        return "list answers are re-checked: runs of other organizations are dropped"
+    return (
+        f"list answers are NOT re-checked (label profile {name!r}: recheck_lists: false): "
+        "the forced label filter is the only line of defence"
+    )
 
 
 def _refused(out: Explanation, exc: GatewayError) -> Explanation:

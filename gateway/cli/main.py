@@ -77,7 +77,7 @@ def load_all(env: Mapping[str, str]) -> tuple[Settings, PolicySet]:
 def _check(args: argparse.Namespace) -> int:
     settings, policies = load_all(os.environ)
     doc = redacted(settings)
-    doc["routes"] = {tenant: [_describe(r) for r in routes] for tenant, routes in policies.routes.items()}
+    doc["routes"] = {tenant: [_describe(r, policies) for r in routes] for tenant, routes in policies.routes.items()}
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
@@ -85,12 +85,14 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(route: Route) -> str:
+def _describe(route: Route, policies: PolicySet) -> str:
     target = route.target
     where = f"upstream {target.upstream}" if isinstance(target, Forward) else f"builtin {target.name}"
     who = "anyone" if route.anonymous else "; ".join(_requirement(r) for r in route.allow)
     methods = ",".join(sorted(route.methods))
-    return f"{methods} {route.pattern.text} -> {where} (labels {route.labels}) for {who}  [{route.id} @ {route.source}]"
+    profile = policies.label_profiles.get(route.labels)
+    labels = route.labels if profile is None or profile.recheck_lists else f"{route.labels}, lists NOT re-checked"
+    return f"{methods} {route.pattern.text} -> {where} (labels {labels}) for {who}  [{route.id} @ {route.source}]"
 
 
 def _requirement(req: Requirement) -> str:

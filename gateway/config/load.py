@@ -88,6 +88,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_MAX_BODY_BYTES",
         "GATEWAY_MAX_HEADER_BYTES",
         "GATEWAY_HEADER_TIMEOUT",
+        "GATEWAY_BODY_TIMEOUT",
         "GATEWAY_MAX_STREAMS",
         "GATEWAY_STREAM_RECHECK_SECONDS",
         "GATEWAY_TOKEN_RATE_PER_MINUTE",
@@ -135,12 +136,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             max_body_bytes=int(r.number("GATEWAY_MAX_BODY_BYTES", 1 << 20)),
             max_header_bytes=int(r.number("GATEWAY_MAX_HEADER_BYTES", 16 << 10)),
             header_timeout=r.number("GATEWAY_HEADER_TIMEOUT", 10.0),
+            body_timeout=r.number("GATEWAY_BODY_TIMEOUT", 30.0),
             max_streams=int(r.number("GATEWAY_MAX_STREAMS", 1000)),
             stream_recheck_seconds=r.number("GATEWAY_STREAM_RECHECK_SECONDS", 30.0),
             token_rate_per_minute=int(r.number("GATEWAY_TOKEN_RATE_PER_MINUTE", 60)),
             shutdown_timeout=r.number("GATEWAY_SHUTDOWN_TIMEOUT", 30.0),
         ),
     )
+    if settings.limits.body_timeout < settings.limits.header_timeout:
+        r.problem("GATEWAY_BODY_TIMEOUT", "bounds the whole request, head included: must be >= GATEWAY_HEADER_TIMEOUT")
     if len(settings.tenants) > 1 and settings.default_tenant is None:
         r.problem("GATEWAY_DEFAULT_TENANT", "required when there is more than one tenant")
     if r.problems:
@@ -262,6 +266,7 @@ def redacted(settings: Settings) -> dict[str, object]:
         "redis": hide(settings.redis_url) if settings.redis_url else None,
         "metrics_listen": ":".join(map(str, settings.metrics_listen)) if settings.metrics_listen else None,
         "admin_token": hide(settings.admin_token),
+        "limits": _limits(settings.limits),
         "tenants": {
             t.name: {
                 "mode": t.mode,
@@ -282,4 +287,17 @@ def redacted(settings: Settings) -> dict[str, object]:
             }
             for t in settings.tenants.values()
         },
+    }
+
+
+def _limits(limits: Limits) -> dict[str, float]:
+    """The request limits as `gateway check` shows them (names as in docs/operations.md)."""
+    return {
+        "max_header_bytes": limits.max_header_bytes,
+        "header_timeout": limits.header_timeout,
+        "body_timeout": limits.body_timeout,
+        "max_body_bytes": limits.max_body_bytes,
+        "max_streams": limits.max_streams,
+        "stream_recheck_seconds": limits.stream_recheck_seconds,
+        "shutdown_timeout": limits.shutdown_timeout,
     }

@@ -66,6 +66,8 @@ class Limits:
     max_body_bytes: int = 1 << 20  # bodies the gateway must inspect (labels)
     max_header_bytes: int = 16 << 10
     header_timeout: float = 10.0
+    #: the whole request (head and body) must have arrived this many seconds after it began
+    body_timeout: float = 30.0
     max_streams: int = 1000
     stream_recheck_seconds: float = 30.0
     token_rate_per_minute: int = 60

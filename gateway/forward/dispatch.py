@@ -114,6 +114,9 @@ class Targets:
             watchers.append(asyncio.create_task(self.recheck(ex, decision)))
         try:
             await asyncio.wait([relay, *watchers], return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # this request was cancelled (body deadline, shutdown): so is its relay
+            relay.cancel()
+            raise
         finally:
             for task in watchers:
                 task.cancel()

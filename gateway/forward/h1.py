@@ -54,6 +54,9 @@ class Connection(asyncio.Protocol):
         self.reused = False
         self.lent = False
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        #: when the answer's head is due (loop time)
+        self._due = 0.0
         self.reset()
 
     def reset(self) -> None:
@@ -85,9 +88,11 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         self.in_flight = True
         self._idle = idle
-        self._last = self.loop.time()
+        self._last = now = self.loop.time()
         if head is not None:
-            self._timer = self.loop.call_later(head, self._on_timer)
+            self._due = now + head
+            if self._timer is None or self._timer_at > self._due:
+                self._arm(self._due)
         self.transport.write(data)
 
     async def head(self) -> None:
@@ -210,8 +215,7 @@ class Connection(asyncio.Protocol):
     # -- internals --------------------------------------------------------------------------------
 
     def _finish(self) -> None:
-        self.complete = True
-        self._cancel_timer()
+        self.complete = True  # the timer, if any, stays: it finds nothing due, or the next request's
         self._wake()
 
     def _take(self) -> bytes:
@@ -245,18 +249,30 @@ class Connection(asyncio.Protocol):
         self.close()
         self._wake()
 
+    def _arm(self, at: float) -> None:
+        """One timer per connection, not per request: re-armed only when it fires too early
+        (a later request moved the deadline) or would fire too late (a shorter timeout)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._on_timer)
+
     def _on_timer(self) -> None:
         self._timer = None
-        if self.complete or self.closed:
+        if self.complete or self.closed or not self.in_flight:
             return
+        now = self.loop.time()
         if not self.head_done:
+            if now < self._due:  # armed for an earlier request of this connection
+                self._arm(self._due)
+                return
             self._fail(UpstreamTimeout("the upstream did not answer in time"))
             return
         if self._idle is None:
             return
-        left = self._last + self._idle - self.loop.time()
+        left = self._last + self._idle - now
         if left > 0 or self._waiter is None:  # data came meanwhile, or nobody is waiting for more
-            self._timer = self.loop.call_later(max(left, self._idle / 4), self._on_timer)
+            self._arm(now + max(left, self._idle / 4))
             return
         self._fail(UpstreamTimeout("the upstream stalled mid-answer"))
 

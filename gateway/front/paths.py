@@ -18,6 +18,7 @@ Case is preserved: paths are case-sensitive. A trailing ``/`` is kept.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from urllib.parse import quote, unquote_to_bytes
@@ -51,6 +52,7 @@ def canonical_path(raw_path: bytes) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=4096)  # the same few paths again and again; urllib's quote is pure Python
 def quote_path(path: str) -> str:
     """Percent-encode a canonical path for the upstream request line."""
     return quote(path, safe=_SAFE)

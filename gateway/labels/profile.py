@@ -55,6 +55,10 @@ class LabelProfile:
     not_found_body: bytes = DURABLY_NOT_FOUND_BODY  # ... so another org's run looks the same
     not_found_content_type: str = "application/json"
     label_key_pattern: str = DURABLY_LABEL_KEY_PATTERN
+    #: list answers are read and only the caller's runs kept (the second line of defence
+    #: behind the forced label filter). `recheck_lists: false` in a policy file trusts the
+    #: upstream's own filter instead: an explicit, per-profile choice, never the default
+    recheck_lists: bool = True
 
     def operation(self, method: str, rel_path: str) -> Operation | None:
         for op in self.operations:
@@ -112,6 +116,7 @@ _TOP_KEYS = frozenset(
         "not_found",
         "label_key_pattern",
         "operations",
+        "recheck_lists",
     }
 )
 _OP_KEYS = frozenset({"method", "path", "kind", "name", "access", "stream", "run_id_from"})
@@ -135,6 +140,14 @@ def _str(data: Mapping[str, object], key: str, default: str, where: Location, pr
     value = data.get(key, default)
     if not isinstance(value, str):
         problems.add((*where, key), "must be a string", label=f"{_dotted(where) or 'profile'}.{key}")
+        return default
+    return value
+
+
+def _bool(data: Mapping[str, object], key: str, default: bool, problems: _Problems) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        problems.add((key,), "must be true or false")
         return default
     return value
 
@@ -268,6 +281,7 @@ def profile_from_mapping(data: Mapping[str, object]) -> LabelProfile:
         not_found_body=body,
         not_found_content_type=ctype,
         label_key_pattern=_pattern(_str(data, "label_key_pattern", base.label_key_pattern, (), problems), problems),
+        recheck_lists=_bool(data, "recheck_lists", True, problems),
     )
     if not problems.items:
         _check_profile(profile, problems)

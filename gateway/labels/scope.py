@@ -102,7 +102,7 @@ class OrgScope:
             query = scope.query(ex.request.raw_query)
             if op.stream:
                 return Prepared(query, body, stream=scope.sse_filter, long_lived=True)
-            return Prepared(query, body, whole=scope.filter_list)
+            return Prepared(query, body, whole=scope.filter_list if scope.profile.recheck_lists else None)
         if op.is_run_level:
             run_id, body = await self._run_id(ex, scope, op, body)
             await self._check_owner(ex, match, scope, run_id)

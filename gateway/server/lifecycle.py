@@ -80,7 +80,7 @@ class Tracker:
                     self.stream = True
                 headers.append(header)
             headers.append(self.request_id)
-            message = {**message, "headers": headers}
+            message["headers"] = headers  # the app's own message, built for this one send
             self.status = message["status"]
             times = self.times
             if times.upstream_started:

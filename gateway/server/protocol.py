@@ -3,9 +3,19 @@ plus what it lacks, with its per-request timers made cheap.
 
 - a deadline for the request head (GATEWAY_HEADER_TIMEOUT: 408 and close; also for idle new
   connections) and a bound on the bytes buffered before the head is complete (431 and close);
+- a deadline for the whole request, body included (GATEWAY_BODY_TIMEOUT), counted from the
+  same start as the head's (the request's first byte; for a connection's first request, its
+  accept), as Go's `http.Server.ReadTimeout` and Envoy's `request_timeout` count: a body
+  trickled a byte at a time cannot outlast it, which nginx's `client_body_timeout` (a bound
+  on the gap between reads) does not stop. When it passes, the request's task is cancelled
+  (which aborts an upstream request its body was being streamed to: that connection is
+  closed, never reused) and the app answers 408 (`Cycle.expire`); if the response head has
+  left already, the connection is closed instead (the client sees a truncated response);
 - uvicorn's keep-alive timeout, unchanged in effect;
-- both deadlines are `Deadline`s: one timer per connection, re-armed only when it fires,
+- all three are `Deadline`s: one timer per connection, re-armed only when it fires,
   instead of a timer created and cancelled for every request;
+- the scope is built once, when the head is complete, and the request's `Cycle` directly
+  (uvicorn builds both in steps, then the gateway re-classed its cycle);
 - responses are written by `gateway.server.response_cycle.Cycle`.
 """
 
@@ -16,19 +26,24 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
+import httptools
 import orjson
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.flow_control import service_unavailable
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from gateway.config.load import Limits
 from gateway.front.trusted_proxies import new_request_id
-from gateway.server.response_cycle import Cycle
+from gateway.server.response_cycle import Cycle, body_late
 
 access = logging.getLogger("gateway.access")
 
 #: set from the settings by the app (each worker builds its app before serving)
 LIMITS = Limits()
 LINGER_SECONDS = 1.0
+#: every scope's `asgi` entry (uvicorn builds one per request; nobody writes to it)
+ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 
 def configure(limits: Limits) -> None:
@@ -63,8 +78,9 @@ class Deadline:
     def pending(self) -> bool:
         return self.at is not None
 
-    def start(self) -> None:
-        self.at = self.loop.time() + self.timeout
+    def start(self, at: float | None = None) -> None:
+        """From now on, or until `at` (loop time) if given."""
+        self.at = self.loop.time() + self.timeout if at is None else at
         if self._timer is None:
             self._timer = self.loop.call_at(self.at, self._check)
 
@@ -95,6 +111,8 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         self._head = Deadline(self.loop, LIMITS.header_timeout, self._head_timeout)
         #: uvicorn's keep-alive: an idle connection is closed then
         self._idle = Deadline(self.loop, self.timeout_keep_alive, self.timeout_keep_alive_handler)
+        #: the whole request, body included, must be in by then (408); started with the head's
+        self._body = Deadline(self.loop, LIMITS.body_timeout, self._body_timeout)
         self._head_bytes = 0
         self._lingering = False
 
@@ -105,14 +123,19 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._head.cancel()
         self._idle.cancel()
+        self._body.cancel()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        """uvicorn's, without its scope: it is built once, when the head is complete."""
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         if not self._head.pending:
             self._arm()
 
     def on_headers_complete(self) -> None:
+        head_until = self._head.at
         self._head.clear()
         if not self.url.startswith(b"/") or b"#" in self.url:
             # absolute-form (`GET http://evil/x`), authority-form or `*`: httptools would keep only
@@ -120,10 +143,59 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
             # A fragment is never sent by a client; httptools would drop it silently.
             self._refuse(400, b"Bad Request", "bad_request_target", "the request target must start with '/'")
             return
-        previous = self.cycle
-        super().on_headers_complete()
-        if self.cycle is not previous and self.cycle is not None:  # not an upgrade: a new request
-            Cycle.adopt(self.cycle, self.loop)
+        parser = self.parser
+        http_version = parser.get_http_version()
+        scope = self._scope(http_version, parser.get_method().decode("ascii"))
+        self.scope = scope  # type: ignore[assignment]  # a plain dict: same keys
+        if parser.should_upgrade() and self._should_upgrade():
+            return  # uvicorn hands the connection to its WebSocket protocol (`handle_websocket_upgrade`)
+        app = self.app
+        limit = self.limit_concurrency
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            app = service_unavailable
+            self.logger.warning("Exceeded concurrency limit.")
+        existing = self.cycle
+        keep_alive = http_version != "1.0" and parser.should_keep_alive()
+        self.cycle = Cycle(scope, self, keep_alive, self.expect_100_continue)
+        if existing is None or existing.response_complete:
+            self._start_asgi_task(self.cycle, app)
+        else:  # pipelined: queued behind the response being written
+            self.flow.pause_reading()
+            self.pipeline.appendleft((self.cycle, app))
+        # the request began when the head's deadline was started
+        begun = self.loop.time() if head_until is None else head_until - LIMITS.header_timeout
+        self._body.start(begun + LIMITS.body_timeout)
+
+    def _scope(self, http_version: str, method: str) -> dict[str, Any]:
+        """The ASGI scope (uvicorn's, less `state`: the app keeps no lifespan state)."""
+        parsed = httptools.parse_url(self.url)
+        raw_path = parsed.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = unquote(path)
+        return {
+            "type": "http",
+            "asgi": ASGI,
+            "http_version": http_version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "root_path": "",
+            "headers": self.headers,
+            "method": method,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": parsed.query or b"",
+        }
+
+    def on_message_complete(self) -> None:
+        """uvicorn's, with the body deadline cleared."""
+        self._body.clear()
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
+            return
+        cycle.more_body = False
+        cycle.message_event.set()
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
@@ -152,6 +224,15 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         else:
             self._idle.start()
 
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """uvicorn's (0.54.0, without its opt-in `reset_contextvars`), keeping the task on the
+        cycle so that a missed body deadline can cancel it."""
+        assert isinstance(cycle, Cycle)
+        task = self.loop.create_task(cycle.run(app))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+        cycle.task = task
+
     def _unset_keepalive_if_required(self) -> None:
         """uvicorn calls this when data arrives or the connection is lost."""
         self._idle.clear()
@@ -173,7 +254,17 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
             f"request headers not received within {LIMITS.header_timeout:g} s",
         )
 
-    def _linger(self) -> None:
+    def _body_timeout(self) -> None:
+        cycle = self.cycle
+        if self.transport.is_closing() or cycle is None or not cycle.more_body:
+            return
+        if isinstance(cycle, Cycle) and cycle.task is not None:
+            cycle.expire()
+            return
+        # a pipelined request still queued behind a response: nothing to cancel, only to close
+        self._refuse(408, b"Request Timeout", "request_timeout", body_late(LIMITS.body_timeout))
+
+    def linger(self) -> None:
         """Close without losing the answer: closing a socket with unread input makes the kernel
         send a reset that can overtake the response, so half-close, drop what still arrives
         for a moment (as nginx's lingering close does), then close."""
@@ -190,7 +281,7 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         self._head.clear()
         if self.cycle is None or self.cycle.response_complete:
             self.transport.write(raw_error(status, reason, code, description))
-        self._linger()
+        self.linger()
         if access.isEnabledFor(logging.INFO):
             client = self.client[0] if self.client else ""
             access.info(

@@ -6,17 +6,40 @@
   same, and a regular expression over the identity headers cost measurably more:
   docs/performance.md, "Measurements behind the code").
 - The response head waits for the first body chunk so both leave in one system call: one
-  trip through the kernel instead of two. At the latest it leaves at the end of the
-  event-loop turn, so a stream's head is never held back.
+  trip through the kernel instead of two. A head without a length (a stream) or with a
+  length of 0 leaves at the latest at the end of the event-loop turn, so a stream's head is
+  never held back; a head with a length has nothing to tell before its body.
+- Built directly by the protocol (not uvicorn's constructor), with its own `run`; uvicorn's
+  access-log line is not written (`gateway serve` logs each request itself).
+- A request whose body missed GATEWAY_BODY_TIMEOUT is `expire`d: its task is cancelled with
+  `BODY_TIMEOUT` (the app answers 408: `body_timed_out`), or, once a response head is out,
+  the connection is closed at once. A connection closed with request bytes still unread
+  lingers (the protocol's `linger`): a plain close would make the kernel reset it, and the
+  reset can overtake the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, RequestResponseCycle
-from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+
+if TYPE_CHECKING:
+    from gateway.server.protocol import HeaderLimitsProtocol
+
+#: the message a request's task is cancelled with when its body missed the deadline
+BODY_TIMEOUT = "gateway: the request body missed GATEWAY_BODY_TIMEOUT"
+
+
+def body_timed_out(cancel: BaseException) -> bool:
+    """True if `cancel` (a CancelledError) is the body deadline's, not a shutdown's."""
+    return cancel.args == (BODY_TIMEOUT,)
+
+
+def body_late(timeout: float) -> str:
+    return f"request body not received within {timeout:g} s"
+
 
 #: every byte uvicorn's header name and value patterns refuse
 _BAD_NAME = bytes(b for b in range(256) if HEADER_RE.match(bytes([b])))
@@ -30,13 +53,64 @@ class Cycle(RequestResponseCycle):
     held = b""
     #: given by the protocol (`asyncio.get_running_loop()` costs a getpid() system call in 3.11)
     loop: asyncio.AbstractEventLoop
+    #: the connection (for its lingering close)
+    connection: HeaderLimitsProtocol
+    #: the request's task, once started (cancelled by `expire`)
+    task: asyncio.Task[None] | None = None
 
-    @classmethod
-    def adopt(cls, cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop) -> None:
-        """uvicorn builds its own cycle; this class only replaces methods (its own state has
-        class defaults) and the request's task has not run yet, so switching the class is safe."""
-        cycle.__class__ = cls
-        cycle.loop = loop  # type: ignore[attr-defined]  # it is a Cycle now
+    def __init__(
+        self, scope: dict[str, Any], connection: HeaderLimitsProtocol, keep_alive: bool, expect_100_continue: bool
+    ) -> None:
+        """uvicorn's state, set directly (its `__init__` takes eleven arguments, most of them
+        the same for every request of a connection)."""
+        self.scope = scope  # type: ignore[assignment]
+        self.connection = connection
+        self.transport = connection.transport
+        self.flow = connection.flow
+        self.loop = connection.loop
+        self.logger = connection.logger
+        self.default_headers = connection.server_state.default_headers
+        self.message_event = asyncio.Event()
+        self.on_response = connection.on_response_complete
+        self.disconnected = False
+        self.keep_alive = keep_alive
+        self.waiting_for_100_continue = expect_100_continue
+        self.body = bytearray()
+        self.more_body = True
+        self.response_started = False
+        self.response_complete = False
+        self.chunked_encoding: bool | None = None
+        self.expected_content_length = 0
+
+    async def run(self, app: Any) -> None:
+        """uvicorn's `run_asgi` (0.54.0) less its per-request closure; the access log is off."""
+        try:
+            await app(self.scope, self.receive, self.send)
+        except BaseException as exc:
+            self.logger.error("Exception in ASGI application\n", exc_info=exc)
+            if not self.response_started:
+                await self.send_500_response()
+            else:
+                self.transport.close()
+        else:
+            if not self.response_started and not self.disconnected:
+                self.logger.error("ASGI callable returned without starting response.")
+                await self.send_500_response()
+            elif not self.response_complete and not self.disconnected:
+                self.logger.error("ASGI callable returned without completing response.")
+                self.transport.close()
+        finally:
+            self.on_response = _nothing
+
+    def expire(self) -> None:
+        """The request body missed its deadline: the request ends here, and so does the connection."""
+        self.keep_alive = False
+        if self.response_started:  # too late for a 408: cut the response, drop the connection
+            self.disconnected = True
+            self.held = b""
+            self.transport.close()
+        if self.task is not None and not self.task.done():
+            self.task.cancel(BODY_TIMEOUT)
 
     async def send(self, message: Any) -> None:
         if self.flow.write_paused and not self.disconnected:
@@ -48,17 +122,14 @@ class Cycle(RequestResponseCycle):
                 raise RuntimeError(f"Expected ASGI message 'http.response.start', but got '{message['type']}'.")
             self.response_started = True
             self.waiting_for_100_continue = False
-            if self.access_log:  # off in `gateway serve`, which logs itself (gateway.observe.access_log)
-                self.access_logger.info(
-                    '%s - "%s %s HTTP/%s" %d',
-                    get_client_addr(self.scope),
-                    self.scope["method"],
-                    get_path_with_query_string(self.scope),
-                    self.scope["http_version"],
-                    message["status"],
-                )
-            self.held = self._head(message["status"], self.default_headers + list(message.get("headers", [])))
-            self.loop.call_soon(self._flush)
+            headers = message.get("headers", [])
+            if self.default_headers:  # none in `gateway serve` (no Server, no Date)
+                headers = self.default_headers + list(headers)
+            self.held = self._head(message["status"], headers)
+            if self.chunked_encoding or not self.expected_content_length:
+                # a stream (or an empty body) may be a while coming: the head leaves this turn.
+                # A head with a length waits for its first body bytes instead, whenever they come
+                self.loop.call_soon(self._flush)
         elif not self.response_complete:
             if message["type"] != "http.response.body":
                 self._flush()
@@ -116,7 +187,10 @@ class Cycle(RequestResponseCycle):
             self.response_complete = True
             self.message_event.set()
             if not self.keep_alive:
-                self.transport.close()
+                if self.more_body:  # the request's body is still coming: close without a reset
+                    self.connection.linger()
+                else:
+                    self.transport.close()
             self.on_response()
 
     def _write(self, data: bytes) -> None:
@@ -134,3 +208,7 @@ class Cycle(RequestResponseCycle):
 def _clean(data: bytes, refused: bytes) -> bool:
     """True if `data` holds none of the bytes in `refused`."""
     return len(data.translate(None, refused)) == len(data)
+
+
+def _nothing() -> None:
+    pass

@@ -162,3 +162,8 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         parse("GET", "/x", "--as", "robot")
     assert info.value.code == 2
+
+
+def test_durably_lists_are_re_checked_by_default() -> None:
+    result = decide("GET", "/customer/api/durably/runs", human("viewer"))
+    assert "list answers are re-checked: runs of other organizations are dropped" in result.label_rewrite

@@ -124,3 +124,27 @@ def test_serve_with_bad_config_exits_with_problems_not_a_traceback() -> None:
     result = gateway("serve", env={"GATEWAY_TENANTS": "customer"})
     assert result.returncode == 1
     assert result.stderr.strip() == "error: GATEWAY_TENANT_CUSTOMER_MODE: tenant is listed but has no settings"
+
+
+def test_a_profile_that_trusts_the_upstream_list_filter_says_so_in_check_and_explain(tmp_path: Path) -> None:
+    (tmp_path / "labels.yaml").write_text(
+        "label_profiles:\n  trusted:\n    operations:\n      - {method: GET, path: /runs, kind: list}\n"
+        "    recheck_lists: false\n"
+    )
+    (tmp_path / "r.yaml").write_text(
+        "tenant: customer\nroutes:\n  - id: x\n    path: /api/durably/runs\n    methods: [GET]\n"
+        "    allow: {human: {}}\n    forward: {upstream: jobs}\n    labels: trusted\n"
+    )
+    env = seed_env() | {"GATEWAY_POLICIES_DIR": str(tmp_path)}
+    checked = gateway("check", env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert "(labels trusted, lists NOT re-checked)" in checked.stdout
+    explained = gateway("explain", "GET", "/customer/api/durably/runs", "--as", "human", "--org", "acme", env=env)
+    assert "list answers are NOT re-checked" in explained.stdout, explained.stdout
+    (tmp_path / "labels.yaml").write_text(
+        "label_profiles:\n  trusted:\n    operations:\n      - {method: GET, path: /runs, kind: list}\n"
+        "    recheck_lists: 'no'\n"
+    )
+    refused = gateway("check", env=env)
+    assert refused.returncode == 1
+    assert "label profile 'trusted': recheck_lists: must be true or false" in refused.stderr

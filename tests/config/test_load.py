@@ -130,3 +130,23 @@ def test_redacted_view_hides_every_secret() -> None:
     for secret in ("kratos-admin-secret", "ory_pat_dealer_key_1234", "s3cr3t-value"):
         assert secret not in text
     assert "dealer-gw" in text
+
+
+def test_the_body_deadline_defaults_to_30_s_bounds_the_whole_request_and_is_shown() -> None:
+    settings = load_settings(BASE)
+    assert settings.limits.body_timeout == 30.0
+    assert redacted(settings)["limits"] == {
+        "max_header_bytes": 16384,
+        "header_timeout": 10.0,
+        "body_timeout": 30.0,
+        "max_body_bytes": 1 << 20,
+        "max_streams": 1000,
+        "stream_recheck_seconds": 30.0,
+        "shutdown_timeout": 30.0,
+    }
+    assert load_settings({**BASE, "GATEWAY_BODY_TIMEOUT": "12.5"}).limits.body_timeout == 12.5
+    assert problems({**BASE, "GATEWAY_BODY_TIMEOUT": "soon"}) == ["GATEWAY_BODY_TIMEOUT: not a number: 'soon'"]
+    assert problems({**BASE, "GATEWAY_BODY_TIMEOUT": "0"})[0].startswith("GATEWAY_BODY_TIMEOUT: out of range")
+    assert problems({**BASE, "GATEWAY_BODY_TIMEOUT": "5"}) == [
+        "GATEWAY_BODY_TIMEOUT: bounds the whole request, head included: must be >= GATEWAY_HEADER_TIMEOUT"
+    ]

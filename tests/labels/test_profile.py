@@ -94,6 +94,8 @@ def test_profile_from_mapping_defaults() -> None:
     events = classify(p, "GET", "/jobs/events")
     assert events is not None and events.stream and events.name == "events"
     assert p.not_found_body == b'{"error":"Run not found"}'
+    assert p.recheck_lists is True  # list answers are re-checked unless a profile says otherwise
+    assert profile_from_mapping({**MINIMAL, "recheck_lists": False}).recheck_lists is False
 
 
 def test_durably_profile_round_trips_through_mapping() -> None:
@@ -114,6 +116,7 @@ def test_durably_profile_round_trips_through_mapping() -> None:
         ({"colour": "red"}, "colour: unknown field"),
         ({"key_fields": "idempotencyKey"}, "key_fields"),
         ({"label_key_pattern": "("}, "label_key_pattern"),
+        ({"recheck_lists": "no"}, "recheck_lists: must be true or false"),
         ({"not_found": {"status": 200}}, "not_found.status"),
         ({"operations": [{"method": "FETCH", "path": "/x", "kind": "list"}]}, "operations[0].method"),
         ({"operations": [{"method": "GET", "path": "x", "kind": "list"}]}, "operations[0].path"),

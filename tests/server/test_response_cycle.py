@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
-from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from gateway.server.response_cycle import Cycle
+from gateway.server.response_cycle import Cycle, body_timed_out
 
 
 class Transport:
@@ -31,23 +31,31 @@ class Transport:
         self.closed = True
 
 
-def cycle(transport: Transport, method: str = "GET", keep_alive: bool = True) -> Cycle:
-    done: list[bool] = []
-    made = RequestResponseCycle(
-        scope={"method": method, "http_version": "1.1"},  # type: ignore[typeddict-item]
-        transport=transport,  # type: ignore[arg-type]
-        flow=FlowControl(transport),  # type: ignore[arg-type]
-        logger=logging.getLogger("test"),
-        access_logger=logging.getLogger("test"),
-        access_log=False,
-        default_headers=[],
-        message_event=asyncio.Event(),
-        expect_100_continue=False,
-        keep_alive=keep_alive,
-        on_response=lambda: done.append(True),
-    )
-    Cycle.adopt(made, asyncio.get_running_loop())
-    assert isinstance(made, Cycle)
+class Connection:
+    """What a cycle takes from its connection: transport, flow, loop, logger, server state,
+    the response-complete callback, and the lingering close."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.transport = transport
+        self.flow = FlowControl(transport)  # type: ignore[arg-type]
+        self.logger = logging.getLogger("test")
+        self.server_state = SimpleNamespace(default_headers=[])
+        self.lingered = False
+        self.done: list[bool] = []
+
+    def on_response_complete(self) -> None:
+        self.done.append(True)
+
+    def linger(self) -> None:
+        self.lingered = True
+        self.transport.close()
+
+
+def cycle(transport: Transport, method: str = "GET", keep_alive: bool = True, body_read: bool = True) -> Cycle:
+    scope = {"method": method, "http_version": "1.1"}
+    made = Cycle(scope, Connection(transport), keep_alive, False)  # type: ignore[arg-type]
+    made.more_body = not body_read
     return made
 
 
@@ -130,3 +138,34 @@ async def test_a_body_longer_than_announced_still_sends_the_head_first() -> None
     with pytest.raises(RuntimeError, match="longer than Content-Length"):
         await c.send(body(b"too long"))
     assert t.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n"]
+
+
+async def test_closing_with_the_request_body_unread_lingers_instead() -> None:
+    t = Transport()
+    c = cycle(t, keep_alive=False, body_read=False)
+    await c.send(start([(b"content-length", b"0")], status=408))
+    await c.send(body(b""))
+    assert t.closed and c.connection.lingered  # type: ignore[attr-defined]
+
+
+async def test_an_expired_cycle_cancels_its_task_with_the_body_deadline_message() -> None:
+    t = Transport()
+    c = cycle(t, body_read=False)
+    c.task = asyncio.ensure_future(asyncio.sleep(10))
+    await asyncio.sleep(0)
+    c.expire()
+    with pytest.raises(asyncio.CancelledError) as cancelled:
+        await c.task
+    assert body_timed_out(cancelled.value)
+    assert not c.keep_alive and not t.closed  # the app answers 408, then the connection closes
+
+
+async def test_an_expired_cycle_whose_answer_started_is_cut_and_closed() -> None:
+    t = Transport()
+    c = cycle(t, body_read=False)
+    await c.send(start([(b"content-length", b"10")]))
+    await c.send(body(b"12345", more=True))
+    c.expire()
+    await c.send(body(b"67890"))  # dropped: the connection is gone
+    assert t.closed and c.disconnected
+    assert t.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n12345"]

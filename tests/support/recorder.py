@@ -3,7 +3,9 @@ JSON echo and keeps what it received (method, raw target, headers, body) for tes
 
     python -m tests.support.recorder --port 9000
 
-`GET /__recorder/requests` lists the recordings, `DELETE /__recorder/requests` clears them.
+`GET /__recorder/requests` lists the recordings, `DELETE /__recorder/requests` clears them;
+a request whose sender went away before the end of its body is recorded with
+`"complete": false` and the part of the body that came.
 Paths under `/sse/` answer with a never-ending event stream (one event per 0.2 s);
 `/big/<n>` answers with n bytes (`0123456789` repeated), streamed in 64 KiB chunks.
 """
@@ -33,10 +35,12 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _json(send, 200, RECORDED)
         return
     body = b""
+    complete = False
     while True:
         message = await receive()
         body += message.get("body", b"")
         if not message.get("more_body"):
+            complete = message["type"] == "http.request"  # else the sender went away mid-body
             break
     RECORDED.append(
         {
@@ -44,6 +48,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             "target": target,
             "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
             "body_b64": base64.b64encode(body).decode(),
+            "complete": complete,
         }
     )
     if target.startswith("/sse/"):
