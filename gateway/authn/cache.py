@@ -26,6 +26,7 @@ from typing import Protocol
 
 from gateway.authn.verdict import Verdict
 from gateway.config.load import CacheSettings
+from gateway.observe import tracing
 
 Clock = Callable[[], float]
 Loader = Callable[[], Awaitable[Verdict]]
@@ -149,11 +150,13 @@ class DecisionCache:
         task = self._inflight.get(key)
         if task is None:
             self.stats.misses += 1
+            tracing.note("gateway.authn.cache", "miss")  # this request's load (its Ory call is a child span)
             task = asyncio.ensure_future(self._load(key, load))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._landed(key, done))
         else:
             self.stats.joins += 1
+            tracing.note("gateway.authn.cache", "join")  # waits for another request's load
         return await asyncio.shield(task)
 
     def evict_session(self, tenant: str, session_id: str) -> int:
@@ -167,6 +170,7 @@ class DecisionCache:
             entry = await self.shared.get(key)
             if entry is not None and entry.expires > self._clock():
                 self.backend.set(key, entry)
+                tracing.note("gateway.authn.cache", "shared")  # another replica's decision, from Redis
                 return entry.decision
         decision = self._stamped(key, await load())
         entry = self._entry(decision)
