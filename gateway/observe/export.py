@@ -11,7 +11,8 @@ its own, whatever else runs in the process.
 Never on the request path: ended spans go into the `BatchSpanProcessor`'s bounded queue
 (`OTEL_BSP_MAX_QUEUE_SIZE`; full means dropped, never waited for) and a background thread
 sends them in batches over OTLP/HTTP (protobuf). A collector that is slow, down or
-answering errors costs that thread its retries, not a request its time.
+answering errors costs that thread its retries, not a request its time; the SDK's
+complaints about it (logger `opentelemetry`) are let through once a minute per logger.
 
 Attributes are chosen here, from an allow-list: tenant, route id and pattern, decision,
 deny reason, status, method, principal kind, upstream, Ory service and operation. No
@@ -22,6 +23,7 @@ are recorded as their fixed reason id, never as a message or stack trace.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import uuid
 from collections.abc import Mapping
@@ -46,6 +48,12 @@ from gateway.observe.tracing import ACTIVE, Active, Attributes, Kind, RequestTra
 
 #: seconds `shutdown` waits for the last batch to leave
 SHUTDOWN_SECONDS = 2.0
+#: the SDK's loggers that speak once per failed batch, retry or dropped span
+NOISY_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.common.http",
+    "opentelemetry.sdk._shared_internal",
+)
 KINDS = {"internal": SpanKind.INTERNAL, "client": SpanKind.CLIENT}
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 #: `Exchange.log` field -> server span attribute (an allow-list: nothing else is exported)
@@ -96,6 +104,8 @@ class Export:
         )
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer("gateway")
+        for name in NOISY_LOGGERS:
+            logging.getLogger(name).addFilter(OncePerMinute())
 
     def server(self, parent: Parent | None, request: RequestView) -> RequestTrace:
         """The request's span: a child of the caller's, or the root of a new trace."""
@@ -188,6 +198,20 @@ class Live(Active, Scope):
     def fail(self, reason: str) -> None:
         self.span.set_attribute("error.type", reason)
         self.span.set_status(Status(StatusCode.ERROR, reason))
+
+
+class OncePerMinute(logging.Filter):
+    """One record a minute from a logger: a collector that is down is said, not shouted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = -60.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.created - self.last < 60.0:
+            return False
+        self.last = record.created
+        return True
 
 
 def failed(span: Span, error: BaseException) -> None:
