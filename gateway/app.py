@@ -143,7 +143,8 @@ class GatewayApp:
         self.metrics.request(tenant, rule, decision, ex.status, None if tracker.stream else duration)
         if times.upstream:
             self.metrics.upstream(str(fields.get("upstream", "")), times.upstream)
-        self.tracing.finish(ex.trace, fields, ex.status)
+        if ex.trace.span is not None:  # recorded (export on): end the request's span
+            self.tracing.finish(ex.trace, fields, ex.status)
         accesslog.emit(ex, times, duration)
 
     async def _readyz(self, gw: Gateway, ex: Exchange) -> None:

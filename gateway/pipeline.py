@@ -25,7 +25,8 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     route = found.route
     log = ex.log
     log["tenant"], log["rule"] = where.tenant, route.id
-    tracing.note("http.route", route.pattern.text)  # the request span's route (attributes only when exported)
+    if tracing.recording:  # spans are exported: the request span's route
+        tracing.note("http.route", route.pattern.text)
     ex.kinds = route.kinds
     principal = None
     if not route.anonymous:

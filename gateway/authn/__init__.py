@@ -97,10 +97,11 @@ class TenantAuthenticator:
 
     async def _decide(self, attempt: Attempt) -> Verdict:
         key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
-        tracing.note("gateway.credential_source", attempt.authenticator)
         hit = self.cache.cached(key)
+        if tracing.recording:  # on the `authenticate` span: which source, and whether Ory is asked
+            tracing.note("gateway.credential_source", attempt.authenticator)
+            tracing.note("gateway.authn.cache", "hit" if hit is not None else "miss")
         if hit is not None:
-            tracing.note("gateway.authn.cache", "hit")
             return hit
         return await self.cache.get_or_load(key, lambda: self.sources[attempt.authenticator](attempt))
 

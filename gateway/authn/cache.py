@@ -150,7 +150,6 @@ class DecisionCache:
         task = self._inflight.get(key)
         if task is None:
             self.stats.misses += 1
-            tracing.note("gateway.authn.cache", "miss")  # this request's load (its Ory call is a child span)
             task = asyncio.ensure_future(self._load(key, load))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._landed(key, done))

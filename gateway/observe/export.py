@@ -43,7 +43,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 from gateway.config.settings import TracingSettings
 from gateway.errors import GatewayError
 from gateway.front.request import RequestView
-from gateway.observe.tracecontext import Parent
+from gateway.observe.tracecontext import Parent, traceparent
 from gateway.observe.tracing import ACTIVE, Active, Attributes, Kind, RequestTrace, Scope
 
 #: seconds `shutdown` waits for the last batch to leave
@@ -123,9 +123,9 @@ class Export:
             "gateway.request_id": request.request_id,
         }
         span = self.tracer.start_span(method, context, SpanKind.SERVER, attributes)
-        ids = span.get_span_context()
         state = parent.state if parent is not None else ""
-        return RequestTrace(f"{ids.trace_id:032x}", f"{ids.span_id:016x}", ids.trace_flags.sampled, state, span)
+        ids = span.get_span_context()
+        return RequestTrace(f"{ids.trace_id:032x}", ids.trace_flags.sampled, state, headers_of(span, state), span)
 
     def finish(self, trace: RequestTrace, log: Mapping[str, object], status: int) -> None:
         span = cast(Span, trace.span)
@@ -164,14 +164,15 @@ class Export:
         worker.join(SHUTDOWN_SECONDS)
 
 
-class Live(Active, Scope):
+class Live(Scope):
     """A recorded span while its `with` block runs: the active one inside it."""
 
-    __slots__ = ("client", "token")
+    __slots__ = ("client", "headers", "span", "state", "token")
 
     def __init__(self, span: Span, state: str, client: bool) -> None:
-        ids = span.get_span_context()
-        super().__init__(f"{ids.trace_id:032x}", f"{ids.span_id:016x}", ids.trace_flags.sampled, state, span)
+        self.span = span
+        self.state = state
+        self.headers = headers_of(span, state)
         self.client = client
         self.token: Token[Active | None] | None = None
 
@@ -182,10 +183,9 @@ class Live(Active, Scope):
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         if self.token is not None:
             ACTIVE.reset(self.token)
-        span = cast(Span, self.span)
         if error is not None:
-            failed(span, error)
-        span.end()
+            failed(self.span, error)
+        self.span.end()
 
     def set(self, key: str, value: str | bool | int | float) -> None:
         self.span.set_attribute(key, value)
@@ -198,6 +198,13 @@ class Live(Active, Scope):
     def fail(self, reason: str) -> None:
         self.span.set_attribute("error.type", reason)
         self.span.set_status(Status(StatusCode.ERROR, reason))
+
+
+def headers_of(span: api.Span, state: str) -> tuple[tuple[bytes, bytes], ...]:
+    """`traceparent` (and the caller's `tracestate`) naming `span` as the parent."""
+    ids = span.get_span_context()
+    parent = (b"traceparent", traceparent(f"{ids.trace_id:032x}", f"{ids.span_id:016x}", ids.trace_flags.sampled))
+    return (parent, (b"tracestate", state.encode("latin-1"))) if state else (parent,)
 
 
 class OncePerMinute(logging.Filter):

@@ -263,7 +263,8 @@ class TimedUpstreams(Upstreams):
         except BadGateway:
             self._failed(plan.upstream, "unreachable")
             raise
-        tracing.response(status)  # on the upstream call's span (gateway.pipeline opened it)
+        if tracing.recording:  # on the upstream call's span (gateway.pipeline opened it)
+            tracing.response(status)
         return status
 
     def _failed(self, name: str, error: str) -> None:

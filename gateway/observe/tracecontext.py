@@ -1,7 +1,7 @@
 """W3C Trace Context (https://www.w3.org/TR/trace-context/): `traceparent` and `tracestate`.
 
     parse(traceparents, tracestates) -> Parent | None   what a caller sent, or None: start a new trace
-    new_trace_id(), new_span_id()                      random ids (never all zeros)
+    new_ids()                                           a trace id and a span id, random, never zero
     traceparent(trace_id, span_id, sampled)             the header value, version 00
 
 Parsing follows the spec's rules for a receiver: exactly one `traceparent`; lower-case hex
@@ -12,25 +12,28 @@ headers are joined, checked member by member (key and value grammar, at most 32 
 no duplicate keys) and dropped as a whole if any member is malformed; above 512 characters,
 members longer than 128 go first, then members from the end (the spec's truncation order).
 
-Ids are ASCII hex as `str`: they go into headers and log lines as they are. The random
-source is `random.getrandbits` (as OpenTelemetry's SDK uses): ids must be unique, not secret.
+Ids are lower-case hex, random (`os.urandom`): W3C asks for random trace ids, and other
+services sample by their low bits. They are drawn 1,024 requests' worth at a time and handed
+out by slicing, because drawing and formatting them one by one was a third of the
+gateway's whole tracing cost per request (measured under callgrind).
 """
 
 from __future__ import annotations
 
-import random
+import os
 import re
 from typing import NamedTuple
 
 MAX_STATE_MEMBERS = 32
 MAX_STATE_CHARS = 512
 LONG_STATE_MEMBER = 128
+#: 48 hex digits per request (a trace id and a span id), drawn for this many requests at once
+BATCH = 1024
 
-_HEX32 = re.compile(r"[0-9a-f]{32}")
-_HEX16 = re.compile(r"[0-9a-f]{16}")
-_HEX2 = re.compile(r"[0-9a-f]{2}")
-_INVALID_TRACE = "0" * 32
-_INVALID_SPAN = "0" * 16
+#: version, trace id, parent id, flags, and what a later version may add after a dash
+_TRACEPARENT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?", re.DOTALL)
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
 
 _KEY_CHARS = r"[a-z0-9_\-*/]"
 _STATE_MEMBER = re.compile(
@@ -53,19 +56,15 @@ def parse(traceparents: list[bytes], tracestates: list[bytes]) -> Parent | None:
     """The caller's context from every `traceparent` and `tracestate` header it sent."""
     if len(traceparents) != 1:  # none, or several: nothing to continue
         return None
-    value = traceparents[0].strip().decode("latin-1")
-    if len(value) < 55 or value[2] != "-" or value[35] != "-" or value[52] != "-":
+    found = _TRACEPARENT.fullmatch(traceparents[0].strip())
+    if found is None:
         return None
-    version, trace_id, span_id, flags = value[:2], value[3:35], value[36:52], value[53:55]
-    if not _HEX2.fullmatch(version) or version == "ff" or (version == "00" and len(value) != 55):
+    version, trace_id, span_id, flags, more = found.groups()
+    if version == b"ff" or (version == b"00" and more is not None):  # 00 is exactly 55 characters
         return None
-    if len(value) > 55 and value[55] != "-":  # a later version's extra fields follow a dash
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
-    if not (_HEX32.fullmatch(trace_id) and _HEX16.fullmatch(span_id) and _HEX2.fullmatch(flags)):
-        return None
-    if trace_id == _INVALID_TRACE or span_id == _INVALID_SPAN:
-        return None
-    return Parent(trace_id, span_id, bool(int(flags, 16) & 1), checked_state(tracestates))
+    return Parent(trace_id.decode(), span_id.decode(), bool(int(flags, 16) & 1), checked_state(tracestates))
 
 
 def checked_state(values: list[bytes]) -> str:
@@ -93,12 +92,32 @@ def _truncated(members: list[str]) -> str:
     return ",".join(members)
 
 
-def new_trace_id() -> str:
-    return "%032x" % (random.getrandbits(128) or 1)
+def new_ids() -> str:
+    """48 hex digits: a trace id (32) then a span id (16), random, neither all zeros."""
+    global _drawn, _next
+    at = _next
+    if at >= len(_drawn):
+        _drawn, at = _draw(), 0
+    _next = at + 48
+    return _drawn[at : at + 48]
 
 
-def new_span_id() -> str:
-    return "%016x" % (random.getrandbits(64) or 1)
+def _draw() -> str:
+    drawn = os.urandom(24 * BATCH).hex()
+    while "0" * 16 in drawn:  # an all-zero id (or a run that could hold one): about never
+        drawn = os.urandom(24 * BATCH).hex()
+    return drawn
+
+
+def _forget() -> None:
+    """A forked child must not hand out its parent's ids."""
+    global _drawn, _next
+    _drawn, _next = "", 0
+
+
+_drawn = ""
+_next = 0
+os.register_at_fork(after_in_child=_forget)
 
 
 def traceparent(trace_id: str, span_id: str, sampled: bool) -> bytes:

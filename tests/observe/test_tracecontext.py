@@ -8,8 +8,7 @@ from gateway.observe.tracecontext import (
     MAX_STATE_CHARS,
     Parent,
     checked_state,
-    new_span_id,
-    new_trace_id,
+    new_ids,
     parse,
     traceparent,
 )
@@ -103,9 +102,10 @@ def test_a_long_tracestate_loses_its_long_members_first_then_from_the_end() -> N
 
 
 def test_new_ids_are_hex_of_the_right_length_and_not_repeated() -> None:
-    traces = {new_trace_id() for _ in range(1000)}
-    spans = {new_span_id() for _ in range(1000)}
-    assert len(traces) == len(spans) == 1000
+    drawn = [new_ids() for _ in range(3000)]  # across batches
+    traces = {ids[:32] for ids in drawn}
+    spans = {ids[32:] for ids in drawn}
+    assert len(traces) == len(spans) == 3000
     assert all(len(t) == 32 and int(t, 16) for t in traces)
     assert all(len(s) == 16 and int(s, 16) for s in spans)
 
