@@ -39,6 +39,7 @@ from gateway.front.trusted_proxies import TrustedProxies
 from gateway.labels.scope import OrgScope
 from gateway.observe import access_log as accesslog
 from gateway.observe.metrics import CURRENT, Metrics, RequestTimes, TimedUpstreams
+from gateway.observe.tracing import Tracing
 from gateway.pipeline import handle
 from gateway.policy import PolicyStore
 from gateway.replicas.redis import Guard, RedisShared, RedisWindows, connect
@@ -57,6 +58,7 @@ class GatewayApp:
         self.settings = settings
         self.proxies = TrustedProxies(settings.trusted_proxies)
         self.metrics = Metrics()
+        self.tracing = Tracing(settings.tracing, self.proxies)
         self.drain = Drain()
         protocol.configure(settings.limits)
         upstreams = TimedUpstreams(settings.upstreams)
@@ -73,6 +75,7 @@ class GatewayApp:
             ory=httpx.AsyncClient(follow_redirects=False, cookies=NoCookies(), event_hooks=self.metrics.ory_hooks()),
             proxies=self.proxies,
             locator=Locator(settings),
+            tracing=self.tracing,
         )
         self.revocations = Revocations(self.gw, self.metrics)
         handlers: dict[str, Endpoint] = {
@@ -117,7 +120,8 @@ class GatewayApp:
         times = RequestTimes(fields)
         CURRENT.set(times)  # each ASGI request runs in its own context
         tracker = Tracker(send, receive, origin.request_id, times, self.drain)
-        ex = Exchange(scope, tracker.receive, tracker.send, request, origin, raw_path, log=fields)
+        trace = self.tracing.begin(request, client[0] if client else "")
+        ex = Exchange(scope, tracker.receive, tracker.send, request, origin, raw_path, trace, log=fields)
         try:
             check_head(scope, self.settings.limits.max_header_bytes)  # 431 / smuggling / Host, before any work
             path: str = scope["path"]
@@ -144,6 +148,8 @@ class GatewayApp:
         self.metrics.request(tenant, rule, decision, ex.status, None if tracker.stream else duration)
         if times.upstream:
             self.metrics.upstream(str(fields.get("upstream", "")), times.upstream)
+        if ex.trace.span is not None:  # recorded (export on): end the request's span
+            self.tracing.finish(ex.trace, fields, ex.status)
         accesslog.emit(ex, times, duration)
 
     async def _body_timeout(self, ex: Exchange) -> None:
@@ -192,6 +198,7 @@ class GatewayApp:
     async def startup(self) -> None:
         gw = self.gw
         settings = self.settings
+        self.tracing.start()  # OTLP export, when configured: a background thread sends the spans
         shared = windows = None
         if settings.redis_url is not None:  # never contacted here: Redis being down must not stop a start
             client = connect(settings.redis_url)
@@ -228,6 +235,7 @@ class GatewayApp:
                 result = close()
                 if result is not None:
                     await result
+        self.tracing.shutdown()  # the spans still queued, sent within a bounded wait
 
 
 class NoCookies(httpx.Cookies):

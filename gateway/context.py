@@ -13,6 +13,7 @@ from gateway.forward.headers import UpstreamHeaders
 from gateway.forward.proxy import Upstreams
 from gateway.front.locate import Locator
 from gateway.front.trusted_proxies import TrustedProxies
+from gateway.observe.tracing import Tracing
 from gateway.policy import PolicyStore
 
 if TYPE_CHECKING:
@@ -35,3 +36,5 @@ class Gateway:
     proxies: TrustedProxies
     #: canonical path -> tenant -> route, remembered per policy set
     locator: Locator
+    #: W3C trace context per request, and OTLP export when configured
+    tracing: Tracing

@@ -13,6 +13,7 @@ from gateway.context import Gateway
 from gateway.decision import Decision
 from gateway.forward.dispatch import forward_plan
 from gateway.front.exchange import Exchange
+from gateway.observe import tracing
 from gateway.policy import Builtin
 
 
@@ -24,10 +25,13 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     route = found.route
     log = ex.log
     log["tenant"], log["rule"] = where.tenant, route.id
+    if tracing.recording:  # spans are exported: the request span's route
+        tracing.note("http.route", route.pattern.text)
     ex.kinds = route.kinds
     principal = None
     if not route.anonymous:
-        principal = await gw.authn[where.tenant].authenticate(ex.request, route.kinds)
+        with tracing.span("authenticate"):  # cache hit, or the Ory call under it
+            principal = await gw.authn[where.tenant].authenticate(ex.request, route.kinds)
         log["kind"], log["principal"], log["org"] = principal.kind, principal.subject, principal.organization
         log["credential_hash"] = principal.credential_hash  # sha256: for `gateway revoke --token-hash`
         authorize(route, principal)
@@ -45,6 +49,8 @@ async def handle(gw: Gateway, ex: Exchange) -> None:
         return
     body = await targets.body(ex, match.route)  # in memory (bounded) or streamed
     prepared = await targets.labels.prepare(ex, match, decision.principal, body, decision.policies)
-    headers = gw.upstream_headers.request(ex, decision, target.upstream, prepared.drop_headers, prepared.content_type)
-    plan = forward_plan(ex.request.method, match, target, prepared, headers)
-    await targets.forward(ex, decision, plan)
+    upstream = target.upstream
+    with tracing.upstream_span(upstream, ex.request.method):  # the upstream's traceparent names this span
+        headers = gw.upstream_headers.request(ex, decision, upstream, prepared.drop_headers, prepared.content_type)
+        plan = forward_plan(ex.request.method, match, target, prepared, headers)
+        await targets.forward(ex, decision, plan)

@@ -4,6 +4,8 @@
         credentials.extract   cookie / X-Session-Token / Authorization: Bearer (ambiguity -> 401)
         sources.plan          which credential source sees which credential, in the route's order
         cache.DecisionCache   hashed keys, bounded TTL, negative caching, single flight
+                              (on the `authenticate` span: `gateway.authn.cache` hit, miss,
+                              join or shared, and `gateway.credential_source`)
         kratos / hydra / jwt  whoami, RFC 7662 introspection, local JWT verification
 
 Errors: no credential -> Unauthenticated (401); a credential presented and rejected ->
@@ -36,6 +38,7 @@ from gateway.authn.verdict import Verdict
 from gateway.config.load import CacheSettings, Settings, TenantSettings
 from gateway.errors import InvalidToken, Unauthenticated
 from gateway.front.request import RequestView
+from gateway.observe import tracing
 from gateway.principal import Kind, Principal
 
 __all__ = [
@@ -94,9 +97,13 @@ class TenantAuthenticator:
 
     async def _decide(self, attempt: Attempt) -> Verdict:
         key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
-        return self.cache.cached(key) or await self.cache.get_or_load(
-            key, lambda: self.sources[attempt.authenticator](attempt)
-        )
+        hit = self.cache.cached(key)
+        if tracing.recording:  # on the `authenticate` span: which source, and whether Ory is asked
+            tracing.note("gateway.credential_source", attempt.authenticator)
+            tracing.note("gateway.authn.cache", "hit" if hit is not None else "miss")
+        if hit is not None:
+            return hit
+        return await self.cache.get_or_load(key, lambda: self.sources[attempt.authenticator](attempt))
 
     def evict_session(self, session_id: str) -> int:
         """Forget every cached decision for a revoked Kratos session."""

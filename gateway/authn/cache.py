@@ -26,6 +26,7 @@ from typing import Protocol
 
 from gateway.authn.verdict import Verdict
 from gateway.config.load import CacheSettings
+from gateway.observe import tracing
 
 Clock = Callable[[], float]
 Loader = Callable[[], Awaitable[Verdict]]
@@ -154,6 +155,7 @@ class DecisionCache:
             task.add_done_callback(lambda done: self._landed(key, done))
         else:
             self.stats.joins += 1
+            tracing.note("gateway.authn.cache", "join")  # waits for another request's load
         return await asyncio.shield(task)
 
     def evict_session(self, tenant: str, session_id: str) -> int:
@@ -167,6 +169,7 @@ class DecisionCache:
             entry = await self.shared.get(key)
             if entry is not None and entry.expires > self._clock():
                 self.backend.set(key, entry)
+                tracing.note("gateway.authn.cache", "shared")  # another replica's decision, from Redis
                 return entry.decision
         decision = self._stamped(key, await load())
         entry = self._entry(decision)

@@ -27,6 +27,8 @@ from gateway.config.settings import (
     tenant_env_prefix,
 )
 from gateway.config.tenant import tenant_settings
+from gateway.config.tracing import describe as describe_tracing
+from gateway.config.tracing import tracing_settings
 from gateway.endpoints import RESERVED_NAMES
 from gateway.errors import ConfigError
 
@@ -96,6 +98,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_ADMIN_TOKEN",
         "GATEWAY_SHUTDOWN_TIMEOUT",
         "GATEWAY_LOG_LEVEL",
+        "GATEWAY_TRACE_TRUST",
     }
 )
 
@@ -142,6 +145,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             token_rate_per_minute=int(r.number("GATEWAY_TOKEN_RATE_PER_MINUTE", 60)),
             shutdown_timeout=r.number("GATEWAY_SHUTDOWN_TIMEOUT", 30.0),
         ),
+        tracing=tracing_settings(r),  # the OTEL_* variables and GATEWAY_TRACE_TRUST
     )
     if settings.limits.body_timeout < settings.limits.header_timeout:
         r.problem("GATEWAY_BODY_TIMEOUT", "bounds the whole request, head included: must be >= GATEWAY_HEADER_TIMEOUT")
@@ -263,6 +267,7 @@ def redacted(settings: Settings) -> dict[str, object]:
         "policies_dir": str(settings.policies_dir),
         "trusted_proxies": [str(n) for n in settings.trusted_proxies],
         "upstreams": dict(settings.upstreams),
+        "tracing": describe_tracing(settings.tracing),
         "redis": hide(settings.redis_url) if settings.redis_url else None,
         "metrics_listen": ":".join(map(str, settings.metrics_listen)) if settings.metrics_listen else None,
         "admin_token": hide(settings.admin_token),

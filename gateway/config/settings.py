@@ -76,6 +76,32 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class TracingSettings:
+    """W3C trace context and OTLP export (`gateway.config.tracing` reads the OTEL_* variables)."""
+
+    #: the OTLP/HTTP traces URL; None: export off (trace context is still propagated)
+    endpoint: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    #: seconds per export request
+    timeout: float = 10.0
+    compression: Literal["none", "gzip"] = "none"
+    certificate: str | None = None
+    client_certificate: str | None = None
+    client_key: str | None = None
+    service_name: str = "ory-gateway"
+    resource: tuple[tuple[str, str], ...] = ()
+    sampler: str = "parentbased_always_on"
+    ratio: float = 1.0
+    #: the batch span processor: seconds between exports, queue bound, batch size, seconds per export
+    schedule_delay: float = 5.0
+    max_queue: int = 2048
+    max_batch: int = 512
+    export_timeout: float = 30.0
+    #: whose traceparent is continued: `anyone` (the default) or `proxies` (GATEWAY_TRUSTED_PROXIES)
+    trust: Literal["anyone", "proxies"] = "anyone"
+
+
+@dataclass(frozen=True, slots=True)
 class CacheSettings:
     max_ttl: float = 60.0
     negative_ttl: float = 5.0
@@ -100,6 +126,7 @@ class Settings:
     log_level: str = "INFO"
     cache: CacheSettings = field(default_factory=CacheSettings)
     limits: Limits = field(default_factory=Limits)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     #: canonical host -> tenant, built once
     host_index: Mapping[str, str] = field(init=False, compare=False, repr=False)

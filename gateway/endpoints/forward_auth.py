@@ -10,7 +10,9 @@ Those headers describe the request only when the caller is a trusted proxy;
 otherwise the decision is for the decisions request itself. The answer is 200 with
 the identity headers to inject (copy them upstream: the identity part of
 `gateway.forward.headers.UpstreamHeaders`, exactly what the gateway's own forwarding
-adds), or the denial with its usual status, JSON body and `WWW-Authenticate`. Routes
+adds, `traceparent` included: the proxy forwards it so the upstream's span is a child of
+the gateway's decision span, in the caller's trace), or the denial with its usual status,
+JSON body and `WWW-Authenticate`. Routes
 that need the gateway itself to rewrite the request (label profiles, built-ins) are
 refused here: a forward-auth proxy cannot enforce them.
 """

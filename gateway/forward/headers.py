@@ -6,8 +6,9 @@ forwarding, WebSocket handshakes and `/decisions` alike. Everything the gateway 
 spelling (`_` and `.` read as `-`, any case); hop-by-hop headers and every header named
 in `Connection` are deleted; the consumed credential goes; client framing is never
 forwarded (the gateway frames the upstream request itself). Then the gateway's own
-identity headers (`gateway.forward.identity`) and the label profile's content type are
-added. `downstream_response_headers` is the way back.
+identity headers (`gateway.forward.identity`), its W3C trace context (`traceparent`, and
+the caller's `tracestate` when the caller's trace is continued: `gateway.observe.tracing`)
+and the label profile's content type are added. `downstream_response_headers` is the way back.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.decision import Decision
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.identity import identity_header_bytes
 from gateway.front.exchange import Exchange
+from gateway.observe import tracing
 
 Header = tuple[bytes, bytes]
 
@@ -68,6 +70,10 @@ FORWARDING_HEADERS = frozenset(
     }
 )
 
+#: W3C Trace Context: the gateway's span is the upstream's parent, never the client's (a valid
+#: client context is continued through the gateway's own span: gateway.observe.tracing)
+TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
+
 #: RFC 9110 section 7.6.1 plus the ones proxies traditionally treat as hop-by-hop
 HOP_BY_HOP = frozenset(
     {
@@ -88,7 +94,7 @@ HOP_BY_HOP = frozenset(
 #: framing the gateway decides itself
 FRAMING = frozenset({"content-length", "transfer-encoding", "host", "expect"})
 
-OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS
+OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS | TRACE_HEADERS
 DROP_ALWAYS = OWNED | HOP_BY_HOP | FRAMING
 
 
@@ -96,10 +102,11 @@ class UpstreamHeaders:
     """The headers an upstream receives, built in one place (per-tenant parts at start-up).
 
     `identity` is the part the gateway sets: tenant, request id, forwarding, and for a
-    principal its headers and signed assertion (what `/decisions` answers with, for the
-    proxy in front to copy upstream). `request` is everything a forwarded request carries:
-    the client's headers past the trust boundary, then the identity part, then the
-    content type the label profile wrote the body in.
+    principal its headers and signed assertion, then the trace context (what `/decisions`
+    answers with, for the proxy in front to copy upstream). `request` is everything a
+    forwarded request carries: the client's headers past the trust boundary, then the
+    identity part, then the content type the label profile wrote the body in. The trace
+    context is the active span's: the upstream call's when it is recorded, else the request's.
     """
 
     def __init__(self, settings: Settings, signer: AssertionSigner) -> None:
@@ -108,7 +115,9 @@ class UpstreamHeaders:
         self.cookies = {name: tenant.cookie_bytes for name, tenant in settings.tenants.items()}
 
     def identity(self, ex: Exchange, decision: Decision, audience: str) -> list[Header]:
-        return identity_header_bytes(decision.principal, decision.tenant, ex.origin, audience, self.signer)
+        headers = identity_header_bytes(decision.principal, decision.tenant, ex.origin, audience, self.signer)
+        headers += tracing.outgoing()
+        return headers
 
     def request(
         self,
@@ -125,6 +134,7 @@ class UpstreamHeaders:
         headers = upstream_request_headers(ex.request.headers, drop=drop, session_cookie=cookie)
         # then the identity part (what `identity` gives)
         headers += identity_header_bytes(principal, tenant, ex.origin, audience, self.signer)
+        headers += tracing.outgoing()
         if content_type is not None:
             headers.append((b"content-type", content_type.encode("latin-1")))
         return headers

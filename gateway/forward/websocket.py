@@ -3,7 +3,9 @@
 The handshake runs the same pipeline as any request (tenant, rule, authn, authz,
 `gateway.pipeline.decide`) and the upstream leg gets the same headers
 (`gateway.forward.headers.UpstreamHeaders`, less the handshake's own); a refusal
-closes before accept, which the server answers with HTTP 403. Label
+closes before accept, which the server answers with HTTP 403. The handshake is traced
+like a request (its span lasts as long as the socket; the upstream handshake carries
+its `traceparent`). Label
 profiles cannot be enforced on frames, so only `headers` routes may allow
 websockets. While open, the principal is re-checked every
 `GATEWAY_STREAM_RECHECK_SECONDS`; a failed check closes the socket (1008).
@@ -24,6 +26,7 @@ from gateway.errors import GatewayError
 from gateway.front.exchange import Exchange, Receive, Scope, Send
 from gateway.front.paths import quote_path
 from gateway.front.request import RequestView
+from gateway.observe import tracing
 from gateway.pipeline import decide
 from gateway.policy import Forward
 
@@ -57,7 +60,8 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
         scheme=origin.scheme,
     )
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-    ex = Exchange(scope, receive, send, request, origin, raw_path)
+    trace = gw.tracing.begin(request, client[0] if client else "")
+    ex = Exchange(scope, receive, send, request, origin, raw_path, trace)
     await receive()  # websocket.connect
     try:
         decision = await decide(gw, ex)
@@ -67,24 +71,36 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
             raise GatewayError("websockets are not allowed on this route", reason="websocket_refused")
     except GatewayError as error:
         log.info("websocket refused", extra={"reason": error.reason, "request_id": origin.request_id})
+        ex.log.update(decision="deny", reason=error.reason)
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        gw.tracing.finish(trace, ex.log, 403)
         return
-    await _proxy(gw, ex, decision, target)
+    ex.log["decision"] = "allow"
+    try:
+        await _proxy(gw, ex, decision, target)
+    finally:
+        gw.tracing.finish(trace, ex.log, ex.status)
 
 
 async def _proxy(gw: Gateway, ex: Exchange, decision: Decision, target: Forward) -> None:
-    headers = _upstream_headers(gw, ex, decision, target)
     url = gw.upstreams.url(target.upstream, _path_and_query(ex, decision)).with_scheme(
         "wss" if gw.upstreams.urls[target.upstream].startswith("https") else "ws"
     )
     protocols = tuple(ex.scope.get("subprotocols") or ())
-    try:
-        upstream = await gw.upstreams.session(target.upstream).ws_connect(
-            url, headers=headers, protocols=protocols, timeout=aiohttp.ClientWSTimeout(ws_close=5)
-        )
-    except (aiohttp.ClientError, TimeoutError):
-        await ex.send({"type": "websocket.close", "code": 1011})
-        return
+    ex.log["upstream"] = target.upstream
+    with tracing.upstream_span(target.upstream, "GET") as call:  # the handshake's traceparent names this span
+        headers = _upstream_headers(gw, ex, decision, target)
+        try:
+            upstream = await gw.upstreams.session(target.upstream).ws_connect(
+                url, headers=headers, protocols=protocols, timeout=aiohttp.ClientWSTimeout(ws_close=5)
+            )
+        except (aiohttp.ClientError, TimeoutError):
+            ex.status = 502
+            call.fail("upstream_unreachable")
+            await ex.send({"type": "websocket.close", "code": 1011})
+            return
+        call.response(101)
+    ex.status = 101
     await ex.send({"type": "websocket.accept", "subprotocol": upstream.protocol})
     async with upstream:
         tasks = [

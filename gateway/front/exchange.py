@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from gateway.errors import BadRequest, GatewayError, PayloadTooLarge
 from gateway.front.request import RequestView
 from gateway.front.trusted_proxies import Origin
+
+if TYPE_CHECKING:
+    from gateway.observe.tracing import RequestTrace
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -27,6 +30,8 @@ class Exchange:
     request: RequestView
     origin: Origin
     raw_path: bytes
+    #: the request's place in its W3C trace (gateway.observe.tracing): its ids, its span when exported
+    trace: RequestTrace
     started: float = field(default_factory=time.perf_counter)
     #: fields for the access log line (tenant, rule, kind, principal, org, decision, reason)
     log: dict[str, object] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from gateway import labels as L
 from gateway.errors import Forbidden, GatewayError, NotFound, UnsupportedMediaType
 from gateway.forward.proxy import Body, BodyFilter, Upstreams
 from gateway.front.exchange import Exchange
+from gateway.observe import tracing
 from gateway.policy import Forward, Match, PolicySet
 from gateway.principal import Principal
 
@@ -136,8 +137,8 @@ class OrgScope:
     ) -> tuple[str | None, str | None] | None:
         p = scope.profile
         path = f"{p.base_path}{p.lookup_path}?{L.canonical_run_query(run_id, p.run_id_param).decode()}"
-        request_id = [(b"x-request-id", ex.origin.request_id.encode())]
-        got = await self.upstreams.fetch(upstream, "GET", path, request_id, 10.0)
+        headers = [(b"x-request-id", ex.origin.request_id.encode()), *tracing.outgoing()]
+        got = await self.upstreams.fetch(upstream, "GET", path, headers, 10.0)
         if got.status != 200:
             return None
         return scope.owner_of(got.body)

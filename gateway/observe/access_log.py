@@ -1,6 +1,7 @@
 """One JSON access-log line per request; never a secret, cookie or token.
 
-Fields: ts, request_id, method, path (canonical, no query string), client (the address
+Fields: ts, request_id, trace_id (the W3C trace the request belongs to: the caller's when
+continued, exported or not), method, path (canonical, no query string), client (the address
 believed per GATEWAY_TRUSTED_PROXIES), status, duration_ms, ory_ms / upstream_ms (when
 those were called), and what the pipeline learned (tenant, rule, kind, principal, org,
 decision, reason, upstream, ...). Denials by authentication or authorization (401/403)
@@ -65,6 +66,7 @@ def emit(ex: Exchange, times: RequestTimes | None = None, duration: float | None
                     "event": "denied",
                     "ts": round(time.time(), 3),
                     "request_id": ex.origin.request_id,
+                    "trace_id": ex.trace.trace_id,
                     "client": ex.origin.client_ip,
                     "method": ex.request.method,
                     "path": _path(ex),
@@ -85,6 +87,7 @@ def emit(ex: Exchange, times: RequestTimes | None = None, duration: float | None
     record: dict[str, object] = {
         "ts": _thousandths(time.time()),
         "request_id": ex.origin.request_id,
+        "trace_id": ex.trace.trace_id,
         "method": ex.request.method,
         "path": _path(ex),
         "client": ex.origin.client_ip,

@@ -48,6 +48,8 @@ from prometheus_client.utils import floatToGoString
 
 from gateway.errors import BadGateway, GatewayTimeout
 from gateway.forward.proxy import ForwardPlan, Send, Upstreams
+from gateway.observe import tracing
+from gateway.ory.http import operation as ory_operation
 
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator
@@ -171,25 +173,6 @@ class Metrics:
         return stop
 
 
-def ory_operation(path: str) -> str:
-    """A bounded label for an Ory call."""
-    for suffix, name in _ORY_OPERATIONS:
-        if suffix in path:
-            return name
-    return "other"
-
-
-_ORY_OPERATIONS = (
-    ("/sessions/whoami", "whoami"),
-    ("/oauth2/introspect", "introspect"),
-    ("/oauth2/token", "token"),
-    ("/jwks.json", "jwks"),
-    ("/openid-configuration", "discovery"),
-    ("/admin/clients", "client"),
-    ("/admin/identities", "identity"),
-)
-
-
 class StateCollector(Collector):
     """Counters kept by other parts of the gateway, read at scrape time."""
 
@@ -273,13 +256,16 @@ class TimedUpstreams(Upstreams):
         if times is not None:
             times.upstream_started = time.perf_counter()
         try:
-            return await super().forward(plan, send)
+            status = await super().forward(plan, send)
         except GatewayTimeout:
             self._failed(plan.upstream, "timeout")
             raise
         except BadGateway:
             self._failed(plan.upstream, "unreachable")
             raise
+        if tracing.recording:  # on the upstream call's span (gateway.pipeline opened it)
+            tracing.response(status)
+        return status
 
     def _failed(self, name: str, error: str) -> None:
         if self.metrics is not None:

@@ -10,6 +10,11 @@ that is not a JSON object becomes `ServiceUnavailable` (503, Retry-After); Ory's
 
 Requests never follow redirects and never carry the shared client's cookie jar: the only
 Cookie header sent is the one the caller passes (the browser's, to the tenant's Kratos).
+
+Every call carries the gateway's W3C `traceparent` (a caller's `traceparent` header is
+replaced) and, when spans are exported, is a client span `<service> <operation>`
+(`kratos whoami`, `hydra introspect`, `keto permission_check`, ...; `operation` names it)
+under the active span: calls added later are traced by going through here.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import httpx
 import orjson
 
 from gateway.errors import ServiceUnavailable, TooManyRequests
+from gateway.observe import tracing
 
 #: Retry-After (seconds) sent with a 503 when Ory is unreachable or misbehaves
 OUTAGE_RETRY_AFTER = 2
@@ -50,12 +56,38 @@ async def ory_request(
     )
     if "cookie" not in {k.lower() for k in headers}:
         request.headers.pop("cookie", None)  # never the shared client's jar
-    try:
-        response = await http.send(request, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, service) from exc
-    check_status(response, service, relay_rate_limit=relay_rate_limit)
+    with tracing.ory_span(service, operation(request.url.path), method) as call:
+        request.headers.update(tracing.outgoing_text())  # this call's span is the parent Ory sees
+        try:
+            response = await http.send(request, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, service) from exc
+        call.response(response.status_code)
+        check_status(response, service, relay_rate_limit=relay_rate_limit)
     return response
+
+
+def operation(path: str) -> str:
+    """A bounded name for an Ory call (metrics label, span name)."""
+    for part, name in _OPERATIONS:
+        if part in path:
+            return name
+    return "other"
+
+
+_OPERATIONS = (
+    ("/sessions/whoami", "whoami"),
+    ("/oauth2/introspect", "introspect"),
+    ("/oauth2/token", "token"),
+    ("/jwks.json", "jwks"),
+    ("/openid-configuration", "discovery"),
+    ("/admin/clients", "client"),
+    ("/admin/identities", "identity"),
+    ("/relation-tuples/check", "permission_check"),  # Keto (Ory Permissions)
+    ("/relation-tuples/batch/check", "permission_check"),
+    ("/relation-tuples/expand", "permission_expand"),
+    ("/relation-tuples", "relationships"),
+)
 
 
 def transport_error(exc: httpx.HTTPError, service: str) -> ServiceUnavailable:

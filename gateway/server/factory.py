@@ -43,12 +43,13 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    for name in ("gateway", "uvicorn"):
+    for name in ("gateway", "uvicorn", "opentelemetry"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.propagate = False
     logging.getLogger("gateway").setLevel(level)
     logging.getLogger("uvicorn").setLevel(logging.WARNING)
+    logging.getLogger("opentelemetry").setLevel(logging.WARNING)  # the span exporter's trouble
 
 
 #: what `gateway serve` loaded to check the configuration before starting uvicorn; with one

@@ -53,6 +53,28 @@ def test_check_lists_every_problem_one_line_each_without_traceback() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_check_says_whether_spans_are_exported_and_where() -> None:
+    off = gateway("check", env=seed_env() | {"OTEL_SDK_DISABLED": "true"})
+    assert off.returncode == 0, off.stderr
+    assert 'tracing: {"export": "off (traceparent propagated;' in off.stdout
+    env = seed_env() | {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20otlp-secret-token",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.25",
+    }
+    on = gateway("check", env=env)
+    assert on.returncode == 0, on.stderr
+    assert '"export": "http://collector:4318/v1/traces"' in on.stdout
+    assert '"sampler": "parentbased_traceidratio 0.25"' in on.stdout
+    assert "otlp-secret-token" not in on.stdout
+    bad = gateway("check", env=env | {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        "error: OTEL_EXPORTER_OTLP_PROTOCOL: only http/protobuf is supported (OTLP over HTTP, port 4318), got 'grpc'"
+    ]
+
+
 def test_check_reports_policy_problems_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(
         "tenant: customer\nroutes:\n  - id: x\n    path: /a\n    methods: [GET]\n"

@@ -77,6 +77,18 @@ def test_allowed_route_proxies_frames_with_identity_headers(world: World, ws_gat
     assert "authorization" not in hello["headers"]
 
 
+def test_the_upstream_handshake_carries_the_gateways_traceparent(world: World, ws_gateway: Proc) -> None:
+    token = world.machine_token("partner-inventory", "inventory:read")
+    caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    headers = {"Authorization": f"Bearer {token}", "traceparent": caller, "tracestate": "vendor=1"}
+    with connect(_ws_url(ws_gateway, "/dealer/live/feed"), additional_headers=headers) as ws:
+        hello = json.loads(ws.recv(timeout=5))
+    version, trace_id, parent, flags = hello["headers"]["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", "4bf92f3577b34da6a3ce929d0e0e4736", "01")  # the caller's trace
+    assert parent != "00f067aa0ba902b7" and len(parent) == 16  # the gateway's span is the parent
+    assert hello["headers"]["tracestate"] == "vendor=1"
+
+
 def test_unauthenticated_handshake_is_refused(ws_gateway: Proc) -> None:
     with pytest.raises(InvalidStatus) as refused:
         connect(_ws_url(ws_gateway, "/dealer/live/feed"), open_timeout=5)
