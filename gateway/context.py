@@ -11,6 +11,8 @@ from gateway.config.load import Settings
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.headers import UpstreamHeaders
 from gateway.forward.proxy import Upstreams
+from gateway.front.cors import Cors
+from gateway.front.cross_origin import CrossOrigin
 from gateway.front.locate import Locator
 from gateway.front.trusted_proxies import TrustedProxies
 from gateway.policy import PolicyStore
@@ -35,3 +37,7 @@ class Gateway:
     proxies: TrustedProxies
     #: canonical path -> tenant -> route, remembered per policy set
     locator: Locator
+    #: CORS per tenant: preflights, and the Access-Control-* headers of every answer
+    cors: Cors
+    #: the cookie's cross-origin use refused before authentication (CSRF, CSWSH)
+    cross_origin: CrossOrigin

@@ -1,4 +1,4 @@
-"""The request pipeline: tenant -> route -> authn -> authz -> labels -> upstream headers -> forward.
+"""The request pipeline: tenant -> route -> cross-origin -> authn -> authz -> labels -> upstream headers -> forward.
 
 Each stage is small and hands the next a frozen value (`Decision`, `Prepared`,
 `ForwardPlan`). Any error raised here is a denial rendered by the app; nothing is
@@ -12,6 +12,7 @@ from gateway.authz import authorize
 from gateway.context import Gateway
 from gateway.decision import Decision
 from gateway.forward.dispatch import forward_plan
+from gateway.front.cors import is_preflight
 from gateway.front.exchange import Exchange
 from gateway.policy import Builtin
 
@@ -25,6 +26,7 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     log = ex.log
     log["tenant"], log["rule"] = where.tenant, route.id
     ex.kinds = route.kinds
+    gw.cross_origin.check(ex, where.tenant, route)  # the cookie from a foreign page: before any credential
     principal = None
     if not route.anonymous:
         principal = await gw.authn[where.tenant].authenticate(ex.request, route.kinds)
@@ -36,6 +38,9 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
 
 async def handle(gw: Gateway, ex: Exchange) -> None:
     """One HTTP request through to its answer: a built-in's, or the upstream's."""
+    if is_preflight(ex.request):  # CORS preflight: answered by the gateway, never authenticated
+        await gw.cors.preflight(ex, gw.policies.current, gw.locator)
+        return
     decision = await decide(gw, ex)
     ex.log["decision"] = "allow"
     match, targets = decision.match, gw.targets

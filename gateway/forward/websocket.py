@@ -1,7 +1,7 @@
 """WebSocket proxying: authorized at the handshake, only on routes that allow it.
 
-The handshake runs the same pipeline as any request (tenant, rule, authn, authz,
-`gateway.pipeline.decide`) and the upstream leg gets the same headers
+The handshake runs the same pipeline as any request (tenant, rule, cross-origin use of
+the cookie (CSWSH), authn, authz, `gateway.pipeline.decide`) and the upstream leg gets the same headers
 (`gateway.forward.headers.UpstreamHeaders`, less the handshake's own); a refusal
 closes before accept, which the server answers with HTTP 403. Label
 profiles cannot be enforced on frames, so only `headers` routes may allow
@@ -24,6 +24,7 @@ from gateway.errors import GatewayError
 from gateway.front.exchange import Exchange, Receive, Scope, Send
 from gateway.front.paths import quote_path
 from gateway.front.request import RequestView
+from gateway.observe import access_log as accesslog
 from gateway.pipeline import decide
 from gateway.policy import Forward
 
@@ -57,7 +58,7 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
         scheme=origin.scheme,
     )
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-    ex = Exchange(scope, receive, send, request, origin, raw_path)
+    ex = Exchange(scope, receive, send, request, origin, raw_path, handshake=True)
     await receive()  # websocket.connect
     try:
         decision = await decide(gw, ex)
@@ -67,7 +68,10 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
             raise GatewayError("websockets are not allowed on this route", reason="websocket_refused")
     except GatewayError as error:
         log.info("websocket refused", extra={"reason": error.reason, "request_id": origin.request_id})
-        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # the server answers 403
+        ex.status = 403
+        ex.log.update(decision="deny", reason=error.reason)
+        accesslog.emit(ex)  # audited like any other denial
         return
     await _proxy(gw, ex, decision, target)
 

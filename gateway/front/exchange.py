@@ -33,6 +33,9 @@ class Exchange:
     status: int = 0
     #: the principal kinds the matched route accepts (for the browser login redirect)
     kinds: tuple[str, ...] = ()
+    #: a WebSocket handshake: checked for cross-origin use of the cookie like a request
+    #: that changes state (gateway.front.cross_origin)
+    handshake: bool = False
 
     async def send_start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
