@@ -180,9 +180,15 @@ def _check_hosts(r: EnvReader, tenants: Mapping[str, TenantSettings | None]) -> 
 
 
 def _with_origins(r: EnvReader, tenant: TenantSettings, public_url: str) -> TenantSettings:
-    """`tenant` with its trusted origins (the default needs `GATEWAY_PUBLIC_URL`)."""
+    """`tenant` with its trusted origins, and `return_to` hosts defaulting to its HOSTS plus
+    the gateway's own (the host of `GATEWAY_PUBLIC_URL`: a browser sent to the login from a
+    page here must be able to come back)."""
     origins = trusted_origins(r, tenant.env_prefix, tenant.hosts, public_url)
-    return dataclasses.replace(tenant, trusted_origins=origins)
+    hosts = tenant.return_to_hosts
+    public = urlsplit(public_url).hostname
+    if r.get(tenant.env_prefix + "RETURN_TO_HOSTS") is None and public and canonical_host(public) not in hosts:
+        hosts = (*hosts, canonical_host(public))
+    return dataclasses.replace(tenant, trusted_origins=origins, return_to_hosts=hosts)
 
 
 def _check_unknown_variables(r: EnvReader, names: list[str]) -> None:

@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, unquote_plus
 import httpx
 import orjson
 
+from gateway.authn.credentials import session_cookie
 from gateway.config.settings import Settings, TenantSettings
 from gateway.endpoints.rate_limit import RateLimiter
 from gateway.errors import NotFound, TooManyRequests
@@ -62,6 +63,10 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 HYDRA = "hydra"
 
 
+class Evicts(Protocol):
+    def evict_credential(self, credential: str) -> int: ...
+
+
 class Gateway(Protocol):
     """What a built-in reaches of the running gateway (`gateway.context.Gateway` is one)."""
 
@@ -70,6 +75,9 @@ class Gateway(Protocol):
 
     @property
     def ory(self) -> httpx.AsyncClient: ...
+
+    @property
+    def authn(self) -> Mapping[str, Evicts]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +217,11 @@ def _login(gw: Gateway) -> Handler:
 
 def _logout(gw: Gateway) -> Handler:
     async def logout(ex: Exchange, match: Match, principal: Principal | None) -> None:
-        await browser_logout(ex, gw.settings.tenants[match.route.tenant], gw.ory)
+        tenant = gw.settings.tenants[match.route.tenant]
+        cookie = session_cookie(ex.request.cookie_header() or "", tenant)
+        if cookie and tenant.name in gw.authn:  # this replica forgets it now, not within the cache TTL
+            gw.authn[tenant.name].evict_credential(cookie)
+        await browser_logout(ex, tenant, gw.ory)
 
     return logout
 

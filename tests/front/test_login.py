@@ -78,7 +78,7 @@ def test_login_url_is_kratos_browser_flow_by_default_and_encodes_return_to() -> 
         }
     )
     tenant = settings.tenants["customer"]
-    assert tenant.return_to_hosts == ("app.customer.example",)
+    assert tenant.return_to_hosts == ("app.customer.example", "127.0.0.1")  # HOSTS + the public URL's host
     url = login_url(tenant, "https://app.customer.example/a?b=1&c=2")
     assert url == (
         "https://auth.customer.example/self-service/login/browser"
