@@ -16,7 +16,8 @@
 
 Origins are compared in the normal form of `gateway.config.origins`, exactly. The tables
 are built once at start-up; a request from a trusted origin costs one dictionary look-up
-and one wrapper around `send`; a request without ``Origin`` costs nothing here.
+(the headers go on `Exchange.cors`, added by whoever sends the response start); a request
+without ``Origin`` costs nothing here.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Mapping
 from gateway.config.origins import normalise_origin
 from gateway.config.settings import Settings
 from gateway.errors import BadRequest, Forbidden, GatewayError
-from gateway.front.exchange import Exchange, Message, Send
+from gateway.front.exchange import Exchange
 from gateway.front.locate import Locator
 from gateway.front.request import RequestView
 from gateway.front.tenants import resolve_tenant
@@ -106,7 +107,7 @@ class Cors:
         """Add the CORS headers to whatever answers `ex`; True when the origin is trusted.
         Two `Origin` headers are no origin at all."""
         headers = self.trusted(tenant, origins[0]) if len(origins) == 1 else None
-        _add_to_answer(ex, headers or VARY_ORIGIN)
+        ex.cors = headers or VARY_ORIGIN  # added by whoever sends the response start
         return headers is not None
 
     def decorate_unrouted(self, ex: Exchange) -> None:
@@ -177,15 +178,3 @@ def _requested_headers(request: RequestView) -> set[str]:
 
 def _refused(why: str) -> Forbidden:
     return Forbidden(f"CORS preflight refused: {why}", reason="cors_preflight_refused")
-
-
-def _add_to_answer(ex: Exchange, headers: tuple[Header, ...]) -> None:
-    """Wrap `ex.send` so the response start carries `headers` (once, whoever answers)."""
-    send: Send = ex.send
-
-    async def send_with_cors(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), *headers]}
-        await send(message)
-
-    ex.send = send_with_cors
