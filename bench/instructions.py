@@ -4,6 +4,7 @@ measured without the noise of a shared machine.
     .venv/bin/python -m bench.instructions [--requests 1000] [--out results.json]
     .venv/bin/python -m bench.instructions --routes [--requests 1000]   # per route, one gateway
     .venv/bin/python -m bench.instructions --quick          # CI smoke: small shape, few requests
+    .venv/bin/python -m bench.instructions --shape small --credential cookie-post
 
 CPU time per request moves by 10-20% between runs on this kind of machine (other tenants
 of the host share its caches and cores), more than the 5% being checked. Instructions
@@ -11,7 +12,12 @@ do not: callgrind counts them the same whatever else runs. For each configuratio
 (`bench.scaling`) the gateway runs under `valgrind --tool=callgrind --cache-sim=yes` twice,
 answering B and then B + N requests (cached human session, `GET /customer/bench/small`, one
 connection, a Python client on cpu0); the difference of the two totals over N is the cost
-of one request, start-up cancelled out. Only the event-loop thread is counted (the policy
+of one request, start-up cancelled out. `--credential` picks how the session is presented:
+`bearer` (the default, the session token as a bearer token), `bearer-post` (the same on a
+POST), `cookie` (the browser's session cookie on a GET) or `cookie-post` (a POST as a
+browser sends it from the gateway's own page: cookie, `Origin`, `Sec-Fetch-Site:
+same-origin`; the benchmark's nginx answers a POST of its static file with 405, which is
+forwarded like any small answer). Only the event-loop thread is counted (the policy
 watcher thread hashes the policy files once a second: slowed down 50x by valgrind, it
 would count as request cost). Reported per request: instructions (Ir), data reads and
 writes, and simulated first-level cache misses (I1mr, D1mr, D1mw).
@@ -45,9 +51,10 @@ from typing import Any
 import httpx
 
 from bench import scaling
-from bench.gw import BENCH_POLICIES, SHIPPED_POLICIES, bench_env, merge_policies, obtain_credentials
+from bench.gw import BENCH_POLICIES, HUMAN, SHIPPED_POLICIES, bench_env, merge_policies, obtain_credentials
 from bench.procs import clean_env, pinned, spawn, wait_http
 from bench.world import start_backends
+from gateway.demo.world import browser_login
 from gateway.emulator.testing import free_port
 
 PATH = "/customer/bench/small"
@@ -55,10 +62,34 @@ PATH = "/customer/bench/small"
 BASE_REQUESTS = 200
 #: seconds of an idle gateway counted to learn what its loop does without requests
 IDLE_SECONDS = 30
+#: --credential -> (method, the status the benchmark's nginx gives it)
+CREDENTIALS = {
+    "bearer": ("GET", 200),
+    "bearer-post": ("POST", 405),
+    "cookie": ("GET", 200),
+    "cookie-post": ("POST", 405),
+}
+
+
+def request_headers(credential: str, token: str, cookie: tuple[str, str], port: int) -> dict[str, str]:
+    """What the client sends with every request for `credential` (see the module docstring)."""
+    if credential.startswith("bearer"):
+        return {"Authorization": f"Bearer {token}"}
+    headers = {"Cookie": f"{cookie[0]}={cookie[1]}"}
+    if credential == "cookie-post":
+        headers |= {"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"}
+    return headers
 
 
 def count(
-    shape: scaling.Shape, requests: int, token: str, urls: tuple[str, str], workdir: Path, cache_sim: bool
+    shape: scaling.Shape,
+    requests: int,
+    token: str,
+    urls: tuple[str, str],
+    workdir: Path,
+    cache_sim: bool,
+    credential: str = "bearer",
+    cookie: tuple[str, str] = ("", ""),
 ) -> dict[str, int]:
     """Totals of the event-loop thread of one gateway run that answered `requests` requests."""
     env = scaling.shape_env(workdir / f"{shape.name}-{requests}", shape, *urls)
@@ -77,10 +108,12 @@ def count(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(child, url + "/healthz", timeout=900)
-        with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
+        method, status = CREDENTIALS[credential]
+        headers = request_headers(credential, token, cookie, port)
+        with httpx.Client(base_url=url, timeout=120, headers=headers) as client:
             for _ in range(requests):
-                answer = client.get(PATH)
-                if answer.status_code != 200:
+                answer = client.request(method, PATH)
+                if answer.status_code != status:
                     raise RuntimeError(f"{shape.name}: {PATH} answered {answer.status_code}: {answer.text[:200]}")
         child.process.send_signal(signal.SIGINT)  # a clean exit: callgrind writes its totals
         child.process.wait(timeout=600)
@@ -177,24 +210,33 @@ def _totals(path: Path) -> dict[str, int]:
     raise RuntimeError(f"{path}: no totals (did the gateway exit cleanly?)")
 
 
-def measure(shapes: Sequence[scaling.Shape], requests: int, base: int, cache_sim: bool) -> dict[str, Any]:
+def measure(
+    shapes: Sequence[scaling.Shape], requests: int, base: int, cache_sim: bool, credential: str = "bearer"
+) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gateway-instructions-")))
         backends = stack.enter_context(start_backends(workdir))
         token = obtain_credentials(backends.emulator.base_url).human
+        cookie = browser_login(backends.emulator.base_url, *HUMAN) if credential.startswith("cookie") else ("", "")
         urls = (backends.emulator.base_url, backends.upstream.url)
         per_request: dict[str, dict[str, float]] = {}
         for shape in shapes:
             started = time.monotonic()
-            before = count(shape, base, token, urls, workdir, cache_sim)
-            after = count(shape, base + requests, token, urls, workdir, cache_sim)
+            before = count(shape, base, token, urls, workdir, cache_sim, credential, cookie)
+            after = count(shape, base + requests, token, urls, workdir, cache_sim, credential, cookie)
             per_request[shape.name] = {e: round((after[e] - before[e]) / requests, 1) for e in before}
             print(
                 f"{shape.name:26s} {per_request[shape.name]['Ir']:>11,.0f} instructions/request "
                 f"({time.monotonic() - started:.0f} s)",
                 flush=True,
             )
-    result: dict[str, Any] = {"path": PATH, "requests": requests, "cache_sim": cache_sim, "per_request": per_request}
+    result: dict[str, Any] = {
+        "path": PATH,
+        "credential": credential,
+        "requests": requests,
+        "cache_sim": cache_sim,
+        "per_request": per_request,
+    }
     if len(shapes) == 2:
         small, large = (per_request[s.name]["Ir"] for s in shapes)
         result["instructions_ratio"] = round(large / small, 4)
@@ -208,18 +250,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="CI smoke: the small shape, 20 requests, no cache model")
     p.add_argument("--routes", action="store_true", help="per route of bench.run (human, machine, Durably)")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    p.add_argument("--credential", choices=tuple(CREDENTIALS), default="bearer", help="how the session is sent")
+    p.add_argument("--shape", choices=("small", "large", "both"), default="both", help="configuration sizes")
+    p.add_argument("--no-cache-sim", action="store_true", help="count instructions only (about twice as fast)")
     args = p.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
+    shapes = {"small": [scaling.SMALL], "large": [scaling.LARGE], "both": [scaling.SMALL, scaling.LARGE]}[args.shape]
     if args.routes:
         with tempfile.TemporaryDirectory(prefix="gateway-instructions-") as tmp:
             per_route = count_routes(args.requests, BASE_REQUESTS, Path(tmp), cache_sim=False)
         result = {"requests": args.requests, "per_route": per_route}
     elif args.quick:
-        result = measure([scaling.SMALL], 20, 10, cache_sim=False)
+        result = measure([scaling.SMALL], 20, 10, cache_sim=False, credential=args.credential)
     else:
-        result = measure([scaling.SMALL, scaling.LARGE], args.requests, BASE_REQUESTS, cache_sim=True)
+        result = measure(
+            shapes, args.requests, BASE_REQUESTS, cache_sim=not args.no_cache_sim, credential=args.credential
+        )
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0

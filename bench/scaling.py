@@ -19,7 +19,7 @@ HUMAN_ALLOW: dict[str, object] = {"human": {"roles": {"any": ["viewer", "member"
 BENCH_ROUTE: dict[str, object] = {
     "id": "bench-small",
     "path": "/bench/small",
-    "methods": ["GET"],
+    "methods": ["GET", "POST"],  # POST: `bench.instructions --credential cookie-post`
     "allow": HUMAN_ALLOW,
     "forward": {"upstream": "bench"},
 }

@@ -30,6 +30,8 @@ from gateway.forward.assertion import AssertionSigner
 from gateway.forward.dispatch import Targets
 from gateway.forward.headers import UpstreamHeaders
 from gateway.forward.websocket import serve_websocket
+from gateway.front.cors import Cors
+from gateway.front.cross_origin import CrossOrigin
 from gateway.front.exchange import Exchange, Receive, Scope, Send
 from gateway.front.head import check_head
 from gateway.front.locate import Locator
@@ -64,6 +66,7 @@ class GatewayApp:
         upstreams = TimedUpstreams(settings.upstreams)
         upstreams.metrics = self.metrics
         signer = AssertionSigner(settings.public_url, settings.tenants, settings.assertion_keys_dir)
+        cors = Cors(settings)
         self.gw = Gateway(
             settings=settings,
             policies=policies,
@@ -76,6 +79,8 @@ class GatewayApp:
             proxies=self.proxies,
             locator=Locator(settings),
             tracing=self.tracing,
+            cors=cors,
+            cross_origin=CrossOrigin(settings, cors),
         )
         self.revocations = Revocations(self.gw, self.metrics)
         handlers: dict[str, Endpoint] = {
@@ -179,6 +184,7 @@ class GatewayApp:
             ex.log.update(decision="deny", reason="login_redirect")
             await ex.respond(303, b"", [(b"location", login.encode()), (b"cache-control", b"no-store")])
             return
+        self.gw.cors.decorate_unrouted(ex)  # a 404/405 for a trusted page still carries CORS headers
         await ex.respond_error(error)
 
     async def lifespan(self, receive: Receive, send: Send) -> None:

@@ -11,6 +11,8 @@ from gateway.config.load import Settings
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.headers import UpstreamHeaders
 from gateway.forward.proxy import Upstreams
+from gateway.front.cors import Cors
+from gateway.front.cross_origin import CrossOrigin
 from gateway.front.locate import Locator
 from gateway.front.trusted_proxies import TrustedProxies
 from gateway.observe.tracing import Tracing
@@ -38,3 +40,7 @@ class Gateway:
     locator: Locator
     #: W3C trace context per request, and OTLP export when configured
     tracing: Tracing
+    #: CORS per tenant: preflights, and the Access-Control-* headers of every answer
+    cors: Cors
+    #: the cookie's cross-origin use refused before authentication (CSRF, CSWSH)
+    cross_origin: CrossOrigin

@@ -5,6 +5,7 @@
     ├── Unauthenticated               401     unauthenticated      (no credential)
     │   └── InvalidToken              401     invalid_token        (credential presented, rejected)
     ├── Forbidden                     403     forbidden
+    │   └── CrossOriginRequest        403     cross_origin_request (cookie request from a foreign page)
     ├── NotFound                      404     not_found
     ├── MethodNotAllowed              405     method_not_allowed
     ├── RequestTimeout                408     request_timeout
@@ -87,6 +88,13 @@ class InvalidToken(Unauthenticated):
 
 class Forbidden(GatewayError):
     status, code = 403, "forbidden"
+
+
+class CrossOriginRequest(Forbidden):
+    """A request authenticated by the session cookie that changes state (or a WebSocket
+    handshake) from a page that is neither this site nor a trusted origin (CSRF, CSWSH)."""
+
+    code = "cross_origin_request"
 
 
 class NotFound(GatewayError):

@@ -1,4 +1,4 @@
-"""The request pipeline: tenant -> route -> authn -> authz -> labels -> upstream headers -> forward.
+"""The request pipeline: tenant -> route -> cross-origin -> authn -> authz -> labels -> upstream headers -> forward.
 
 Each stage is small and hands the next a frozen value (`Decision`, `Prepared`,
 `ForwardPlan`). Any error raised here is a denial rendered by the app; nothing is
@@ -12,6 +12,7 @@ from gateway.authz import authorize
 from gateway.context import Gateway
 from gateway.decision import Decision
 from gateway.forward.dispatch import forward_plan
+from gateway.front.cors import is_preflight
 from gateway.front.exchange import Exchange
 from gateway.observe import tracing
 from gateway.policy import Builtin
@@ -28,6 +29,7 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     if tracing.recording:  # spans are exported: the request span's route
         tracing.note("http.route", route.pattern.text)
     ex.kinds = route.kinds
+    gw.cross_origin.check(ex, where.tenant, route)  # the cookie from a foreign page: before any credential
     principal = None
     if not route.anonymous:
         with tracing.span("authenticate"):  # cache hit, or the Ory call under it
@@ -40,6 +42,9 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
 
 async def handle(gw: Gateway, ex: Exchange) -> None:
     """One HTTP request through to its answer: a built-in's, or the upstream's."""
+    if is_preflight(ex.request):  # CORS preflight: answered by the gateway, never authenticated
+        await gw.cors.preflight(ex, gw.policies.current, gw.locator)
+        return
     decision = await decide(gw, ex)
     ex.log["decision"] = "allow"
     match, targets = decision.match, gw.targets

@@ -21,10 +21,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from gateway.authn.credentials import Credentials, token_shape
+from gateway.authn.credentials import Credentials, extract, token_shape
 from gateway.authn.verdict import Verdict
 from gateway.config.load import TenantSettings
 from gateway.errors import InvalidToken
+from gateway.front.request import RequestView
 from gateway.principal import Kind
 
 if TYPE_CHECKING:
@@ -101,6 +102,28 @@ def plan(creds: Credentials, kinds: Sequence[Kind], tenant: TenantSettings) -> l
     for kind in kinds:
         attempts.extend(_human(creds, tenant) if kind == "human" else _machine(creds, tenant))
     return attempts
+
+
+def cookie_decides(request: RequestView, kinds: Sequence[Kind], tenant: TenantSettings) -> bool:
+    """Whether the tenant's session cookie is the credential this request would be judged by.
+
+    Exactly when `plan` puts a ``kratos-cookie`` attempt before any final one: the tenant
+    reads cookies (TRANSPORT is not ``bearer``), the route accepts humans, the tenant's own
+    session cookie is present (another tenant's is not a credential here), and no machine
+    attempt the route tries first claims the request (a bearer token shaped as a Hydra token
+    or a JWT decides on its own, accepted or not). The cookie wins over X-Session-Token and
+    over an unrecognised bearer token on the human side, as in `plan`. Ambiguous credentials
+    raise `InvalidToken`, as authentication would. Pure: no Ory call
+    (`gateway.front.cross_origin` asks this before authentication).
+    """
+    if tenant.transport == "bearer" or "human" not in kinds or request.header(b"cookie") is None:
+        return False
+    for attempt in plan(extract(request, tenant), kinds, tenant):
+        if attempt.authenticator == "kratos-cookie":
+            return True
+        if attempt.final:
+            return False
+    return False
 
 
 def _human(creds: Credentials, tenant: TenantSettings) -> list[Attempt]:

@@ -6,12 +6,14 @@ door, and it reports every problem at once (one line each, naming the variable).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.config.env import EnvReader
+from gateway.config.origins import trusted_origins
 from gateway.config.settings import (
     TENANT_NAME,
     UPSTREAM_NAME,
@@ -72,6 +74,7 @@ TENANT_KEYS = frozenset(
         "ROLES_PATH",
         "LOGIN_URL",
         "RETURN_TO_HOSTS",
+        "TRUSTED_ORIGINS",
     }
 )
 GLOBAL_KEYS = frozenset(
@@ -116,8 +119,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if default is None and len(names) == 1:
         default = names[0]
     listen = r.listen("GATEWAY_LISTEN", "127.0.0.1:8080") or ("127.0.0.1", 8080)
+    public_url = r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}"
     settings = Settings(
-        tenants={n: t for n, t in tenants.items() if t is not None},
+        tenants={n: _with_origins(r, t, public_url) for n, t in tenants.items() if t is not None},
         default_tenant=default,
         policies_dir=Path(r.get("GATEWAY_POLICIES_DIR", "policies") or "policies"),
         listen_host=listen[0],
@@ -126,7 +130,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         upstreams=_upstreams(r),
         redis_url=_redis_url(r),
         metrics_listen=r.listen("GATEWAY_METRICS_LISTEN", None),
-        public_url=r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}",
+        public_url=public_url,
         assertion_keys_dir=_directory(r, "GATEWAY_ASSERTION_KEYS_DIR"),
         admin_token=_admin_token(r),
         log_level=_log_level(r),
@@ -181,6 +185,18 @@ def _check_hosts(r: EnvReader, tenants: Mapping[str, TenantSettings | None]) -> 
             if host in owner and owner[host] != tenant.name:
                 r.problem(tenant.env_prefix + "HOSTS", f"host {host!r} is also claimed by tenant {owner[host]!r}")
             owner.setdefault(host, tenant.name)
+
+
+def _with_origins(r: EnvReader, tenant: TenantSettings, public_url: str) -> TenantSettings:
+    """`tenant` with its trusted origins, and `return_to` hosts defaulting to its HOSTS plus
+    the gateway's own (the host of `GATEWAY_PUBLIC_URL`: a browser sent to the login from a
+    page here must be able to come back)."""
+    origins = trusted_origins(r, tenant.env_prefix, tenant.hosts, public_url)
+    hosts = tenant.return_to_hosts
+    public = urlsplit(public_url).hostname
+    if r.get(tenant.env_prefix + "RETURN_TO_HOSTS") is None and public and canonical_host(public) not in hosts:
+        hosts = (*hosts, canonical_host(public))
+    return dataclasses.replace(tenant, trusted_origins=origins, return_to_hosts=hosts)
 
 
 def _check_unknown_variables(r: EnvReader, names: list[str]) -> None:
@@ -279,6 +295,7 @@ def redacted(settings: Settings) -> dict[str, object]:
                 "transport": t.transport,
                 "session_cookie_name": t.session_cookie_name,
                 "hosts": list(t.hosts),
+                "trusted_origins": list(t.trusted_origins),
                 "kratos_public_url": t.kratos_public_url,
                 "kratos_admin_url": t.kratos_admin_url,
                 "kratos_admin_token": hide(t.kratos_admin_token),

@@ -47,6 +47,9 @@ class TenantSettings:
     login_url: str | None = None
     #: hosts a `return_to` may point at (default: `hosts`)
     return_to_hosts: tuple[str, ...] = ()
+    #: normalised origins whose pages may send the session cookie on state-changing requests
+    #: and get CORS answers (`gateway.config.origins`; default: `hosts` as https + the public URL's)
+    trusted_origins: tuple[str, ...] = ()
 
     @property
     def cookie_bytes(self) -> bytes:

@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--emulator-port", type=int, default=4455, help="Ory emulator port (default 4455)")
     parser.add_argument("--jobs-port", type=int, default=3001, help="Durably sample port (default 3001)")
     parser.add_argument("--inventory-port", type=int, default=3002, help="inventory sample port (default 3002)")
+    parser.add_argument("--dashboard-port", type=int, default=3003, help="dashboard page's upstream (default 3003)")
     parser.add_argument("--policies", type=Path, default=None, help="policies folder (default: the shipped one)")
     parser.add_argument("--once", action="store_true", help="print the walkthrough, run it, and exit")
 
@@ -62,6 +63,12 @@ Gateway demo is up.
   Ory emulator     {world.emulator_url}   (projects customer, admin, dealer)
   Durably sample   {world.jobs_url}/api/durably
   inventory sample {world.inventory_url}
+
+In a browser: the jobs dashboard (sign in, see your organization's runs live, trigger a job):
+  {gw}/customer/
+  people: alice@acme.example / alice-password   (org-acme, member: may trigger)
+          bob@globex.example / bob-password     (org-globex, member)
+          carol@acme.example / carol-password   (org-acme, viewer: the gateway refuses her trigger)
 
 alice (customer tenant, org-acme, role member) and bob (customer tenant, org-globex) are logged in:
   export ALICE={alice}

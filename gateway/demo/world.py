@@ -35,6 +35,7 @@ class DemoWorld:
     emulator_url: str
     jobs_url: str
     inventory_url: str
+    dashboard_url: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     machine_token: str = ""
     env: dict[str, str] = field(default_factory=dict)
@@ -51,7 +52,11 @@ def demo_env(world: DemoWorld, policies: Path | None) -> dict[str, str]:
     return world.env | ({"GATEWAY_POLICIES_DIR": str(policies)} if policies else {})
 
 
-def gateway_env(gateway_port: int, emulator_url: str, jobs_url: str, inventory_url: str) -> dict[str, str]:
+def gateway_env(
+    gateway_port: int, emulator_url: str, jobs_url: str, inventory_url: str, dashboard_url: str | None = None
+) -> dict[str, str]:
+    """`dashboard_url`: the demo dashboard (gateway.demo.dashboard); without one the route
+    points at the inventory sample, for callers that never open the page (the benchmark)."""
     env = {
         "GATEWAY_TENANTS": ",".join(TENANTS),
         "GATEWAY_DEFAULT_TENANT": "customer",
@@ -59,6 +64,7 @@ def gateway_env(gateway_port: int, emulator_url: str, jobs_url: str, inventory_u
         "GATEWAY_LISTEN": f"127.0.0.1:{gateway_port}",
         "GATEWAY_UPSTREAM_JOBS_URL": jobs_url,
         "GATEWAY_UPSTREAM_INVENTORY_URL": inventory_url,
+        "GATEWAY_UPSTREAM_DASHBOARD_URL": dashboard_url or inventory_url,
     }
     for tenant in TENANTS:
         p = f"GATEWAY_TENANT_{tenant.upper()}_"
@@ -84,6 +90,7 @@ def start_world(args: argparse.Namespace) -> Iterator[DemoWorld]:
     emulator_url = f"http://127.0.0.1:{args.emulator_port}"
     jobs_url = f"http://127.0.0.1:{args.jobs_port}"
     inventory_url = f"http://127.0.0.1:{args.inventory_port}"
+    dashboard_url = f"http://127.0.0.1:{args.dashboard_port}"
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(
@@ -107,8 +114,10 @@ def start_world(args: argparse.Namespace) -> Iterator[DemoWorld]:
         wait_until_up(f"{jobs_url}/__recorder/requests", procs[-1], "the Durably sample")
         procs.append(_spawn([sys.executable, "-m", "gateway.demo.inventory", "--port", str(args.inventory_port)]))
         wait_until_up(f"{inventory_url}/health", procs[-1], "the inventory sample")
-        world = DemoWorld(f"http://127.0.0.1:{args.port}", emulator_url, jobs_url, inventory_url)
-        world.env = gateway_env(args.port, emulator_url, jobs_url, inventory_url)
+        procs.append(_spawn([sys.executable, "-m", "gateway.demo.dashboard", "--port", str(args.dashboard_port)]))
+        wait_until_up(f"{dashboard_url}/health", procs[-1], "the dashboard")
+        world = DemoWorld(f"http://127.0.0.1:{args.port}", emulator_url, jobs_url, inventory_url, dashboard_url)
+        world.env = gateway_env(args.port, emulator_url, jobs_url, inventory_url, dashboard_url)
         world.write_env()
         world.tokens = {name: login(emulator_url, *user) for name, user in USERS.items()}
         world.machine_token = client_token(emulator_url, "dealer", "partner-inventory", "partner-inventory-secret")
@@ -129,6 +138,17 @@ def login(emulator_url: str, tenant: str, identifier: str, password: str) -> str
     )
     resp.raise_for_status()
     return str(resp.json()["session_token"])
+
+
+def browser_login(emulator_url: str, tenant: str, identifier: str, password: str) -> tuple[str, str]:
+    """Kratos browser login flow, as a page's script would run it: the session cookie (name, value)."""
+    base = f"{emulator_url}/{tenant}"
+    with httpx.Client(headers={"accept": "application/json"}) as browser:
+        flow = browser.get(f"{base}/self-service/login/browser").json()
+        csrf = next(n["attributes"]["value"] for n in flow["ui"]["nodes"] if n["attributes"]["name"] == "csrf_token")
+        body = {"method": "password", "identifier": identifier, "password": password, "csrf_token": csrf}
+        browser.post(f"{base}/self-service/login", params={"flow": flow["id"]}, json=body).raise_for_status()
+        return next((c.name, c.value or "") for c in browser.cookies.jar if c.name.startswith("ory_session_"))
 
 
 def client_token(emulator_url: str, tenant: str, client_id: str, secret: str, scope: str = "inventory:read") -> str:

@@ -1,4 +1,5 @@
-"""Kratos login flows: creation and the loginFlow JSON with its UI nodes."""
+"""Kratos login flows: creation, replacement of an expired one, and the loginFlow JSON with its
+UI nodes and messages (what a failed submission leaves on the flow, as Kratos persists it)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,32 @@ INVALID_CREDENTIALS = {
     "text": "The provided credentials are invalid, check for spelling mistakes in your password or username, "
     "email address, or phone number.",
 }
+NO_STRATEGY = {
+    "id": 4010002,
+    "type": "error",
+    "text": "Could not find a strategy to log you in with. Did you fill out the form correctly?",
+}
+
+
+def expired_message(expired_at: float, now: float) -> dict[str, Any]:
+    """Kratos' 4010001, put on the flow that replaces an expired one."""
+    return {
+        "id": 4010001,
+        "type": "error",
+        "text": f"The login flow expired {(now - expired_at) / 60:.2f} minutes ago, please try again.",
+        "context": {"expired_at": rfc3339(expired_at), "expired_at_unix": int(expired_at)},
+    }
 
 
 def csrf_cookie_name(project: Project) -> str:
     return "csrf_token_" + project.name.replace("-", "")
 
 
-def new_flow(project: Project, flow_type: str, now: float, request_url: str, return_to: str | None) -> LoginFlow:
+def new_flow(
+    project: Project, flow_type: str, now: float, request_url: str, return_to: str | None, csrf: str = ""
+) -> LoginFlow:
+    """`csrf`: the browser's anti-CSRF token when it has one (Kratos keeps one per browser,
+    in its cookie; every browser flow carries it)."""
     flow = LoginFlow(
         id=str(uuid.uuid4()),
         type=flow_type,
@@ -30,9 +50,16 @@ def new_flow(project: Project, flow_type: str, now: float, request_url: str, ret
         expires_at=now + FLOW_LIFESPAN,
         request_url=request_url,
         return_to=return_to,
-        csrf_token=secrets.token_urlsafe(32) if flow_type == "browser" else "",
+        csrf_token=(csrf or secrets.token_urlsafe(32)) if flow_type == "browser" else "",
     )
     project.flows[flow.id] = flow
+    return flow
+
+
+def replace_expired(project: Project, old: LoginFlow, now: float) -> LoginFlow:
+    """A new flow of the same type and request URL (Kratos' FromOldFlow), telling it expired."""
+    flow = new_flow(project, old.type, now, old.request_url, old.return_to, old.csrf_token)
+    flow.messages = [expired_message(old.expires_at, now)]
     return flow
 
 
@@ -87,16 +114,14 @@ def _nodes(flow: LoginFlow, identifier: str) -> list[dict[str, Any]]:
     return nodes
 
 
-def flow_json(
-    project: Project, flow: LoginFlow, *, identifier: str = "", messages: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def flow_json(project: Project, flow: LoginFlow) -> dict[str, Any]:
     ui: dict[str, Any] = {
         "action": f"{project.base_url}/self-service/login?flow={flow.id}",
         "method": "POST",
-        "nodes": _nodes(flow, identifier),
+        "nodes": _nodes(flow, flow.identifier),
     }
-    if messages:
-        ui["messages"] = messages
+    if flow.messages:
+        ui["messages"] = flow.messages
     body: dict[str, Any] = {
         "id": flow.id,
         "type": flow.type,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gateway.emulator import hydra_admin, hydra_public, kratos_admin, kratos_public
+from gateway.emulator import hydra_admin, hydra_public, kratos_admin, kratos_public, self_service, ui
 from gateway.emulator.context import Handler
 
 ALL_BUT_DELETE = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
@@ -38,6 +38,12 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "/self-service/login/flows", "get_login_flow", K, kratos_public.get_flow),
     _route("POST", "/self-service/login", "login_submit", K, kratos_public.submit_login),
     _route("DELETE", "/self-service/logout/api", "logout_api", K, kratos_public.logout_api),
+    _route("GET", "/self-service/logout/browser", "logout_flow_browser", K, self_service.create_logout_flow),
+    _route("GET", "/self-service/logout", "logout_browser", K, self_service.logout),
+    _route("GET", "/self-service/errors", "get_flow_error", K, self_service.get_flow_error),
+    _route("GET", "/ui/login", "ui_login", K, ui.login),
+    _route("GET", "/ui/welcome", "ui_welcome", K, ui.welcome),
+    _route("GET", "/ui/error", "ui_error", K, ui.error),
     _route("GET", "/schemas/{id}", "get_schema", K, kratos_public.identity_schema),
     _route("GET", "/health/alive", "health", K, kratos_public.health),
     _route("GET", "/health/ready", "health", K, kratos_public.health),

@@ -22,6 +22,10 @@ def new_session_token() -> str:
     return "ory_st_" + "".join(secrets.choice(_ALNUM) for _ in range(32))
 
 
+def new_logout_token() -> str:
+    return "ory_lo_" + "".join(secrets.choice(_ALNUM) for _ in range(32))
+
+
 def issue_session(project: Project, identity: Identity, now: float, ip: str | None, user_agent: str | None) -> Session:
     session = Session(
         id=str(uuid.uuid4()),
@@ -32,6 +36,7 @@ def issue_session(project: Project, identity: Identity, now: float, ip: str | No
         ip_address=ip,
         user_agent=user_agent,
         device_id=str(uuid.uuid4()),
+        logout_token=new_logout_token(),
     )
     project.sessions[session.id] = session
     return session

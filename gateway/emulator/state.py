@@ -66,6 +66,8 @@ class Session:
     ip_address: str | None = None
     user_agent: str | None = None
     device_id: str = ""
+    #: the browser logout flow's token (`ory_lo_...`), one per session as in Kratos
+    logout_token: str = ""
 
 
 @dataclass
@@ -77,6 +79,18 @@ class LoginFlow:
     request_url: str
     csrf_token: str = ""
     return_to: str | None = None
+    #: what the last failed submission left on the flow (Kratos persists both)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    identifier: str = ""
+
+
+@dataclass
+class FlowError:
+    """A self-service error container (`GET /self-service/errors?id=`)."""
+
+    id: str
+    error: dict[str, Any]
+    created_at: float
 
 
 @dataclass
@@ -110,6 +124,7 @@ class Project:
     flows: dict[str, LoginFlow] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
+    errors: dict[str, FlowError] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -15,6 +15,7 @@ running gateway (`gateway.forward.dispatch.Targets.builtin` calls it by id).
 * `identity_lookup` reads one identity of another tenant through its Kratos admin
   API, without credentials or `metadata_admin`, and writes one JSON audit line.
 * `login` answers a browser without a session with the tenant's login page.
+* `logout` signs a browser out through the tenant's Kratos browser logout flow.
 
 Adding a built-in is one `BuiltinKind` in `REGISTRY` (and its documentation in
 docs/policies.md); nothing else keeps a list of them.
@@ -34,10 +35,12 @@ from urllib.parse import parse_qs, unquote_plus
 import httpx
 import orjson
 
+from gateway.authn.credentials import session_cookie
 from gateway.config.settings import Settings, TenantSettings
 from gateway.endpoints.rate_limit import RateLimiter
 from gateway.errors import NotFound, TooManyRequests
 from gateway.front.login import login as browser_login
+from gateway.front.login import logout as browser_logout
 from gateway.ory.http import json_value, ory_request
 from gateway.ory.identities import IdentityService
 
@@ -60,6 +63,10 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 HYDRA = "hydra"
 
 
+class Evicts(Protocol):
+    def evict_credential(self, credential: str) -> int: ...
+
+
 class Gateway(Protocol):
     """What a built-in reaches of the running gateway (`gateway.context.Gateway` is one)."""
 
@@ -68,6 +75,9 @@ class Gateway(Protocol):
 
     @property
     def ory(self) -> httpx.AsyncClient: ...
+
+    @property
+    def authn(self) -> Mapping[str, Evicts]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +215,17 @@ def _login(gw: Gateway) -> Handler:
     return login
 
 
+def _logout(gw: Gateway) -> Handler:
+    async def logout(ex: Exchange, match: Match, principal: Principal | None) -> None:
+        tenant = gw.settings.tenants[match.route.tenant]
+        cookie = session_cookie(ex.request.cookie_header() or "", tenant)
+        if cookie and tenant.name in gw.authn:  # this replica forgets it now, not within the cache TTL
+            gw.authn[tenant.name].evict_credential(cookie)
+        await browser_logout(ex, tenant, gw.ory)
+
+    return logout
+
+
 REGISTRY: Mapping[str, BuiltinKind] = {
     kind.id: kind
     for kind in (
@@ -213,6 +234,7 @@ REGISTRY: Mapping[str, BuiltinKind] = {
         BuiltinKind("hydra_discovery", _hydra_discovery, validate=_needs_hydra),
         BuiltinKind("identity_lookup", _identity_lookup, frozenset({"tenant", "param"}), False, _check_identity_lookup),
         BuiltinKind("login", _login),
+        BuiltinKind("logout", _logout, anonymous=False),
     )
 }
 

@@ -86,6 +86,8 @@ class Targets:
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 ex.status = message["status"]  # from here on errors can only end the stream
+                if ex.cors:  # the gateway's CORS answer (the upstream's own was dropped)
+                    message = {**message, "headers": [*message["headers"], *ex.cors]}
             await ex.send(message)
 
         call = self.upstreams.forward(plan, send)

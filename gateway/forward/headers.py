@@ -200,17 +200,31 @@ def strip_cookie(value: bytes, name: bytes) -> bytes:
     return b"; ".join(p for p in pairs if p and p.split(b"=", 1)[0].strip() != name)
 
 
-_HOP_BY_HOP_AND_LENGTH = HOP_BY_HOP | {"content-length"}
+#: the gateway owns CORS (gateway.front.cors): an upstream's own answer never reaches a browser
+CORS_RESPONSE = frozenset(
+    {
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "access-control-allow-methods",
+        "access-control-allow-headers",
+        "access-control-allow-private-network",
+        "access-control-expose-headers",
+        "access-control-max-age",
+    }
+)
+_DROPPED_BACK = HOP_BY_HOP | CORS_RESPONSE
+_DROPPED_BACK_AND_LENGTH = _DROPPED_BACK | {"content-length"}
 
 
 def downstream_response_headers(
     headers: Iterable[tuple[bytes, bytes]], *, keep_length: bool = True
 ) -> list[tuple[bytes, bytes]]:
     """The upstream's response headers, names lower-case, minus hop-by-hop ones, those its
-    `Connection` header lists (in whatever case it spells it), and the length if the body changes."""
+    `Connection` header lists (in whatever case it spells it), its `Access-Control-*` answer
+    (the gateway's own replaces it), and the length if the body changes."""
     pairs = [(_lower(n), v) for n, v in headers]
     listed = connection_listed(pairs)
-    drop = HOP_BY_HOP if keep_length else _HOP_BY_HOP_AND_LENGTH
+    drop = _DROPPED_BACK if keep_length else _DROPPED_BACK_AND_LENGTH
     return [(n, v) for n, v in pairs if n and (k := _text(n)) not in drop and k not in listed]
 
 

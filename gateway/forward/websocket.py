@@ -1,7 +1,7 @@
 """WebSocket proxying: authorized at the handshake, only on routes that allow it.
 
-The handshake runs the same pipeline as any request (tenant, rule, authn, authz,
-`gateway.pipeline.decide`) and the upstream leg gets the same headers
+The handshake runs the same pipeline as any request (tenant, rule, cross-origin use of
+the cookie (CSWSH), authn, authz, `gateway.pipeline.decide`) and the upstream leg gets the same headers
 (`gateway.forward.headers.UpstreamHeaders`, less the handshake's own); a refusal
 closes before accept, which the server answers with HTTP 403. The handshake is traced
 like a request (its span lasts as long as the socket; the upstream handshake carries
@@ -26,6 +26,7 @@ from gateway.errors import GatewayError
 from gateway.front.exchange import Exchange, Receive, Scope, Send
 from gateway.front.paths import quote_path
 from gateway.front.request import RequestView
+from gateway.observe import access_log as accesslog
 from gateway.observe import tracing
 from gateway.pipeline import decide
 from gateway.policy import Forward
@@ -61,7 +62,7 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
     )
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
     trace = gw.tracing.begin(request, client[0] if client else "")
-    ex = Exchange(scope, receive, send, request, origin, raw_path, trace)
+    ex = Exchange(scope, receive, send, request, origin, raw_path, trace, handshake=True)
     await receive()  # websocket.connect
     try:
         decision = await decide(gw, ex)
@@ -71,8 +72,10 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
             raise GatewayError("websockets are not allowed on this route", reason="websocket_refused")
     except GatewayError as error:
         log.info("websocket refused", extra={"reason": error.reason, "request_id": origin.request_id})
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # the server answers 403
+        ex.status = 403
         ex.log.update(decision="deny", reason=error.reason)
-        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        accesslog.emit(ex)  # audited like any other denial
         gw.tracing.finish(trace, ex.log, 403)
         return
     ex.log["decision"] = "allow"

@@ -38,9 +38,16 @@ class Exchange:
     status: int = 0
     #: the principal kinds the matched route accepts (for the browser login redirect)
     kinds: tuple[str, ...] = ()
+    #: a WebSocket handshake: checked for cross-origin use of the cookie like a request
+    #: that changes state (gateway.front.cross_origin)
+    handshake: bool = False
+    #: Access-Control-* and Vary headers every answer to this request carries (gateway.front.cors)
+    cors: tuple[tuple[bytes, bytes], ...] = ()
 
     async def send_start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
+        if self.cors:
+            headers = [*headers, *self.cors]
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def respond(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:

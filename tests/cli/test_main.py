@@ -38,6 +38,30 @@ def test_check_prints_tenants_and_routes_with_secrets_redacted() -> None:
     assert "dealer-gateway-secret" not in result.stdout
 
 
+def test_check_shows_each_tenants_trusted_origins_and_names_a_bad_one() -> None:
+    env = seed_env() | {
+        "GATEWAY_PUBLIC_URL": "https://gw.example.com",
+        "GATEWAY_TENANT_CUSTOMER_HOSTS": "app.customer.example",
+        "GATEWAY_TENANT_DEALER_TRUSTED_ORIGINS": "https://Portal.Dealer.example:443, http://localhost:3000",
+    }
+    result = gateway("check", env=env)
+    assert result.returncode == 0, result.stderr
+    origins = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("trusted_origins:")]
+    assert origins == [
+        'trusted_origins: ["https://app.customer.example", "https://gw.example.com"]',
+        'trusted_origins: ["https://gw.example.com"]',
+        'trusted_origins: ["https://portal.dealer.example", "http://localhost:3000"]',
+    ]
+    bad = gateway("check", env=env | {"GATEWAY_TENANT_ADMIN_TRUSTED_ORIGINS": "null,https://*.admin.example"})
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        "error: GATEWAY_TENANT_ADMIN_TRUSTED_ORIGINS: not an origin: 'null' "
+        "(want scheme://host[:port]: http or https, no path or wildcard)",
+        "error: GATEWAY_TENANT_ADMIN_TRUSTED_ORIGINS: not an origin: 'https://*.admin.example' "
+        "(want scheme://host[:port]: http or https, no path or wildcard)",
+    ]
+
+
 def test_check_lists_every_problem_one_line_each_without_traceback() -> None:
     env = seed_env() | {
         "GATEWAY_TENANT_CUSTOMER_TRANSPORT": "smoke-signals",

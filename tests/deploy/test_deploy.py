@@ -180,8 +180,9 @@ def service_ports(compose: Obj) -> dict[str, set[int]]:
     ports = {name: set(p) for name, p in ORY_PORTS.items()}
     durably_cmd = Dockerfile.parse(DEPLOY / "durably.Dockerfile").final("CMD")[-1].exec_form()
     ports["durably"] = {int(durably_cmd[durably_cmd.index("--port") + 1])}
-    inventory = " ".join(compose["services"]["inventory"]["entrypoint"])
-    ports["inventory"] = {int(m) for m in re.findall(r"port=(\d+)", inventory)}
+    for demo in ("inventory", "dashboard"):  # the demo services shipped in the gateway package
+        entrypoint = " ".join(compose["services"][demo]["entrypoint"])
+        ports[demo] = {int(m) for m in re.findall(r"port=(\d+)", entrypoint)}
     return ports
 
 
@@ -255,7 +256,11 @@ def test_compose_gateway_environment_loads_with_the_shipped_policies(compose: Ob
     settings, policies = load_all(env)  # raises ConfigError listing every problem
     assert set(settings.tenants) == {"customer", "admin", "dealer"}
     assert (settings.listen_host, settings.listen_port) == ("0.0.0.0", 8080)
-    assert settings.upstreams == {"jobs": "http://durably:3000", "inventory": "http://inventory:3002"}
+    assert settings.upstreams == {
+        "jobs": "http://durably:3000",
+        "inventory": "http://inventory:3002",
+        "dashboard": "http://dashboard:3003",
+    }
     assert settings.redis_url == "redis://redis:6379/0"
     assert set(policies.routes) == {"customer", "admin", "dealer"}
     customer = settings.tenants["customer"]

@@ -87,17 +87,18 @@ def test_browser_login_json_body(customer: httpx.Client) -> None:
     parsed(ory_client.SuccessfulNativeLogin, response.text)
 
 
-def test_browser_login_csrf_violation(customer: httpx.Client) -> None:
+def test_browser_login_csrf_violation(customer: httpx.Client, spec: SpecChecker) -> None:
+    """A form post goes to the error UI (errorx.Manager.Forward); a JSON client gets the error."""
     flow = customer.get("/self-service/login/browser", headers={"Accept": "application/json"}).json()
     customer.cookies.clear()
-    response = customer.post(
-        f"/self-service/login?flow={flow['id']}",
-        data={
-            "method": "password",
-            "identifier": "alice@example.com",
-            "password": "alice-pass-1",
-            "csrf_token": "forged",
-        },
-    )
-    assert response.status_code == 403
-    assert response.json()["error"]["id"] == "security_csrf_violation"
+    form = {"method": "password", "identifier": "alice@example.com", "password": "alice-pass-1", "csrf_token": "x"}
+    response = customer.post(f"/self-service/login?flow={flow['id']}", data=form)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith(str(customer.base_url).rstrip("/") + "/ui/error?id=")
+    stored = spec.check(customer.get("/self-service/errors", params={"id": location.split("id=")[1]}))
+    error = parsed(ory_client.FlowError, stored.text).error
+    assert error is not None and error["id"] == "security_csrf_violation" and error["code"] == 403
+    as_json = customer.post(f"/self-service/login?flow={flow['id']}", data=form, headers={"Accept": "application/json"})
+    assert as_json.status_code == 403
+    assert as_json.json()["error"]["id"] == "security_csrf_violation"

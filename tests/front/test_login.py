@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from gateway.config.load import load_settings
+from gateway.demo.world import browser_login
 from gateway.front.login import login_url, safe_return_to
 from tests.support.processes import Proc, gateway_process
 from tests.support.world import World
@@ -78,7 +79,7 @@ def test_login_url_is_kratos_browser_flow_by_default_and_encodes_return_to() -> 
         }
     )
     tenant = settings.tenants["customer"]
-    assert tenant.return_to_hosts == ("app.customer.example",)
+    assert tenant.return_to_hosts == ("app.customer.example", "127.0.0.1")  # HOSTS + the public URL's host
     url = login_url(tenant, "https://app.customer.example/a?b=1&c=2")
     assert url == (
         "https://auth.customer.example/self-service/login/browser"
@@ -153,3 +154,36 @@ def test_two_return_tos_are_ambiguous(site: Proc) -> None:
         site.url + "/auth/login?return_to=/a&return_to=https://evil.example/", headers={"Host": "app.customer.example"}
     )
     assert resp.status_code == 400
+
+
+# --- the `logout` built-in ------------------------------------------------------------
+
+
+def test_logout_runs_kratos_browser_logout_flow_for_the_cookie(world: World) -> None:
+    name, value = browser_login(world.emulator.base_url, "customer", "carol@acme.example", "carol-password")
+    jar = {"Cookie": f"{name}={value}", "Origin": world.url}
+    resp = httpx.post(world.url + "/customer/auth/logout", params={"return_to": "/customer/"}, headers=jar)
+    assert resp.status_code == 303
+    location = resp.headers["location"]
+    assert location.startswith(world.emulator.project_url("customer") + "/self-service/logout?token=ory_lo_")
+    assert parse_qs(urlsplit(location).query)["return_to"] == [world.url + "/customer/"]
+    done = httpx.get(location, headers={"Cookie": f"{name}={value}"})
+    assert done.status_code == 303 and done.headers["location"] == world.url + "/customer/"
+    again = httpx.get(world.url + "/customer/api/durably/runs", headers={"Cookie": f"{name}={value}"})
+    assert again.status_code == 401
+
+
+def test_logout_refusals(world: World) -> None:
+    name, value = browser_login(world.emulator.base_url, "customer", "carol@acme.example", "carol-password")
+    cookie = {"Cookie": f"{name}={value}"}
+    foreign = httpx.post(world.url + "/customer/auth/logout", headers={**cookie, "Origin": "https://evil.example"})
+    assert foreign.status_code == 403 and foreign.json()["error"] == "cross_origin_request"
+    assert httpx.post(world.url + "/customer/auth/logout").status_code == 401
+    off_site = httpx.post(
+        world.url + "/customer/auth/logout",
+        params={"return_to": "https://evil.example/"},
+        headers={**cookie, "Origin": world.url},
+    )
+    assert off_site.status_code == 400 and off_site.json()["error"] == "bad_request"
+    still = httpx.get(world.url + "/customer/api/durably/runs", headers=cookie)
+    assert still.status_code == 200  # none of those signed carol out

@@ -18,6 +18,8 @@ SECURITY_ENV = {
     "GATEWAY_MAX_STREAMS": "3",  # open SSE streams (resource exhaustion)
     "GATEWAY_TENANT_CUSTOMER_JWT_AUDIENCE": "gw-customer",  # customer machine tokens (aud []): wrong audience
     "GATEWAY_TENANT_ADMIN_HYDRA_ISSUER": "http://wrong-issuer.example",  # admin tokens: wrong issuer
+    # cross-origin and CORS (test_corpus_cross_origin.py): a trusted front end and a dev server
+    "GATEWAY_TENANT_CUSTOMER_TRUSTED_ORIGINS": "https://app.customer.example,http://localhost:3000",
 }
 
 

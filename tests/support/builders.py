@@ -22,6 +22,7 @@ def env(**overrides: str) -> dict[str, str]:
         "GATEWAY_DEFAULT_TENANT": "customer",
         "GATEWAY_UPSTREAM_JOBS_URL": "http://127.0.0.1:9001",
         "GATEWAY_UPSTREAM_INVENTORY_URL": "http://127.0.0.1:9002",
+        "GATEWAY_UPSTREAM_DASHBOARD_URL": "http://127.0.0.1:9003",
     }
     for tenant in TENANTS:
         p = f"GATEWAY_TENANT_{tenant.upper()}_"

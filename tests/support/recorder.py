@@ -8,6 +8,8 @@ a request whose sender went away before the end of its body is recorded with
 `"complete": false` and the part of the body that came.
 Paths under `/sse/` answer with a never-ending event stream (one event per 0.2 s);
 `/big/<n>` answers with n bytes (`0123456789` repeated), streamed in 64 KiB chunks.
+Paths containing `/cors/` answer with the upstream's own CORS headers (`*`, credentials):
+the gateway must never pass them on.
 """
 
 from __future__ import annotations
@@ -57,12 +59,23 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if target.startswith("/big/"):
         await _big(send, int(target[len("/big/") :].split("?")[0]))
         return
-    await _json(send, 200, {"ok": True, "path": target, "padding": "x" * 100})
+    extra = CORS_ANSWER if "/cors/" in target else []
+    await _json(send, 200, {"ok": True, "path": target, "padding": "x" * 100}, extra)
 
 
-async def _json(send: Any, status: int, doc: object) -> None:
+#: what a careless upstream says about CORS
+CORS_ANSWER = [
+    (b"access-control-allow-origin", b"*"),
+    (b"Access-Control-Allow-Credentials", b"true"),
+    (b"access-control-allow-methods", b"GET, POST, PUT, DELETE"),
+    (b"access-control-expose-headers", b"*"),
+]
+
+
+async def _json(send: Any, status: int, doc: object, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps(doc).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    headers = [(b"content-type", b"application/json"), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -1,8 +1,8 @@
 """The whole seed world as real processes, for end-to-end tests:
 
 Ory emulator (seeded with gateway/demo/seed.yaml) + the real Durably service +
-a recording upstream (as `inventory`) + the gateway under uvicorn with the shipped
-policies. Log-ins go through the emulator's real Kratos flows.
+a recording upstream (as `inventory`) + the demo dashboard page (as `dashboard`) + the
+gateway under uvicorn with the shipped policies. Log-ins go through the emulator's real Kratos flows.
 
 Fixtures (registered for every suite by tests/conftest.py): `world` (started once per
 session), `auth` (one log-in per user, reused), `strict_gateway` (a second gateway on the
@@ -13,6 +13,8 @@ The emulator's admin API makes clients and identities on the fly: `create_client
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ import pytest
 from gateway.demo.world import API_KEYS, SEED, TENANTS, client_token, gateway_env, login
 from gateway.emulator.testing import RunningEmulator, free_port, start_emulator
 from tests.support.durably import DurablyServer, durably_server
-from tests.support.processes import Proc, Recorder, gateway_process, recording_upstream
+from tests.support.processes import Proc, Recorder, answers, gateway_process, recording_upstream, running
 
 Auth = Callable[[str], dict[str, str]]
 #: the strict gateway: 3 token requests per minute per client, decisions cached 1 s
@@ -83,10 +85,18 @@ def start_world(extra_env: Mapping[str, str] | None = None) -> Iterator[World]:
         emulator = stack.enter_context(start_emulator(TENANTS, seed=SEED))
         durably = stack.enter_context(durably_server())
         inventory = stack.enter_context(recording_upstream())
-        env = gateway_env(free_port(), emulator.base_url, durably.base_url, inventory.url)
+        dashboard = stack.enter_context(dashboard_process())
+        env = gateway_env(free_port(), emulator.base_url, durably.base_url, inventory.url, dashboard.url)
         env.update(extra_env or {})
         gateway = stack.enter_context(gateway_process(env))
         yield World(emulator, durably, inventory, gateway, env)
+
+
+def dashboard_process() -> contextlib.AbstractContextManager[Proc]:
+    """The demo dashboard (gateway.demo.dashboard) on a free port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    return running([sys.executable, "-m", "gateway.demo.dashboard", "--port", str(port)], url, answers(url + "/health"))
 
 
 @pytest.fixture(scope="session")
