@@ -16,6 +16,7 @@ cost far below that benchmark's run-to-run noise, and it runs in a minute where 
 from __future__ import annotations
 
 import argparse
+import contextvars
 import subprocess
 import sys
 import tempfile
@@ -72,7 +73,15 @@ def _run(kind: str, iterations: int, with_stage: bool) -> None:
     for _ in range(iterations):
         request = RequestView(method, "/customer/r", b"", headers, "127.0.0.1", "rid", "127.0.0.1:8080")
         request.header(b"authorization")  # the index authentication builds anyway
-        ex = Exchange({"type": "http"}, _nothing, _sink, request, where, b"/customer/r", TRACING.begin(request, ""))
+        ex = Exchange(
+            {"type": "http"},
+            _nothing,
+            _sink,
+            request,
+            where,
+            b"/customer/r",
+            contextvars.Context().run(TRACING.begin, request, ""),
+        )
         if with_stage:
             stage.check(ex, "customer", route)
         sending: Coroutine[Any, Any, None] = ex.send_start(200, [(b"content-type", b"application/json")])

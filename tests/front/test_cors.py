@@ -3,6 +3,7 @@ answer carries. Live: tests/security/test_corpus_cross_origin.py, tests/browser/
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
 
 import orjson
@@ -33,7 +34,7 @@ def exchange(method: str, path: bytes, headers: Sequence[tuple[str, str]]) -> tu
         return {"type": "http.disconnect"}
 
     origin = Origin("127.0.0.1", "http", "gw.test", "rid", "127.0.0.1")
-    trace = Tracing(TracingSettings(), TrustedProxies(())).begin(request, "")
+    trace = contextvars.Context().run(Tracing(TracingSettings(), TrustedProxies(())).begin, request, "")
     return Exchange({"type": "http"}, receive, send, request, origin, path, trace), sent
 
 

@@ -6,6 +6,7 @@ tests/security/test_corpus_cross_origin.py and tests/browser/.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
 
 import pytest
@@ -47,7 +48,7 @@ def exchange(
         return {"type": "http.disconnect"}
 
     origin = Origin("127.0.0.1", scheme, host, "rid", "127.0.0.1")
-    trace = Tracing(TracingSettings(), TrustedProxies(())).begin(request, "")
+    trace = contextvars.Context().run(Tracing(TracingSettings(), TrustedProxies(())).begin, request, "")
     return Exchange({"type": "http"}, receive, send, request, origin, b"/customer/w", trace)
 
 
