@@ -1,6 +1,6 @@
 """The demo's jobs dashboard: one page, served behind the gateway (upstream `dashboard`).
 
-The gateway's `dashboard` route (policies/browser.yaml) lets only signed-in people of the
+The gateway's `dashboard` route (policies/dashboard.yaml) lets only signed-in people of the
 tenant through and tells this upstream who they are (`X-Org-Id`, `X-Roles`, `X-User-Id`,
 `X-Tenant`); the page shows them (HTML-escaped) and then talks to the gateway only, on its
 own origin, with the session cookie: runs listed, live updates over the scoped SSE stream,

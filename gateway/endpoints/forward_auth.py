@@ -7,7 +7,8 @@ or `/decisions` with the described request in headers:
 - Traefik ForwardAuth: `X-Forwarded-Method`, `X-Forwarded-Uri`, `X-Forwarded-Host`
 
 Those headers describe the request only when the caller is a trusted proxy;
-otherwise the decision is for the decisions request itself. The answer is 200 with
+otherwise the decision is for the path after `/decisions`, and a bare `/decisions`
+describes no request at all (404 `no_request_described`, never a decision about `/`). The answer is 200 with
 the identity headers to inject (copy them upstream: the identity part of
 `gateway.forward.headers.UpstreamHeaders`, exactly what the gateway's own forwarding
 adds, `traceparent` included: the proxy forwards it so the upstream's span is a child of
@@ -20,7 +21,7 @@ refused here: a forward-auth proxy cannot enforce them.
 from __future__ import annotations
 
 from gateway.context import Gateway
-from gateway.errors import Forbidden
+from gateway.errors import Forbidden, NotFound
 from gateway.front.exchange import Exchange
 from gateway.pipeline import decide
 from gateway.policy import Forward
@@ -50,7 +51,9 @@ def _describe(gw: Gateway, ex: Exchange) -> None:
         uri = request.header(b"x-forwarded-uri") or request.header(b"x-original-uri")
     if uri is None:
         rest = ex.raw_path[len(PREFIX) :]
-        ex.raw_path = rest or b"/"
+        if not rest:
+            raise NotFound("no request to decide: send its path after /decisions", reason="no_request_described")
+        ex.raw_path = rest
     else:
         path, _, query = uri.partition(b"?")
         ex.raw_path, request.raw_query = path, query
