@@ -1,4 +1,4 @@
-"""The request pipeline: tenant -> route -> authn -> authz -> labels -> upstream headers -> forward.
+"""The request pipeline: tenant -> route -> authn -> org -> authz -> labels -> upstream headers -> forward.
 
 Each stage is small and hands the next a frozen value (`Decision`, `Prepared`,
 `ForwardPlan`). Any error raised here is a denial rendered by the app; nothing is
@@ -27,10 +27,15 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     ex.kinds = route.kinds
     principal = None
     if not route.anonymous:
-        principal = await gw.authn[where.tenant].authenticate(ex.request, route.kinds)
-        log["kind"], log["principal"], log["org"] = principal.kind, principal.subject, principal.organization
+        tenant = where.tenant
+        principal = await gw.authn[tenant].authenticate(ex.request, route.kinds)
+        log["kind"], log["principal"] = principal.kind, principal.subject
         log["credential_hash"] = principal.credential_hash  # sha256: for `gateway revoke --token-hash`
-        authorize(route, principal)
+        # the organization this request acts for, and the roles held there (gateway.orgs)
+        principal = await gw.orgs[tenant].choose(ex.request, found, principal, policies.tenant_roles(tenant))
+        log["org"] = principal.organization
+        authorize(route, principal)  # kind, roles, scopes, organization: no network
+        await gw.permissions[tenant].require(found, principal)  # the route's Keto permission, if any
     return Decision(where.tenant, found, principal, policies)
 
 

@@ -2,8 +2,8 @@
 
 `UpstreamHeaders` is the one builder of an upstream request's headers, for HTTP
 forwarding, WebSocket handshakes and `/decisions` alike. Everything the gateway owns
-(identity headers, forwarding headers) is deleted from what the client sent, in every
-spelling (`_` and `.` read as `-`, any case); hop-by-hop headers and every header named
+(identity headers, forwarding headers) and what the gateway consumes (`X-Organization-Id`) is
+deleted from what the client sent, in every spelling (`_` and `.` read as `-`, any case); hop-by-hop headers and every header named
 in `Connection` are deleted; the consumed credential goes; client framing is never
 forwarded (the gateway frames the upstream request itself). Then the gateway's own
 identity headers (`gateway.forward.identity`) and the label profile's content type are
@@ -88,7 +88,11 @@ HOP_BY_HOP = frozenset(
 #: framing the gateway decides itself
 FRAMING = frozenset({"content-length", "transfer-encoding", "host", "expect"})
 
-OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS
+#: what the caller says to the gateway alone: the organization it chooses (`gateway.orgs.choice`);
+#: the upstream gets the verified one, `X-Org-Id`
+CONSUMED = frozenset({"x-organization-id"})
+
+OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS | CONSUMED
 DROP_ALWAYS = OWNED | HOP_BY_HOP | FRAMING
 
 
