@@ -190,6 +190,7 @@ class GatewayApp:
             shared_permissions = RedisPermissions(client, settings.cache.max_ttl, guard)
             windows = RedisWindows(client, guard)
             self.revocations.client, self.revocations.shared = client, shared
+            self.revocations.shared_permissions = shared_permissions
             self._tasks.append(asyncio.create_task(self.revocations.listen()))
         gw.authn.update(build_authenticators(settings, gw.ory, shared=shared))
         gw.permissions.update(build_permissions(settings, gw.ory, shared=shared_permissions))

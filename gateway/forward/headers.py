@@ -2,10 +2,11 @@
 
 `UpstreamHeaders` is the one builder of an upstream request's headers, for HTTP
 forwarding, WebSocket handshakes and `/decisions` alike. Everything the gateway owns
-(identity headers, forwarding headers) and what the gateway consumes (`X-Organization-Id`) is
-deleted from what the client sent, in every spelling (`_` and `.` read as `-`, any case); hop-by-hop headers and every header named
-in `Connection` are deleted; the consumed credential goes; client framing is never
-forwarded (the gateway frames the upstream request itself). Then the gateway's own
+(identity headers, forwarding headers) and what it consumes (`X-Organization-Id`) is
+deleted from what the client sent, in every spelling (`_` and `.` read as `-`, any case);
+hop-by-hop headers and every header named in `Connection` are deleted; the consumed
+credential goes; client framing is never forwarded (the gateway frames the upstream request
+itself). Then the gateway's own
 identity headers (`gateway.forward.identity`) and the label profile's content type are
 added. `downstream_response_headers` is the way back.
 """

@@ -26,8 +26,8 @@ from gateway.front.request import RequestView
 from gateway.orgs.choice import chosen_organization
 from gateway.orgs.sources import REGISTRY, Resolve, organization_required
 from gateway.ory.keto import RelationTuple
-from gateway.permissions.checker import TenantPermissions
 from gateway.permissions.cache import ORGANIZATION_NAMESPACE
+from gateway.permissions.checker import TenantPermissions
 from gateway.policy.model import Match
 from gateway.principal import Membership, Principal
 
