@@ -63,7 +63,12 @@ def test_subject_sets_are_resolved_to_max_depth(
 
 
 def test_a_direct_tuple_needs_depth_two_like_keto(keto: httpx.Client, spec: SpecChecker) -> None:
-    base = {"namespace": "Organization", "object": "org-a", "relation": "member", "subject_id": ALICE_ID}
+    base: dict[str, Any] = {
+        "namespace": "Organization",
+        "object": "org-a",
+        "relation": "member",
+        "subject_id": ALICE_ID,
+    }
     assert check(keto, spec, **base, **{"max-depth": 1}).status_code == 403
     assert check(keto, spec, **base, **{"max-depth": 2}).status_code == 200
 

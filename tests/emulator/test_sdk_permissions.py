@@ -18,12 +18,12 @@ def sdk(emu: RunningEmulator) -> ory_client.ApiClient:
 
 def test_permission_api_checks(sdk: ory_client.ApiClient) -> None:
     api = ory_client.PermissionApi(sdk)
-    member = {"namespace": "Organization", "object": "org-a", "relation": "member"}
-    assert api.check_permission(**member, subject_id=ALICE_ID).allowed is True
-    assert api.check_permission(**member, subject_id="bob").allowed is False
-    assert api.check_permission_or_error(**member, subject_id=ALICE_ID).allowed is True
+    org, a, member = "Organization", "org-a", "member"
+    assert api.check_permission(namespace=org, object=a, relation=member, subject_id=ALICE_ID).allowed is True
+    assert api.check_permission(namespace=org, object=a, relation=member, subject_id="bob").allowed is False
+    assert api.check_permission_or_error(namespace=org, object=a, relation=member, subject_id=ALICE_ID).allowed
     with pytest.raises(ForbiddenException) as denied:
-        api.check_permission_or_error(**member, subject_id="bob")
+        api.check_permission_or_error(namespace=org, object=a, relation=member, subject_id="bob")
     assert denied.value.status == 403 and denied.value.data is not None and denied.value.data.allowed is False
     body = ory_client.PostCheckPermissionBody(namespace="Document", object="q3", relation="view", subject_id="carol")
     assert api.post_check_permission(post_check_permission_body=body).allowed is True
