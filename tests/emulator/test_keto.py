@@ -69,8 +69,8 @@ def test_a_direct_tuple_needs_depth_two_like_keto(keto: httpx.Client, spec: Spec
         "relation": "member",
         "subject_id": ALICE_ID,
     }
-    assert check(keto, spec, **base, **{"max-depth": 1}).status_code == 403
-    assert check(keto, spec, **base, **{"max-depth": 2}).status_code == 200
+    assert check(keto, spec, **(base | {"max-depth": 1})).status_code == 403
+    assert check(keto, spec, **(base | {"max-depth": 2})).status_code == 200
 
 
 def test_a_subject_set_subject_is_checked_as_a_set(keto: httpx.Client, spec: SpecChecker) -> None:
