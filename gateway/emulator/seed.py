@@ -217,7 +217,5 @@ def apply_seed(emulator: Emulator, path: Path, seeds: list[ProjectSeed]) -> list
         emulator.add_project(seed.config).relations.namespaces = list(seed.namespaces)
         errors += [e for i, item in enumerate(seed.identities) if (e := _seed_identity(emulator, seed, i, item))]
         errors += [e for i, item in enumerate(seed.clients) if (e := _seed_client(emulator, seed, i, item))]
-        errors += [
-            e for i, item in enumerate(seed.relationships) if (e := _seed_relationship(emulator, seed, i, item))
-        ]
+        errors += [e for i, item in enumerate(seed.relationships) if (e := _seed_relationship(emulator, seed, i, item))]
     return [f"{path}: {e}" for e in errors]
