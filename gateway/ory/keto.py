@@ -93,7 +93,7 @@ class KetoClient:
             if response.status_code != 200:
                 raise unexpected(response, SERVICE)
             page, token = _page(json_object(response, SERVICE), namespace, subject_id)
-            found += [o for o in page if o not in found]
+            found.extend(dict.fromkeys(o for o in page if o not in found))
             if len(found) >= enough or not token:
                 break
         return found

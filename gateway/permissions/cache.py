@@ -116,11 +116,12 @@ class PermissionCache:
         until: float | None,
         load: Callable[[Sequence[Key]], Awaitable[list[bool]]],
     ) -> list[bool]:
-        flight = (self.generation, tuple(keys))  # after a revocation, nobody joins an older load
+        generation = self.generation
+        flight = (generation, tuple(keys))  # after a revocation, nobody joins an older load
         task = self._inflight.get(flight)
         if task is None:
             self.misses += 1
-            task = asyncio.ensure_future(self._fetch(keys, organization, until, load))
+            task = asyncio.ensure_future(self._fetch(keys, organization, until, load, generation))
             self._inflight[flight] = task
             task.add_done_callback(lambda done: self._landed(flight, done))
         else:
@@ -133,8 +134,8 @@ class PermissionCache:
         organization: str | None,
         until: float | None,
         load: Callable[[Sequence[Key]], Awaitable[list[bool]]],
+        generation: int,
     ) -> list[bool]:
-        generation = self.generation
         shared = await self._from_shared(keys) if self.shared is not None else {}
         missing = [k for k in keys if k not in shared]
         fresh = dict(zip(missing, await load(missing), strict=True)) if missing else {}
@@ -189,18 +190,23 @@ class PermissionCache:
         hit = self._lists.get((tenant, subject))
         if hit is not None and hit[1] > self._clock():
             return hit[0]
-        flight = ("list", self.generation, tenant, subject)
+        generation = self.generation
+        flight = ("list", generation, tenant, subject)
         task = self._list_flights.get(flight)
         if task is None:
-            task = asyncio.ensure_future(self._fetch_list(tenant, subject, until, load))
+            task = asyncio.ensure_future(self._fetch_list(tenant, subject, until, load, generation))
             self._list_flights[flight] = task
             task.add_done_callback(lambda done: self._list_landed(flight, done))
         return await asyncio.shield(task)
 
     async def _fetch_list(
-        self, tenant: str, subject: str, until: float | None, load: Callable[[], Awaitable[list[str]]]
+        self,
+        tenant: str,
+        subject: str,
+        until: float | None,
+        load: Callable[[], Awaitable[list[str]]],
+        generation: int,
     ) -> tuple[str, ...]:
-        generation = self.generation
         organizations = tuple(await load())
         expires = self._expiry(bool(organizations), until)
         if generation == self.generation and expires > self._clock():
