@@ -94,8 +94,8 @@ def _describe(route: Route) -> str:
     who = "anyone" if route.anonymous else "; ".join(_requirement(r) for r in route.allow)
     methods = ",".join(sorted(route.methods))
     org = f", organization from {{{route.organization_param}}}" if route.organization_param else ""
-    target = f"{methods} {route.pattern.text} -> {where} (labels {route.labels}{org})"
-    return f"{target} for {who}  [{route.id} @ {route.source}]"
+    head = f"{methods} {route.pattern.text} -> {where} (labels {route.labels}{org})"
+    return f"{head} for {who}  [{route.id} @ {route.source}]"
 
 
 def _requirement(req: Requirement) -> str:
