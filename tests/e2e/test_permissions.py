@@ -228,7 +228,7 @@ def test_the_same_client_and_organization_in_two_tenants_never_share_an_answer(
     world: World, orgs: Orgs, upstream: Any
 ) -> None:
     client_id, org, name = f"twin-{report_id()}", "org-twin", report_id()
-    body = {"client_id": client_id, "grant_types": ["client_credentials"], "scope": "reports:read"}
+    body: dict[str, Any] = {"client_id": client_id, "grant_types": ["client_credentials"], "scope": "reports:read"}
     body["metadata"] = {"organization_id": org}
     twins = {tenant: create_client(world, tenant, **body) for tenant in ("customer", "dealer")}
     orgs.relate(namespace="Report", object=f"{org}/{name}", relation="view", subject_id=client_id)  # customer only
