@@ -101,7 +101,10 @@ class PermissionCache:
         until: float | None,
         load: Callable[[Sequence[Key]], Awaitable[list[bool]]],
     ) -> list[bool]:
-        """Answers for `keys`, in order; the missing ones loaded together (one call)."""
+        """Answers for `keys`, in order; the missing ones loaded together (one call) and kept as
+        one answer: when any of them allows, all live as long as an allow (a membership's roles:
+        the roles not held are part of a granted membership, not denies asked again every
+        GATEWAY_CACHE_NEGATIVE_TTL); when none does, all live as long as a deny."""
         answers = [self.cached(key) for key in keys]
         missing = [key for key, answer in zip(keys, answers, strict=True) if answer is None]
         if missing:
@@ -140,8 +143,9 @@ class PermissionCache:
         missing = [k for k in keys if k not in shared]
         fresh = dict(zip(missing, await load(missing), strict=True)) if missing else {}
         if generation == self.generation:  # no revocation while Keto was asked
+            expires = self._expiry(any(fresh.values()), until)
             for key, allowed in fresh.items():
-                await self._store(key, Answer(allowed, self._expiry(allowed, until), organization))
+                await self._store(key, Answer(allowed, expires, organization))
             for key, answer in shared.items():
                 self._put(key, answer)
         return [shared[k].allowed if k in shared else fresh[k] for k in keys]

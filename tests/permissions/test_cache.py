@@ -162,3 +162,24 @@ async def test_listings_are_cached_single_flight_and_evicted() -> None:
     cache.evict_organization("customer", "org-b")
     await cache.listed("customer", "u1", None, listing)
     assert calls == [1, 1]
+
+
+async def test_a_batch_with_an_allow_is_kept_as_one_answer() -> None:
+    clock = FakeClock()
+    cache = PermissionCache(SETTINGS, clock)
+    roles: list[Key] = [(*K[:4], role, "u1") for role in ("member", "viewer")]
+
+    async def viewer_only(missing: object) -> list[bool]:
+        return [False, True]
+
+    assert await cache.allowed_many(roles, "org-a", None, viewer_only) == [False, True]
+    clock.advance(30)  # past the negative TTL: the role not held is part of the granted membership
+    assert [cache.cached(k) for k in roles] == [False, True]
+
+    async def nothing(missing: object) -> list[bool]:
+        return [False, False]
+
+    strangers: list[Key] = [(*K[:4], role, "u2") for role in ("member", "viewer")]
+    assert await cache.allowed_many(strangers, "org-a", None, nothing) == [False, False]
+    clock.advance(6)
+    assert [cache.cached(k) for k in strangers] == [None, None]
