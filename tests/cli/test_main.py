@@ -159,3 +159,13 @@ routes:
     assert f"error: {policies / 'p.yaml'}:6: {{org}} is not a parameter of every path (known: {{doc}})" in lines
     assert any(":9: object template '{org}/{document}': {document} is not a parameter" in line for line in lines)
     assert len(lines) == 2, lines
+
+
+def test_revoke_needs_redis_and_a_known_tenant_for_the_new_forms() -> None:
+    for form in ("--subject", "--organization"):
+        no_redis = gateway("revoke", "--tenant", "customer", form, "x", env=seed_env())
+        assert no_redis.returncode == 2 and "GATEWAY_REDIS_URL is not set" in no_redis.stderr
+        unknown = gateway("revoke", "--tenant", "nobody", form, "x", env=seed_env())
+        assert unknown.returncode == 2 and "--tenant: 'nobody' is not in GATEWAY_TENANTS" in unknown.stderr
+    both = gateway("revoke", "--tenant", "customer", "--subject", "x", "--organization", "y", env=seed_env())
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
