@@ -3,6 +3,7 @@ measured without the noise of a shared machine.
 
     .venv/bin/python -m bench.instructions [--requests 1000] [--out results.json]
     .venv/bin/python -m bench.instructions --quick          # CI smoke: small shape, few requests
+    .venv/bin/python -m bench.instructions --permission     # the route also checks an Ory Permission
 
 CPU time per request moves by 10-20% between runs on this kind of machine (other tenants
 of the host share its caches and cores), more than the 5% being checked. Instructions
@@ -44,10 +45,16 @@ BASE_REQUESTS = 200
 
 
 def count(
-    shape: scaling.Shape, requests: int, token: str, urls: tuple[str, str], workdir: Path, cache_sim: bool
+    shape: scaling.Shape,
+    requests: int,
+    token: str,
+    urls: tuple[str, str],
+    workdir: Path,
+    cache_sim: bool,
+    route: dict[str, object] = scaling.BENCH_ROUTE,
 ) -> dict[str, int]:
     """Totals of the event-loop thread of one gateway run that answered `requests` requests."""
-    env = scaling.shape_env(workdir / f"{shape.name}-{requests}", shape, *urls)
+    env = scaling.shape_env(workdir / f"{shape.name}-{requests}", shape, *urls, route)
     port = free_port()
     env = clean_env({**env, "GATEWAY_LISTEN": f"127.0.0.1:{port}", "PYTHONHASHSEED": "0"})
     out = workdir / f"callgrind-{shape.name}-{requests}.out"
@@ -85,7 +92,13 @@ def _totals(path: Path) -> dict[str, int]:
     raise RuntimeError(f"{path}: no totals (did the gateway exit cleanly?)")
 
 
-def measure(shapes: Sequence[scaling.Shape], requests: int, base: int, cache_sim: bool) -> dict[str, Any]:
+def measure(
+    shapes: Sequence[scaling.Shape],
+    requests: int,
+    base: int,
+    cache_sim: bool,
+    route: dict[str, object] = scaling.BENCH_ROUTE,
+) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gateway-instructions-")))
         backends = stack.enter_context(start_backends(workdir))
@@ -94,8 +107,8 @@ def measure(shapes: Sequence[scaling.Shape], requests: int, base: int, cache_sim
         per_request: dict[str, dict[str, float]] = {}
         for shape in shapes:
             started = time.monotonic()
-            before = count(shape, base, token, urls, workdir, cache_sim)
-            after = count(shape, base + requests, token, urls, workdir, cache_sim)
+            before = count(shape, base, token, urls, workdir, cache_sim, route)
+            after = count(shape, base + requests, token, urls, workdir, cache_sim, route)
             per_request[shape.name] = {e: round((after[e] - before[e]) / requests, 1) for e in before}
             print(
                 f"{shape.name:26s} {per_request[shape.name]['Ir']:>11,.0f} instructions/request "
@@ -115,14 +128,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=1000, help="requests counted per shape (default 1000)")
     p.add_argument("--quick", action="store_true", help="CI smoke: the small shape, 20 requests, no cache model")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    p.add_argument(
+        "--permission", action="store_true", help="the measured route also checks an Ory Permission (cached)"
+    )
     args = p.parse_args(argv)
+    route = scaling.PERMISSION_ROUTE if args.permission else scaling.BENCH_ROUTE
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     if args.quick:
-        result = measure([scaling.SMALL], 20, 10, cache_sim=False)
+        result = measure([scaling.SMALL], 20, 10, cache_sim=False, route=route)
     else:
-        result = measure([scaling.SMALL, scaling.LARGE], args.requests, BASE_REQUESTS, cache_sim=True)
+        result = measure([scaling.SMALL, scaling.LARGE], args.requests, BASE_REQUESTS, cache_sim=True, route=route)
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
