@@ -66,7 +66,7 @@ class OrgStage:
     ) -> Membership | None:
         """The `keto` source: roles R with `Organization:<org>#R@<identity id>` allowed."""
         if choice is None:
-            listed = await self._listed(principal)
+            listed = await self._listed(principal, roles)
             if len(listed) > 1:
                 raise organization_required()
             if not listed:
@@ -78,12 +78,13 @@ class OrgStage:
         granted = frozenset(role for role, allowed in zip(names, answers, strict=True) if allowed)
         return Membership(choice, granted) if granted else None
 
-    async def _listed(self, principal: Principal) -> tuple[str, ...]:
+    async def _listed(self, principal: Principal, roles: frozenset[str]) -> tuple[str, ...]:
+        """The organizations the person has a direct `Organization` tuple in, with a policy role."""
         keto = self.permissions.keto
         if keto is None:  # the settings refuse MEMBERSHIPS=keto without KETO_READ_URL; fail closed anyway
             raise Forbidden("this tenant has no permission service configured", reason="keto_not_configured")
         subject = principal.subject
-        load = lambda: keto.objects(ORGANIZATION_NAMESPACE, subject)  # noqa: E731
+        load = lambda: keto.objects(ORGANIZATION_NAMESPACE, subject, roles)  # noqa: E731
         return await self.permissions.cache.listed(self.tenant.name, subject, principal.expires_at, load)
 
 

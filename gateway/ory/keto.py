@@ -80,9 +80,12 @@ class KetoClient:
             answers += _batch_results(json_object(response, SERVICE), len(chunk))
         return answers
 
-    async def objects(self, namespace: str, subject_id: str, enough: int = 2) -> list[str]:
-        """Objects of `namespace` the subject has a direct tuple on: stops at `enough` distinct
-        ones (or after `MAX_PAGES` pages; the caller only needs to tell none, one, several)."""
+    async def objects(
+        self, namespace: str, subject_id: str, relations: frozenset[str] | None = None, enough: int = 2
+    ) -> list[str]:
+        """Objects of `namespace` the subject has a direct tuple on (with one of `relations`, if
+        given): stops at `enough` distinct ones (or after `MAX_PAGES` pages; the caller only
+        needs to tell none, one, several)."""
         found: list[str] = []
         token = ""
         for _ in range(MAX_PAGES):
@@ -92,7 +95,7 @@ class KetoClient:
             response = await self._send("GET", "/relation-tuples", params=params)
             if response.status_code != 200:
                 raise unexpected(response, SERVICE)
-            page, token = _page(json_object(response, SERVICE), namespace, subject_id)
+            page, token = _page(json_object(response, SERVICE), namespace, subject_id, relations)
             found.extend(dict.fromkeys(o for o in page if o not in found))
             if len(found) >= enough or not token:
                 break
@@ -138,7 +141,9 @@ def _batch_results(doc: dict[str, Any], expected: int) -> list[bool]:
     return answers
 
 
-def _page(doc: dict[str, Any], namespace: str, subject_id: str) -> tuple[list[str], str]:
+def _page(
+    doc: dict[str, Any], namespace: str, subject_id: str, relations: frozenset[str] | None
+) -> tuple[list[str], str]:
     tuples, token = doc.get("relation_tuples"), doc.get("next_page_token", "")
     if not isinstance(tuples, list) or not isinstance(token, str):
         raise wrong_shape(SERVICE, "a relationship list")
@@ -146,6 +151,7 @@ def _page(doc: dict[str, Any], namespace: str, subject_id: str) -> tuple[list[st
     for t in tuples:
         if not isinstance(t, dict) or not isinstance(t.get("object"), str):
             raise wrong_shape(SERVICE, "a relationship list")
-        if t.get("namespace") == namespace and t.get("subject_id") == subject_id:
+        mine = t.get("namespace") == namespace and t.get("subject_id") == subject_id
+        if mine and (relations is None or t.get("relation") in relations):
             objects.append(t["object"])
     return objects, token

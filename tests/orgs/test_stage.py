@@ -103,6 +103,7 @@ KETO_TUPLES = {
     ("Organization", "org-acme", "member", "u1"),
     ("Organization", "org-globex", "viewer", "u1"),
     ("Organization", "org-solo", "viewer", "u2"),
+    ("Organization", "org-other", "auditor", "u2"),  # not a role the policies use: not a membership
 }
 
 
