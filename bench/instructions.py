@@ -5,6 +5,7 @@ measured without the noise of a shared machine.
     .venv/bin/python -m bench.instructions --routes [--requests 1000]   # per route, one gateway
     .venv/bin/python -m bench.instructions --quick          # CI smoke: small shape, few requests
     .venv/bin/python -m bench.instructions --shape small --credential cookie-post
+    .venv/bin/python -m bench.instructions --permission     # the route also checks an Ory Permission
 
 CPU time per request moves by 10-20% between runs on this kind of machine (other tenants
 of the host share its caches and cores), more than the 5% being checked. Instructions
@@ -90,9 +91,10 @@ def count(
     cache_sim: bool,
     credential: str = "bearer",
     cookie: tuple[str, str] = ("", ""),
+    route: dict[str, object] = scaling.BENCH_ROUTE,
 ) -> dict[str, int]:
     """Totals of the event-loop thread of one gateway run that answered `requests` requests."""
-    env = scaling.shape_env(workdir / f"{shape.name}-{requests}", shape, *urls)
+    env = scaling.shape_env(workdir / f"{shape.name}-{requests}", shape, *urls, route)
     port = free_port()
     env = clean_env({**env, "GATEWAY_LISTEN": f"127.0.0.1:{port}", "PYTHONHASHSEED": "0"})
     out = workdir / f"callgrind-{shape.name}-{requests}.out"
@@ -211,7 +213,12 @@ def _totals(path: Path) -> dict[str, int]:
 
 
 def measure(
-    shapes: Sequence[scaling.Shape], requests: int, base: int, cache_sim: bool, credential: str = "bearer"
+    shapes: Sequence[scaling.Shape],
+    requests: int,
+    base: int,
+    cache_sim: bool,
+    credential: str = "bearer",
+    route: dict[str, object] = scaling.BENCH_ROUTE,
 ) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gateway-instructions-")))
@@ -222,8 +229,8 @@ def measure(
         per_request: dict[str, dict[str, float]] = {}
         for shape in shapes:
             started = time.monotonic()
-            before = count(shape, base, token, urls, workdir, cache_sim, credential, cookie)
-            after = count(shape, base + requests, token, urls, workdir, cache_sim, credential, cookie)
+            before = count(shape, base, token, urls, workdir, cache_sim, credential, cookie, route)
+            after = count(shape, base + requests, token, urls, workdir, cache_sim, credential, cookie, route)
             per_request[shape.name] = {e: round((after[e] - before[e]) / requests, 1) for e in before}
             print(
                 f"{shape.name:26s} {per_request[shape.name]['Ir']:>11,.0f} instructions/request "
@@ -253,7 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--credential", choices=tuple(CREDENTIALS), default="bearer", help="how the session is sent")
     p.add_argument("--shape", choices=("small", "large", "both"), default="both", help="configuration sizes")
     p.add_argument("--no-cache-sim", action="store_true", help="count instructions only (about twice as fast)")
+    p.add_argument(
+        "--permission", action="store_true", help="the measured route also checks an Ory Permission (cached)"
+    )
     args = p.parse_args(argv)
+    route = scaling.PERMISSION_ROUTE if args.permission else scaling.BENCH_ROUTE
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
@@ -263,10 +274,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             per_route = count_routes(args.requests, BASE_REQUESTS, Path(tmp), cache_sim=False)
         result = {"requests": args.requests, "per_route": per_route}
     elif args.quick:
-        result = measure([scaling.SMALL], 20, 10, cache_sim=False, credential=args.credential)
+        result = measure([scaling.SMALL], 20, 10, cache_sim=False, credential=args.credential, route=route)
     else:
         result = measure(
-            shapes, args.requests, BASE_REQUESTS, cache_sim=not args.no_cache_sim, credential=args.credential
+            shapes,
+            args.requests,
+            BASE_REQUESTS,
+            cache_sim=not args.no_cache_sim,
+            credential=args.credential,
+            route=route,
         )
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -23,6 +23,17 @@ BENCH_ROUTE: dict[str, object] = {
     "allow": HUMAN_ALLOW,
     "forward": {"upstream": "bench"},
 }
+#: the same route guarded by an Ory Permissions check too (`bench.instructions --permission`):
+#: the bench human (alice, org-acme) may view Report:org-acme/q3 through a subject set of the
+#: demo seed, so a cached request has a cached membership and a cached permission
+PERMISSION_ROUTE: dict[str, object] = BENCH_ROUTE | {
+    "allow": {
+        "human": {
+            "roles": {"any": ["viewer", "member"]},
+            "permission": {"namespace": "Report", "object": "{org}/q3", "relation": "view"},
+        }
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -70,19 +81,21 @@ def route_counts(shape: Shape) -> dict[str, int]:
     return counts
 
 
-def write_policies(directory: Path, shape: Shape) -> Path:
+def write_policies(directory: Path, shape: Shape, bench_route: dict[str, object] = BENCH_ROUTE) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for tenant, count in route_counts(shape).items():
         routes = [filler_route(i) for i in range(count)]
         if tenant == "customer":
-            routes[0] = BENCH_ROUTE
+            routes[0] = bench_route
         doc = {"tenant": tenant, "routes": routes}
         (directory / f"{tenant}.yaml").write_text(json.dumps(doc, indent=1))  # JSON is YAML, and quick to write
     return directory
 
 
-def shape_env(directory: Path, shape: Shape, emulator_url: str, upstream_url: str) -> dict[str, str]:
-    policies = write_policies(directory / "policies", shape)
+def shape_env(
+    directory: Path, shape: Shape, emulator_url: str, upstream_url: str, bench_route: dict[str, object] = BENCH_ROUTE
+) -> dict[str, str]:
+    policies = write_policies(directory / "policies", shape, bench_route)
     env = bench_env(0, emulator_url, upstream_url, policies)
     env.pop("GATEWAY_LISTEN")
     names = tenant_names(shape.tenants)

@@ -42,8 +42,11 @@ from gateway.labels.scope import OrgScope
 from gateway.observe import access_log as accesslog
 from gateway.observe.metrics import CURRENT, Metrics, RequestTimes, TimedUpstreams
 from gateway.observe.tracing import Tracing
+from gateway.orgs.stage import build_org_stages
+from gateway.permissions.checker import build_permissions
 from gateway.pipeline import handle
 from gateway.policy import PolicyStore
+from gateway.replicas.permissions import RedisPermissions
 from gateway.replicas.redis import Guard, RedisShared, RedisWindows, connect
 from gateway.replicas.revocations import Revocations
 from gateway.server import heap, protocol
@@ -205,17 +208,22 @@ class GatewayApp:
         gw = self.gw
         settings = self.settings
         self.tracing.start()  # OTLP export, when configured: a background thread sends the spans
-        shared = windows = None
+        shared = windows = shared_permissions = None
         if settings.redis_url is not None:  # never contacted here: Redis being down must not stop a start
             client = connect(settings.redis_url)
             self._closers.append(client.aclose)
             guard = Guard()
             shared = RedisShared(client, settings.cache.max_ttl, guard)
+            shared_permissions = RedisPermissions(client, settings.cache.max_ttl, guard)
             windows = RedisWindows(client, guard)
             self.revocations.client, self.revocations.shared = client, shared
+            self.revocations.shared_permissions = shared_permissions
             self._tasks.append(asyncio.create_task(self.revocations.listen()))
         gw.authn.update(build_authenticators(settings, gw.ory, shared=shared))
-        gw.targets.authn = gw.authn  # stream re-checks see the same cache (and its revocations)
+        gw.permissions.update(build_permissions(settings, gw.ory, shared=shared_permissions))
+        gw.orgs.update(build_org_stages(settings.tenants, gw.permissions))
+        # stream re-checks see the same caches (and their revocations)
+        gw.targets.authn, gw.targets.orgs, gw.targets.permissions = gw.authn, gw.orgs, gw.permissions
         with ratelimit.sharing(windows):
             gw.targets.builtins = bind_builtins(gw)
         self.metrics.watch(gw.authn, lambda: gw.targets.open_streams, shared.counts if shared else None)

@@ -3,7 +3,10 @@
 Checks run in a fixed order and the first unmet one decides, with a fixed
 reason id: ``wrong_tenant``, ``kind_not_allowed``, ``missing_role``,
 ``missing_scope``, ``no_organization`` (a route that injects labels needs the
-caller's organization). For machines a scope doubles as a role. A denial names
+caller's organization). For machines a scope doubles as a role. The principal is
+the one the organization stage hands on (`gateway.orgs`): its roles are those of the
+organization the request acts for. A route's Ory Permissions check comes after these,
+with a network call (`gateway.permissions.checker`), and is never memoized here. A denial names
 only what the route requires - never anything about another tenant or about
 the caller. Every decision is logged (logger ``gateway.authz``): denials at
 INFO, grants at DEBUG, with tenant, route id, principal id and reason.
@@ -69,7 +72,11 @@ def _check(what: str, names: tuple[str, ...], met: bool, reason: str) -> Check:
 
 #: allows, by object identity: routes live as long as their policy set, principals as long as
 #: their cache entry; the entry holds both, so an id is never reused while it is here. Bounded
-#: by emptying it when full (re-checking an allow is cheap).
+#: by emptying it when full (re-checking an allow is cheap). The key is all that decides these
+#: checks: the route object (one per route: another route's allow is never reused for a
+#: stricter one) and the principal object, which is one per organization it acts for
+#: (`Principal.scoped`): an allow in one organization is never reused in another. What
+#: depends on the request's parameters (permission checks) is not decided here.
 _ALLOWED: dict[tuple[int, int], tuple[Route, Principal]] = {}
 ALLOWED_SIZE = 50_000
 

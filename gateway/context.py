@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
@@ -21,6 +21,8 @@ from gateway.policy import PolicyStore
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator
     from gateway.forward.dispatch import Targets
+    from gateway.orgs.stage import OrgStage
+    from gateway.permissions.checker import TenantPermissions
 
 
 @dataclass(slots=True)
@@ -44,3 +46,6 @@ class Gateway:
     cors: Cors
     #: the cookie's cross-origin use refused before authentication (CSRF, CSWSH)
     cross_origin: CrossOrigin
+    #: per tenant: the organization stage (membership source bound) and Keto permissions
+    orgs: dict[str, OrgStage] = field(default_factory=dict)
+    permissions: dict[str, TenantPermissions] = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""The request pipeline: tenant -> route -> cross-origin -> authn -> authz -> labels -> upstream headers -> forward.
+"""The request pipeline: tenant -> route -> cross-origin -> authn -> org -> authz -> labels -> headers -> forward.
 
 Each stage is small and hands the next a frozen value (`Decision`, `Prepared`,
 `ForwardPlan`). Any error raised here is a denial rendered by the app; nothing is
@@ -32,11 +32,16 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     gw.cross_origin.check(ex, where.tenant, route)  # the cookie from a foreign page: before any credential
     principal = None
     if not route.anonymous:
+        tenant = where.tenant
         with tracing.span("authenticate"):  # cache hit, or the Ory call under it
-            principal = await gw.authn[where.tenant].authenticate(ex.request, route.kinds)
-        log["kind"], log["principal"], log["org"] = principal.kind, principal.subject, principal.organization
+            principal = await gw.authn[tenant].authenticate(ex.request, route.kinds)
+        log["kind"], log["principal"] = principal.kind, principal.subject
         log["credential_hash"] = principal.credential_hash  # sha256: for `gateway revoke --token-hash`
-        authorize(route, principal)
+        # the organization this request acts for, and the roles held there (gateway.orgs)
+        principal = await gw.orgs[tenant].choose(ex.request, found, principal, policies.tenant_roles(tenant))
+        log["org"] = principal.organization
+        authorize(route, principal)  # kind, roles, scopes, organization: no network
+        await gw.permissions[tenant].require(found, principal)  # the route's Keto permission, if any
     return Decision(where.tenant, found, principal, policies)
 
 

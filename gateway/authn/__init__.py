@@ -109,6 +109,14 @@ class TenantAuthenticator:
         """Forget every cached decision for a revoked Kratos session."""
         return self.cache.evict_session(self.tenant.name, session_id)
 
+    def evict_subject(self, subject: str) -> int:
+        """Forget every cached session or token of one identity or client."""
+        return self.cache.evict_subject(self.tenant.name, subject)
+
+    def evict_organization(self, organization: str) -> int:
+        """Forget every cached principal that speaks for `organization`."""
+        return self.cache.evict_organization(self.tenant.name, organization)
+
     def evict_credential(self, credential: str) -> int:
         """Forget every cached decision for a revoked token or cookie value."""
         return sum(

@@ -11,7 +11,8 @@
 Storage is a small `CacheBackend` (sync, in-process; `MemoryBackend` here). A replica-shared
 layer (Redis) plugs in as a `SharedBackend` (async): it is consulted only by the single-flight
 leader on a local miss and written after a load, and it must implement the same revocation
-hooks (`evict_session`, `evict_credential_hash`) so a revocation fans out to every replica.
+hooks (`evict_session`, `evict_credential_hash`, `evict_subject`, `evict_organization`) so a
+revocation fans out to every replica.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Protocol
 from gateway.authn.verdict import Verdict
 from gateway.config.load import CacheSettings
 from gateway.observe import tracing
+from gateway.principal import Principal
 
 Clock = Callable[[], float]
 Loader = Callable[[], Awaitable[Verdict]]
@@ -51,16 +53,28 @@ class CacheBackend(Protocol):
     def delete(self, key: str) -> bool: ...
     def evict_session(self, tenant: str, session_id: str) -> int: ...
     def evict_credential_hash(self, h: str) -> int: ...
+    def evict_subject(self, tenant: str, subject: str) -> int: ...
+    def evict_organization(self, tenant: str, organization: str) -> int: ...
 
 
 class SharedBackend(Protocol):
-    """A cache shared by replicas (e.g. Redis). Not implemented yet; see the module docstring."""
+    """A cache shared by replicas (Redis: `gateway.replicas.redis.RedisShared`)."""
 
     async def get(self, key: str) -> Entry | None: ...
     async def set(self, key: str, entry: Entry) -> None: ...
     async def delete(self, key: str) -> bool: ...
     async def evict_session(self, tenant: str, session_id: str) -> int: ...
     async def evict_credential_hash(self, h: str) -> int: ...
+    async def evict_subject(self, tenant: str, subject: str) -> int: ...
+    async def evict_organization(self, tenant: str, organization: str) -> int: ...
+
+
+def organizations_of(principal: Principal) -> set[str]:
+    """Every organization a cached principal speaks for: its own and its memberships'."""
+    found = {m.organization for m in principal.memberships or ()}
+    if principal.organization:
+        found.add(principal.organization)
+    return found
 
 
 class MemoryBackend:
@@ -108,6 +122,18 @@ class MemoryBackend:
 
     def evict_credential_hash(self, h: str) -> int:
         return int(self.delete(h))
+
+    def evict_subject(self, tenant: str, subject: str) -> int:
+        """Every session and token of one identity or client (its memberships may have changed)."""
+        return self._evict(lambda p: p.tenant == tenant and p.subject == subject)
+
+    def evict_organization(self, tenant: str, organization: str) -> int:
+        """Every principal that speaks for `organization` (a membership of it may be gone)."""
+        return self._evict(lambda p: p.tenant == tenant and organization in organizations_of(p))
+
+    def _evict(self, doomed: Callable[[Principal], bool]) -> int:
+        keys = [k for k, e in list(self._data.items()) if (p := e.decision.principal) is not None and doomed(p)]
+        return sum(self.delete(key) for key in keys)
 
 
 @dataclass(slots=True)
@@ -163,6 +189,12 @@ class DecisionCache:
 
     def evict_credential_hash(self, h: str) -> int:
         return self.backend.evict_credential_hash(h)
+
+    def evict_subject(self, tenant: str, subject: str) -> int:
+        return self.backend.evict_subject(tenant, subject)
+
+    def evict_organization(self, tenant: str, organization: str) -> int:
+        return self.backend.evict_organization(tenant, organization)
 
     async def _load(self, key: str, load: Loader) -> Verdict:
         if self.shared is not None:

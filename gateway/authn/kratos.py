@@ -1,8 +1,10 @@
 """Human principals: the tenant's Kratos `GET /sessions/whoami`.
 
 A cookie is forwarded as the browser's whole Cookie header; a token is sent as
-X-Session-Token. Organization and roles come from the identity's admin-controlled fields
-(`metadata_public`, `organization_id`); traits are user-editable and never used.
+X-Session-Token. Memberships (organizations, roles in each) come from the identity's
+admin-controlled fields (`metadata_public`, `organization_id`; `gateway.orgs.memberships`);
+traits are user-editable and never used. On a tenant whose memberships live in Keto
+(`MEMBERSHIPS=keto`) the principal leaves here with none: the organization stage asks Keto.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Any
 import httpx
 
 from gateway.authn.cache import Clock
-from gateway.authn.verdict import Verdict, dig, first_string, parse_rfc3339, string_set
+from gateway.authn.verdict import Verdict, parse_rfc3339
 from gateway.config.load import TenantSettings
 from gateway.errors import ConfigError
+from gateway.orgs.memberships import Memberships, read_memberships
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 from gateway.principal import Principal
 
@@ -63,27 +66,38 @@ class KratosAuthenticator:
         if expires_at <= self._clock():
             return Verdict.reject("session_expired", "the session has expired")
         aal = session.get("authenticator_assurance_level")
+        memberships = self._memberships(identity)
+        organization, roles = memberships.default
         return Verdict(
             Principal(
                 kind="human",
                 tenant=self._tenant.name,
                 subject=identity_id,
-                organization=first_string(identity, self._tenant.org_paths),
-                roles=string_set(dig(identity, self._tenant.roles_path)),
+                organization=organization,
+                roles=roles,
                 scopes=frozenset(),
                 session_id=session_id,
                 aal=aal if isinstance(aal, str) else None,
                 expires_at=expires_at,
+                memberships=memberships.items if self._tenant.memberships == "metadata" else None,
+                memberships_problem=memberships.problem,
             )
         )
 
+    def _memberships(self, identity: dict[str, Any]) -> Memberships:
+        t = self._tenant
+        if t.memberships != "metadata":
+            return Memberships(())  # the organization stage asks the tenant's source
+        return read_memberships(identity, t.memberships_path, t.org_paths, t.roles_path)
+
 
 def _check_paths(tenant: TenantSettings) -> None:
-    bad = [p for p in (*tenant.org_paths, tenant.roles_path) if p.split(".")[0] in ("traits", "")]
+    paths = (*tenant.org_paths, tenant.roles_path, tenant.memberships_path)
+    bad = [p for p in paths if p.split(".")[0] in ("traits", "")]
     if bad:
         raise ConfigError(
             [
-                f"{tenant.env_prefix}ORG_PATHS/ROLES_PATH: {p!r} is user-editable or empty; "
+                f"{tenant.env_prefix}ORG_PATHS/ROLES_PATH/MEMBERSHIPS_PATH: {p!r} is user-editable or empty; "
                 "use metadata_public or organization_id"
                 for p in bad
             ]

@@ -53,21 +53,6 @@ def dig(doc: object, path: str) -> object:
     return doc
 
 
-def first_string(doc: object, paths: tuple[str, ...]) -> str | None:
-    for path in paths:
-        value = dig(doc, path)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def string_set(value: object) -> frozenset[str]:
-    """A JSON list of strings as a set; anything else is empty (never guess)."""
-    if isinstance(value, list):
-        return frozenset(v for v in value if isinstance(v, str) and v)
-    return frozenset()
-
-
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -1,14 +1,20 @@
 """`gateway explain`: the decision for a hypothetical request, and why. No network calls.
 
-It runs the same steps as the pipeline - canonical path, tenant, route,
+It runs the same steps as the pipeline - canonical path, tenant, route, organization,
 authorization - on a principal described on the command line, then says what
-would be forwarded: upstream, path and label rewrite. Exit 0 allow, 1 deny,
-2 usage error.
+would be forwarded: upstream, path and label rewrite. `--org ORG` is the organization
+the request acts for (as `X-Organization-Id` would choose it; a route that names it in
+its path is checked against it), and `--roles` the caller's roles there: the explanation
+shows that membership (or, on a Keto-backed tenant, the `Organization` tuples the gateway
+would check), the chosen organization, and the permission tuples the route would ask Keto
+about. Keto's answer is assumed to be yes (`--keto-denies` shows the other outcome).
+Exit 0 allow, 1 deny, 2 usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from collections.abc import Sequence
@@ -20,8 +26,13 @@ from gateway.authz import Check, checks
 from gateway.config.load import Settings
 from gateway.errors import GatewayError
 from gateway.front.paths import canonical_path, quote_path
+from gateway.front.request import RequestView
 from gateway.front.tenants import resolve_tenant
 from gateway.labels.registry import HEADERS
+from gateway.orgs.choice import chosen_organization
+from gateway.ory.keto import RelationTuple
+from gateway.permissions.cache import ORGANIZATION_NAMESPACE
+from gateway.permissions.checker import permission_tuple
 from gateway.policy.model import Builtin, Match
 from gateway.policy.policy_set import PolicySet, match
 from gateway.principal import KINDS, Kind, Principal
@@ -53,6 +64,12 @@ class Explanation:
     builtin: str | None = None
     labels: str | None = None
     label_rewrite: list[str] = field(default_factory=list)
+    organization: str | None = None
+    #: how it was chosen: "X-Organization-Id (--org)", "path parameter {org}", or the only membership
+    organization_by: str | None = None
+    membership: list[str] = field(default_factory=list)
+    #: the relation tuples the route's permission check would ask Keto about
+    permissions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +80,10 @@ class Caller:
     organization: str | None = None
     #: the principal's tenant; default: the tenant the request resolves to
     tenant: str | None = None
+    #: the identity id or client id (what Keto is asked about)
+    subject: str | None = None
+    #: what Keto answers for the route's permission check
+    keto_allows: bool = True
 
 
 def explain(
@@ -78,7 +99,14 @@ def explain(
     except GatewayError as exc:
         return _refused(out, exc)
     _describe_route(out, found, settings)
-    _decide(out, found, _principal(caller, tenant.tenant))
+    principal = _principal(caller, tenant.tenant)
+    try:
+        _organization(out, found, principal, settings, policies)
+        principal = dataclasses.replace(principal, organization=out.organization)  # acting for the chosen one
+        _permission(out, found, principal)
+    except GatewayError as exc:
+        return _refused(out, exc)
+    _decide(out, found, principal, caller.keto_allows)
     profile = policies.label_profiles.get(out.labels or "")
     if out.label_rewrite and profile is not None:
         out.label_rewrite.append(list_recheck(out.labels or "", profile.recheck_lists))
@@ -106,11 +134,39 @@ def _principal(caller: Caller, tenant: str) -> Principal:
     return Principal(
         kind=caller.kind,
         tenant=caller.tenant or tenant,
-        subject=f"explain-{caller.kind}",
+        subject=caller.subject or f"explain-{caller.kind}",
         organization=caller.organization,
         roles=caller.roles,
         scopes=caller.scopes,
     )
+
+
+def _organization(out: Explanation, found: Match, p: Principal, settings: Settings, policies: PolicySet) -> None:
+    """The organization the pipeline would choose, checked as it checks it (400s included)."""
+    header = [(b"x-organization-id", p.organization.encode("utf-8"))] if p.organization else []
+    view = RequestView(method=out.method, path="", raw_query=b"", headers=header, client_ip="")
+    chosen = chosen_organization(view, found)
+    out.organization = chosen
+    if chosen is None:
+        return
+    param = found.route.organization_param
+    out.organization_by = f"path parameter {{{param}}}" if param else "X-Organization-Id (--org)"
+    tenant = settings.tenants.get(p.tenant)
+    if p.kind == "machine":
+        out.membership = [f"the client's organization {chosen} (machines keep one)"]
+    elif tenant is not None and tenant.memberships == "keto":
+        roles = sorted(policies.tenant_roles(p.tenant))
+        tuples = [str(RelationTuple(ORGANIZATION_NAMESPACE, chosen, r, p.subject)) for r in roles]
+        out.membership = [f"Keto: member of {chosen} with each role R allowed, one batch check of:", *tuples]
+    else:
+        out.membership = [f"{chosen} with roles [{', '.join(sorted(p.roles))}] (identity metadata)"]
+
+
+def _permission(out: Explanation, found: Match, p: Principal) -> None:
+    requirement = found.route.requirement_for(p.kind)
+    permission = requirement.permission if requirement is not None else None
+    if permission is not None:
+        out.permissions = [str(permission_tuple(found.route, permission, found.params, p))]
 
 
 def _describe_route(out: Explanation, found: Match, settings: Settings) -> None:
@@ -125,7 +181,7 @@ def _describe_route(out: Explanation, found: Match, settings: Settings) -> None:
     out.forwarded_url = settings.upstreams.get(route.target.upstream, "") + quote_path(found.upstream_path)
 
 
-def _decide(out: Explanation, found: Match, principal: Principal) -> None:
+def _decide(out: Explanation, found: Match, principal: Principal, keto_allows: bool) -> None:
     route = found.route
     out.principal = {
         "kind": principal.kind,
@@ -135,11 +191,15 @@ def _decide(out: Explanation, found: Match, principal: Principal) -> None:
         "scopes": sorted(principal.scopes),
     }
     results: list[Check] = list(checks(route, principal))
+    for tuple_ in out.permissions:  # checked after the rest, by Keto
+        results.append(Check(f"permission {tuple_} (Keto)", keto_allows, "permission_denied"))
     out.checks = [{"requirement": c.requirement, "met": c.met, "reason": c.reason} for c in results]
     failed = next((c for c in results if not c.met), None)
     if failed is None:
         out.decision, out.status, out.reason = "allow", 200, "allowed"
         out.detail = "anonymous route" if route.anonymous else "every requirement is met"
+        if out.permissions:
+            out.detail += " (Keto's answer assumed: yes; --keto-denies for no)"
         out.label_rewrite = label_rewrite(route.labels, principal) if out.labels else []
         return
     out.reason, out.detail = failed.reason, f"route {route.id} requires {failed.requirement}"
@@ -170,7 +230,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="kind", required=True, choices=KINDS, help="principal kind")
     parser.add_argument("--roles", default="", help="comma list of roles, e.g. viewer,member")
     parser.add_argument("--scopes", default="", help='space list of scopes, e.g. "jobs:read jobs:write"')
-    parser.add_argument("--org", help="the principal's organization id")
+    parser.add_argument(
+        "--org", help="the organization the request acts for (as X-Organization-Id), with --roles held there"
+    )
+    parser.add_argument("--subject", help="identity id or client id shown in permission tuples")
+    parser.add_argument("--keto-denies", action="store_true", help="show the decision when Keto says no")
     parser.add_argument("--principal-tenant", help="the principal's tenant (default: the request's tenant)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -189,6 +253,8 @@ def run(args: argparse.Namespace, settings: Settings, policies: PolicySet) -> in
         scopes=_names(args.scopes),
         organization=args.org or None,
         tenant=args.principal_tenant,
+        subject=args.subject,
+        keto_allows=not args.keto_denies,
     )
     result = explain(settings, policies, method, args.path, caller, host=args.host)
     print(orjson.dumps(asdict(result), option=orjson.OPT_INDENT_2).decode() if args.json else render(result))
@@ -221,6 +287,7 @@ def _route_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
     p = result.principal
     rows: list[tuple[str, str | Sequence[str]]] = [
         ("route", f"{result.route} ({result.pattern}{params}) at {result.route_source}"),
+        *_organization_rows(result),
         (
             "caller",
             f"{p['kind']} of tenant {p['tenant']}, org {p['organization'] or '<none>'}, "
@@ -236,6 +303,15 @@ def _route_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
     else:
         rows.append(("target", f"upstream {result.upstream} -> {result.forwarded_url}"))
         rows.append(("labels", [f"profile {result.labels}", *result.label_rewrite]))
+    return rows
+
+
+def _organization_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
+    rows: list[tuple[str, str | Sequence[str]]] = []
+    if result.organization is not None:
+        rows += [("org", f"{result.organization} (by {result.organization_by})"), ("member", result.membership)]
+    if result.permissions:
+        rows.append(("keto", [f"would check {t}" for t in result.permissions]))
     return rows
 
 

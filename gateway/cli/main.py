@@ -77,6 +77,9 @@ def load_all(env: Mapping[str, str]) -> tuple[Settings, PolicySet]:
 def _check(args: argparse.Namespace) -> int:
     settings, policies = load_all(os.environ)
     doc = redacted(settings)
+    for name, tenant in settings.tenants.items():  # what a Keto membership source asks about
+        if tenant.memberships == "keto":
+            doc["tenants"][name]["keto_membership_roles"] = sorted(policies.tenant_roles(name))  # type: ignore[index]
     doc["routes"] = {tenant: [_describe(r, policies) for r in routes] for tenant, routes in policies.routes.items()}
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -92,7 +95,9 @@ def _describe(route: Route, policies: PolicySet) -> str:
     methods = ",".join(sorted(route.methods))
     profile = policies.label_profiles.get(route.labels)
     labels = route.labels if profile is None or profile.recheck_lists else f"{route.labels}, lists NOT re-checked"
-    return f"{methods} {route.pattern.text} -> {where} (labels {labels}) for {who}  [{route.id} @ {route.source}]"
+    org = f", organization from {{{route.organization_param}}}" if route.organization_param else ""
+    head = f"{methods} {route.pattern.text} -> {where} (labels {labels}{org})"
+    return f"{head} for {who}  [{route.id} @ {route.source}]"
 
 
 def _requirement(req: Requirement) -> str:
@@ -106,6 +111,9 @@ def _requirement(req: Requirement) -> str:
         )
         if v
     ]
+    if req.permission is not None:
+        p = req.permission
+        parts.append(f"permission {p.namespace}:{p.object}#{p.relation}")
     return f"{req.kind}" + (f" with {', '.join(parts)}" if parts else "")
 
 

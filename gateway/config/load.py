@@ -72,6 +72,11 @@ TENANT_KEYS = frozenset(
         "TOKEN_FORMAT",
         "ORG_PATHS",
         "ROLES_PATH",
+        "MEMBERSHIPS",
+        "MEMBERSHIPS_PATH",
+        "KETO_READ_URL",
+        "KETO_WRITE_URL",
+        "KETO_TOKEN",
         "LOGIN_URL",
         "RETURN_TO_HOSTS",
         "TRUSTED_ORIGINS",
@@ -306,6 +311,11 @@ def redacted(settings: Settings) -> dict[str, object]:
                 "client_secret": hide(t.client_secret),
                 "token_format": t.token_format,
                 "jwt_algorithms": sorted(t.jwt_algorithms),
+                "memberships": t.memberships,
+                "memberships_path": t.memberships_path if t.memberships == "metadata" else None,
+                "keto_read_url": t.keto_read_url,
+                "keto_write_url": t.keto_write_url,
+                "keto_token": hide(t.keto_token),
             }
             for t in settings.tenants.values()
         },

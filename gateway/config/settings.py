@@ -11,12 +11,15 @@ from typing import Literal
 
 Transport = Literal["cookie", "bearer", "cookie-or-bearer"]
 TokenFormat = Literal["auto", "introspect", "jwt"]
+MembershipSource = Literal["metadata", "keto"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TRANSPORTS: tuple[Transport, ...] = ("cookie", "bearer", "cookie-or-bearer")
 TOKEN_FORMATS: tuple[TokenFormat, ...] = ("auto", "introspect", "jwt")
+#: where a person's memberships come from (`gateway.orgs.sources.REGISTRY` has one entry each)
+MEMBERSHIP_SOURCES: tuple[MembershipSource, ...] = ("metadata", "keto")
 SAFE_JWT_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"})
 
 
@@ -43,6 +46,14 @@ class TenantSettings:
     token_format: TokenFormat = "auto"
     org_paths: tuple[str, ...] = ("metadata_public.organization_id", "organization_id")
     roles_path: str = "metadata_public.roles"
+    #: `metadata` (identity metadata) or `keto` (Ory Permissions, `Organization:<org>#<role>@<id>`)
+    memberships: MembershipSource = "metadata"
+    #: where the list form of the memberships lives in the identity
+    memberships_path: str = "metadata_public.memberships"
+    #: Ory Permissions (Keto): read API (checks) and write API, and a bearer token if one is wanted
+    keto_read_url: str | None = None
+    keto_write_url: str | None = None
+    keto_token: str | None = None
     #: where browsers without a session are sent (default Kratos' /self-service/login/browser)
     login_url: str | None = None
     #: hosts a `return_to` may point at (default: `hosts`)

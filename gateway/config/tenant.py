@@ -7,6 +7,7 @@ from typing import Literal
 
 from gateway.config.env import EnvReader
 from gateway.config.settings import (
+    MEMBERSHIP_SOURCES,
     SAFE_JWT_ALGS,
     TOKEN_FORMATS,
     TRANSPORTS,
@@ -14,6 +15,7 @@ from gateway.config.settings import (
     canonical_host,
     tenant_env_prefix,
 )
+from gateway.orgs.sources import membership_problems
 
 
 def tenant_settings(r: EnvReader, name: str) -> TenantSettings | None:
@@ -57,6 +59,7 @@ def _cloud(r: EnvReader, name: str, p: str) -> TenantSettings | None:
             r.get(p + "HYDRA_ADMIN_TOKEN", key),
         ),
         cookie=f"ory_session_{slug.replace('-', '')}",
+        keto=(r.url(p + "KETO_READ_URL", base), r.url(p + "KETO_WRITE_URL", base), r.get(p + "KETO_TOKEN", key)),
     )
 
 
@@ -73,6 +76,7 @@ def _self_hosted(r: EnvReader, name: str, p: str) -> TenantSettings | None:
         kratos=(public, r.url(p + "KRATOS_ADMIN_URL"), r.get(p + "KRATOS_ADMIN_TOKEN")),
         hydra=(r.url(p + "HYDRA_PUBLIC_URL"), r.url(p + "HYDRA_ADMIN_URL"), r.get(p + "HYDRA_ADMIN_TOKEN")),
         cookie="ory_kratos_session",
+        keto=(r.url(p + "KETO_READ_URL"), r.url(p + "KETO_WRITE_URL"), r.get(p + "KETO_TOKEN")),
     )
 
 
@@ -86,6 +90,7 @@ def _finish(
     kratos: tuple[str | None, str | None, str | None],
     hydra: tuple[str | None, str | None, str | None],
     cookie: str,
+    keto: tuple[str | None, str | None, str | None],
 ) -> TenantSettings | None:
     for service, (_, admin, token) in (("KRATOS", kratos), ("HYDRA", hydra)):
         if admin is not None and token is None:
@@ -108,7 +113,10 @@ def _finish(
     if kratos[0] is None:
         return None
     hosts = _hosts(r, p + "HOSTS")
-    return TenantSettings(
+    memberships = r.get(p + "MEMBERSHIPS", "metadata")
+    if memberships not in MEMBERSHIP_SOURCES:
+        r.problem(p + "MEMBERSHIPS", f"unknown membership source {memberships!r} (metadata or keto)")
+    settings = TenantSettings(
         name=name,
         mode=mode,
         project_slug=slug,
@@ -132,7 +140,15 @@ def _finish(
         token_format=token_format if token_format in TOKEN_FORMATS else "auto",
         org_paths=tuple((r.get(p + "ORG_PATHS") or "metadata_public.organization_id,organization_id").split(",")),
         roles_path=r.get(p + "ROLES_PATH", "metadata_public.roles") or "metadata_public.roles",
+        memberships="keto" if memberships == "keto" else "metadata",
+        memberships_path=r.get(p + "MEMBERSHIPS_PATH", "metadata_public.memberships") or "metadata_public.memberships",
+        keto_read_url=keto[0],
+        keto_write_url=keto[1],
+        keto_token=keto[2],
     )
+    for variable, problem in membership_problems(settings):
+        r.problem(p + variable, problem)
+    return settings
 
 
 def _hosts(r: EnvReader, name: str) -> tuple[str, ...]:

@@ -73,6 +73,8 @@ In a browser: the jobs dashboard (sign in, see your organization's runs live, tr
 alice (customer tenant, org-acme, role member) and bob (customer tenant, org-globex) are logged in:
   export ALICE={alice}
   export BOB={bob}
+dana (dana@consult.example) is a member of org-acme and a viewer of org-globex:
+  export DANA={world.tokens["dana"]}
 
 1. Allowed: alice triggers a job; the gateway stamps her organization into the labels
   curl -s -X POST {gw}/customer/api/durably/trigger -H "Authorization: Bearer $ALICE" \\
@@ -94,6 +96,20 @@ alice (customer tenant, org-acme, role member) and bob (customer tenant, org-glo
 
 5. Explain a decision without calling anything (the demo's environment is in {world.env_file}):
   (set -a; . {world.env_file}; .venv/bin/gateway explain POST /customer/api/durably/trigger --as human --roles viewer --org org-acme)
+
+6. Two organizations: dana chooses one per request (X-Organization-Id), with that membership's role
+  curl -s "{gw}/customer/api/durably/runs" -H "Authorization: Bearer $DANA"                  # 400 organization_required
+  curl -s "{gw}/customer/api/durably/runs" -H "Authorization: Bearer $DANA" -H 'X-Organization-Id: org-globex'
+  curl -s -X POST {gw}/customer/api/durably/trigger -H "Authorization: Bearer $DANA" -H 'X-Organization-Id: org-globex' \\
+       -H 'content-type: application/json' -d '{{"jobName":"send-report","input":{{}}}}'     # 403: only a viewer there
+  curl -s -X POST {gw}/customer/api/durably/trigger -H "Authorization: Bearer $DANA" -H 'X-Organization-Id: org-acme' \\
+       -H 'content-type: application/json' -d '{{"jobName":"send-report","input":{{}}}}'     # allowed: a member there
+
+7. Ory Permissions: reports are guarded by Keto (Report:<org>/<report>#view), the organization from the path
+  curl -s {gw}/customer/orgs/org-globex/reports/forecast -H "Authorization: Bearer $DANA"    # allowed
+  curl -s {gw}/customer/orgs/org-acme/reports/q3 -H "Authorization: Bearer $ALICE"           # allowed (Group:acme-finance)
+  curl -s {gw}/customer/orgs/org-acme/reports/q3 -H "Authorization: Bearer $DANA"           # 403 permission_denied
+  (set -a; . {world.env_file}; .venv/bin/gateway explain GET /customer/orgs/org-acme/reports/q3 --as human --roles member)
 
 A ready machine token (dealer, partner-inventory): {token[:24]}...
 """

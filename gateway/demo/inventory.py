@@ -19,11 +19,24 @@ async def inventory(request: Request) -> JSONResponse:
     return JSONResponse({"items": ITEMS, "caller": caller})
 
 
+async def report(request: Request) -> JSONResponse:
+    """An organization's report: the gateway let the caller through only if Keto allows it."""
+    org, name = request.path_params["org"], request.path_params["report"]
+    caller = {h: request.headers.get(h) for h in ("x-user-id", "x-client-id", "x-org-id", "x-roles")}
+    return JSONResponse({"report": f"{org}/{name}", "rows": [["revenue", 42]], "caller": caller})
+
+
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-app = Starlette(routes=[Route("/partner-api/inventory", inventory), Route("/health", health)])
+app = Starlette(
+    routes=[
+        Route("/partner-api/inventory", inventory),
+        Route("/orgs/{org}/reports/{report}", report),
+        Route("/health", health),
+    ]
+)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ API_KEYS = {"customer": "ory_pat_customer_demo", "admin": "ory_pat_admin_demo", 
 USERS = {
     "alice": ("customer", "alice@acme.example", "alice-password"),
     "bob": ("customer", "bob@globex.example", "bob-password"),
+    "dana": ("customer", "dana@consult.example", "dana-password"),
 }
 
 
@@ -79,6 +80,10 @@ def gateway_env(
             p + "HYDRA_ADMIN_URL": base,
             p + "HYDRA_ADMIN_TOKEN": API_KEYS[tenant],
             p + "SESSION_COOKIE_NAME": f"ory_session_{tenant}",
+            # Ory Permissions: the emulator serves it per project, as Ory Network does (API key)
+            p + "KETO_READ_URL": base,
+            p + "KETO_WRITE_URL": base,
+            p + "KETO_TOKEN": API_KEYS[tenant],
         }
     env["GATEWAY_TENANT_DEALER_CLIENT_ID"] = "dealer-gateway"
     env["GATEWAY_TENANT_DEALER_CLIENT_SECRET"] = "dealer-gateway-secret"

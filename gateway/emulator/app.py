@@ -102,8 +102,10 @@ class EmulatorApp:
     async def _handle(
         self, request: Request, project: Project, rest: str, route: routes.Route | None, params: Any
     ) -> Response:
-        if rest.startswith("/admin/") and not _admin_key_ok(project, request):
-            return _unauthorized(route.family if route else routes.family_of(rest))
+        family = route.family if route else routes.family_of(rest)
+        needs_key = rest.startswith("/admin/") or family == "keto"  # Network: every Permissions path
+        if needs_key and not _admin_key_ok(project, request):
+            return _unauthorized(family)
         if route is None:
             if params:
                 return herodot(

@@ -1,4 +1,6 @@
-"""Fault injection for tests: delay, error status, garbage body or a dropped connection."""
+"""Fault injection for tests: delay, error status, garbage body, a dropped connection, or a
+well-formed JSON body of the test's choosing (`body`: e.g. a permission service that always
+answers 200 without `allowed: true`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from starlette.responses import Response
 
 from gateway.emulator.errors import herodot, json_response
 
-MODES = ("delay", "status", "garbage", "drop")
+MODES = ("delay", "status", "garbage", "drop", "body")
 GARBAGE = b"<html><body>502 upstream garbage {{{ not json"
 
 
@@ -30,6 +32,8 @@ class Fault:
     status: int = 503
     count: int | None = None
     hits: int = 0
+    #: the JSON answered by a `body` fault (with `status`, default 200)
+    body: Any = None
 
     def matches(self, project: str, operation: str, path: str) -> bool:
         return (
@@ -63,8 +67,10 @@ def parse_fault(body: dict[str, Any], fault_id: int, projects: list[str]) -> Fau
     project = _optional_str(body, "project")
     if project is not None and project not in projects:
         raise FaultError(f"unknown project '{project}'")
-    status = int(_number(body, "status", 503))
-    if mode == "status" and status not in HTTPStatus._value2member_map_:
+    status = int(_number(body, "status", 200 if mode == "body" else 503))
+    if mode == "body" and "body" not in body:
+        raise FaultError("'body' is required in mode body (the JSON to answer)")
+    if mode in ("status", "body") and status not in HTTPStatus._value2member_map_:
         raise FaultError("'status' must be an HTTP status code")
     count = body.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
@@ -78,6 +84,7 @@ def parse_fault(body: dict[str, Any], fault_id: int, projects: list[str]) -> Fau
         seconds=_number(body, "seconds", 0.0),
         status=status,
         count=count,
+        body=body.get("body"),
     )
 
 
@@ -119,6 +126,8 @@ def fault_response(fault: Fault, family: str) -> Response:
     """The response a status or garbage fault produces, shaped like the service's own errors."""
     if fault.mode == "garbage":
         return Response(GARBAGE, 200, media_type="application/json")
+    if fault.mode == "body":
+        return json_response(fault.body, fault.status, media_type="application/json")
     headers = rate_limit_headers(fault.seconds) if fault.status == 429 else {}
     phrase = HTTPStatus(fault.status).phrase
     message = "Rate limit exceeded" if fault.status == 429 else f"Injected fault: {phrase}"

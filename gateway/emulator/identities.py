@@ -121,6 +121,25 @@ def build_identity(project: Project, body: dict[str, Any], now: float, identity_
     return identity
 
 
+def update_existing(project: Project, identity: Identity, body: dict[str, Any], now: float) -> None:
+    """Apply an updateIdentity body (everything but credentials replaced). Raises IdentityError."""
+    for key in ("schema_id", "traits", "state"):
+        if key not in body:
+            raise IdentityError(f"{key} is required")
+    _check_body(body)
+    identifiers = derive_identifiers(body["traits"])
+    taken = {i for other in project.identities.values() if other.id != identity.id for i in other.identifiers}
+    if any(i in taken for i in identifiers):
+        raise IdentityError("This identity conflicts with another identity that already exists.", 409)
+    if body["state"] != identity.state:
+        identity.state_changed_at = now
+    identity.schema_id = body["schema_id"] or "default"
+    identity.traits, identity.state, identity.identifiers = body["traits"], body["state"], identifiers
+    identity.metadata_public, identity.metadata_admin = body.get("metadata_public"), body.get("metadata_admin")
+    identity.organization_id, identity.external_id = body.get("organization_id"), body.get("external_id")
+    identity.updated_at = now
+
+
 def schema_url(project: Project, schema_id: str) -> str:
     encoded = base64.urlsafe_b64encode(schema_id.encode()).decode().rstrip("=")
     return f"{project.base_url}/schemas/{encoded}"

@@ -8,7 +8,13 @@ from starlette.responses import Response
 
 from gateway.emulator.context import BodyError, Ctx
 from gateway.emulator.errors import herodot, json_response, kratos_bad_request, kratos_not_found
-from gateway.emulator.identities import CREDENTIAL_TYPES, IdentityError, build_identity, identity_json
+from gateway.emulator.identities import (
+    CREDENTIAL_TYPES,
+    IdentityError,
+    build_identity,
+    identity_json,
+    update_existing,
+)
 from gateway.emulator.pagination import PageError, paginate
 from gateway.emulator.sessions import session_json
 from gateway.emulator.state import Identity, Session
@@ -83,6 +89,24 @@ async def list_identities(ctx: Ctx) -> Response:
         return kratos_bad_request(str(exc), ctx.request_id)
     body = [identity_json(ctx.project, i, admin=True, include=includes) for i in page]
     return json_response(body, headers={"Link": link})
+
+
+async def update_identity(ctx: Ctx) -> Response:
+    """`PUT /admin/identities/{id}` (updateIdentity): the whole identity but its credentials is
+    replaced (`schema_id`, `traits` and `state` required; absent metadata is cleared)."""
+    identity = _identity(ctx)
+    if identity is None:
+        return kratos_not_found(ctx.request_id)
+    try:
+        body = await ctx.json_object()
+        update_existing(ctx.project, identity, body, ctx.now)
+    except BodyError as exc:
+        return kratos_bad_request(str(exc), ctx.request_id)
+    except IdentityError as exc:
+        if exc.status == 409:
+            return herodot(409, CONFLICT_MESSAGE, reason=str(exc), request_id=ctx.request_id)
+        return kratos_bad_request(str(exc), ctx.request_id)
+    return json_response(identity_json(ctx.project, identity, admin=True))
 
 
 async def delete_identity(ctx: Ctx) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gateway.emulator import hydra_admin, hydra_public, kratos_admin, kratos_public, self_service, ui
+from gateway.emulator import hydra_admin, hydra_public, keto, kratos_admin, kratos_public, self_service, ui
 from gateway.emulator.context import Handler
 
 ALL_BUT_DELETE = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
@@ -16,7 +16,7 @@ class Route:
     methods: frozenset[str]
     pattern: re.Pattern[str]
     operation: str
-    family: str  # "kratos" or "hydra": decides the error shape
+    family: str  # "kratos", "hydra" or "keto": decides the error shape (and Keto's API-key rule)
     handler: Handler
 
     @property
@@ -30,7 +30,7 @@ def _route(methods: str | frozenset[str], path: str, operation: str, family: str
     return Route(allowed, re.compile(regex), operation, family, handler)
 
 
-K, H = "kratos", "hydra"
+K, H, P = "kratos", "hydra", "keto"
 ROUTES: tuple[Route, ...] = (
     _route(ALL_BUT_DELETE, "/sessions/whoami", "whoami", K, kratos_public.whoami),
     _route("GET", "/self-service/login/api", "login_flow_api", K, kratos_public.create_api_flow),
@@ -79,6 +79,16 @@ ROUTES: tuple[Route, ...] = (
     _route("DELETE", "/admin/clients/{id}", "delete_client", H, hydra_admin.delete_client),
     _route("POST", "/admin/oauth2/introspect", "introspect", H, hydra_admin.introspect),
     _route("GET", "/admin/keys/{set}", "get_key_set", H, hydra_admin.get_key_set),
+    _route("PUT", "/admin/identities/{id}", "update_identity", K, kratos_admin.update_identity),
+    _route("GET POST", "/relation-tuples/check", "check", P, keto.check_mirror),
+    _route("GET POST", "/relation-tuples/check/openapi", "check_openapi", P, keto.check_openapi),
+    _route("POST", "/relation-tuples/batch/check", "batch_check", P, keto.batch_check),
+    _route("GET", "/relation-tuples", "list_relationships", P, keto.list_relationships),
+    _route("GET", "/relation-tuples/expand", "expand", P, keto.expand),
+    _route("GET", "/namespaces", "list_namespaces", P, keto.list_namespaces),
+    _route("PUT", "/admin/relation-tuples", "create_relationship", P, keto.create_relationship),
+    _route("PATCH", "/admin/relation-tuples", "patch_relationships", P, keto.patch_relationships),
+    _route("DELETE", "/admin/relation-tuples", "delete_relationships", P, keto.delete_relationships),
 )
 
 
@@ -98,4 +108,5 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]] | tuple[None, 
 def family_of(path: str) -> str:
     """Which error shape an unmatched path gets: Hydra's for its admin prefixes, Kratos' otherwise."""
     hydra_prefixes = ("/admin/clients", "/admin/oauth2", "/admin/keys", "/admin/trust", "/oauth2/")
-    return H if path.startswith(hydra_prefixes) else K
+    keto_prefixes = ("/relation-tuples", "/admin/relation-tuples", "/namespaces")
+    return H if path.startswith(hydra_prefixes) else P if path.startswith(keto_prefixes) else K

@@ -12,6 +12,7 @@ import yaml
 
 from gateway.emulator.clients import METADATA_ERROR, ClientError, build_client
 from gateway.emulator.identities import IdentityError, build_identity
+from gateway.emulator.relations import RelationError, tuple_from_json
 from gateway.emulator.state import Emulator, ProjectConfig
 from gateway.emulator.timeutil import parse_duration
 
@@ -24,6 +25,8 @@ PROJECT_KEYS = {
     "access_token_strategy",
     "identities",
     "clients",
+    "namespaces",
+    "relationships",
 }
 IDENTITY_KEYS = {
     "id",
@@ -38,6 +41,8 @@ IDENTITY_KEYS = {
     "second_factor",
 }
 COOKIE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+RELATIONSHIP_KEYS = {"namespace", "object", "relation", "subject_id", "subject_set"}
 
 
 @dataclass
@@ -45,6 +50,8 @@ class ProjectSeed:
     config: ProjectConfig
     identities: list[dict[str, Any]] = field(default_factory=list)
     clients: list[dict[str, Any]] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    relationships: list[dict[str, Any]] = field(default_factory=list)
 
 
 def check_project_name(name: str) -> str | None:
@@ -121,7 +128,20 @@ def _project(name: Any, data: Any, default_key: str, errors: list[str]) -> Proje
         config,
         _list_of_maps(f"{where}.identities", data.get("identities"), errors),
         _list_of_maps(f"{where}.clients", data.get("clients"), errors),
+        _namespaces(f"{where}.namespaces", data.get("namespaces"), errors),
+        _list_of_maps(f"{where}.relationships", data.get("relationships"), errors),
     )
+
+
+def _namespaces(where: str, value: Any, errors: list[str]) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(n, str) and NAMESPACE.match(n) for n in value):
+        errors.append(f"{where}: must be a list of namespace names (a letter, then letters, digits, '_', '-')")
+        return []
+    if len(set(value)) != len(value):
+        errors.append(f"{where}: a namespace is listed twice")
+    return list(dict.fromkeys(value))
 
 
 def load_seed(path: Path, default_key: str) -> tuple[list[ProjectSeed], list[str]]:
@@ -177,11 +197,25 @@ def _seed_client(emulator: Emulator, seed: ProjectSeed, index: int, item: dict[s
     return None
 
 
+def _seed_relationship(emulator: Emulator, seed: ProjectSeed, index: int, item: dict[str, Any]) -> str | None:
+    where = f"projects.{seed.config.name}.relationships[{index}]"
+    unknown = _unknown_keys(where, item, RELATIONSHIP_KEYS)
+    if unknown:
+        return "; ".join(unknown)
+    try:
+        relationship = tuple_from_json(item)
+        emulator.projects[seed.config.name].relations.write([relationship])
+    except RelationError as exc:
+        return f"{where}: {exc.reason or exc.message} (namespaces: {', '.join(seed.namespaces) or 'none'})"
+    return None
+
+
 def apply_seed(emulator: Emulator, path: Path, seeds: list[ProjectSeed]) -> list[str]:
-    """Create every project, identity and client; returns one line per problem."""
+    """Create every project, identity, client and relationship; returns one line per problem."""
     errors: list[str] = []
     for seed in seeds:
-        emulator.add_project(seed.config)
+        emulator.add_project(seed.config).relations.namespaces = list(seed.namespaces)
         errors += [e for i, item in enumerate(seed.identities) if (e := _seed_identity(emulator, seed, i, item))]
         errors += [e for i, item in enumerate(seed.clients) if (e := _seed_client(emulator, seed, i, item))]
+        errors += [e for i, item in enumerate(seed.relationships) if (e := _seed_relationship(emulator, seed, i, item))]
     return [f"{path}: {e}" for e in errors]

@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.emulator.faults import FaultStore
 from gateway.emulator.keys import KeySets
+from gateway.emulator.relations import RelationStore
 from gateway.emulator.timeutil import Clock
 
 DEFAULT_SESSION_LIFESPAN = 24 * 3600.0
@@ -125,6 +126,8 @@ class Project:
     clients: dict[str, Client] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     errors: dict[str, FlowError] = field(default_factory=dict)
+    #: Ory Permissions: namespaces and relationships
+    relations: RelationStore = field(default_factory=RelationStore)
 
     @property
     def name(self) -> str:

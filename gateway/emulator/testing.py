@@ -75,7 +75,7 @@ def launch(
     *,
     seed: Path | None = None,
     api_key: str = DEFAULT_API_KEY,
-    timeout: float = 15.0,
+    timeout: float = 60.0,
 ) -> RunningEmulator:
     """Start `python -m gateway.emulator` on a free loopback port and wait until it answers."""
     port = free_port()
@@ -97,7 +97,7 @@ def start_emulator(
     *,
     seed: Path | None = None,
     api_key: str = DEFAULT_API_KEY,
-    timeout: float = 15.0,
+    timeout: float = 60.0,
 ) -> Iterator[RunningEmulator]:
     running = launch(projects, seed=seed, api_key=api_key, timeout=timeout)
     try:

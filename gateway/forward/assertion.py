@@ -35,7 +35,9 @@ class AssertionSigner:
         self.issuer = issuer
         self.clock = clock
         self.keys = {t: _load_or_generate(t, keys_dir) for t in tenants}
-        self._cache: LRUCache[tuple[str, str, str], tuple[str, float]] = LRUCache(maxsize=50_000)
+        self._cache: LRUCache[tuple[str, str, str, str | None, frozenset[str]], tuple[str, float]] = LRUCache(
+            maxsize=50_000
+        )
 
         self.jwks_body = orjson.dumps({"keys": [k.as_dict(private=False) for k in self.keys.values()]})
 
@@ -45,7 +47,9 @@ class AssertionSigner:
     def signed(self, principal: Principal, audience: str) -> tuple[str, float]:
         """The assertion and its expiry (epoch seconds), reused while more than half is left."""
         now = self.clock()
-        key = (principal.tenant, principal.credential_hash or principal.subject, audience)
+        # one credential may act for several organizations (gateway.orgs): each has its own assertion
+        who = principal.credential_hash or principal.subject
+        key = (principal.tenant, who, audience, principal.organization, principal.roles)
         hit = self._cache.get(key)
         if hit is not None and hit[1] - now > LIFETIME / 2:
             return hit

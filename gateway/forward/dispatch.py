@@ -5,7 +5,8 @@
 route, the label profile's rewrite and the upstream headers into one `ForwardPlan`;
 `Targets.forward` sends it. A long-lived answer (SSE, a streamed run) is counted
 against GATEWAY_MAX_STREAMS and its principal re-checked every
-GATEWAY_STREAM_RECHECK_SECONDS while it is open (WebSockets share `recheck`).
+GATEWAY_STREAM_RECHECK_SECONDS while it is open - authentication, organization, authorization
+and permission, as when it opened (WebSockets share `recheck`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from gateway.forward.proxy import Body, ForwardPlan, Upstreams, timeouts_of
 from gateway.front.exchange import Exchange
 from gateway.front.paths import quote_path
 from gateway.labels.scope import OrgScope, Prepared
+from gateway.orgs.stage import OrgStage
+from gateway.permissions.checker import TenantPermissions
 from gateway.policy import Builtin, Forward, Match, Route
 
 Message = dict[str, Any]
@@ -49,9 +52,12 @@ class Targets:
         self.labels = labels
         #: built-in id -> handler (set by the app at start-up)
         self.builtins: Mapping[str, Handler] = {}
-        #: the pipeline's authenticators (set by the app at start-up), for re-checking the
-        #: principal of an open stream through the same cache and its revocations
+        #: the pipeline's authenticators, organization stages and permissions (set by the app
+        #: at start-up), for re-checking the principal of an open stream through the same
+        #: caches and their revocations
         self.authn: Mapping[str, TenantAuthenticator] = {}
+        self.orgs: Mapping[str, OrgStage] = {}
+        self.permissions: Mapping[str, TenantPermissions] = {}
         #: long-lived responses open now (bounded by GATEWAY_MAX_STREAMS)
         self.open_streams = 0
 
@@ -139,16 +145,18 @@ class Targets:
         """Returns the error that ends the stream (never returns while the principal holds)."""
         first = decision.principal
         assert first is not None
-        route = decision.match.route
+        route, tenant = decision.match.route, decision.tenant
         interval = self.settings.limits.stream_recheck_seconds
-        authn = self.authn.get(decision.tenant)
+        authn, orgs, permissions = self.authn.get(tenant), self.orgs.get(tenant), self.permissions.get(tenant)
         while True:
             await asyncio.sleep(interval)
             try:
-                if authn is None:
+                if authn is None or orgs is None or permissions is None:
                     raise Forbidden("the principal can no longer be verified", reason="stream_recheck_failed")
                 now = await authn.authenticate(ex.request, route.kinds)
+                now = await orgs.choose(ex.request, decision.match, now, decision.policies.tenant_roles(tenant))
                 authorize(route, now)
+                await permissions.require(decision.match, now)  # a removed membership or permission ends it
                 if (now.subject, now.organization, now.tenant) != (first.subject, first.organization, first.tenant):
                     raise Forbidden("the principal changed", reason="stream_principal_changed")
             except GatewayError as error:  # fail closed: revoked, expired, demoted, or Ory unreachable

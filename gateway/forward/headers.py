@@ -2,13 +2,14 @@
 
 `UpstreamHeaders` is the one builder of an upstream request's headers, for HTTP
 forwarding, WebSocket handshakes and `/decisions` alike. Everything the gateway owns
-(identity headers, forwarding headers) is deleted from what the client sent, in every
-spelling (`_` and `.` read as `-`, any case); hop-by-hop headers and every header named
-in `Connection` are deleted; the consumed credential goes; client framing is never
-forwarded (the gateway frames the upstream request itself). Then the gateway's own
-identity headers (`gateway.forward.identity`), its W3C trace context (`traceparent`, and
-the caller's `tracestate` when the caller's trace is continued: `gateway.observe.tracing`)
-and the label profile's content type are added. `downstream_response_headers` is the way back.
+(identity headers, forwarding headers) and what it consumes (`X-Organization-Id`) is
+deleted from what the client sent, in every spelling (`_` and `.` read as `-`, any case);
+hop-by-hop headers and every header named in `Connection` are deleted; the consumed
+credential goes; client framing is never forwarded (the gateway frames the upstream request
+itself). Then the gateway's own identity headers (`gateway.forward.identity`), its W3C trace
+context (`traceparent`, and the caller's `tracestate` when the caller's trace is continued:
+`gateway.observe.tracing`) and the label profile's content type are added.
+`downstream_response_headers` is the way back.
 """
 
 from __future__ import annotations
@@ -94,7 +95,11 @@ HOP_BY_HOP = frozenset(
 #: framing the gateway decides itself
 FRAMING = frozenset({"content-length", "transfer-encoding", "host", "expect"})
 
-OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS | TRACE_HEADERS
+#: what the caller says to the gateway alone: the organization it chooses (`gateway.orgs.choice`);
+#: the upstream gets the verified one, `X-Org-Id`
+CONSUMED = frozenset({"x-organization-id"})
+
+OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS | TRACE_HEADERS | CONSUMED
 DROP_ALWAYS = OWNED | HOP_BY_HOP | FRAMING
 
 

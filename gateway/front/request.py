@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import KeysView
 from dataclasses import dataclass, field
 
 
@@ -34,6 +35,10 @@ class RequestView:
 
     def header_values(self, name: bytes) -> list[bytes]:
         return self._headers().get(name, [])
+
+    def header_names(self) -> KeysView[bytes]:
+        """Every header name sent (lower-case, each once)."""
+        return self._headers().keys()
 
     def cookie_header(self) -> str | None:
         """All Cookie headers joined as one (HTTP/2 may split them)."""

@@ -7,7 +7,7 @@ PolicyStore(directory, settings).current / .reload() / .watch()
 
 from gateway.policy.loader import load_policies
 from gateway.policy.matcher import upstream_path
-from gateway.policy.model import Builtin, Forward, Match, Pattern, Requirement, Route, Segment
+from gateway.policy.model import Builtin, Forward, Match, Pattern, Permission, Requirement, Route, Segment
 from gateway.policy.policy_set import PolicySet, match
 from gateway.policy.reload import PolicyStore
 
@@ -16,6 +16,7 @@ __all__ = [
     "Forward",
     "Match",
     "Pattern",
+    "Permission",
     "PolicySet",
     "PolicyStore",
     "Requirement",

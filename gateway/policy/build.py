@@ -18,7 +18,8 @@ from gateway.endpoints.builtins import REGISTRY as BUILTIN_KINDS
 from gateway.endpoints.builtins import BuiltinUse
 from gateway.front.paths import is_canonical
 from gateway.labels.registry import HEADERS
-from gateway.policy.model import ANY_METHOD, Builtin, Forward, Pattern, Requirement, Route
+from gateway.permissions.template import TemplateError, compile_template
+from gateway.policy.model import ANY_METHOD, Builtin, Forward, Pattern, Permission, Requirement, Route
 from gateway.policy.pattern import PatternError, parse_pattern
 from gateway.policy.source import line_of
 from gateway.principal import Kind
@@ -70,7 +71,9 @@ def build_route(ctx: FileContext, loc: Location, item: Mapping[str, Any], tenant
     before = len(ctx.problems)
     patterns = _patterns(ctx, loc, item)
     methods = frozenset(item["methods"]) | ({"HEAD"} if "GET" in item["methods"] else set())
-    anonymous, allow = _allow(ctx, loc, item)
+    params = _common_params(patterns)
+    anonymous, allow = _allow(ctx, loc, item, params)
+    organization = _organization_param(ctx, loc, item, params, anonymous)
     target = _target(ctx, loc, item, patterns, tenants, anonymous)
     _check_combination(ctx, loc, item, anonymous, target)
     for tenant in tenants:
@@ -92,6 +95,7 @@ def build_route(ctx: FileContext, loc: Location, item: Mapping[str, Any], tenant
         timeout=timeout,
         idle_timeout=float(item.get("idle_timeout", max(timeout, DEFAULT_IDLE_TIMEOUT))),
         source=ctx.where(loc),
+        organization_param=organization,
     )
     return [
         replace(template, id=f"{tenant}:{item['id']}", tenant=tenant, pattern=pattern)
@@ -114,7 +118,16 @@ def _patterns(ctx: FileContext, loc: Location, item: Mapping[str, Any]) -> list[
     return patterns
 
 
-def _allow(ctx: FileContext, loc: Location, item: Mapping[str, Any]) -> tuple[bool, tuple[Requirement, ...]]:
+def _common_params(patterns: list[Pattern]) -> tuple[str, ...]:
+    """The parameters every pattern of the route has (what a template or `organization` may use)."""
+    if not patterns:
+        return ()
+    return tuple(p for p in patterns[0].params if all(p in other.params for other in patterns[1:]))
+
+
+def _allow(
+    ctx: FileContext, loc: Location, item: Mapping[str, Any], params: tuple[str, ...]
+) -> tuple[bool, tuple[Requirement, ...]]:
     allow = item["allow"]
     if allow == "anonymous":
         return True, ()
@@ -123,18 +136,51 @@ def _allow(ctx: FileContext, loc: Location, item: Mapping[str, Any]) -> tuple[bo
         roles, scopes = spec.get("roles", {}), spec.get("scopes", {})
         if kind == "human" and scopes:
             ctx.problem((*loc, "allow", kind), "scopes apply to machine principals only; use roles")
-        requirements.append(_requirement(kind, roles, scopes))
+        permission = _permission(ctx, (*loc, "allow", kind, "permission"), spec.get("permission"), params)
+        requirements.append(_requirement(kind, roles, scopes, permission))
     return False, tuple(requirements)
 
 
-def _requirement(kind: Kind, roles: Mapping[str, list[str]], scopes: Mapping[str, list[str]]) -> Requirement:
+def _requirement(
+    kind: Kind, roles: Mapping[str, list[str]], scopes: Mapping[str, list[str]], permission: Permission | None
+) -> Requirement:
     return Requirement(
         kind=kind,
         roles_any=tuple(roles.get("any", ())),
         roles_all=tuple(roles.get("all", ())),
         scopes_any=tuple(scopes.get("any", ())),
         scopes_all=tuple(scopes.get("all", ())),
+        permission=permission,
     )
+
+
+def _permission(
+    ctx: FileContext, loc: Location, spec: Mapping[str, str] | None, params: tuple[str, ...]
+) -> Permission | None:
+    """The compiled permission check; its object template may use `params` (every pattern's) and {org}."""
+    if spec is None:
+        return None
+    try:
+        parts = compile_template(spec["object"], params)
+    except TemplateError as exc:
+        ctx.problem((*loc, "object"), str(exc))
+        return None
+    return Permission(spec["namespace"], spec["object"], spec["relation"], parts)
+
+
+def _organization_param(
+    ctx: FileContext, loc: Location, item: Mapping[str, Any], params: tuple[str, ...], anonymous: bool
+) -> str | None:
+    spec = item.get("organization")
+    if spec is None:
+        return None
+    param: str = spec["param"]
+    if param not in params:
+        known = ", ".join(f"{{{p}}}" for p in params) or "none"
+        ctx.problem((*loc, "organization", "param"), f"{{{param}}} is not a parameter of every path (known: {known})")
+    if anonymous:
+        ctx.problem((*loc, "organization"), "an anonymous route has no caller to choose an organization for")
+    return param
 
 
 def _target(
@@ -228,3 +274,6 @@ def _check_tenant(
     for requirement in allow:  # some credential source must serve each kind the route accepts
         if why := unusable(requirement.kind, settings):
             ctx.problem((*loc, "allow"), f"tenant {tenant!r} {why}: it cannot accept {requirement.kind}s")
+        if requirement.permission is not None and settings.keto_read_url is None:
+            where = (*loc, "allow", requirement.kind, "permission")
+            ctx.problem(where, f"tenant {tenant!r} has no Ory Permissions (set {settings.env_prefix}KETO_READ_URL)")

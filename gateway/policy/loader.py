@@ -52,7 +52,19 @@ def load_policies(directory: Path, settings: Settings) -> PolicySet:
     matchers = {t: _matcher(rs, problems) for t, rs in by_tenant.items()}
     if problems:
         raise ConfigError(problems)
-    return PolicySet(routes=by_tenant, matchers=matchers, label_profiles=profiles)
+    roles = {t: human_roles(rs) for t, rs in by_tenant.items()}
+    return PolicySet(routes=by_tenant, matchers=matchers, label_profiles=profiles, roles=roles)
+
+
+def human_roles(routes: Iterable[Route]) -> frozenset[str]:
+    """Every role name the routes require of people (what a Keto membership source asks about)."""
+    return frozenset(
+        role
+        for route in routes
+        for req in route.allow
+        if req.kind == "human"
+        for role in (*req.roles_any, *req.roles_all)
+    )
 
 
 def _read(path: Path, problems: list[str]) -> tuple[Path, Any, set[int]] | None:

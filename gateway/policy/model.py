@@ -48,6 +48,25 @@ class Pattern:
 
 
 @dataclass(frozen=True, slots=True)
+class Permission:
+    """An Ory Permissions (Keto) check a route requires: ``namespace:object#relation@subject``,
+    the object rendered per request from a template of the route's ``{param}``s and ``{org}``
+    (`gateway.permissions.template`); the subject is the caller (identity id or client id)."""
+
+    namespace: str
+    #: the object template as written, e.g. ``"{org}/reports/{report}"``
+    object: str
+    relation: str
+    #: the template compiled: literal text and placeholder names alternating, literal first
+    #: (``("", "org", "/reports/", "report", "")``)
+    parts: tuple[str, ...] = ()
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return self.parts[1::2]
+
+
+@dataclass(frozen=True, slots=True)
 class Requirement:
     """What a principal of one kind needs. Empty tuples mean "no requirement"."""
 
@@ -56,6 +75,7 @@ class Requirement:
     roles_all: tuple[str, ...] = ()
     scopes_any: tuple[str, ...] = ()
     scopes_all: tuple[str, ...] = ()
+    permission: Permission | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +112,23 @@ class Route:
     idle_timeout: float = 300.0
     #: ``file:line`` of the route in its policy file
     source: str = ""
+    #: the path parameter that names the organization (``organization: {param: org}``)
+    organization_param: str | None = None
     #: the accepted principal kinds in authenticator order, computed once (read on every request)
     kinds: tuple[Kind, ...] = field(init=False, compare=False)
+    #: whether the route acts for one organization: it injects labels, names the organization
+    #: in its path, requires roles of people, or renders ``{org}`` into a permission check.
+    #: A person of several organizations must then choose one (`gateway.orgs`).
+    org_scoped: bool = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(r.kind for r in self.allow))
+        object.__setattr__(self, "org_scoped", self._org_scoped())
+
+    def _org_scoped(self) -> bool:
+        roles = any(r.kind == "human" and (r.roles_any or r.roles_all) for r in self.allow)
+        org = any(r.permission is not None and "org" in r.permission.placeholders for r in self.allow)
+        return self.injects_labels or self.organization_param is not None or roles or org
 
     def requirement_for(self, kind: Kind) -> Requirement | None:
         for requirement in self.allow:

@@ -18,10 +18,16 @@ class PolicySet:
     #: compiled label profiles by id: the built-ins and the files' `label_profiles:`
     #: (`gateway.labels.registry`); ``headers`` is none (nothing to apply)
     label_profiles: Mapping[str, LabelProfile] = field(default_factory=dict)
+    #: per tenant, every role name its routes require of people: the roles a Keto-backed
+    #: membership source asks about (`gateway.orgs.sources`)
+    roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def route(self, route_id: str) -> Route | None:
         tenant = route_id.partition(":")[0]
         return next((r for r in self.routes.get(tenant, ()) if r.id == route_id), None)
+
+    def tenant_roles(self, tenant: str) -> frozenset[str]:
+        return self.roles.get(tenant, frozenset())
 
     @property
     def route_count(self) -> int:

@@ -15,11 +15,31 @@ _ANY_ALL = {
     "minProperties": 1,
     "properties": {"any": _NAMES, "all": _NAMES},
 }
+_NAME = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,63}$"}
+_PERMISSION = {
+    "description": "An Ory Permissions (Keto) check: namespace:object#relation@caller; the object "
+    "template may use the route's {param}s and {org}.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["namespace", "object", "relation"],
+    "properties": {
+        "namespace": _NAME,
+        "object": {"type": "string", "minLength": 1, "maxLength": 256},
+        "relation": _NAME,
+    },
+}
 _KIND = {
     "description": "Requirements for this kind of principal; {} = any authenticated one of the tenant.",
     "type": "object",
     "additionalProperties": False,
-    "properties": {"roles": _ANY_ALL, "scopes": _ANY_ALL},
+    "properties": {"roles": _ANY_ALL, "scopes": _ANY_ALL, "permission": _PERMISSION},
+}
+_ORGANIZATION = {
+    "description": "Where the request names its organization: a path parameter of the route.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["param"],
+    "properties": {"param": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}},
 }
 _METHOD = {"enum": ["*", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]}
 _PATH = {"type": "string", "minLength": 1, "pattern": "^/"}
@@ -63,6 +83,7 @@ _ROUTE = {
             "additionalProperties": {"type": "string"},
         },
         "labels": {"type": "string", "minLength": 1},
+        "organization": _ORGANIZATION,
         "stream": {"type": "boolean"},
         "websocket": {"type": "boolean"},
         "timeout": _SECONDS,

@@ -10,8 +10,12 @@ Keys (all under `gateway:`; nothing in them is a raw credential):
 
     gateway:dc:<credential hash>          a serialised decision, PX = its remaining TTL
     gateway:ds:<tenant>:<session id>      set of credential hashes of that session (for revocation)
+    gateway:du:<sha256(tenant, subject)>  set of credential hashes of that identity or client
+    gateway:do:<sha256(tenant, org)>      set of credential hashes of principals speaking for that org
     gateway:rl:<sha256(key)[:32]>:<window> token-endpoint hits in a fixed window (INCR + EXPIRE)
-    channel gateway:revocations           {"tenant", "session_id" | "credential_hash"}
+    channel gateway:revocations           {"tenant", "session_id" | "credential_hash" | "subject" | "organization"}
+
+Ory Permissions answers live beside them (`gateway.replicas.permissions`).
 
 Redis is inside the trust boundary: whoever can write these keys can mint principals.
 Run it private, with a password/ACL (and rediss:// across hosts).
@@ -26,19 +30,15 @@ import math
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from gateway.authn.cache import Entry
-from gateway.authn.verdict import Verdict
-from gateway.principal import KINDS, Principal
-
-if TYPE_CHECKING:
-    pass
+from gateway.authn.cache import Entry, organizations_of
+from gateway.principal import Principal
+from gateway.replicas.entries import dump, load
 
 log = logging.getLogger("gateway.redis")
 audit = logging.getLogger("gateway.audit")
@@ -47,6 +47,8 @@ BACKOFF = 1.0
 TIMEOUT = 0.25
 ENTRY = "gateway:dc:"
 SESSION = "gateway:ds:"
+SUBJECT = "gateway:du:"
+ORGANIZATION = "gateway:do:"
 WINDOW = "gateway:rl:"
 _HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -57,6 +59,22 @@ def entry_key(credential_hash: str) -> str:
 
 def session_key(tenant: str, session_id: str) -> str:
     return f"{SESSION}{tenant}:{session_id}"
+
+
+def subject_key(tenant: str, subject: str) -> str:
+    return SUBJECT + hashlib.sha256(orjson.dumps([tenant, subject])).hexdigest()
+
+
+def organization_key(tenant: str, organization: str) -> str:
+    return ORGANIZATION + hashlib.sha256(orjson.dumps([tenant, organization])).hexdigest()
+
+
+def principal_indexes(p: Principal) -> list[str]:
+    """The revocation indexes a cached principal is listed in."""
+    indexes = [subject_key(p.tenant, p.subject), *(organization_key(p.tenant, o) for o in sorted(organizations_of(p)))]
+    if p.session_id:
+        indexes.append(session_key(p.tenant, p.session_id))
+    return indexes
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -98,72 +116,6 @@ class Guard:
 # -- decision cache ----------------------------------------------------------------------------
 
 
-def dump(entry: Entry) -> bytes:
-    d = entry.decision
-    p = d.principal
-    principal = None
-    if p is not None:
-        principal = {
-            "kind": p.kind,
-            "tenant": p.tenant,
-            "subject": p.subject,
-            "organization": p.organization,
-            "roles": sorted(p.roles),
-            "scopes": sorted(p.scopes),
-            "session_id": p.session_id,
-            "client_id": p.client_id,
-            "aal": p.aal,
-            "expires_at": p.expires_at,
-            "credential_hash": p.credential_hash,
-        }
-    return orjson.dumps(
-        {"v": 1, "expires": entry.expires, "reason": d.reason, "description": d.description, "principal": principal}
-    )
-
-
-def load(raw: bytes) -> Entry | None:
-    """The entry, or None for anything not exactly what `dump` writes (treated as a miss)."""
-    try:
-        doc = orjson.loads(raw)
-        if not isinstance(doc, dict) or doc.get("v") != 1:
-            return None
-        p = doc["principal"]
-        principal = None
-        if p is not None:
-            if p["kind"] not in KINDS or not all(isinstance(p[k], str) for k in ("tenant", "subject")):
-                return None
-            principal = Principal(
-                kind=p["kind"],
-                tenant=p["tenant"],
-                subject=p["subject"],
-                organization=_opt(p["organization"]),
-                roles=_strings(p["roles"]),
-                scopes=_strings(p["scopes"]),
-                session_id=_opt(p["session_id"]),
-                client_id=_opt(p["client_id"]),
-                aal=_opt(p["aal"]),
-                expires_at=float(p["expires_at"]) if p["expires_at"] is not None else None,
-                credential_hash=str(p["credential_hash"]),
-            )
-        return Entry(Verdict(principal, str(doc["reason"]), str(doc["description"])), float(doc["expires"]))
-    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
-        return None
-
-
-def _opt(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError("not a string")
-    return value
-
-
-def _strings(value: Any) -> frozenset[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise TypeError("not a list of strings")
-    return frozenset(value)
-
-
 class RedisShared:
     """The `SharedBackend` of gateway.authn.cache on Redis. Never raises."""
 
@@ -202,8 +154,7 @@ class RedisShared:
             pipe = self.client.pipeline(transaction=False)
             pipe.set(entry_key(key), dump(entry), px=ttl_ms)
             p = entry.decision.principal
-            if p is not None and p.session_id:
-                index = session_key(p.tenant, p.session_id)
+            for index in principal_indexes(p) if p is not None else ():
                 pipe.sadd(index, key)
                 pipe.expire(index, math.ceil(self.max_ttl) + 1)
             await pipe.execute()
@@ -216,13 +167,19 @@ class RedisShared:
         return await self.evict_credential_hash(key) > 0
 
     async def evict_session(self, tenant: str, session_id: str) -> int:
+        return await self._evict_index(session_key(tenant, session_id))
+
+    async def evict_subject(self, tenant: str, subject: str) -> int:
+        return await self._evict_index(subject_key(tenant, subject))
+
+    async def evict_organization(self, tenant: str, organization: str) -> int:
+        return await self._evict_index(organization_key(tenant, organization))
+
+    async def _evict_index(self, index: str) -> int:
         try:
-            index = session_key(tenant, session_id)
-            members = await self.client.smembers(index)
-            keys = [entry_key(k.decode() if isinstance(k, bytes) else k) for k in members]
-            deleted = int(await self.client.delete(*keys, index)) if keys else int(await self.client.delete(index))
+            deleted = await evict_index(self.client, index)
         except Exception as exc:
-            self.guard.failed("evict_session", exc)
+            self.guard.failed("evict", exc)
             return 0
         self.guard.ok()
         return deleted
@@ -235,6 +192,13 @@ class RedisShared:
             return 0
         self.guard.ok()
         return deleted
+
+
+async def evict_index(client: aioredis.Redis, index: str) -> int:
+    """Delete every decision an index lists, and the index."""
+    members = await client.smembers(index)
+    keys = [entry_key(k.decode() if isinstance(k, bytes) else k) for k in members]
+    return int(await client.delete(*keys, index))
 
 
 # -- shared rate-limit windows -------------------------------------------------------------------

@@ -1,8 +1,12 @@
 """Revocations: applied locally and in Redis, fanned out on `gateway:revocations`, and
 accepted at `POST /_gateway/revoke` (404 unless GATEWAY_ADMIN_TOKEN is set).
 
-A revoked session or token is dropped from every replica's decision cache within a
-second (see docs/operations.md for the remaining race with an in-flight Ory call).
+A revocation names a tenant and one of: a session, a credential hash, a subject (identity id
+or client id) or an organization (`gateway.cli.revoke.FORMS`). A revoked session or token is
+dropped from every replica's decision cache within a second; a subject or organization also
+from the Ory Permissions answers (`gateway.permissions.cache`), so a removed membership or
+relationship is honoured at once (see docs/operations.md for the remaining race with an
+in-flight Ory call).
 """
 
 from __future__ import annotations
@@ -14,20 +18,23 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 import redis.asyncio as aioredis
 
 from gateway.authn.cache import MemoryBackend
-from gateway.cli.revoke import CHANNEL, message
+from gateway.cli.revoke import CHANNEL, FORMS, message
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, ServiceUnavailable, Unauthenticated
+from gateway.replicas.permissions import RedisPermissions
 from gateway.replicas.redis import RedisShared
 
 if TYPE_CHECKING:
+    from gateway.authn import TenantAuthenticator
     from gateway.context import Gateway
     from gateway.front.exchange import Exchange
     from gateway.observe.metrics import Metrics
+    from gateway.permissions.checker import TenantPermissions
 
 log = logging.getLogger("gateway.redis")
 audit = logging.getLogger("gateway.audit")
@@ -39,43 +46,66 @@ class Revocations:
     `POST /_gateway/revoke` (404 unless GATEWAY_ADMIN_TOKEN is set)."""
 
     def __init__(
-        self, gw: Gateway, metrics: Metrics, client: aioredis.Redis | None = None, shared: RedisShared | None = None
+        self,
+        gw: Gateway,
+        metrics: Metrics,
+        client: aioredis.Redis | None = None,
+        shared: RedisShared | None = None,
+        shared_permissions: RedisPermissions | None = None,
     ) -> None:
         self.gw = gw
         self.metrics = metrics
         self.client = client
         self.shared = shared
+        self.shared_permissions = shared_permissions
         self.subscribed = asyncio.Event()
 
     async def apply(self, doc: Mapping[str, Any], source: str) -> int:
-        """Evict what `doc` names from this replica's cache and from Redis; the local count."""
-        tenant, session_id, credential_hash = parse(doc)
-        authenticator = self.gw.authn.get(tenant)
+        """Evict what `doc` names from this replica's caches and from Redis; the local count."""
+        revocation = parse(doc)
+        tenant, form, value = revocation
+        authenticator, permissions = self.gw.authn.get(tenant), self.gw.permissions.get(tenant)
         if authenticator is None:
             return 0
-        evicted = 0
-        if session_id is not None:
-            evicted = authenticator.evict_session(session_id)
-            if self.shared is not None:
-                await self.shared.evict_session(tenant, session_id)
-        if credential_hash is not None:
-            evicted += authenticator.cache.evict_credential_hash(credential_hash)
-            if self.shared is not None:
-                await self.shared.evict_credential_hash(credential_hash)
+        evicted = self._local(revocation, authenticator, permissions)
+        await self._shared(revocation)
         self.metrics.revocations.labels(source).inc()
-        log.info(
-            orjson.dumps(
-                {
-                    "event": "revocation_applied",
-                    "source": source,
-                    "tenant": tenant,
-                    "session_id": session_id,
-                    "credential_hash": credential_hash,
-                    "evicted": evicted,
-                }
-            ).decode()
-        )
+        event = {"event": "revocation_applied", "source": source, "tenant": tenant, form: value, "evicted": evicted}
+        log.info(orjson.dumps(event).decode())
         return evicted
+
+    @staticmethod
+    def _local(
+        revocation: Revocation, authenticator: TenantAuthenticator, permissions: TenantPermissions | None
+    ) -> int:
+        _, form, value = revocation
+        if form == "session_id":
+            return authenticator.evict_session(value)
+        if form == "credential_hash":
+            return authenticator.cache.evict_credential_hash(value)
+        if form == "subject":
+            answers = permissions.evict_subject(value) if permissions is not None else 0
+            return authenticator.evict_subject(value) + answers
+        answers = permissions.evict_organization(value) if permissions is not None else 0
+        return authenticator.evict_organization(value) + answers
+
+    async def _shared(self, revocation: Revocation) -> None:
+        tenant, form, value = revocation
+        shared, answers = self.shared, self.shared_permissions
+        if shared is not None and form == "session_id":
+            await shared.evict_session(tenant, value)
+        elif shared is not None and form == "credential_hash":
+            await shared.evict_credential_hash(value)
+        elif form == "subject":
+            if shared is not None:
+                await shared.evict_subject(tenant, value)
+            if answers is not None:
+                await answers.evict_subject(tenant, value)
+        elif form == "organization":
+            if shared is not None:
+                await shared.evict_organization(tenant, value)
+            if answers is not None:
+                await answers.evict_organization(tenant, value)
 
     async def listen(self) -> None:
         """Subscriber loop: reconnects forever; after a lost subscription the local caches are
@@ -119,6 +149,8 @@ class Revocations:
     def _flush(self) -> None:
         for authenticator in self.gw.authn.values():
             authenticator.cache.backend = MemoryBackend(self.gw.settings.cache.size, time.time)
+        for permissions in self.gw.permissions.values():
+            permissions.cache.clear()
 
     async def endpoint(self, gw: Gateway, ex: Exchange) -> None:
         token = gw.settings.admin_token
@@ -145,27 +177,17 @@ class Revocations:
             raise BadRequest("body must be JSON", reason="bad_revocation") from exc
         if not isinstance(doc, dict):
             raise BadRequest("body must be a JSON object", reason="bad_revocation")
-        tenant, session_id, credential_hash = parse(doc)
+        tenant, form, value = parse(doc)
         if tenant not in gw.authn:
             raise BadRequest(f"unknown tenant {tenant!r}", reason="bad_revocation")
         evicted = await self.apply(doc, "admin")
-        audit.info(
-            orjson.dumps(
-                {
-                    "event": "revocation",
-                    "actor": "admin-token",
-                    "tenant": tenant,
-                    "session_id": session_id,
-                    "credential_hash": credential_hash,
-                    "client": ex.origin.client_ip,
-                    "request_id": ex.origin.request_id,
-                }
-            ).decode()
-        )
+        event = {"event": "revocation", "actor": "admin-token", "tenant": tenant, form: value}
+        event |= {"client": ex.origin.client_ip, "request_id": ex.origin.request_id}
+        audit.info(orjson.dumps(event).decode())
         receivers: int | None = None
         if self.client is not None:
             try:
-                receivers = int(await self.client.publish(CHANNEL, message(tenant, session_id, credential_hash)))
+                receivers = int(await self.client.publish(CHANNEL, message(tenant, form, value)))
             except Exception as exc:
                 raise RedisUnavailable(
                     "evicted on this replica only: Redis is unavailable, other replicas were not told",
@@ -179,17 +201,28 @@ class RedisUnavailable(ServiceUnavailable):
     code = "redis_unavailable"
 
 
-def parse(doc: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
-    tenant, session_id, credential_hash = doc.get("tenant"), doc.get("session_id"), doc.get("credential_hash")
+class Revocation(NamedTuple):
+    tenant: str
+    #: one of `gateway.cli.revoke.FORMS`
+    form: str
+    value: str
+
+
+def parse(doc: Mapping[str, Any]) -> Revocation:
+    tenant = doc.get("tenant")
     if not isinstance(tenant, str) or not tenant:
         raise BadRequest("'tenant' is required", reason="bad_revocation")
-    if (session_id is None) == (credential_hash is None):
-        raise BadRequest("give exactly one of 'session_id' and 'credential_hash'", reason="bad_revocation")
-    if session_id is not None and (not isinstance(session_id, str) or not 0 < len(session_id) <= 256):
-        raise BadRequest("'session_id' must be a string", reason="bad_revocation")
-    if credential_hash is not None and not (isinstance(credential_hash, str) and _HASH.fullmatch(credential_hash)):
-        raise BadRequest("'credential_hash' must be 64 lower-case hex digits", reason="bad_revocation")
-    return tenant, session_id, credential_hash
+    given = [form for form in FORMS if doc.get(form) is not None]
+    if len(given) != 1:
+        raise BadRequest(f"give exactly one of {', '.join(repr(f) for f in FORMS)}", reason="bad_revocation")
+    form = given[0]
+    value = doc[form]
+    if form == "credential_hash":
+        if not (isinstance(value, str) and _HASH.fullmatch(value)):
+            raise BadRequest("'credential_hash' must be 64 lower-case hex digits", reason="bad_revocation")
+    elif not isinstance(value, str) or not 0 < len(value) <= 256:
+        raise BadRequest(f"{form!r} must be a string of 1-256 characters", reason="bad_revocation")
+    return Revocation(tenant, form, value)
 
 
-__all__ = ["RedisUnavailable", "Revocations"]
+__all__ = ["RedisUnavailable", "Revocation", "Revocations"]

@@ -183,6 +183,12 @@ class DictShared:
     async def evict_credential_hash(self, h: str) -> int:
         return int(await self.delete(h))
 
+    async def evict_subject(self, tenant: str, subject: str) -> int:
+        return 0
+
+    async def evict_organization(self, tenant: str, organization: str) -> int:
+        return 0
+
 
 async def test_shared_backend_hook_is_read_on_local_miss(clock: FakeClock) -> None:
     shared = DictShared()

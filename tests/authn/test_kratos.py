@@ -9,6 +9,7 @@ from gateway.authn import TenantAuthenticator
 from gateway.authn.verdict import parse_rfc3339
 from gateway.config.load import CacheSettings
 from gateway.errors import ConfigError, InvalidToken, ServiceUnavailable, TooManyRequests, Unauthenticated
+from gateway.principal import Membership
 from tests.authn.fakes import FakeOry, authenticator, request, session, tenant
 from tests.support.clock import FakeClock
 
@@ -91,10 +92,33 @@ async def test_org_fallback_and_roles_never_from_traits(ory: FakeOry, clock: Fak
 
 
 async def test_custom_paths(ory: FakeOry, clock: FakeClock) -> None:
-    ory.sessions["c"] = session(metadata_public={"tenant": {"org": "o9"}, "groups": ["g", 3]})
+    ory.sessions["c"] = session(metadata_public={"tenant": {"org": "o9"}, "groups": ["g"]})
     auth = authenticator(ory, clock, org_paths=("metadata_public.tenant.org",), roles_path="metadata_public.groups")
     p = await auth.authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
     assert (p.organization, p.roles) == ("o9", frozenset({"g"}))
+    assert p.memberships == (Membership("o9", frozenset({"g"})),) and p.memberships_problem == ""
+
+
+async def test_a_non_string_role_is_a_problem_not_a_guess(ory: FakeOry, clock: FakeClock) -> None:
+    ory.sessions["c"] = session(metadata_public={"organization_id": "o9", "roles": ["g", 3]})
+    p = await authenticator(ory, clock).authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert (p.organization, p.roles, p.memberships) == (None, frozenset(), ())
+    assert p.memberships_problem == "identity metadata: metadata_public.roles must be a list of role names"
+
+
+async def test_the_list_form_gives_every_membership_and_no_default(ory: FakeOry, clock: FakeClock) -> None:
+    listed = [{"organization_id": "a", "roles": ["member"]}, {"organization_id": "b", "roles": ["viewer"]}]
+    ory.sessions["c"] = session(metadata_public={"memberships": listed})
+    p = await authenticator(ory, clock).authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert p.memberships == (Membership("a", frozenset({"member"})), Membership("b", frozenset({"viewer"})))
+    assert (p.organization, p.roles) == (None, frozenset())
+
+
+async def test_keto_tenants_take_nothing_from_metadata(ory: FakeOry, clock: FakeClock) -> None:
+    ory.sessions["c"] = session(metadata_public={"organization_id": "o9", "roles": ["member"]})
+    auth = authenticator(ory, clock, memberships="keto", keto_read_url="http://keto.a.test")
+    p = await auth.authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert (p.organization, p.roles, p.memberships) == (None, frozenset(), None)
 
 
 def test_traits_paths_refused_at_build(ory: FakeOry, clock: FakeClock) -> None:

@@ -167,3 +167,59 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
 def test_durably_lists_are_re_checked_by_default() -> None:
     result = decide("GET", "/customer/api/durably/runs", human("viewer"))
     assert "list answers are re-checked: runs of other organizations are dropped" in result.label_rewrite
+
+
+# --- organizations and permissions ------------------------------------------------------------
+
+REPORT = "/customer/orgs/org-acme/reports/q3"
+
+
+def test_the_organization_from_the_path_and_the_permission_tuple() -> None:
+    caller = Caller("human", roles=frozenset({"viewer"}), subject="u-1")
+    result = decide("GET", REPORT, caller)
+    assert (result.decision, result.organization, result.organization_by) == (
+        "allow",
+        "org-acme",
+        "path parameter {org}",
+    )
+    assert result.membership == ["org-acme with roles [viewer] (identity metadata)"]
+    assert result.permissions == ["Report:org-acme/q3#view@u-1"]
+    assert result.checks[-1] == {
+        "requirement": "permission Report:org-acme/q3#view@u-1 (Keto)",
+        "met": True,
+        "reason": "permission_denied",
+    }
+    denied = decide("GET", REPORT, Caller("human", roles=frozenset({"viewer"}), subject="u-1", keto_allows=False))
+    assert (denied.decision, denied.reason) == ("deny", "permission_denied")
+
+
+def test_a_header_choice_that_disagrees_with_the_path_is_400() -> None:
+    result = decide("GET", REPORT, human("viewer", org="org-globex"))
+    assert (result.decision, result.status, result.reason) == ("deny", 400, "organization_conflict")
+
+
+@pytest.mark.parametrize("path", ["/customer/orgs/org-acme/reports/q3%23x", "/customer/orgs/org-acme/reports/a:b"])
+def test_a_hostile_parameter_is_400_in_explain_too(path: str) -> None:
+    assert decide("GET", path, human("viewer", org=None)).reason == "bad_path_parameter"
+
+
+def test_a_keto_tenant_shows_the_membership_tuples() -> None:
+    settings = make_settings(GATEWAY_TENANT_CUSTOMER_MEMBERSHIPS="keto")
+    caller = Caller("human", roles=frozenset({"member"}), organization="org-acme", subject="u-1")
+    result = explain(settings, seed_policies(settings), "GET", "/customer/api/durably/runs", caller)
+    assert result.membership[0].startswith("Keto: member of org-acme")
+    assert (
+        "Organization:org-acme#member@u-1" in result.membership
+        and "Organization:org-acme#viewer@u-1" in result.membership
+    )
+
+
+def test_the_text_shows_organization_membership_and_keto(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse("GET", REPORT, "--as", "human", "--roles", "viewer", "--subject", "u-1")
+    assert run(args, SETTINGS, POLICIES) == 0
+    text = capsys.readouterr().out
+    assert "org       org-acme (by path parameter {org})" in text
+    assert "member    org-acme with roles [viewer] (identity metadata)" in text
+    assert "keto      would check Report:org-acme/q3#view@u-1" in text
+    assert run(parse("GET", REPORT, "--as", "human", "--roles", "viewer", "--keto-denies"), SETTINGS, POLICIES) == 1
+    assert "DENY 403 permission_denied" in capsys.readouterr().out

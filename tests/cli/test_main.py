@@ -194,3 +194,48 @@ def test_a_profile_that_trusts_the_upstream_list_filter_says_so_in_check_and_exp
     refused = gateway("check", env=env)
     assert refused.returncode == 1
     assert "label profile 'trusted': recheck_lists: must be true or false" in refused.stderr
+
+
+def test_check_shows_permissions_organization_params_and_keto_roles() -> None:
+    result = gateway("check", env=seed_env() | {"GATEWAY_TENANT_CUSTOMER_MEMBERSHIPS": "keto"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "/orgs/{org}/reports/{report} -> upstream inventory (labels headers, organization from {org})" in out
+    assert "human with roles any viewer | member, permission Report:{org}/{report}#view" in out
+    assert 'keto_membership_roles: ["member", "viewer"]' in out
+    assert 'memberships: "keto"' in out and "ory_pat_customer_demo" not in out
+
+
+def test_check_reports_bad_templates_and_missing_keto_at_their_line(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.yaml").write_text(
+        """tenant: admin
+routes:
+  - id: r
+    path: /docs/{doc}
+    methods: [GET]
+    organization: {param: org}
+    allow:
+      human:
+        permission: {namespace: Doc, object: "{org}/{document}", relation: view}
+    forward: {upstream: jobs}
+"""
+    )
+    env = {k: v for k, v in seed_env().items() if not k.startswith("GATEWAY_TENANT_ADMIN_KETO")}
+    result = gateway("check", env=env | {"GATEWAY_POLICIES_DIR": str(policies)})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert f"error: {policies / 'p.yaml'}:6: {{org}} is not a parameter of every path (known: {{doc}})" in lines
+    assert any(":9: object template '{org}/{document}': {document} is not a parameter" in line for line in lines)
+    assert len(lines) == 2, lines
+
+
+def test_revoke_needs_redis_and_a_known_tenant_for_the_new_forms() -> None:
+    for form in ("--subject", "--organization"):
+        no_redis = gateway("revoke", "--tenant", "customer", form, "x", env=seed_env())
+        assert no_redis.returncode == 2 and "GATEWAY_REDIS_URL is not set" in no_redis.stderr
+        unknown = gateway("revoke", "--tenant", "nobody", form, "x", env=seed_env())
+        assert unknown.returncode == 2 and "--tenant: 'nobody' is not in GATEWAY_TENANTS" in unknown.stderr
+    both = gateway("revoke", "--tenant", "customer", "--subject", "x", "--organization", "y", env=seed_env())
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr

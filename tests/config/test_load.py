@@ -150,3 +150,49 @@ def test_the_body_deadline_defaults_to_30_s_bounds_the_whole_request_and_is_show
     assert problems({**BASE, "GATEWAY_BODY_TIMEOUT": "5"}) == [
         "GATEWAY_BODY_TIMEOUT: bounds the whole request, head included: must be >= GATEWAY_HEADER_TIMEOUT"
     ]
+
+
+def test_memberships_and_ory_permissions_settings() -> None:
+    settings = load_settings(
+        BASE
+        | {
+            "GATEWAY_TENANT_CUSTOMER_MEMBERSHIPS": "keto",
+            "GATEWAY_TENANT_CUSTOMER_KETO_READ_URL": "http://keto:4466/",
+            "GATEWAY_TENANT_CUSTOMER_KETO_WRITE_URL": "http://keto:4467",
+            "GATEWAY_TENANT_DEALER_MEMBERSHIPS_PATH": "metadata_public.orgs",
+        }
+    )
+    customer, dealer = settings.tenants["customer"], settings.tenants["dealer"]
+    assert (customer.memberships, customer.keto_read_url, customer.keto_write_url, customer.keto_token) == (
+        "keto",
+        "http://keto:4466",
+        "http://keto:4467",
+        None,
+    )
+    base = "https://happy-dealer-42.projects.oryapis.com"  # cloud: the project serves Ory Permissions
+    assert (dealer.memberships, dealer.memberships_path) == ("metadata", "metadata_public.orgs")
+    assert (dealer.keto_read_url, dealer.keto_write_url, dealer.keto_token) == (base, base, "ory_pat_dealer_key_1234")
+    shown = redacted(settings)["tenants"]
+    assert isinstance(shown, dict) and shown["dealer"]["keto_token"] == "***1234"
+    assert "ory_pat_dealer_key_1234" not in str(shown)
+
+
+def test_membership_problems_are_one_line_each_naming_the_variable() -> None:
+    found = problems(
+        BASE
+        | {
+            "GATEWAY_TENANT_CUSTOMER_MEMBERSHIPS": "keto",
+            "GATEWAY_TENANT_DEALER_MEMBERSHIPS": "ldap",
+        }
+    )
+    assert "GATEWAY_TENANT_CUSTOMER_KETO_READ_URL: required when MEMBERSHIPS=keto (Ory Permissions read API)" in found
+    assert "GATEWAY_TENANT_DEALER_MEMBERSHIPS: unknown membership source 'ldap' (metadata or keto)" in found
+    traits = problems(BASE | {"GATEWAY_TENANT_CUSTOMER_MEMBERSHIPS_PATH": "traits.orgs"})
+    assert traits == [
+        "GATEWAY_TENANT_CUSTOMER_MEMBERSHIPS_PATH: 'traits.orgs' is user-editable or empty; "
+        "use metadata_public (admin-written)"
+    ]
+    bad_url = problems(BASE | {"GATEWAY_TENANT_CUSTOMER_KETO_READ_URL": "keto:4466"})
+    assert bad_url == [
+        "GATEWAY_TENANT_CUSTOMER_KETO_READ_URL: malformed URL 'keto:4466' (want http(s)://host[:port][/path])"
+    ]

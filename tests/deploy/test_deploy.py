@@ -168,7 +168,7 @@ def test_identity_schema_is_a_json_schema_with_email_identifier() -> None:
 # --- docker compose -------------------------------------------------------------------------------------------------
 
 COMPOSE = DEPLOY / "docker-compose.yml"
-ORY_PORTS = {"kratos": {4433, 4434}, "hydra": {4444, 4445}, "redis": {6379}}
+ORY_PORTS = {"kratos": {4433, 4434}, "hydra": {4444, 4445}, "keto": {4466, 4467}, "redis": {6379}}
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ def test_compose_references_only_existing_services_files_and_volumes(compose: Ob
                 )
                 assert has_check, f"{name} waits for {dep} to be healthy, but {dep} has no health check"
             elif condition == "service_completed_successfully":
-                assert str(target["command"]).startswith("migrate sql"), f"{dep} is not a one-shot migration"
+                assert str(target["command"]).startswith(("migrate sql", "migrate up")), f"{dep} is not a migration"
             else:
                 assert condition == "service_started", condition
         if "build" in svc:
@@ -232,10 +232,11 @@ def test_compose_references_only_existing_services_files_and_volumes(compose: Ob
 
 def test_compose_runs_official_ory_images_with_their_migrations(compose: Obj) -> None:
     services: dict[str, Obj] = compose["services"]
-    for ory in ("kratos", "hydra"):
+    for ory in ("kratos", "hydra", "keto"):
         server, migrate = services[ory], services[f"{ory}-migrate"]
         assert server["image"] == migrate["image"] == f"oryd/{ory}:v26.2.0"
-        assert migrate["command"] == "migrate sql -e --yes"
+        expected = "migrate up -c /etc/config/keto/keto.yml --yes" if ory == "keto" else "migrate sql -e --yes"
+        assert migrate["command"] == expected
         assert migrate["environment"]["DSN"] == server["environment"]["DSN"]
         assert urlsplit(server["environment"]["DSN"]).path == f"/{ory}"
         assert server["depends_on"][f"{ory}-migrate"]["condition"] == "service_completed_successfully"
@@ -248,7 +249,7 @@ def test_compose_runs_official_ory_images_with_their_migrations(compose: Obj) ->
         folder, _, filename = config.rpartition("/")
         assert (COMPOSE.parent / mounts[folder] / filename).is_file()
     init = DEPLOY / "postgres/init.sql"
-    assert set(re.findall(r"CREATE DATABASE (\w+);", init.read_text())) == {"kratos", "hydra"}
+    assert set(re.findall(r"CREATE DATABASE (\w+);", init.read_text())) == {"kratos", "hydra", "keto"}
 
 
 def test_compose_gateway_environment_loads_with_the_shipped_policies(compose: Obj) -> None:

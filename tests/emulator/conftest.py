@@ -62,6 +62,19 @@ projects:
         token_endpoint_auth_method: none
         grant_types: [client_credentials]
         scope: "jobs:read"
+    namespaces: [Organization, Group, Document]
+    relationships:
+      - {{namespace: Organization, object: org-a, relation: member, subject_id: {ALICE_ID}}}
+      - {{namespace: Group, object: finance, relation: member, subject_id: bob}}
+      - namespace: Document
+        object: q3
+        relation: view
+        subject_set: {{namespace: Group, object: finance, relation: member}}
+      - namespace: Group
+        object: finance
+        relation: member
+        subject_set: {{namespace: Group, object: auditors, relation: member}}
+      - {{namespace: Group, object: auditors, relation: member, subject_id: carol}}
   dealer:
     api_key: ory_pat_dealer_test
     session_cookie_name: dealer_cookie

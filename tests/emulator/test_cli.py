@@ -101,6 +101,39 @@ def test_bad_seed_records(tmp_path: Path) -> None:
     assert len(text.strip().splitlines()) == 5
 
 
+def test_bad_seed_relationships(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        """
+projects:
+  customer:
+    namespaces: [Organization, Organization, "not ok"]
+  dealer:
+    namespaces: [Organization]
+    relationships:
+      - {namespace: Organization, object: o, relation: member}
+      - {namespace: Group, object: g, relation: member, subject_id: x}
+      - {namespace: Organization, object: o, relation: member, subject_id: x, colour: red}
+      - namespace: Organization
+        object: o
+        relation: member
+        subject_set: {namespace: Group, object: g, relation: member}
+"""
+    )
+    result = _run("--seed", str(seed))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    text = result.stderr
+    for expected in (
+        "projects.customer.namespaces: must be a list of namespace names",
+        "projects.dealer.relationships[0]: subject is not allowed to be nil",
+        'projects.dealer.relationships[1]: Unknown namespace with name "Group". (namespaces: Organization)',
+        "projects.dealer.relationships[2]: unknown key 'colour'",
+        'projects.dealer.relationships[3]: Unknown namespace with name "Group".',
+    ):
+        assert expected in text, text
+    assert len(text.strip().splitlines()) == 5
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -145,3 +145,43 @@ def test_unknown_path_and_project(emu_base: str, customer: httpx.Client) -> None
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == 404
     project = httpx.get(f"{emu_base}/no-such-project/sessions/whoami")
     assert project.status_code == 404 and project.json()["error"]["status"] == "Not Found"
+
+
+def test_update_identity_replaces_metadata_seen_by_whoami(
+    customer: httpx.Client, admin_headers: dict[str, str], spec: SpecChecker
+) -> None:
+    created = _create(customer, admin_headers, "upd@example.com", metadata_public={"organization_id": "org-a"}).json()
+    token = api_login(customer, "upd@example.com", "pw-123456")["session_token"]
+    memberships = [{"organization_id": "org-a", "roles": ["member"]}, {"organization_id": "org-b", "roles": []}]
+    body = {"schema_id": "default", "traits": {"email": "upd@example.com"}, "state": "active"}
+    updated = spec.check(
+        customer.put(
+            f"/admin/identities/{created['id']}",
+            json={**body, "metadata_public": {"memberships": memberships}},
+            headers=admin_headers,
+        )
+    )
+    identity = parsed(ory_client.Identity, updated.text)
+    assert identity.metadata_public == {"memberships": memberships}
+    whoami = customer.get("/sessions/whoami", headers={"X-Session-Token": token}).json()
+    assert whoami["identity"]["metadata_public"] == {"memberships": memberships}
+    cleared = customer.put(f"/admin/identities/{created['id']}", json=body, headers=admin_headers)
+    assert cleared.json()["metadata_public"] is None  # PUT replaces: absent metadata is cleared
+    assert api_login(customer, "upd@example.com", "pw-123456")["session"]["active"] is True
+
+
+def test_update_identity_errors(customer: httpx.Client, admin_headers: dict[str, str], spec: SpecChecker) -> None:
+    body = {"schema_id": "default", "traits": {"email": "nobody@example.com"}, "state": "active"}
+    missing = spec.check(customer.put(f"/admin/identities/{uuid.uuid4()}", json=body, headers=admin_headers))
+    assert missing.status_code == 404 and missing.json() == NOT_FOUND
+    no_traits = customer.put(f"/admin/identities/{ALICE_ID}", json={"schema_id": "default"}, headers=admin_headers)
+    assert no_traits.status_code == 400
+    taken = customer.put(
+        f"/admin/identities/{ALICE_ID}",
+        json={**body, "traits": {"email": "mfa@example.com"}},
+        headers=admin_headers,
+    )
+    assert taken.status_code == 409
+    assert customer.get(f"/admin/identities/{ALICE_ID}", headers=admin_headers).json()["traits"]["email"] == (
+        "alice@example.com"
+    )

@@ -30,6 +30,7 @@ def env(**overrides: str) -> dict[str, str]:
         for key in ("KRATOS_PUBLIC_URL", "KRATOS_ADMIN_URL", "HYDRA_PUBLIC_URL", "HYDRA_ADMIN_URL"):
             values[p + key] = f"http://127.0.0.1:4455/{tenant}"
         values[p + "KRATOS_ADMIN_TOKEN"] = values[p + "HYDRA_ADMIN_TOKEN"] = f"token-{tenant}"
+        values[p + "KETO_READ_URL"] = f"http://127.0.0.1:4455/{tenant}"
     values.update(overrides)
     return {k: v for k, v in values.items() if v != ""}
 

@@ -108,7 +108,7 @@ def running(
 
 
 @contextmanager
-def gateway_process(env: Mapping[str, str], timeout: float = 20.0) -> Iterator[Proc]:
+def gateway_process(env: Mapping[str, str], timeout: float = 60.0) -> Iterator[Proc]:
     """`gateway serve` with the shipped policies unless `env` names others, on a free port."""
     listen = env.get("GATEWAY_LISTEN") or f"127.0.0.1:{free_port()}"
     env = {"GATEWAY_POLICIES_DIR": str(ROOT / "policies"), **env, "GATEWAY_LISTEN": listen}

@@ -37,6 +37,7 @@ PASSWORDS = {
     "bob": ("customer", "bob@globex.example", "bob-password"),
     "carol": ("customer", "carol@acme.example", "carol-password"),
     "nora": ("customer", "nora@nowhere.example", "nora-password"),
+    "dana": ("customer", "dana@consult.example", "dana-password"),
     "sam": ("admin", "sam@platform.example", "sam-password"),
     "eve": ("admin", "eve@platform.example", "eve-password"),
     "ada": ("admin", "ada@platform.example", "ada-password"),

@@ -1,0 +1,98 @@
+"""Cached decisions as Redis stores them: `dump` writes exactly what `load` accepts, and
+anything else (an older version, a foreign writer) reads as a miss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gateway.authn.cache import Entry
+from gateway.authn.verdict import Verdict
+from gateway.principal import KINDS, Membership, Principal
+
+
+def dump(entry: Entry) -> bytes:
+    d = entry.decision
+    p = d.principal
+    principal = None
+    if p is not None:
+        principal = {
+            "kind": p.kind,
+            "tenant": p.tenant,
+            "subject": p.subject,
+            "organization": p.organization,
+            "roles": sorted(p.roles),
+            "scopes": sorted(p.scopes),
+            "session_id": p.session_id,
+            "client_id": p.client_id,
+            "aal": p.aal,
+            "expires_at": p.expires_at,
+            "credential_hash": p.credential_hash,
+            "memberships": None
+            if p.memberships is None
+            else [[m.organization, sorted(m.roles)] for m in p.memberships],
+            "memberships_problem": p.memberships_problem,
+        }
+    return orjson.dumps(
+        {"v": 2, "expires": entry.expires, "reason": d.reason, "description": d.description, "principal": principal}
+    )
+
+
+def load(raw: bytes) -> Entry | None:
+    """The entry, or None for anything not exactly what `dump` writes (treated as a miss)."""
+    try:
+        doc = orjson.loads(raw)
+        if not isinstance(doc, dict) or doc.get("v") != 2:
+            return None
+        p = doc["principal"]
+        principal = None
+        if p is not None:
+            if p["kind"] not in KINDS or not all(isinstance(p[k], str) for k in ("tenant", "subject")):
+                return None
+            principal = Principal(
+                kind=p["kind"],
+                tenant=p["tenant"],
+                subject=p["subject"],
+                organization=_opt(p["organization"]),
+                roles=_strings(p["roles"]),
+                scopes=_strings(p["scopes"]),
+                session_id=_opt(p["session_id"]),
+                client_id=_opt(p["client_id"]),
+                aal=_opt(p["aal"]),
+                expires_at=float(p["expires_at"]) if p["expires_at"] is not None else None,
+                credential_hash=str(p["credential_hash"]),
+                memberships=_memberships(p["memberships"]),
+                memberships_problem=str(p["memberships_problem"]),
+            )
+        return Entry(Verdict(principal, str(doc["reason"]), str(doc["description"])), float(doc["expires"]))
+    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+        return None
+
+
+def _opt(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _memberships(value: Any) -> tuple[Membership, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise TypeError("not a list")
+    return tuple(Membership(_str(org), _strings(roles)) for org, roles in value)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _strings(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("not a list of strings")
+    return frozenset(value)
