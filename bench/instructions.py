@@ -3,7 +3,7 @@ measured without the noise of a shared machine.
 
     .venv/bin/python -m bench.instructions [--requests 1000] [--out results.json]
     .venv/bin/python -m bench.instructions --routes [--requests 1000]   # per route, one gateway
-    .venv/bin/python -m bench.instructions --quick          # CI smoke: small shape, few requests
+    .venv/bin/python -m bench.instructions --quick          # CI smoke: one gateway, the human route, 20 requests
     .venv/bin/python -m bench.instructions --shape small --credential cookie-post
     .venv/bin/python -m bench.instructions --permission     # the route also checks an Ory Permission
 
@@ -133,7 +133,14 @@ ROUTES = {
 }
 
 
-def count_routes(requests: int, base: int, workdir: Path, cache_sim: bool) -> dict[str, dict[str, float]]:
+def count_routes(
+    requests: int,
+    base: int,
+    workdir: Path,
+    cache_sim: bool,
+    routes: Sequence[str] = tuple(ROUTES),
+    idle_seconds: float = IDLE_SECONDS,
+) -> dict[str, dict[str, float]]:
     """Per route, the event-loop thread's counters over `requests` requests, in one gateway."""
     with contextlib.ExitStack() as stack:
         backends = stack.enter_context(start_backends(workdir))
@@ -157,12 +164,13 @@ def count_routes(requests: int, base: int, workdir: Path, cache_sim: bool) -> di
         # second, log flushes, pool pruning), per second: taken out of each route's count
         _control(child.pid, "--zero")
         idle_from = time.monotonic()
-        time.sleep(IDLE_SECONDS)
+        time.sleep(idle_seconds)
         _control(child.pid, "--dump")
         idle_per_second = _totals(_wait_for(Path(f"{out}.1-01")))["Ir"] / (time.monotonic() - idle_from)
         print(f"{'(idle loop)':26s} {idle_per_second:>11,.0f} instructions/second", flush=True)
         found: dict[str, dict[str, float]] = {"idle": {"Ir_per_second": round(idle_per_second)}}
-        for dump, (name, (path, who)) in enumerate(ROUTES.items(), start=2):
+        for dump, name in enumerate(routes, start=2):
+            path, who = ROUTES[name]
             token = creds.human if who == "human" else creds.machine
             with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
                 _send(client, path, base)
@@ -254,7 +262,7 @@ def measure(
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=1000, help="requests counted per shape (default 1000)")
-    p.add_argument("--quick", action="store_true", help="CI smoke: the small shape, 20 requests, no cache model")
+    p.add_argument("--quick", action="store_true", help="CI smoke: the human route, 20 requests, no cache model")
     p.add_argument("--routes", action="store_true", help="per route of bench.run (human, machine, Durably)")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     p.add_argument("--credential", choices=tuple(CREDENTIALS), default="bearer", help="how the session is sent")
@@ -273,8 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="gateway-instructions-") as tmp:
             per_route = count_routes(args.requests, BASE_REQUESTS, Path(tmp), cache_sim=False)
         result = {"requests": args.requests, "per_route": per_route}
-    elif args.quick:
-        result = measure([scaling.SMALL], 20, 10, cache_sim=False, credential=args.credential, route=route)
+    elif args.quick:  # one gateway under callgrind (its start-up is most of the time), one route
+        with tempfile.TemporaryDirectory(prefix="gateway-instructions-") as tmp:
+            per_route = count_routes(20, 10, Path(tmp), cache_sim=False, routes=("human",), idle_seconds=3)
+        result = {"requests": 20, "per_route": per_route}
     else:
         result = measure(
             shapes,

@@ -76,7 +76,7 @@ def test_extras_ran(results: dict[str, Any]) -> None:
 
 @pytest.mark.timeout(400)
 def test_instruction_counting_works(tmp_path: Path) -> None:
-    """`bench.instructions --quick`: the gateway under callgrind, start-up cancelled out."""
+    """`bench.instructions --quick`: the gateway under callgrind, counted between two dumps."""
     assert shutil.which("valgrind") is not None, "valgrind not installed (scripts/setup installs it)"
     out = tmp_path / "instructions.json"
     proc = subprocess.run(
@@ -88,7 +88,9 @@ def test_instruction_counting_works(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[-4000:]}"
     data = json.loads(out.read_text())
-    per_request = data["per_request"]["3-routes-3-tenants"]
+    human = data["per_route"]["human"]
     # a cached-session forward is hundreds of thousands of instructions; start-up (hundreds of
-    # millions) would show if the subtraction did not cancel it
-    assert 50_000 < per_request["Ir"] < 5_000_000, per_request
+    # millions) would show if the counters were not zeroed after it
+    assert 50_000 < human["Ir"] < 5_000_000, human
+    assert human["Ir_less_idle"] < human["Ir"], human  # the idle loop taken out
+    assert data["per_route"]["idle"]["Ir_per_second"] > 0
