@@ -124,9 +124,11 @@ def count(
     return _totals(Path(f"{out}-01"))  # thread 1: the event loop
 
 
-#: route name -> (path, which credential): what `bench.run` measures, at 200 B unless named
+#: route name -> (path, which credential): what `bench.run` measures, at 200 B unless named;
+#: human-permission is the human route with a cached membership and Ory Permissions check too
 ROUTES = {
     "human": ("/customer/bench/small", "human"),
+    "human-permission": ("/customer/bench/permitted", "human"),
     "machine": ("/dealer/partner-api/inventory", "machine"),
     "durably": ("/customer/api/durably/runs", "human"),
     "durably-64KiB": ("/customer/api/durably/runs?bench=large", "human"),

@@ -51,6 +51,7 @@ _UPSTREAM = """
     listen 127.0.0.1:{port} backlog=4096;
     root {dir}/www;
     location = /bench/small {{ try_files /small.json =500; }}
+    location = /bench/permitted {{ try_files /small.json =500; }}
     location = /bench/large {{ try_files /large.json =500; }}
     location = /partner-api/inventory {{ try_files /small.json =500; }}
     location = /api/durably/runs {{ try_files /runs-$runs_size.json =500; }}
