@@ -69,6 +69,8 @@ In a browser: the jobs dashboard (sign in, see your organization's runs live, tr
   people: alice@acme.example / alice-password   (org-acme, member: may trigger)
           bob@globex.example / bob-password     (org-globex, member)
           carol@acme.example / carol-password   (org-acme, viewer: the gateway refuses her trigger)
+          dana@consult.example / dana-password  (member of org-acme, viewer of org-globex: she chooses,
+                                                 or opens {gw}/customer/orgs/org-globex)
 
 alice (customer tenant, org-acme, role member) and bob (customer tenant, org-globex) are logged in:
   export ALICE={alice}

@@ -3,8 +3,12 @@
 The gateway's `dashboard` route (policies/dashboard.yaml) lets only signed-in people of the
 tenant through and tells this upstream who they are (`X-Org-Id`, `X-Roles`, `X-User-Id`,
 `X-Tenant`); the page shows them (HTML-escaped) and then talks to the gateway only, on its
-own origin, with the session cookie: runs listed, live updates over the scoped SSE stream,
-a trigger button, sign-out. Plain HTML and JavaScript, no external asset, no build step.
+own origin, with the session cookie and `X-Organization-Id` naming the organization shown:
+runs listed, live updates over the scoped SSE stream (read with `fetch`, which can send that
+header, unlike `EventSource`), a trigger button, sign-out. A person of several
+organizations opens `/<tenant>/orgs/<id>` (route `dashboard-org`: the gateway verifies the
+membership) and is asked to choose on `/<tenant>/`. Plain HTML and JavaScript, no external
+asset, no build step.
 
     python -m gateway.demo.dashboard --port 3003
 """
@@ -45,7 +49,9 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-app = Starlette(routes=[Route("/", dashboard), Route("/health", health)])
+#: `/`: the caller's only organization (or a choice to make); `/orgs/{org}`: the one chosen
+#: in the path, verified by the gateway (route `dashboard-org`) before this page is asked
+app = Starlette(routes=[Route("/", dashboard), Route("/orgs/{org}", dashboard), Route("/health", health)])
 
 
 def main() -> None:

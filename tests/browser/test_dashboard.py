@@ -16,6 +16,7 @@ from tests.support.world import World
 
 ALICE = ("alice@acme.example", "alice-password")
 CAROL = ("carol@acme.example", "carol-password")
+DANA = ("dana@consult.example", "dana-password")  # member of org-acme, viewer of org-globex
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,46 @@ def test_a_viewer_is_refused_and_sees_the_gateways_error(browser: Browser, world
     assert page.locator("#notice").get_attribute("class") == "error"
     after = world.durably.recorder.requests()[before:]
     assert not [r for r in after if r.path.endswith("/trigger")], "the viewer's trigger reached Durably"
+    context.close()
+
+
+def test_a_person_of_two_organizations_chooses_one_and_acts_with_its_role(browser: Browser, world: World) -> None:
+    acme = trigger(world, "alice", "dana-acme")
+    globex = trigger(world, "bob", "dana-globex")
+    context = signed_in(browser, world.url, *DANA)  # back at /customer/: no organization chosen yet
+    page = context.new_page()
+    page.goto(f"{world.url}/customer/")
+    expect(page.locator("#choose")).to_be_visible()
+    expect(page.locator("#trigger")).to_be_hidden()
+    page.fill("#choice-org", "org-globex")
+    page.click("#choice button")
+    page.wait_for_url(f"{world.url}/customer/orgs/org-globex")
+    expect(page.locator("#live")).to_have_text("live")
+    expect(page.locator("#org")).to_have_text("org-globex")
+    expect(page.locator("#roles")).to_have_text("viewer")  # her role there, not her role in org-acme
+    expect(page.locator(f'#runs tr[data-run-id="{globex}"]')).to_have_count(1)
+    orgs = page.locator("#runs tr[data-run-id]").evaluate_all("rows => rows.map(r => r.dataset.org)")
+    assert orgs and set(orgs) == {"org-globex"}
+    expect(page.locator(f'#runs tr[data-run-id="{acme}"]')).to_have_count(0)
+    before = len(world.durably.recorder.requests())
+    page.click("#trigger")
+    expect(page.locator("#notice")).to_contain_text("Refused by the gateway: 403 forbidden")
+    after = world.durably.recorder.requests()[before:]
+    assert not [r for r in after if r.path.endswith("/trigger")], "a viewer's trigger reached Durably"
+    # the same person in org-acme, where she is a member
+    page.goto(f"{world.url}/customer/orgs/org-acme")
+    expect(page.locator("#live")).to_have_text("live")
+    expect(page.locator("#roles")).to_have_text("member")
+    page.click("#trigger")
+    expect(page.locator("#notice")).to_contain_text("Triggered send-report")
+    received = [r for r in world.durably.recorder.requests() if r.method == "POST" and r.path.endswith("/trigger")]
+    assert '"organizationId":"org-acme"' in received[-1].body
+    run = page.locator("#notice").inner_text().rsplit("run ", 1)[1].rstrip(")")
+    expect(page.locator(f'#events li[data-type="run:trigger"][data-run-id="{run}"]')).to_have_count(1)
+    # an organization she does not belong to: the gateway refuses the page itself
+    refused = page.goto(f"{world.url}/customer/orgs/org-initech")
+    assert refused is not None and refused.status == 403
+    assert refused.json()["reason"] == "not_a_member"
     context.close()
 
 
