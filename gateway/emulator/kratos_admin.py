@@ -34,14 +34,17 @@ async def create_identity(ctx: Ctx) -> Response:
     try:
         body = await ctx.json_object()
         identity = build_identity(ctx.project, body, ctx.now)
-    except BodyError as exc:
-        return kratos_bad_request(str(exc), ctx.request_id)
-    except IdentityError as exc:
-        if exc.status == 409:
-            return herodot(409, CONFLICT_MESSAGE, reason=str(exc), request_id=ctx.request_id)
-        return kratos_bad_request(str(exc), ctx.request_id)
+    except (BodyError, IdentityError) as exc:
+        return _refused(exc, ctx.request_id)
     location = f"{ctx.project.base_url}/admin/identities/{identity.id}"
     return json_response(identity_json(ctx.project, identity, admin=True), 201, {"Location": location})
+
+
+def _refused(exc: BodyError | IdentityError, request_id: str) -> Response:
+    """A body or identity Kratos would not take: 409 for a duplicate credential, else 400."""
+    if isinstance(exc, IdentityError) and exc.status == 409:
+        return herodot(409, CONFLICT_MESSAGE, reason=str(exc), request_id=request_id)
+    return kratos_bad_request(str(exc), request_id)
 
 
 def _identity(ctx: Ctx) -> Identity | None:
@@ -100,12 +103,8 @@ async def update_identity(ctx: Ctx) -> Response:
     try:
         body = await ctx.json_object()
         update_existing(ctx.project, identity, body, ctx.now)
-    except BodyError as exc:
-        return kratos_bad_request(str(exc), ctx.request_id)
-    except IdentityError as exc:
-        if exc.status == 409:
-            return herodot(409, CONFLICT_MESSAGE, reason=str(exc), request_id=ctx.request_id)
-        return kratos_bad_request(str(exc), ctx.request_id)
+    except (BodyError, IdentityError) as exc:
+        return _refused(exc, ctx.request_id)
     return json_response(identity_json(ctx.project, identity, admin=True))
 
 
