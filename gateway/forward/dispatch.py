@@ -24,7 +24,7 @@ from gateway.decision import Decision
 from gateway.endpoints.builtins import Handler
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, PayloadTooLarge, ServiceUnavailable
 from gateway.forward.proxy import Body, ForwardPlan, Upstreams, timeouts_of
-from gateway.front.exchange import Exchange
+from gateway.front.exchange import Exchange, Send
 from gateway.front.paths import quote_path
 from gateway.labels.scope import OrgScope, Prepared
 from gateway.orgs.stage import OrgStage
@@ -88,15 +88,9 @@ class Targets:
     async def forward(self, ex: Exchange, decision: Decision, plan: ForwardPlan) -> None:
         """Send the plan upstream and relay the answer; a long-lived one is bounded and re-checked."""
         ex.log["upstream"] = plan.upstream
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                ex.status = message["status"]  # from here on errors can only end the stream
-                if ex.cors:  # the gateway's CORS answer (the upstream's own was dropped)
-                    message = {**message, "headers": [*message["headers"], *ex.cors]}
-            await ex.send(message)
-
-        call = self.upstreams.forward(plan, send)
+        # the exchange's status is set as the response starts (by the app's `Tracker`): from
+        # there on errors can only end the stream
+        call = self.upstreams.forward(plan, _with_cors(ex) if ex.cors else ex.send)
         if not plan.long_lived:
             await call
             return
@@ -194,3 +188,16 @@ def _is_stream(body: Body) -> bool:
 async def _disconnected(ex: Exchange) -> None:
     while (await ex.receive())["type"] != "http.disconnect":
         pass
+
+
+def _with_cors(ex: Exchange) -> Send:
+    """`ex.send` adding the gateway's CORS answer to the response start (the upstream's own
+    was dropped: `gateway.forward.headers`)."""
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            ex.status = message["status"]
+            message = {**message, "headers": [*message["headers"], *ex.cors]}
+        await ex.send(message)
+
+    return send
