@@ -133,7 +133,16 @@ ROUTES = {
 }
 
 
-def count_routes(requests: int, base: int, workdir: Path, cache_sim: bool) -> dict[str, dict[str, float]]:
+#: `gateway serve` with the policy watcher's poll stretched to a day (`--quiet-loop`)
+QUIET_SERVE = (
+    "import sys; from gateway.policy.reload import PolicyStore; PolicyStore.watch.__defaults__ = (86400.0,); "
+    "from gateway.cli.main import main; sys.exit(main(['serve']))"
+)
+
+
+def count_routes(
+    requests: int, base: int, workdir: Path, cache_sim: bool, quiet: bool = False
+) -> dict[str, dict[str, float]]:
     """Per route, the event-loop thread's counters over `requests` requests, in one gateway."""
     with contextlib.ExitStack() as stack:
         backends = stack.enter_context(start_backends(workdir))
@@ -147,9 +156,8 @@ def count_routes(requests: int, base: int, workdir: Path, cache_sim: bool) -> di
         out = workdir / "callgrind-routes.out"
         tool = ["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}"]
         tool.append(f"--cache-sim={'yes' if cache_sim else 'no'}")
-        child = spawn(
-            "gateway-routes", pinned(1, [*tool, sys.executable, "-m", "gateway", "serve"]), workdir / "g.log", env
-        )
+        serve = ["-c", QUIET_SERVE] if quiet else ["-m", "gateway", "serve"]
+        child = spawn("gateway-routes", pinned(1, [*tool, sys.executable, *serve]), workdir / "g.log", env)
         stack.callback(child.stop)
         url = f"http://127.0.0.1:{port}"
         wait_http(child, url + "/healthz", timeout=2400)  # start-up under valgrind on a busy machine
@@ -256,6 +264,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=1000, help="requests counted per shape (default 1000)")
     p.add_argument("--quick", action="store_true", help="CI smoke: the small shape, 20 requests, no cache model")
     p.add_argument("--routes", action="store_true", help="per route of bench.run (human, machine, Durably)")
+    p.add_argument(
+        "--quiet-loop",
+        action="store_true",
+        help="--routes: the policy watcher polls once a day, not every second (what an idle loop does)",
+    )
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     p.add_argument("--credential", choices=tuple(CREDENTIALS), default="bearer", help="how the session is sent")
     p.add_argument("--shape", choices=("small", "large", "both"), default="both", help="configuration sizes")
@@ -271,8 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     shapes = {"small": [scaling.SMALL], "large": [scaling.LARGE], "both": [scaling.SMALL, scaling.LARGE]}[args.shape]
     if args.routes:
         with tempfile.TemporaryDirectory(prefix="gateway-instructions-") as tmp:
-            per_route = count_routes(args.requests, BASE_REQUESTS, Path(tmp), cache_sim=False)
-        result = {"requests": args.requests, "per_route": per_route}
+            per_route = count_routes(args.requests, BASE_REQUESTS, Path(tmp), cache_sim=False, quiet=args.quiet_loop)
+        result = {"requests": args.requests, "quiet_loop": args.quiet_loop, "per_route": per_route}
     elif args.quick:
         result = measure([scaling.SMALL], 20, 10, cache_sim=False, credential=args.credential, route=route)
     else:
