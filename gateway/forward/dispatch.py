@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any
 
 from gateway.authn import TenantAuthenticator
@@ -85,15 +85,18 @@ class Targets:
             return await ex.read_body(min(limit, 64 << 10) if inspected else 64 << 10)
         return ex.stream_body()
 
-    async def forward(self, ex: Exchange, decision: Decision, plan: ForwardPlan) -> None:
-        """Send the plan upstream and relay the answer; a long-lived one is bounded and re-checked."""
+    def forward(self, ex: Exchange, decision: Decision, plan: ForwardPlan) -> Awaitable[object]:
+        """Send the plan upstream and relay the answer; a long-lived one is bounded and re-checked.
+        A short one is the upstream call's own coroutine (no frame of this one to resume)."""
         ex.log["upstream"] = plan.upstream
         # the exchange's status is set as the response starts (by the app's `Tracker`): from
         # there on errors can only end the stream
         call = self.upstreams.forward(plan, _with_cors(ex) if ex.cors else ex.send)
-        if not plan.long_lived:
-            await call
-            return
+        return call if not plan.long_lived else self._long_lived(ex, decision, plan, call)
+
+    async def _long_lived(
+        self, ex: Exchange, decision: Decision, plan: ForwardPlan, call: Coroutine[Any, Any, int]
+    ) -> None:
         limit = self.settings.limits.max_streams
         if self.open_streams >= limit:
             call.close()

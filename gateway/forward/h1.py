@@ -335,10 +335,11 @@ class Pool:
             data += body
         retry = method in IDEMPOTENT
         while True:
-            conn = await self._acquire(connect)
+            conn = self._warm() or await self._acquire(connect)
             try:
                 conn.send(data, head, idle)
-                await conn.head()
+                while not conn.head_done:  # (`Connection.head`, inlined: one frame fewer per wake-up)
+                    await conn._wait()
                 return conn
             except UpstreamClosed:
                 conn.abandon()
@@ -380,6 +381,20 @@ class Pool:
             self._pruner = None
         while self._idle:
             self._idle.pop().close()
+
+    def _warm(self) -> Connection | None:
+        """`_acquire` without a wait: a fresh idle connection, lent, if the pool has room."""
+        if self._busy >= self.limit or not self._idle:
+            return None
+        now = self.loop.time()
+        while self._idle:
+            conn = self._idle.pop()  # the most recently used: warm, least likely closed by the upstream
+            if not conn.closed and now - conn.idle_since < self.keepalive:
+                self._busy += 1
+                conn.lent = True
+                return conn
+            conn.close()
+        return None
 
     async def _acquire(self, connect: float) -> Connection:
         while self._busy >= self.limit:
