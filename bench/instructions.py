@@ -31,7 +31,11 @@ connection handling as above. Under valgrind 1,000 requests take minutes, so wha
 loop does on timers (the policy watcher's poll every second, log flushes) would count in
 proportion to how slow the machine is: the gateway is first counted idle for 30 s and that
 rate, times each route's duration, is taken out (`Ir_less_idle`); the decision cache's TTL
-is raised so that no Ory refresh falls inside a count.
+is raised so that no Ory refresh falls inside a count. That correction over-corrects on a
+slow run (the idle count right after start-up is not what the loop does between requests:
+docs/performance.md, "Fifth session"); `--quiet-loop` stretches the policy watcher's poll
+(the one timer that runs whether requests come or not) to a day, and the raw count (`Ir`)
+of builds measured in the same window is then the figure to compare.
 """
 
 from __future__ import annotations

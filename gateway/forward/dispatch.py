@@ -71,7 +71,7 @@ class Targets:
         """What is forwarded of the request body: in memory when small (and when a label
         profile inspects it, bounded by GATEWAY_MAX_BODY_BYTES), else streamed. A protocol
         upgrade is refused unless the route allows websockets."""
-        if ex.request.header(b"upgrade") is not None and not route.websocket:
+        if b"upgrade" in ex.request.first and not route.websocket:
             raise BadRequest("protocol upgrades are not allowed on this route", reason="upgrade_refused")
         inspected = route.injects_labels
         if not ex.has_body():
