@@ -59,6 +59,7 @@ class Candidate:
 def commands(port: int) -> dict[str, list[str]]:
     py = sys.executable
     uvicorn = [py, "-m", "uvicorn", "--factory", "gateway.server.factory:app", "--port", str(port)]
+    uvicorn += ["--interface", "asgi3"]  # the app's __call__ returns a coroutine: not guessed
     uvicorn += ["--loop", "uvloop", "--no-access-log", "--no-proxy-headers", "--no-server-header", "--no-date-header"]
     granian = [str(Path(py).parent / "granian"), "--factory", "--loop", "uvloop", "--workers", "1"]
     granian += ["--runtime-threads", "1", "--no-ws", "--log-level", "warning", "--port", str(port)]

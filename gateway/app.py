@@ -100,38 +100,35 @@ class GatewayApp:
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: list[Callable[[], Awaitable[None] | None]] = []
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The ASGI entry: returns the handler's own coroutine (no frame of its own to resume
+        at every await of a request)."""
         kind = scope["type"]
         if kind == "http":
-            await self.http(scope, receive, send)
-        elif kind == "websocket":
-            await serve_websocket(self.gw, scope, receive, send)
-        elif kind == "lifespan":
-            await self.lifespan(receive, send)
+            return self.http(scope, receive, send)
+        if kind == "websocket":
+            return serve_websocket(self.gw, scope, receive, send)
+        if kind == "lifespan":
+            return self.lifespan(receive, send)
+        return _nothing()
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
         client = scope.get("client")
-        origin = self.proxies.origin(client[0] if client else "", scope.get("scheme", "http"), headers)
+        peer = client[0] if client else ""
+        # the header index every stage reads (one pass, in C), then who is calling
+        request = RequestView(scope["method"], "", scope.get("query_string", b""), scope["headers"], "")
+        origin = self.proxies.origin_of(peer, scope.get("scheme", "http"), request)
+        request.client_ip, request.scheme, request.host, request.request_id = origin[:4]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        request = RequestView(
-            method=scope["method"],
-            path="",
-            raw_query=scope.get("query_string", b""),
-            headers=headers,
-            client_ip=origin.client_ip,
-            request_id=origin.request_id,
-            host=origin.host,
-            scheme=origin.scheme,
-        )
         fields: dict[str, object] = {}
         times = RequestTimes(fields)
         CURRENT.set(times)  # each ASGI request runs in its own context
         tracker = Tracker(send, receive, origin.request_id, times, self.drain)
-        trace = self.tracing.begin(request, client[0] if client else "")
+        trace = self.tracing.begin(request, peer)
         ex = Exchange(scope, tracker.receive, tracker.send, request, origin, raw_path, trace, log=fields)
+        tracker.exchange = ex
         try:
-            check_head(scope, self.settings.limits.max_header_bytes)  # 431 / smuggling / Host, before any work
+            check_head(scope, request, self.settings.limits.max_header_bytes)  # 431 / smuggling / Host, before any work
             path: str = scope["path"]
             endpoint = self.endpoints.get(path) or (decisions if path.startswith(paths.DECISIONS_PREFIX) else None)
             await (endpoint(self.gw, ex) if endpoint else handle(self.gw, ex))
@@ -257,6 +254,10 @@ class NoCookies(httpx.Cookies):
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _healthz(gw: Gateway, ex: Exchange) -> None:

@@ -47,7 +47,8 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
 
 async def handle(gw: Gateway, ex: Exchange) -> None:
     """One HTTP request through to its answer: a built-in's, or the upstream's."""
-    if is_preflight(ex.request):  # CORS preflight: answered by the gateway, never authenticated
+    # CORS preflight: answered by the gateway, never authenticated
+    if ex.request.method == "OPTIONS" and is_preflight(ex.request):
         await gw.cors.preflight(ex, gw.policies.current, gw.locator)
         return
     decision = await decide(gw, ex)

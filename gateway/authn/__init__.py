@@ -80,7 +80,9 @@ class TenantAuthenticator:
         creds = extract(request, self.tenant)
         attempts = plan(creds, kinds, self.tenant)
         for attempt in attempts:
-            decision = await self._decide(attempt)
+            decision = self._cached(attempt)  # a hit needs no await (no coroutine built for it)
+            if decision is None:
+                decision = await self._load(attempt)
             if decision.principal is not None:
                 return decision.principal
             if attempt.final:
@@ -95,14 +97,15 @@ class TenantAuthenticator:
             )
         raise Unauthenticated("authentication required", realm=self.tenant.name, reason="no_credentials")
 
-    async def _decide(self, attempt: Attempt) -> Verdict:
-        key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
-        hit = self.cache.cached(key)
+    def _cached(self, attempt: Attempt) -> Verdict | None:
+        hit = self.cache.cached(credential_key(self.tenant.name, attempt.authenticator, attempt.credential))
         if tracing.recording:  # on the `authenticate` span: which source, and whether Ory is asked
             tracing.note("gateway.credential_source", attempt.authenticator)
             tracing.note("gateway.authn.cache", "hit" if hit is not None else "miss")
-        if hit is not None:
-            return hit
+        return hit
+
+    async def _load(self, attempt: Attempt) -> Verdict:
+        key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
         return await self.cache.get_or_load(key, lambda: self.sources[attempt.authenticator](attempt))
 
     def evict_session(self, session_id: str) -> int:

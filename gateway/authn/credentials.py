@@ -50,7 +50,8 @@ def token_shape(token: str) -> Shape:
 
 
 def extract(request: RequestView, tenant: TenantSettings) -> Credentials:
-    cookie_header = request.cookie_header() if tenant.transport != "bearer" else None
+    has_cookie = tenant.transport != "bearer" and b"cookie" in request.first
+    cookie_header = request.cookie_header() if has_cookie else None
     cookie = session_cookie(cookie_header, tenant) if cookie_header else None
     bearer = _bearer(request, tenant.name)
     session_token = _session_token(request, tenant.name) if tenant.transport != "cookie" else None
@@ -74,7 +75,7 @@ def session_cookie(cookie_header: str, tenant: TenantSettings) -> str | None:
 
 
 def _bearer(request: RequestView, realm: str) -> str | None:
-    value = _single(request.header_values(b"authorization"), realm, "several Authorization headers")
+    value = _single(request, b"authorization", realm, "several Authorization headers")
     if value is None:
         return None
     scheme, _, token = value.decode("latin-1").partition(" ")
@@ -87,7 +88,7 @@ def _bearer(request: RequestView, realm: str) -> str | None:
 
 
 def _session_token(request: RequestView, realm: str) -> str | None:
-    value = _single(request.header_values(b"x-session-token"), realm, "several X-Session-Token headers")
+    value = _single(request, b"x-session-token", realm, "several X-Session-Token headers")
     if not value:
         return None
     token = value.decode("latin-1")
@@ -96,9 +97,13 @@ def _session_token(request: RequestView, realm: str) -> str | None:
     return token
 
 
-def _single(values: list[bytes], realm: str, several: str) -> bytes | None:
-    """The stripped value of a header sent once (or several times alike), None if absent;
+def _single(request: RequestView, name: bytes, realm: str, several: str) -> bytes | None:
+    """The stripped value of header `name` sent once (or several times alike), None if absent;
     copies that differ are ambiguous."""
+    if request.repeated is None:  # no header is repeated: the index has its only value
+        value = request.first.get(name)
+        return None if value is None else value.strip()
+    values = request.header_values(name)
     if not values:
         return None
     first = values[0].strip()

@@ -149,6 +149,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=settings.listen_host,
         port=settings.listen_port,
         loop="uvloop",
+        interface="asgi3",  # said, not guessed: the app's __call__ returns its handler's coroutine
         # httptools plus a request-head deadline (408) and size bound (431): gateway.server.protocol
         http="gateway.server.protocol:HeaderLimitsProtocol",
         workers=args.workers,

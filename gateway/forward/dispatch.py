@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any
 
 from gateway.authn import TenantAuthenticator
@@ -24,7 +24,7 @@ from gateway.decision import Decision
 from gateway.endpoints.builtins import Handler
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, PayloadTooLarge, ServiceUnavailable
 from gateway.forward.proxy import Body, ForwardPlan, Upstreams, timeouts_of
-from gateway.front.exchange import Exchange
+from gateway.front.exchange import Exchange, Send
 from gateway.front.paths import quote_path
 from gateway.labels.scope import OrgScope, Prepared
 from gateway.orgs.stage import OrgStage
@@ -71,7 +71,7 @@ class Targets:
         """What is forwarded of the request body: in memory when small (and when a label
         profile inspects it, bounded by GATEWAY_MAX_BODY_BYTES), else streamed. A protocol
         upgrade is refused unless the route allows websockets."""
-        if ex.request.header(b"upgrade") is not None and not route.websocket:
+        if b"upgrade" in ex.request.first and not route.websocket:
             raise BadRequest("protocol upgrades are not allowed on this route", reason="upgrade_refused")
         inspected = route.injects_labels
         if not ex.has_body():
@@ -85,21 +85,18 @@ class Targets:
             return await ex.read_body(min(limit, 64 << 10) if inspected else 64 << 10)
         return ex.stream_body()
 
-    async def forward(self, ex: Exchange, decision: Decision, plan: ForwardPlan) -> None:
-        """Send the plan upstream and relay the answer; a long-lived one is bounded and re-checked."""
+    def forward(self, ex: Exchange, decision: Decision, plan: ForwardPlan) -> Awaitable[object]:
+        """Send the plan upstream and relay the answer; a long-lived one is bounded and re-checked.
+        A short one is the upstream call's own coroutine (no frame of this one to resume)."""
         ex.log["upstream"] = plan.upstream
+        # the exchange's status is set as the response starts (by the app's `Tracker`): from
+        # there on errors can only end the stream
+        call = self.upstreams.forward(plan, _with_cors(ex) if ex.cors else ex.send)
+        return call if not plan.long_lived else self._long_lived(ex, decision, plan, call)
 
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                ex.status = message["status"]  # from here on errors can only end the stream
-                if ex.cors:  # the gateway's CORS answer (the upstream's own was dropped)
-                    message = {**message, "headers": [*message["headers"], *ex.cors]}
-            await ex.send(message)
-
-        call = self.upstreams.forward(plan, send)
-        if not plan.long_lived:
-            await call
-            return
+    async def _long_lived(
+        self, ex: Exchange, decision: Decision, plan: ForwardPlan, call: Coroutine[Any, Any, int]
+    ) -> None:
         limit = self.settings.limits.max_streams
         if self.open_streams >= limit:
             call.close()
@@ -194,3 +191,16 @@ def _is_stream(body: Body) -> bool:
 async def _disconnected(ex: Exchange) -> None:
     while (await ex.receive())["type"] != "http.disconnect":
         pass
+
+
+def _with_cors(ex: Exchange) -> Send:
+    """`ex.send` adding the gateway's CORS answer to the response start (the upstream's own
+    was dropped: `gateway.forward.headers`)."""
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            ex.status = message["status"]
+            message = {**message, "headers": [*message["headers"], *ex.cors]}
+        await ex.send(message)
+
+    return send

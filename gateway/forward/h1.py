@@ -307,7 +307,7 @@ class Pool:
         """The request head, refused if any header could split it (CR, LF or NUL in a name or value)."""
         if " " in target or "\r" in target or "\n" in target:
             raise ValueError("the request target would split the request line")
-        block = b"\r\n".join([name + b": " + value for name, value in headers])
+        block = b"\r\n".join(map(b": ".join, headers))  # "name: value" lines, joined in C
         breaks = len(headers) - 1 if headers else 0
         if block.count(b"\n") != breaks or block.count(b"\r") != breaks or b"\0" in block:
             raise ValueError("a header would split the request (CR, LF or NUL)")
@@ -335,10 +335,11 @@ class Pool:
             data += body
         retry = method in IDEMPOTENT
         while True:
-            conn = await self._acquire(connect)
+            conn = self._warm() or await self._acquire(connect)
             try:
                 conn.send(data, head, idle)
-                await conn.head()
+                while not conn.head_done:  # (`Connection.head`, inlined: one frame fewer per wake-up)
+                    await conn._wait()
                 return conn
             except UpstreamClosed:
                 conn.abandon()
@@ -380,6 +381,20 @@ class Pool:
             self._pruner = None
         while self._idle:
             self._idle.pop().close()
+
+    def _warm(self) -> Connection | None:
+        """`_acquire` without a wait: a fresh idle connection, lent, if the pool has room."""
+        if self._busy >= self.limit or not self._idle:
+            return None
+        now = self.loop.time()
+        while self._idle:
+            conn = self._idle.pop()  # the most recently used: warm, least likely closed by the upstream
+            if not conn.closed and now - conn.idle_since < self.keepalive:
+                self._busy += 1
+                conn.lent = True
+                return conn
+            conn.close()
+        return None
 
     async def _acquire(self, connect: float) -> Connection:
         while self._busy >= self.limit:

@@ -14,7 +14,6 @@ context (`traceparent`, and the caller's `tracestate` when the caller's trace is
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 
 from gateway.config.load import Settings
@@ -22,6 +21,7 @@ from gateway.decision import Decision
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.identity import identity_header_bytes
 from gateway.front.exchange import Exchange
+from gateway.front.request import Spellings
 from gateway.observe import tracing
 
 Header = tuple[bytes, bytes]
@@ -136,7 +136,10 @@ class UpstreamHeaders:
         describe a rewritten body, a WebSocket handshake's own)."""
         principal, tenant = decision.principal, decision.tenant
         cookie = None if principal is None else self.cookies[tenant]
-        headers = upstream_request_headers(ex.request.headers, drop=drop, session_cookie=cookie)
+        request = ex.request
+        headers = upstream_request_headers(
+            request.headers, drop=drop, session_cookie=cookie, connection=request.header_values(b"connection")
+        )
         # then the identity part (what `identity` gives)
         headers += identity_header_bytes(principal, tenant, ex.origin, audience, self.signer)
         headers += tracing.outgoing()
@@ -151,30 +154,23 @@ def normalise(name: bytes) -> str:
 
 
 def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
-    listed: set[str] = set()
-    for name, value in headers:
-        if name == b"connection":
-            listed.update(normalise(tok.strip()) for tok in value.split(b",") if tok.strip())
-    return frozenset(listed)
+    return _listed(value for name, value in headers if name == b"connection")
 
 
 #: the credential the gateway consumed; the upstream gets the signed assertion instead,
 #: so it can never replay the caller's session or token on another route
 CREDENTIALS = frozenset({"authorization", "x-session-token"})
 
-#: header name -> (normalised name, always dropped); the hot path sees the same few names
-#: again and again (bounded: names past the limit are worked out each time)
-_NAMES: dict[bytes, tuple[str, bool]] = {}
+
+def _kept_as(name: bytes) -> str | None:
+    """The normalised name of a client header that may pass, None if it is always dropped."""
+    normalised = normalise(name)
+    return None if normalised in DROP_ALWAYS else normalised
 
 
-def _kept(name: bytes, listed: frozenset[str]) -> bool:
-    known = _NAMES.get(name)
-    if known is None:
-        normalised = normalise(name)
-        known = (normalised, normalised in DROP_ALWAYS)
-        if len(_NAMES) < 4096:
-            _NAMES[name] = known
-    return not known[1] and known[0] not in listed
+#: header name as sent -> normalised name, or None when always dropped; the hot path sees
+#: the same few names again and again
+_NAMES: Spellings[str | None] = Spellings(_kept_as)
 
 
 def upstream_request_headers(
@@ -182,19 +178,40 @@ def upstream_request_headers(
     *,
     drop: frozenset[str] = frozenset(),
     session_cookie: bytes | None = None,
+    connection: list[bytes] | None = None,
 ) -> list[Header]:
     """The client's headers minus everything the upstream must not see from the client.
 
     With `session_cookie` (an authenticated request), the consumed credential goes too:
-    `Authorization`, `X-Session-Token` and that cookie out of `Cookie`.
+    `Authorization`, `X-Session-Token` and that cookie out of `Cookie`. `connection`: the
+    request's `Connection` values when the caller has them (else they are looked for here).
     """
-    listed = connection_listed(headers) | drop
-    if session_cookie is not None:
-        listed |= CREDENTIALS
-    kept = [(n, v) for n, v in headers if _kept(n, listed)]
+    if connection is None:
+        listed = connection_listed(headers) | drop
+    else:
+        listed = _connection_tokens(connection) | drop if connection else drop
     if session_cookie is None:
-        return kept
-    return [(n, v) for n, v in ((n, strip_cookie(v, session_cookie) if n == b"cookie" else v) for n, v in kept) if v]
+        return [h for h in headers if (k := _NAMES[h[0]]) is not None and k not in listed]
+    listed |= CREDENTIALS
+    # an authenticated request: empty values go too (a Cookie that held only the session)
+    kept = [h for h in headers if h[1] and (k := _NAMES[h[0]]) is not None and k not in listed]
+    if b"cookie" in dict(kept):
+        kept = [(n, strip_cookie(v, session_cookie) if n == b"cookie" else v) for n, v in kept]
+        return [h for h in kept if h[1]]
+    return kept
+
+
+def _listed(values: Iterable[bytes]) -> frozenset[str]:
+    """The header names a `Connection` header's values list, normalised."""
+    return frozenset(normalise(tok.strip()) for value in values for tok in value.split(b",") if tok.strip())
+
+
+#: one `Connection` value -> the names it lists (most messages carry one, and the same one)
+_CONNECTION: Spellings[frozenset[str]] = Spellings(lambda value: _listed((value,)), limit=256)
+
+
+def _connection_tokens(values: list[bytes]) -> frozenset[str]:
+    return _CONNECTION[values[0]] if len(values) == 1 else _listed(values)
 
 
 def strip_cookie(value: bytes, name: bytes) -> bytes:
@@ -217,8 +234,16 @@ CORS_RESPONSE = frozenset(
         "access-control-max-age",
     }
 )
-_DROPPED_BACK = HOP_BY_HOP | CORS_RESPONSE
-_DROPPED_BACK_AND_LENGTH = _DROPPED_BACK | {"content-length"}
+_DROPPED_BACK = frozenset(n.encode("latin-1") for n in HOP_BY_HOP | CORS_RESPONSE)
+_DROPPED_BACK_AND_LENGTH = _DROPPED_BACK | {b"content-length"}
+#: the same, as the lower-case names of a response
+_CONNECTION_BACK: Spellings[frozenset[bytes]] = Spellings(lambda value: _as_bytes(_listed((value,))), limit=256)
+#: response header name as sent -> lower-case
+_LOWER: Spellings[bytes] = Spellings(bytes.lower)
+
+
+def _as_bytes(names: frozenset[str]) -> frozenset[bytes]:
+    return frozenset(name.encode("latin-1") for name in names)
 
 
 def downstream_response_headers(
@@ -227,17 +252,9 @@ def downstream_response_headers(
     """The upstream's response headers, names lower-case, minus hop-by-hop ones, those its
     `Connection` header lists (in whatever case it spells it), its `Access-Control-*` answer
     (the gateway's own replaces it), and the length if the body changes."""
-    pairs = [(_lower(n), v) for n, v in headers]
-    listed = connection_listed(pairs)
+    pairs = [(_LOWER[n], v) for n, v in headers]
     drop = _DROPPED_BACK if keep_length else _DROPPED_BACK_AND_LENGTH
-    return [(n, v) for n, v in pairs if n and (k := _text(n)) not in drop and k not in listed]
-
-
-@functools.lru_cache(maxsize=4096)
-def _lower(name: bytes) -> bytes:
-    return name.lower()
-
-
-@functools.lru_cache(maxsize=4096)
-def _text(name: bytes) -> str:
-    return name.decode("latin-1")
+    connection = [v for n, v in pairs if n == b"connection"]
+    if connection:
+        drop = drop | (_CONNECTION_BACK[connection[0]] if len(connection) == 1 else _as_bytes(_listed(connection)))
+    return [h for h in pairs if h[0] and h[0] not in drop]

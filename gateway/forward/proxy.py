@@ -182,8 +182,9 @@ class Upstreams:
         answer.release()  # the lean client's connection serves the next request from here on
         return status
 
-    async def _open(self, plan: ForwardPlan) -> Answer:
-        """Send the request; the answer once its head is in."""
+    def _open(self, plan: ForwardPlan) -> Awaitable[Answer]:
+        """Send the request; the answer once its head is in (the client's own coroutine: no
+        frame of this one to resume while the upstream answers)."""
         name, method, body = plan.upstream, plan.method, plan.body
         if name in self._plain and method != "HEAD" and (body is None or isinstance(body, bytes)):
             host, port, base = self._plain[name]
@@ -191,8 +192,8 @@ class Upstreams:
             if pool is None:
                 pool = self._pools[name] = h1.Pool(host, port, limit=self.pool_size)
             target, wait = base + plan.path_and_query, plan.timeouts
-            return await pool.request(method, target, plan.headers, body, wait.head, wait.idle, wait.connect)
-        return await self._aiohttp(plan)
+            return pool.request(method, target, plan.headers, body, wait.head, wait.idle, wait.connect)
+        return self._aiohttp(plan)
 
     async def _aiohttp(self, plan: ForwardPlan) -> Answer:
         name, timeouts = plan.upstream, plan.timeouts

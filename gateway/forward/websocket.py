@@ -49,17 +49,9 @@ POLICY_VIOLATION = 1008
 
 async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     client = scope.get("client")
-    origin = gw.proxies.origin(client[0] if client else "", scope.get("scheme", "ws"), scope["headers"])
-    request = RequestView(
-        method="GET",
-        path="",
-        raw_query=scope.get("query_string", b""),
-        headers=scope["headers"],
-        client_ip=origin.client_ip,
-        request_id=origin.request_id,
-        host=origin.host,
-        scheme=origin.scheme,
-    )
+    request = RequestView("GET", "", scope.get("query_string", b""), scope["headers"], "")
+    origin = gw.proxies.origin_of(client[0] if client else "", scope.get("scheme", "ws"), request)
+    request.client_ip, request.scheme, request.host, request.request_id = origin[:4]
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
     trace = gw.tracing.begin(request, client[0] if client else "")
     ex = Exchange(scope, receive, send, request, origin, raw_path, trace, handshake=True)

@@ -61,9 +61,10 @@ class CrossOrigin:
         """Add the answer's CORS headers; refuse a cookie request that changes state from a
         page that is not this site and not trusted (`CrossOriginRequest`)."""
         request = ex.request
-        origin = request.header(b"origin")  # header(), not header_values(): nothing built when absent
+        headers = request.first  # the header index: nothing built when a header is absent
+        origin = headers.get(b"origin")
         trusted = origin is not None and self.cors.decorate(ex, tenant, request.header_values(b"origin"))
-        if (request.method in SAFE_METHODS and not ex.handshake) or request.header(b"cookie") is None:
+        if (request.method in SAFE_METHODS and not ex.handshake) or b"cookie" not in headers:
             return
         site = request.header(b"sec-fetch-site")
         if site is not None:

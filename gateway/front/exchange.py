@@ -67,9 +67,8 @@ class Exchange:
         await self.respond(error.status, error.body(self.origin.request_id), extra)
 
     def has_body(self) -> bool:
-        return self.request.header(b"content-length") not in (None, b"0") or (
-            self.request.header(b"transfer-encoding") is not None
-        )
+        headers = self.request.first
+        return headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
 
     async def read_body(self, limit: int) -> bytes:
         """The whole request body, refused with 413 past `limit` before buffering more."""

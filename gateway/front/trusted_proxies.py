@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from gateway.config.load import Network
+from gateway.front.request import RequestView
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
@@ -44,21 +45,21 @@ class TrustedProxies:
         return bool(self.networks) and self._trusted(ip)
 
     def origin(self, peer: str, scheme: str, headers: list[tuple[bytes, bytes]]) -> Origin:
-        host = b""
-        xff = xfp = xfh = rid = None
-        for name, value in headers:
-            if name == b"host":  # two Host lines are ambiguous: "a,b" fails tenants' host check (400)
-                host = value if not host else host + b"," + value
-            elif name == b"x-forwarded-for":
-                xff = value if xff is None else xff + b", " + value
-            elif name == b"x-forwarded-proto":
-                xfp = value
-            elif name == b"x-forwarded-host":
-                xfh = value
-            elif name == b"x-request-id":
-                rid = value
-        if not self.trusts(peer):
-            return Origin(peer, scheme, host.decode("latin-1"), new_request_id(), peer)
+        return self.origin_of(peer, scheme, RequestView("", "", b"", headers, ""))
+
+    def origin_of(self, peer: str, scheme: str, request: RequestView) -> Origin:
+        """Who is calling, read from the request's header index (`RequestView.first`)."""
+        first, repeated = request.first, request.repeated
+        # two Host lines are ambiguous: "a,b" fails tenants' host check (400)
+        host = first.get(b"host", b"") if repeated is None else b",".join(repeated.get(b"host", ()))
+        if not self.networks or not self._trusted(peer):
+            return Origin(peer, scheme, host.decode("latin-1"), f"{_ID_PREFIX}{next(_ID_COUNTER):010x}", peer)
+        if repeated is None:
+            xff, xfp = first.get(b"x-forwarded-for"), first.get(b"x-forwarded-proto")
+            xfh, rid = first.get(b"x-forwarded-host"), first.get(b"x-request-id")
+        else:
+            xff = b", ".join(repeated[b"x-forwarded-for"]) if b"x-forwarded-for" in repeated else None
+            xfp, xfh, rid = (repeated.get(n, (None,))[-1] for n in _LAST_WINS)
         chain = [p.strip() for p in (xff or b"").decode("latin-1").split(",") if p.strip()]
         client = _first_untrusted(self, chain) or peer
         return Origin(
@@ -68,6 +69,10 @@ class TrustedProxies:
             request_id=rid.decode() if rid and _REQUEST_ID.fullmatch(rid) else new_request_id(),
             forwarded_for=", ".join([*chain, peer]),
         )
+
+
+#: forwarded headers of which the last copy counts
+_LAST_WINS = (b"x-forwarded-proto", b"x-forwarded-host", b"x-request-id")
 
 
 def _first_untrusted(proxies: TrustedProxies, chain: list[str]) -> str | None:

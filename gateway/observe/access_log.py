@@ -84,29 +84,26 @@ def emit(ex: Exchange, times: RequestTimes | None = None, duration: float | None
         return
     if duration is None:
         duration = time.perf_counter() - ex.started
+    origin = ex.origin
+    # one dict literal; times in thousandths (`round(x, 3)` for these non-negative values at a
+    # fifth of its cost: a tie may round the other way)
     record: dict[str, object] = {
-        "ts": _thousandths(time.time()),
-        "request_id": ex.origin.request_id,
+        "ts": int(time.time() * 1000 + 0.5) / 1000,
+        "request_id": origin.request_id,
         "trace_id": ex.trace.trace_id,
         "method": ex.request.method,
-        "path": _path(ex),
-        "client": ex.origin.client_ip,
+        "path": ex.request.path or ex.raw_path.decode("latin-1")[:512],
+        "client": origin.client_ip,
         "status": status,
-        "duration_ms": _thousandths(duration * 1000),
+        "duration_ms": int(duration * 1_000_000 + 0.5) / 1000,
     }
     if times is not None:
         if times.ory:
-            record["ory_ms"] = _thousandths(times.ory * 1000)
+            record["ory_ms"] = int(times.ory * 1_000_000 + 0.5) / 1000
         if times.upstream:
-            record["upstream_ms"] = _thousandths(times.upstream * 1000)
+            record["upstream_ms"] = int(times.upstream * 1_000_000 + 0.5) / 1000
     record.update(ex.log)
     SINK.write(orjson.dumps(record).decode())
-
-
-def _thousandths(value: float) -> float:
-    """`round(value, 3)` for the non-negative values logged here, at a fifth of its cost
-    (a tie may round the other way)."""
-    return int(value * 1000 + 0.5) / 1000
 
 
 def _path(ex: Exchange) -> str:

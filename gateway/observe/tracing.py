@@ -152,7 +152,7 @@ class Tracing:
 
     def begin(self, request: RequestView, peer: str) -> RequestTrace:
         """The request's trace, made active for everything the request does from here on."""
-        values = request.header_values(b"traceparent")
+        values = request.header_values(b"traceparent") if b"traceparent" in request.first else None
         parent = None
         if values and (self.anyone or self.proxies.trusts(peer)):
             parent = parse(values, request.header_values(b"tracestate"))

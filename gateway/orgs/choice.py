@@ -15,13 +15,11 @@ path parameter (``organization: {param: org}``).
 from __future__ import annotations
 
 from gateway.errors import BadRequest
-from gateway.front.request import RequestView
+from gateway.front.request import RequestView, Spellings
 from gateway.orgs.memberships import ORGANIZATION_ID
 from gateway.policy.model import Match
 
 HEADER = "x-organization-id"
-#: header name as sent -> whether it normalises to X-Organization-Id (bounded, like headers._NAMES)
-_NAMES: dict[bytes, bool] = {}
 
 
 def chosen_organization(request: RequestView, match: Match) -> str | None:
@@ -38,9 +36,8 @@ def chosen_organization(request: RequestView, match: Match) -> str | None:
 
 def _from_headers(request: RequestView) -> str | None:
     values = request.header_values(b"x-organization-id")
-    for name in request.header_names():
-        if name != b"x-organization-id" and _is_choice(name):
-            values = [*values, *request.header_values(name)]
+    for name in [n for n in request.header_names() if _CHOICE[n] and n != b"x-organization-id"]:
+        values = [*values, *request.header_values(name)]
     if not values:
         return None
     first = values[0].strip(b" \t")
@@ -50,12 +47,11 @@ def _from_headers(request: RequestView) -> str | None:
 
 
 def _is_choice(name: bytes) -> bool:
-    known = _NAMES.get(name)
-    if known is None:
-        known = name.decode("latin-1").lower().replace("_", "-").replace(".", "-") == HEADER
-        if len(_NAMES) < 4096:
-            _NAMES[name] = known
-    return known
+    return name.decode("latin-1").lower().replace("_", "-").replace(".", "-") == HEADER
+
+
+#: header name as sent -> whether it normalises to X-Organization-Id (bounded: `Spellings`)
+_CHOICE: Spellings[bool] = Spellings(_is_choice)
 
 
 def _checked(value: str, where: str) -> str:

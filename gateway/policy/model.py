@@ -116,6 +116,8 @@ class Route:
     organization_param: str | None = None
     #: the accepted principal kinds in authenticator order, computed once (read on every request)
     kinds: tuple[Kind, ...] = field(init=False, compare=False)
+    #: a label profile rewrites what this route forwards (anything but ``headers``); computed once
+    injects_labels: bool = field(init=False, compare=False)
     #: whether the route acts for one organization: it injects labels, names the organization
     #: in its path, requires roles of people, or renders ``{org}`` into a permission check.
     #: A person of several organizations must then choose one (`gateway.orgs`).
@@ -123,6 +125,7 @@ class Route:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(r.kind for r in self.allow))
+        object.__setattr__(self, "injects_labels", isinstance(self.target, Forward) and self.labels != HEADERS)
         object.__setattr__(self, "org_scoped", self._org_scoped())
 
     def _org_scoped(self) -> bool:
@@ -135,11 +138,6 @@ class Route:
             if requirement.kind == kind:
                 return requirement
         return None
-
-    @property
-    def injects_labels(self) -> bool:
-        """A label profile rewrites what this route forwards (anything but ``headers``)."""
-        return isinstance(self.target, Forward) and self.labels != HEADERS
 
 
 @dataclass(frozen=True, slots=True)

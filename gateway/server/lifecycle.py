@@ -1,8 +1,8 @@
 """Request lifecycle: limits before any work, the request id on every response, graceful drain.
 
 - `Tracker`: wraps one request's ASGI send/receive. Every response start gets exactly one
-  `X-Request-Id` (ours; an upstream's own is replaced); the status and the time the upstream
-  took to answer are noted for the access log and metrics. Once the request body has been
+  `X-Request-Id` (ours; an upstream's own is replaced); the status (on the exchange too) and
+  the time the upstream took to answer are noted for the access log and metrics. Once the request body has been
   read, a `receive()` (only stream watchers call it then) also returns `http.disconnect`
   when the gateway starts draining, so open streams end cleanly (final chunk sent).
 - `Drain`: on SIGTERM/SIGINT, before uvicorn's own handler runs (it stops accepting and
@@ -19,9 +19,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.observe.metrics import RequestTimes
+
+if TYPE_CHECKING:
+    from gateway.front.exchange import Exchange
 
 Message = dict[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -57,7 +60,7 @@ class Drain:
 
 
 class Tracker:
-    __slots__ = ("_receive", "_send", "body_done", "drain", "request_id", "status", "stream", "times")
+    __slots__ = ("_receive", "_send", "body_done", "drain", "exchange", "request_id", "status", "stream", "times")
 
     def __init__(self, send: Send, receive: Receive, request_id: str, times: RequestTimes, drain: Drain) -> None:
         self._send = send
@@ -68,20 +71,23 @@ class Tracker:
         self.status = 0
         self.stream = False
         self.body_done = False
+        #: the request's exchange: its status is set as the response starts (from then on an
+        #: error can only end the stream), whoever sends it
+        self.exchange: Exchange | None = None
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers: list[tuple[bytes, bytes]] = []
-            for header in message.get("headers", ()):
-                name = header[0].lower()
-                if name == b"x-request-id":
-                    continue
-                if name == b"content-type" and header[1].startswith(b"text/event-stream"):
-                    self.stream = True
-                headers.append(header)
+            headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"]
+            # an event stream (not timed as a request): looked for by name only if a value says so
+            if b"\ntext/event-stream" in b"\n" + b"\n".join([h[1] for h in headers]):
+                for name, value in headers:
+                    if name.lower() == b"content-type" and value.startswith(b"text/event-stream"):
+                        self.stream = True
             headers.append(self.request_id)
             message["headers"] = headers  # the app's own message, built for this one send
-            self.status = message["status"]
+            self.status = status = message["status"]
+            if self.exchange is not None:
+                self.exchange.status = status
             times = self.times
             if times.upstream_started:
                 times.upstream = time.perf_counter() - times.upstream_started

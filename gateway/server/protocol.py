@@ -131,12 +131,12 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         self.url = b""
         self.expect_100_continue = False
         self.headers = []
-        if not self._head.pending:
+        if self._head.at is None:  # (`Deadline`s are read and cleared inline on the hot path)
             self._arm()
 
     def on_headers_complete(self) -> None:
         head_until = self._head.at
-        self._head.clear()
+        self._head.at = None
         if not self.url.startswith(b"/") or b"#" in self.url:
             # absolute-form (`GET http://evil/x`), authority-form or `*`: httptools would keep only
             # the path and drop the authority; the gateway is no forward proxy, so refuse it whole.
@@ -190,7 +190,7 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         """uvicorn's, with the body deadline cleared."""
-        self._body.clear()
+        self._body.at = None
         cycle = self.cycle
         if cycle is None or cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
             return
@@ -201,7 +201,7 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         if self._lingering:
             return  # refused: what the client still sends is read and dropped until we close
         super().data_received(data)
-        if self._head.pending and not self.transport.is_closing():
+        if self._head.at is not None and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > LIMITS.max_header_bytes + 8192:
                 self._refuse(
@@ -216,7 +216,7 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self._idle.clear()
+        self._idle.at = None
         self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
@@ -235,7 +235,7 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
 
     def _unset_keepalive_if_required(self) -> None:
         """uvicorn calls this when data arrives or the connection is lost."""
-        self._idle.clear()
+        self._idle.at = None
 
     def _arm(self) -> None:
         self._head_bytes = 0

@@ -139,9 +139,12 @@ class Cycle(RequestResponseCycle):
             raise RuntimeError(f"Unexpected ASGI message '{message['type']}' sent, after response already completed.")
 
     def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
-        if not _clean(b"".join([name for name, _ in headers]), _BAD_NAME):
+        names, values = zip(*headers, strict=True) if headers else ((), ())
+        joined = b"".join(names)
+        if len(joined.translate(None, _BAD_NAME)) != len(joined):
             raise RuntimeError("Invalid HTTP header name.")
-        if not _clean(b"".join([value for _, value in headers]), _BAD_VALUE):
+        joined = b"".join(values)
+        if len(joined.translate(None, _BAD_VALUE)) != len(joined):
             raise RuntimeError("Invalid HTTP header value.")
         content = [STATUS_LINE[status]]
         has_connection_close = False
@@ -203,11 +206,6 @@ class Cycle(RequestResponseCycle):
     def _flush(self) -> None:
         if self.held and not self.disconnected and not self.transport.is_closing():
             self._write(b"")
-
-
-def _clean(data: bytes, refused: bytes) -> bool:
-    """True if `data` holds none of the bytes in `refused`."""
-    return len(data.translate(None, refused)) == len(data)
 
 
 def _nothing() -> None:
