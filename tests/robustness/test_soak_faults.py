@@ -44,7 +44,7 @@ def test_soak_with_faults_keeps_every_invariant() -> None:
 
 def test_the_judges_catch_a_cross_organization_answer_and_a_forward_without_entitlement() -> None:
     from tests.robustness.soak.cases import ALICE, BOB, CASES
-    from tests.robustness.soak.checks import durably_problem, echo_problem, judge
+    from tests.robustness.soak.checks import durably_problem, echo_problem, judge, summary
     from tests.robustness.soak.faults import Fault
     from tests.robustness.soak.traffic import Call, body_problem
 
@@ -77,3 +77,9 @@ def test_the_judges_catch_a_cross_organization_answer_and_a_forward_without_enti
     assert judge(Call(read, 1, 11.0, 12.0, 503), outage) is None
     assert judge(Call(read, 1, 30.0, 31.0, 503), outage) is not None  # past the recovery bound
     assert judge(Call(next(c for c in CASES if c.name == "public"), 1, 11.0, 12.0, 503), outage) is not None
+    # a 503 outside the faults that took the whole Ory timeout is counted apart, a quick one is wrong
+    slow, quick = Call(read, 2, 40.0, 42.0, 503), Call(read, 3, 50.0, 50.1, 503)
+    assert summary([slow], outage, {})["violation_count"] == 1  # 1 of 1 calls: over the 0.1 % allowed
+    many = [slow] + [Call(read, 4 + i, 60.0, 60.1, 200) for i in range(2000)]
+    assert summary(many, outage, {})["violation_count"] == 0
+    assert summary([*many, quick], outage, {})["violation_count"] == 1

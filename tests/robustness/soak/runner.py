@@ -100,7 +100,7 @@ async def _drive(stack: Stack, plan: Plan) -> dict[str, Any]:
             "websocket": [checks.live_problem(json.loads(line)) for line in live],
             "durably": durably,
         }
-    report = checks.summary(load.calls, faults, received)
+    report = checks.summary(load.calls, faults, received, t0)
     after_warmup = [s for s in probe.samples if s[0] >= baseline[0]]
     report |= {
         "seconds": round(elapsed, 1),
@@ -125,6 +125,8 @@ async def _drive(stack: Stack, plan: Plan) -> dict[str, Any]:
                 "settled": settled,
             },
             "samples": len(probe.samples),
+            # (seconds, RSS MiB, sockets) about once a minute
+            "timeline": [(t, round(rss / 1024, 1), sockets) for t, rss, _, sockets in probe.samples[::30]],
         },
     }
     growth = max(s[1] for s in after_warmup) - baseline[1]
