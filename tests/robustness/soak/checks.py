@@ -82,8 +82,8 @@ def _affected(case: Case, kind: str) -> bool:
 
 def recovery(calls: list[Call], fault: Fault, until: float) -> dict[str, Any]:
     """How long after `fault` ended its answers were still seen, and the first success of a
-    call it could affect (calls started before the next fault, `until`)."""
-    mine = [c for c in calls if fault.start <= c.ended and c.started < until and _affected(c.case, fault.kind)]
+    call it could affect (calls ended before the next fault, `until`)."""
+    mine = [c for c in calls if fault.start <= c.ended < until and _affected(c.case, fault.kind)]
     faulted = [c for c in mine if c.status != c.case.status and c.status in tolerated(c.case, fault.kind)]
     affected = [c for c in mine if c.started >= fault.restored]
     first_ok = min((c.ended for c in affected if c.status == c.case.status), default=None)
