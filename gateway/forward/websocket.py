@@ -3,7 +3,10 @@
 The handshake runs the same pipeline as any request (tenant, rule, cross-origin use of
 the cookie (CSWSH), authn, authz, `gateway.pipeline.decide`) and the upstream leg gets the same headers
 (`gateway.forward.headers.UpstreamHeaders`, less the handshake's own); a refusal
-closes before accept, which the server answers with HTTP 403. The handshake is traced
+closes before accept, which the server answers with HTTP 403, except a fault (Ory, Keto or
+the upstream unreachable: 502/503): that is answered with its own status, `Retry-After`
+and JSON body (the ASGI WebSocket denial response), so a client retries rather than gives up.
+The handshake is traced
 like a request (its span lasts as long as the socket; the upstream handshake carries
 its `traceparent`). Label
 profiles cannot be enforced on frames, so only `headers` routes may allow
@@ -22,7 +25,7 @@ import aiohttp
 
 from gateway.context import Gateway
 from gateway.decision import Decision
-from gateway.errors import GatewayError
+from gateway.errors import BadGateway, GatewayError
 from gateway.front.exchange import Exchange, Receive, Scope, Send
 from gateway.front.paths import quote_path
 from gateway.front.request import RequestView
@@ -45,6 +48,8 @@ HANDSHAKE = frozenset(
     }
 )
 POLICY_VIOLATION = 1008
+#: statuses that mean "try again later" (Ory, Keto or the upstream down), not "no"
+FAULTS = frozenset({502, 503, 504})
 
 
 async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,11 +69,10 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
             raise GatewayError("websockets are not allowed on this route", reason="websocket_refused")
     except GatewayError as error:
         log.info("websocket refused", extra={"reason": error.reason, "request_id": origin.request_id})
-        await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # the server answers 403
-        ex.status = 403
+        ex.status = await _refuse(ex, error)
         ex.log.update(decision="deny", reason=error.reason)
         accesslog.emit(ex)  # audited like any other denial
-        gw.tracing.finish(trace, ex.log, 403)
+        gw.tracing.finish(trace, ex.log, ex.status)
         return
     ex.log["decision"] = "allow"
     try:
@@ -90,9 +94,8 @@ async def _proxy(gw: Gateway, ex: Exchange, decision: Decision, target: Forward)
                 url, headers=headers, protocols=protocols, timeout=aiohttp.ClientWSTimeout(ws_close=5)
             )
         except (aiohttp.ClientError, TimeoutError):
-            ex.status = 502
             call.fail("upstream_unreachable")
-            await ex.send({"type": "websocket.close", "code": 1011})
+            ex.status = await _refuse(ex, BadGateway("the upstream is unreachable", reason="upstream_unreachable"))
             return
         call.response(101)
     ex.status = 101
@@ -109,6 +112,19 @@ async def _proxy(gw: Gateway, ex: Exchange, decision: Decision, target: Forward)
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+async def _refuse(ex: Exchange, error: GatewayError) -> int:
+    """Refuse the handshake; returns the status the client gets. A refusal is 403 (a close
+    before accept); a fault (5xx) is its own answer where the server can send one."""
+    if error.status not in FAULTS or "websocket.http.response" not in ex.scope.get("extensions", {}):
+        await ex.send({"type": "websocket.close", "code": POLICY_VIOLATION})  # the server answers 403
+        return 403
+    headers = [(k.encode(), v.encode("latin-1", "replace")) for k, v in error.headers().items()]
+    headers += [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+    await ex.send({"type": "websocket.http.response.start", "status": error.status, "headers": headers})
+    await ex.send({"type": "websocket.http.response.body", "body": error.body(ex.origin.request_id)})
+    return error.status
 
 
 def _upstream_headers(gw: Gateway, ex: Exchange, decision: Decision, target: Forward) -> list[tuple[str, str]]:

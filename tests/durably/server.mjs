@@ -136,7 +136,9 @@ function sendJson(res, status, data) {
 function handleRecorder(req, res) {
   if (req.method === 'GET') return sendJson(res, 200, recorded)
   if (req.method === 'DELETE') {
-    recorded = []
+    // ?upto=N forgets only the requests up to sequence N (a reader that harvests as it goes)
+    const upto = Number(new URL(req.url, 'http://localhost').searchParams.get('upto') ?? Infinity)
+    recorded = recorded.filter((entry) => entry.seq > upto)
     return sendJson(res, 200, { success: true })
   }
   return sendJson(res, 405, { error: 'method not allowed' })

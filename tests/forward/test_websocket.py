@@ -7,6 +7,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,13 @@ routes:
     forward: {upstream: live}
     websocket: true
     idle_timeout: 60
+  - id: dead
+    path: /dead/**
+    methods: [GET]
+    allow:
+      machine: {scopes: {any: ["inventory:read"]}}
+    forward: {upstream: dead}
+    websocket: true
   - id: not-live
     path: /plain/**
     methods: [GET]
@@ -50,6 +58,7 @@ def ws_gateway(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     env |= {
         "GATEWAY_POLICIES_DIR": str(policies),
         "GATEWAY_UPSTREAM_LIVE_URL": f"http://127.0.0.1:{port}",
+        "GATEWAY_UPSTREAM_DEAD_URL": f"http://127.0.0.1:{free_port()}",  # nobody listens there
         "GATEWAY_STREAM_RECHECK_SECONDS": "0.5",
         "GATEWAY_CACHE_MAX_TTL": "1",
     }
@@ -93,6 +102,27 @@ def test_unauthenticated_handshake_is_refused(ws_gateway: Proc) -> None:
     with pytest.raises(InvalidStatus) as refused:
         connect(_ws_url(ws_gateway, "/dealer/live/feed"), open_timeout=5)
     assert refused.value.response.status_code == 403
+
+
+def test_ory_down_at_the_handshake_is_503_with_retry_after_not_a_refusal(
+    world: World, ws_gateway: Proc, faults: Any
+) -> None:
+    token = world.machine_token("partner-inventory", "inventory:read")  # fresh: no cached decision
+    faults(project="dealer", mode="status", status=500)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(_ws_url(ws_gateway, "/dealer/live/feed"), additional_headers={"Authorization": f"Bearer {token}"})
+    response = refused.value.response
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    assert json.loads(response.body or b"")["error"] == "ory_unavailable"
+
+
+def test_unreachable_upstream_at_the_handshake_is_502(world: World, ws_gateway: Proc) -> None:
+    token = world.machine_token("partner-inventory", "inventory:read")
+    with pytest.raises(InvalidStatus) as refused:
+        connect(_ws_url(ws_gateway, "/dealer/dead/feed"), additional_headers={"Authorization": f"Bearer {token}"})
+    assert refused.value.response.status_code == 502
+    assert json.loads(refused.value.response.body or b"")["error"] == "bad_gateway"
 
 
 def test_route_without_websocket_refuses_the_upgrade(world: World, ws_gateway: Proc) -> None:

@@ -16,7 +16,9 @@ gateway route's, e.g. ``/f``; the second picks the behaviour), so a test needs n
 
 Every request is recorded (method, target, headers); ``GET /__faulty/requests`` lists
 them, ``DELETE /__faulty/requests`` forgets them, ``GET /__faulty/stats`` counts open
-connections and requests seen.
+connections and requests seen. With ``--record FILE`` each request is appended to FILE as a
+JSON line instead (flushed at once, so a process killed and restarted loses none; the soak
+uses it).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 
 RECORDED: list[dict[str, Any]] = []
 STATS = {"open": 0, "requests": 0}
+RECORD_TO: list[Any] = []  # the open --record file, if any
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str, list[tuple[str, str]]] | None:
@@ -53,14 +56,22 @@ async def _read_body(reader: asyncio.StreamReader, headers: list[tuple[str, str]
     if values.get("transfer-encoding", "").lower() == "chunked":
         body = b""
         while True:
-            size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+            size = int((await _line(reader)).split(b";")[0].strip() or b"0", 16)
             if size == 0:
-                await reader.readline()
+                await _line(reader)
                 return body
             body += await reader.readexactly(size)
-            await reader.readline()
+            await _line(reader)
     length = int(values.get("content-length", "0") or 0)
     return await reader.readexactly(length) if length else b""
+
+
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    """One CRLF-ended line; a connection that ends first is a body cut short, not its end."""
+    line = await reader.readline()
+    if not line.endswith(b"\n"):
+        raise asyncio.IncompleteReadError(line, None)
+    return line
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -142,7 +153,12 @@ async def _answer(
         await writer.drain()
         return False
     STATS["requests"] += 1
-    RECORDED.append({"method": method, "target": target, "headers": headers, "body": body.decode("latin-1")})
+    entry = {"method": method, "target": target, "headers": headers, "body": body.decode("latin-1")}
+    if RECORD_TO:
+        RECORD_TO[0].write(json.dumps(entry) + "\n")
+        RECORD_TO[0].flush()
+    else:
+        RECORDED.append(entry)
     parts = target.split("?")[0].split("/")  # ["", <route>, <behaviour>, <argument>, ...]
     kind = parts[2] if len(parts) > 2 else ""
     if kind == "slow":
@@ -186,7 +202,11 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(serve(parser.parse_args().port))
+    parser.add_argument("--record", help="append each request to this file (JSON lines), not to memory")
+    args = parser.parse_args()
+    if args.record:
+        RECORD_TO.append(open(args.record, "a"))  # noqa: SIM115 - open for the process's life
+    asyncio.run(serve(args.port))
 
 
 if __name__ == "__main__":

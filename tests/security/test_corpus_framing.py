@@ -178,8 +178,9 @@ UPGRADES = [
     ("websocket-anonymous-route", "GET", "/customer/public/u", None, WS, 403),
     ("websocket-unauthenticated", "GET", "/customer/ws/u", None, WS, 403),
     ("websocket-wrong-tenant", "GET", "/dealer/ws/u", "alice", WS, 403),
-    # the allowed route's upstream (the recorder) speaks no websocket: the handshake fails closed
-    ("websocket-allowed-route", "GET", "/customer/ws/u", "alice", WS, 403),
+    # the allowed route's upstream (the recorder) speaks no websocket: the handshake fails
+    # closed, 502 (the upstream failed it: a fault, not a refusal of the caller)
+    ("websocket-allowed-route", "GET", "/customer/ws/u", "alice", WS, 502),
 ]
 
 
