@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from gateway.emulator.testing import free_port
-from tests.support.processes import ROOT, Proc, answers, gateway_process, spawn
+from tests.support.processes import Proc, websocket_gateway
 from tests.support.world import World
 
 WS_POLICY = """
@@ -47,26 +45,13 @@ routes:
 
 @pytest.fixture(scope="module")
 def ws_gateway(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    policies = tmp_path_factory.mktemp("policies")
-    for path in (ROOT / "policies").glob("*.yaml"):
-        shutil.copy(path, policies / path.name)
-    (policies / "live.yaml").write_text(WS_POLICY)
-    port = free_port()
-    health = f"http://127.0.0.1:{port}/health"
-    echo = spawn([sys.executable, "-m", "tests.support.wsecho", "--port", str(port)], health, answers(health))
-    env = {k: v for k, v in world.env.items() if k != "GATEWAY_LISTEN"}
-    env |= {
-        "GATEWAY_POLICIES_DIR": str(policies),
-        "GATEWAY_UPSTREAM_LIVE_URL": f"http://127.0.0.1:{port}",
+    env = {
         "GATEWAY_UPSTREAM_DEAD_URL": f"http://127.0.0.1:{free_port()}",  # nobody listens there
         "GATEWAY_STREAM_RECHECK_SECONDS": "0.5",
         "GATEWAY_CACHE_MAX_TTL": "1",
     }
-    try:
-        with gateway_process(env) as proc:
-            yield proc
-    finally:
-        echo.stop()
+    with websocket_gateway(world.env, tmp_path_factory.mktemp("policies"), WS_POLICY, env) as proc:
+        yield proc
 
 
 def _ws_url(proc: Proc, path: str) -> str:

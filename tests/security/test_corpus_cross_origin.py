@@ -11,8 +11,6 @@ can, and each must get one documented answer.
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +18,6 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
-from gateway.emulator.testing import free_port
 from tests.security.support import (
     ALICE,
     Case,
@@ -32,7 +29,7 @@ from tests.security.support import (
     run_case,
     upstream_host,
 )
-from tests.support.processes import ROOT, Proc, answers, gateway_process, spawn
+from tests.support.processes import Proc, websocket_gateway
 from tests.support.rawhttp import build, exchange
 from tests.support.world import World, emulator_calls
 
@@ -319,20 +316,8 @@ routes:
 
 @pytest.fixture(scope="module")
 def ws_gateway(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    policies = tmp_path_factory.mktemp("policies")
-    for path in (ROOT / "policies").glob("*.yaml"):
-        shutil.copy(path, policies / path.name)
-    (policies / "live.yaml").write_text(WS_POLICY)
-    port = free_port()
-    health = f"http://127.0.0.1:{port}/health"
-    echo = spawn([sys.executable, "-m", "tests.support.wsecho", "--port", str(port)], health, answers(health))
-    env = {k: v for k, v in world.env.items() if k != "GATEWAY_LISTEN"}
-    env |= {"GATEWAY_POLICIES_DIR": str(policies), "GATEWAY_UPSTREAM_LIVE_URL": f"http://127.0.0.1:{port}"}
-    try:
-        with gateway_process(env) as proc:
-            yield proc
-    finally:
-        echo.stop()
+    with websocket_gateway(world.env, tmp_path_factory.mktemp("policies"), WS_POLICY) as proc:
+        yield proc
 
 
 def handshake(proc: Proc, cookie: str, origin: str | None) -> int | dict[str, object]:

@@ -6,6 +6,7 @@
         upstream.requests()
     with redis_process() as redis:             # a throw-away redis-server
         redis.kill(); redis.start()
+    with websocket_gateway(world.env, tmp, POLICY) as gateway:   # upstream `live`: a WebSocket echo
 
 `spawn` is the one way in: the command runs from the repository root with this process's
 environment minus every `GATEWAY_*` variable (plus the caller's), its output goes to a log
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -118,6 +120,27 @@ def gateway_process(env: Mapping[str, str], timeout: float = 60.0) -> Iterator[P
         yield proc
     finally:
         proc.stop()
+
+
+@contextmanager
+def websocket_gateway(
+    world_env: Mapping[str, str], policies: Path, policy: str, env: Mapping[str, str] | None = None
+) -> Iterator[Proc]:
+    """A gateway with the shipped policies plus `policy` (written to `policies`/live.yaml)
+    whose upstream `live` is a WebSocket echo (`tests.support.wsecho`) started for it."""
+    for path in (ROOT / "policies").glob("*.yaml"):
+        shutil.copy(path, policies / path.name)
+    (policies / "live.yaml").write_text(policy)
+    port = free_port()
+    health = f"http://127.0.0.1:{port}/health"
+    echo = spawn([sys.executable, "-m", "tests.support.wsecho", "--port", str(port)], health, answers(health))
+    settings = {k: v for k, v in world_env.items() if k != "GATEWAY_LISTEN"}
+    settings |= {"GATEWAY_POLICIES_DIR": str(policies), "GATEWAY_UPSTREAM_LIVE_URL": f"http://127.0.0.1:{port}"}
+    try:
+        with gateway_process(settings | dict(env or {})) as proc:
+            yield proc
+    finally:
+        echo.stop()
 
 
 class Recorder:
