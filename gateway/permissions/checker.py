@@ -10,6 +10,7 @@ import httpx
 
 from gateway.config.settings import CacheSettings, Settings, TenantSettings
 from gateway.errors import BadRequest, Forbidden
+from gateway.observe import tracing
 from gateway.ory.keto import KetoClient, RelationTuple
 from gateway.permissions.cache import Clock, Key, PermissionCache, SharedPermissions
 from gateway.permissions.template import ORG, ValueRefused, render
@@ -66,10 +67,17 @@ class TenantPermissions:
             return
         wanted = permission_tuple(route, permission, match.params, principal)
         key: Key = (self.tenant.name, principal.kind, *wanted)
-        allowed = self.cache.cached(key)
-        if allowed is None:
-            until = principal.expires_at
-            allowed = await self.cache.allowed(key, principal.organization, until, lambda: self._check(wanted))
+        # a span per check (cache hit, or the Keto call under it); the object and subject are
+        # ids of the caller's organization and identity: never exported
+        with tracing.span("permission", {"keto.namespace": wanted.namespace, "keto.relation": wanted.relation}):
+            allowed = self.cache.cached(key)
+            if tracing.recording:
+                tracing.note("gateway.permission.cache", "hit" if allowed is not None else "miss")
+            if allowed is None:
+                until = principal.expires_at
+                allowed = await self.cache.allowed(key, principal.organization, until, lambda: self._check(wanted))
+            if tracing.recording:
+                tracing.note("gateway.permission.allowed", allowed)
         if not allowed:
             raise _deny(
                 route, "permission_denied", f"requires permission {wanted.namespace}:{wanted.object}#{wanted.relation}"

@@ -120,6 +120,30 @@ def test_a_cached_credential_is_a_cache_hit_without_an_ory_span(
     assert spans["authenticate"]["attributes"]["gateway.authn.cache"] == "hit"
 
 
+def test_a_permission_check_is_a_span_with_its_keto_call_then_a_cache_hit(
+    traced: Replica, ops: Ops, collector: Collector
+) -> None:
+    auth = {"Authorization": f"Bearer {ops.session()}"}  # alice: Report:org-acme/q3#view through her group
+    cold, warm = new_trace(), new_trace()
+    for trace_id in (cold, warm):
+        parent = f"00-{trace_id}-{CALLER_SPAN}-01"
+        resp = httpx.get(traced.url + "/customer/orgs/org-acme/reports/q3", headers=auth | {"traceparent": parent})
+        assert resp.status_code == 200, resp.text
+    route = "GET /orgs/{org}/reports/{report}"
+    spans = collector.trace(cold, 6)  # request, authenticate, kratos whoami, permission, keto, upstream
+    [keto] = [name for name in spans if name.startswith("keto ")]
+    assert set(spans) == {route, "authenticate", "kratos whoami", "permission", keto, "upstream inventory"}
+    check = spans["permission"]
+    assert check["parent_span_id"] == spans[route]["span_id"] and spans[keto]["parent_span_id"] == check["span_id"]
+    assert check["attributes"]["gateway.permission.cache"] == "miss"
+    assert check["attributes"]["gateway.permission.allowed"] is True
+    assert (check["attributes"]["keto.namespace"], check["attributes"]["keto.relation"]) == ("Report", "view")
+    spans = collector.trace(warm, 4)
+    assert set(spans) == {route, "authenticate", "permission", "upstream inventory"}  # no Keto call
+    assert spans["permission"]["attributes"]["gateway.permission.cache"] == "hit"
+    assert b"org-acme/q3" not in b"".join(collector.raw())  # the object names the organization: not exported
+
+
 def test_a_denial_is_a_server_span_with_its_reason_and_no_upstream_span(traced: Replica, collector: Collector) -> None:
     resp = httpx.get(traced.url + "/customer/echo/denied")  # no traceparent: a new trace
     assert resp.status_code == 401
