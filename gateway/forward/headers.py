@@ -138,7 +138,7 @@ class UpstreamHeaders:
         cookie = None if principal is None else self.cookies[tenant]
         request = ex.request
         headers = upstream_request_headers(
-            request.headers, drop=drop, session_cookie=cookie, connection=request.header_values(b"connection")
+            request.headers, request.header_values(b"connection"), drop=drop, session_cookie=cookie
         )
         # then the identity part (what `identity` gives)
         headers += identity_header_bytes(principal, tenant, ex.origin, audience, self.signer)
@@ -151,10 +151,6 @@ class UpstreamHeaders:
 def normalise(name: bytes) -> str:
     """`X_Org.Id` and `x-org-id` are the same header to any upstream framework."""
     return name.decode("latin-1").lower().replace("_", "-").replace(".", "-")
-
-
-def connection_listed(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
-    return _listed(value for name, value in headers if name == b"connection")
 
 
 #: the credential the gateway consumed; the upstream gets the signed assertion instead,
@@ -175,21 +171,18 @@ _NAMES: Spellings[str | None] = Spellings(_kept_as)
 
 def upstream_request_headers(
     headers: list[Header],
+    connection: list[bytes],
     *,
     drop: frozenset[str] = frozenset(),
     session_cookie: bytes | None = None,
-    connection: list[bytes] | None = None,
 ) -> list[Header]:
     """The client's headers minus everything the upstream must not see from the client.
 
     With `session_cookie` (an authenticated request), the consumed credential goes too:
     `Authorization`, `X-Session-Token` and that cookie out of `Cookie`. `connection`: the
-    request's `Connection` values when the caller has them (else they are looked for here).
+    request's `Connection` values (every header they name goes too).
     """
-    if connection is None:
-        listed = connection_listed(headers) | drop
-    else:
-        listed = _connection_tokens(connection) | drop if connection else drop
+    listed = _connection_tokens(connection) | drop if connection else drop
     if session_cookie is None:
         return [h for h in headers if (k := _NAMES[h[0]]) is not None and k not in listed]
     listed |= CREDENTIALS

@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanContext, TraceFlags, set_span_in_context
 from opentelemetry.trace.span import NonRecordingSpan
 
 from gateway.config.settings import TracingSettings
+from gateway.config.tracing import SAMPLERS
 from gateway.front.request import RequestView
 from gateway.front.trusted_proxies import TrustedProxies
 from gateway.observe import tracing
@@ -88,17 +89,7 @@ def test_the_callers_sampled_flag_is_honoured_by_parent_based_samplers() -> None
     assert trace.sampled and header(trace, b"traceparent") == f"00-{TRACE}-{span_id(trace)}-01"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "always_on",
-        "always_off",
-        "traceidratio",
-        "parentbased_always_on",
-        "parentbased_always_off",
-        "parentbased_traceidratio",
-    ],
-)
+@pytest.mark.parametrize("name", SAMPLERS)
 def test_the_sampled_flag_is_what_the_sdks_sampler_decides(name: str) -> None:
     """With export off the gateway decides the flag itself, exactly as the SDK would with export on."""
     ours, theirs = Sampling(name, 0.25), sdk_sampler(name, 0.25)
