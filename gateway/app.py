@@ -1,7 +1,7 @@
 """The ASGI application: gateway endpoints first, then the pipeline for everything else.
 
 Plain ASGI on the hot path (Starlette's per-response task groups cost more than the rest of
-a cached request: docs/performance.md, "Measurements behind the code");
+a cached request: docs/performance.md);
 the lifespan owns every client, cache and background task.
 """
 
@@ -13,7 +13,6 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 
@@ -266,7 +265,3 @@ async def _healthz(gw: Gateway, ex: Exchange) -> None:
 
 async def _jwks(gw: Gateway, ex: Exchange) -> None:
     await ex.respond(200, gw.signer.jwks_body, [(b"cache-control", b"public, max-age=300")])
-
-
-def create_app(settings: Settings, policies: PolicyStore) -> Any:
-    return GatewayApp(settings, policies)

@@ -101,13 +101,6 @@ def authorize(route: Route, principal: Principal | None) -> None:
     _ALLOWED[key] = (route, principal)
 
 
-def requirement_report(route: Route, principal: Principal) -> list[str]:
-    """One line per requirement, ``met: ...`` or ``MISSING: ...`` (for `gateway explain`)."""
-    if route.anonymous:
-        return ["met: anonymous access (no requirement)"]
-    return [str(check) for check in checks(route, principal)]
-
-
 def _deny(route: Route, principal: Principal | None, check: Check) -> Forbidden:
     description = f"route {route.id} requires {check.requirement}"
     log.info("deny: %s", description, extra=_fields(route, principal, check.reason))

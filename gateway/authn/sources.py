@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 AuthenticatorId = Literal["kratos-cookie", "kratos-token", "hydra", "jwt"]
 
 
-# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md, "Measurements behind the code")
+# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md)
 class Attempt(NamedTuple):
     authenticator: AuthenticatorId
     credential: str

@@ -9,13 +9,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from gateway.config.load import Settings, load_settings, redacted
 from gateway.errors import ConfigError
 from gateway.policy import Forward, PolicySet, Requirement, Route, load_policies
-
-Command = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from gateway.front.request import RequestView
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
-# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md, "Measurements behind the code")
+# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md)
 class Origin(NamedTuple):
     client_ip: str
     scheme: str

@@ -4,7 +4,7 @@
 - Header names and values are validated with one `bytes.translate` over all of them against
   every byte uvicorn's patterns refuse (both are single-character classes, so the test is the
   same, and a regular expression over the identity headers cost measurably more:
-  docs/performance.md, "Measurements behind the code").
+  docs/performance.md).
 - The response head waits for the first body chunk so both leave in one system call: one
   trip through the kernel instead of two. A head without a length (a stream) or with a
   length of 0 leaves at the latest at the end of the event-loop turn, so a stream's head is
