@@ -16,7 +16,7 @@ import httpx
 from gateway.authn.cache import Clock
 from gateway.authn.verdict import Verdict, parse_rfc3339
 from gateway.config.load import TenantSettings
-from gateway.errors import ConfigError
+from gateway.config.problems import ConfigError
 from gateway.orgs.memberships import Memberships, read_memberships
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 from gateway.principal import Principal

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from gateway.config.load import Settings, load_settings, redacted
-from gateway.errors import ConfigError
+from gateway.config.problems import ConfigError
 from gateway.policy import Forward, PolicySet, Requirement, Route, load_policies
 
 

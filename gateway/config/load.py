@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from gateway.config.env import EnvReader
 from gateway.config.origins import trusted_origins
+from gateway.config.problems import ConfigError
 from gateway.config.settings import (
     TENANT_NAME,
     UPSTREAM_NAME,
@@ -32,7 +33,6 @@ from gateway.config.tenant import tenant_settings
 from gateway.config.tracing import describe as describe_tracing
 from gateway.config.tracing import tracing_settings
 from gateway.endpoints import RESERVED_NAMES
-from gateway.errors import ConfigError
 
 __all__ = [
     "CacheSettings",

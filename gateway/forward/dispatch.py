@@ -22,7 +22,7 @@ from gateway.authz import authorize
 from gateway.config.load import Settings
 from gateway.decision import Decision
 from gateway.endpoints.builtins import Handler
-from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, PayloadTooLarge, ServiceUnavailable
+from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, PayloadTooLarge, TooManyStreams
 from gateway.forward.proxy import Body, ForwardPlan, Upstreams, timeouts_of
 from gateway.front.exchange import Exchange, Send
 from gateway.front.paths import quote_path
@@ -34,12 +34,6 @@ from gateway.policy import Builtin, Forward, Match, Route
 Message = dict[str, Any]
 
 log = logging.getLogger("gateway")
-
-
-class TooManyStreams(ServiceUnavailable):
-    """GATEWAY_MAX_STREAMS long-lived responses are open already (503, Retry-After)."""
-
-    code = "too_many_streams"
 
 
 class Targets:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import gateway
 from gateway.config.load import Settings
-from gateway.errors import ConfigError
+from gateway.config.problems import ConfigError
 from gateway.policy.loader import load_policies
 from gateway.policy.policy_set import PolicySet
 

@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 
 from gateway.authn.cache import MemoryBackend
 from gateway.cli.revoke import CHANNEL, FORMS, message
-from gateway.errors import BadRequest, MethodNotAllowed, NotFound, ServiceUnavailable, Unauthenticated
+from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RedisUnavailable, Unauthenticated
 from gateway.replicas.permissions import RedisPermissions
 from gateway.replicas.redis import RedisShared
 
@@ -197,10 +197,6 @@ class Revocations:
         await ex.respond_json(200, {"evicted_here": evicted, "published_to": receivers})
 
 
-class RedisUnavailable(ServiceUnavailable):
-    code = "redis_unavailable"
-
-
 class Revocation(NamedTuple):
     tenant: str
     #: one of `gateway.cli.revoke.FORMS`
@@ -225,4 +221,4 @@ def parse(doc: Mapping[str, Any]) -> Revocation:
     return Revocation(tenant, form, value)
 
 
-__all__ = ["RedisUnavailable", "Revocation", "Revocations"]
+__all__ = ["Revocation", "Revocations"]

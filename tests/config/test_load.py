@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.config.load import canonical_host, load_settings, redacted
+from gateway.config.problems import ConfigError
 from gateway.endpoints import ENDPOINTS
-from gateway.errors import ConfigError
 
 BASE = {
     "GATEWAY_TENANTS": "customer,dealer",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config.load import load_settings, redacted
+from gateway.config.problems import ConfigError
 from gateway.config.settings import TracingSettings
-from gateway.errors import ConfigError
 
 BASE = {
     "GATEWAY_TENANTS": "customer",

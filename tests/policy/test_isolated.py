@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
+from gateway.config.problems import ConfigError
 from gateway.policy import PolicyStore, load_policies, match
 from gateway.policy.isolated import load_isolated
 from tests.support.builders import SEED_DIR, make_settings, write_policies
