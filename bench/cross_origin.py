@@ -24,7 +24,6 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.config.load import load_settings
 from gateway.config.settings import TracingSettings
 from gateway.demo.world import gateway_env
 from gateway.front.cors import Cors
@@ -32,6 +31,7 @@ from gateway.front.cross_origin import CrossOrigin
 from gateway.front.exchange import Exchange, Message
 from gateway.front.request import RequestView
 from gateway.front.trusted_proxies import Origin, TrustedProxies
+from gateway.load import load_settings
 from gateway.observe.tracing import Tracing
 from gateway.policy.model import Forward, Requirement, Route
 from gateway.policy.pattern import parse_pattern

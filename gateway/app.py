@@ -18,7 +18,7 @@ import httpx
 
 from gateway import endpoints as paths
 from gateway.authn import build_authenticators
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.context import Gateway
 from gateway.endpoints import rate_limit as ratelimit
 from gateway.endpoints.builtins import bind_builtins
@@ -28,6 +28,7 @@ from gateway.errors import GatewayError, RequestTimeout, Unauthenticated
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.dispatch import Targets
 from gateway.forward.headers import UpstreamHeaders
+from gateway.forward.timed import TimedUpstreams
 from gateway.forward.websocket import serve_websocket
 from gateway.front.cors import Cors
 from gateway.front.cross_origin import CrossOrigin
@@ -39,12 +40,12 @@ from gateway.front.request import RequestView
 from gateway.front.trusted_proxies import TrustedProxies
 from gateway.labels.scope import OrgScope
 from gateway.observe import access_log as accesslog
-from gateway.observe.metrics import CURRENT, Metrics, RequestTimes, TimedUpstreams
+from gateway.observe.metrics import CURRENT, Metrics, RequestTimes
 from gateway.observe.tracing import Tracing
 from gateway.orgs.stage import build_org_stages
 from gateway.permissions.checker import build_permissions
 from gateway.pipeline import handle
-from gateway.policy import PolicyStore
+from gateway.policy.reload import PolicyStore
 from gateway.replicas.permissions import RedisPermissions
 from gateway.replicas.redis import Guard, RedisShared, RedisWindows, connect
 from gateway.replicas.revocations import Revocations
@@ -65,8 +66,7 @@ class GatewayApp:
         self.tracing = Tracing(settings.tracing, self.proxies)
         self.drain = Drain()
         protocol.configure(settings.limits)
-        upstreams = TimedUpstreams(settings.upstreams)
-        upstreams.metrics = self.metrics
+        upstreams = TimedUpstreams(settings.upstreams, self.metrics)
         signer = AssertionSigner(settings.public_url, settings.tenants, settings.assertion_keys_dir)
         cors = Cors(settings)
         self.gw = Gateway(

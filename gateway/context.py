@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.headers import UpstreamHeaders
 from gateway.forward.proxy import Upstreams
@@ -16,7 +16,7 @@ from gateway.front.cross_origin import CrossOrigin
 from gateway.front.locate import Locator
 from gateway.front.trusted_proxies import TrustedProxies
 from gateway.observe.tracing import Tracing
-from gateway.policy import PolicyStore
+from gateway.policy.reload import PolicyStore
 
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator

@@ -1,4 +1,5 @@
-"""The layout's promises: no import cycles, one registry per kind of handler, each documented."""
+"""The layout's promises: no import cycles (type-only imports included), `config` a leaf, one
+registry per kind of handler, each documented."""
 
 from __future__ import annotations
 
@@ -21,16 +22,14 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def runtime_imports(tree: ast.AST) -> list[str]:
-    """Modules imported when the module runs: not under `if TYPE_CHECKING:`, not inside functions."""
+def module_imports(tree: ast.AST) -> list[str]:
+    """Modules imported at module level, `if TYPE_CHECKING:` blocks included (a type-only
+    import is still a dependency a reader follows); imports inside functions are not."""
     found: list[str] = []
 
     def visit(node: ast.AST) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                for other in child.orelse:
-                    visit(other)
-            elif isinstance(child, ast.Import):
+            if isinstance(child, ast.Import):
                 found.extend(alias.name for alias in child.names)
             elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
                 found.append(child.module)
@@ -47,7 +46,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         edges: set[str] = set()
-        for imported in runtime_imports(ast.parse(path.read_text())):
+        for imported in module_imports(ast.parse(path.read_text())):
             parts = imported.split(".")
             # the module itself, and every package whose __init__ importing it runs
             for end in range(2, len(parts) + 1):
@@ -91,6 +90,53 @@ def test_no_module_of_the_gateway_imports_itself_back() -> None:
     graph = import_graph()
     assert len(graph) > 100 and graph["gateway.pipeline"]  # the graph was read
     assert cycles(graph) == []
+
+
+def test_type_only_imports_count() -> None:
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from gateway.a import B\n")
+    assert "gateway.a" in module_imports(tree)
+
+
+def test_config_imports_nothing_of_the_gateway_outside_itself() -> None:
+    graph = import_graph()
+    config = {name: edges for name, edges in graph.items() if name.split(".")[:2] == ["gateway", "config"]}
+    assert len(config) > 5  # the package was read
+    outside = {
+        name: sorted(e for e in edges if e.split(".")[:2] != ["gateway", "config"]) for name, edges in config.items()
+    }
+    assert {name: edges for name, edges in outside.items() if edges} == {}
+
+
+def test_settings_types_are_taken_from_where_they_are_defined() -> None:
+    defined = {"Settings", "TenantSettings", "CacheSettings", "Limits", "TracingSettings", "Network"}
+    wrong = []
+    paths = [p for folder in ("gateway", "tests", "bench") for p in (ROOT / folder).rglob("*.py")]
+    for path in (p for p in paths if "node_modules" not in p.parts):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("gateway."):
+                continue
+            if node.module != "gateway.config.settings" and defined & {a.name for a in node.names}:
+                wrong.append(f"{path.relative_to(ROOT)}: from {node.module}")
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("importer", "imported"),
+    [
+        ("gateway.replicas", "gateway.cli"),  # the revocation wire format is gateway.replicas.channel
+        ("gateway.observe", "gateway.forward"),  # upstream timings are taken in gateway.forward.timed
+    ],
+)
+def test_layers_that_must_not_look_up(importer: str, imported: str) -> None:
+    graph = import_graph()
+    found = {
+        (name, edge)
+        for name, edges in graph.items()
+        if name.startswith(importer)
+        for edge in edges
+        if edge.startswith(imported) and not edge.startswith(importer)
+    }
+    assert found == set()
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

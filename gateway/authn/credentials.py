@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.errors import InvalidToken
 from gateway.front.request import RequestView
 

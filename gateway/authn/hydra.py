@@ -14,7 +14,7 @@ from cachetools import TTLCache
 
 from gateway.authn.cache import Clock
 from gateway.authn.verdict import Verdict, dig, is_int, same_issuer
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.errors import ServiceUnavailable
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 from gateway.principal import Principal

@@ -15,7 +15,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
 
 from gateway.authn.cache import Clock
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 
 PublicKey = RSAKey | ECKey | OKPKey

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from gateway.authn.credentials import Credentials, extract, token_shape
 from gateway.authn.verdict import Verdict
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.errors import InvalidToken
 from gateway.front.request import RequestView
 from gateway.principal import Kind

@@ -23,15 +23,14 @@ from dataclasses import asdict, dataclass, field
 import orjson
 
 from gateway.authz import Check, checks
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.errors import GatewayError
 from gateway.front.paths import canonical_path, quote_path
 from gateway.front.request import RequestView
 from gateway.front.tenants import resolve_tenant
 from gateway.labels.registry import HEADERS
 from gateway.orgs.choice import chosen_organization
-from gateway.ory.keto import RelationTuple
-from gateway.permissions.cache import ORGANIZATION_NAMESPACE
+from gateway.orgs.sources import REGISTRY as MEMBERSHIP_SOURCES
 from gateway.permissions.checker import permission_tuple
 from gateway.policy.model import Builtin, Match
 from gateway.policy.policy_set import PolicySet, match
@@ -154,12 +153,9 @@ def _organization(out: Explanation, found: Match, p: Principal, settings: Settin
     tenant = settings.tenants.get(p.tenant)
     if p.kind == "machine":
         out.membership = [f"the client's organization {chosen} (machines keep one)"]
-    elif tenant is not None and tenant.memberships == "keto":
-        roles = sorted(policies.tenant_roles(p.tenant))
-        tuples = [str(RelationTuple(ORGANIZATION_NAMESPACE, chosen, r, p.subject)) for r in roles]
-        out.membership = [f"Keto: member of {chosen} with each role R allowed, one batch check of:", *tuples]
-    else:
-        out.membership = [f"{chosen} with roles [{', '.join(sorted(p.roles))}] (identity metadata)"]
+    elif tenant is not None:
+        source = MEMBERSHIP_SOURCES[tenant.memberships]
+        out.membership = source.explained(p, chosen, policies.tenant_roles(p.tenant))
 
 
 def _permission(out: Explanation, found: Match, p: Principal) -> None:

@@ -9,11 +9,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from gateway.config.load import Settings, load_settings, redacted
 from gateway.config.problems import ConfigError
-from gateway.policy import Forward, PolicySet, Requirement, Route, load_policies
+from gateway.config.view import redacted
+from gateway.load import load_all, load_settings
+from gateway.orgs.sources import REGISTRY as MEMBERSHIP_SOURCES
+from gateway.policy import Forward, PolicySet, Requirement, Route
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,18 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_all(env: Mapping[str, str]) -> tuple[Settings, PolicySet]:
-    """Settings, then the policies they name (policies are checked against the settings)."""
-    settings = load_settings(env)
-    return settings, load_policies(settings.policies_dir, settings)
-
-
 def _check(args: argparse.Namespace) -> int:
     settings, policies = load_all(os.environ)
     doc = redacted(settings)
-    for name, tenant in settings.tenants.items():  # what a Keto membership source asks about
-        if tenant.memberships == "keto":
-            doc["tenants"][name]["keto_membership_roles"] = sorted(policies.tenant_roles(name))  # type: ignore[index]
+    shown = doc["tenants"]
+    assert isinstance(shown, dict)
+    for name, tenant in settings.tenants.items():  # the membership source's own settings, what it asks
+        shown[name].update(MEMBERSHIP_SOURCES[tenant.memberships].shown(tenant, policies.tenant_roles(name)))
     doc["routes"] = {tenant: [_describe(r, policies) for r in routes] for tenant, routes in policies.routes.items()}
     if args.json:
         print(json.dumps(doc, indent=2))

@@ -1,4 +1,7 @@
-"""The gateway's settings: frozen values, built once by gateway.config.load from the environment."""
+"""The gateway's settings: frozen values, built once by gateway.config.load from the environment.
+
+Every tenant variable is declared in `gateway.config.tenant_fields` (name, reading, default).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +14,12 @@ from typing import Literal
 
 Transport = Literal["cookie", "bearer", "cookie-or-bearer"]
 TokenFormat = Literal["auto", "introspect", "jwt"]
-MembershipSource = Literal["metadata", "keto"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TRANSPORTS: tuple[Transport, ...] = ("cookie", "bearer", "cookie-or-bearer")
 TOKEN_FORMATS: tuple[TokenFormat, ...] = ("auto", "introspect", "jwt")
-#: where a person's memberships come from (`gateway.orgs.sources.REGISTRY` has one entry each)
-MEMBERSHIP_SOURCES: tuple[MembershipSource, ...] = ("metadata", "keto")
 SAFE_JWT_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"})
 
 
@@ -46,8 +46,9 @@ class TenantSettings:
     token_format: TokenFormat = "auto"
     org_paths: tuple[str, ...] = ("metadata_public.organization_id", "organization_id")
     roles_path: str = "metadata_public.roles"
-    #: `metadata` (identity metadata) or `keto` (Ory Permissions, `Organization:<org>#<role>@<id>`)
-    memberships: MembershipSource = "metadata"
+    #: where a person's memberships come from: an id of `gateway.orgs.sources.REGISTRY`
+    #: (`metadata`: identity metadata; `keto`: Ory Permissions, `Organization:<org>#<role>@<id>`)
+    memberships: str = "metadata"
     #: where the list form of the memberships lives in the identity
     memberships_path: str = "metadata_public.memberships"
     #: Ory Permissions (Keto): read API (checks) and write API, and a bearer token if one is wanted

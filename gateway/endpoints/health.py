@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.context import Gateway
 from gateway.errors import GatewayError
 from gateway.front.exchange import Exchange

@@ -19,7 +19,7 @@ from typing import Any
 
 from gateway.authn import TenantAuthenticator
 from gateway.authz import authorize
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.decision import Decision
 from gateway.endpoints.builtins import Handler
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, PayloadTooLarge, TooManyStreams

@@ -46,9 +46,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from gateway.errors import BadGateway, GatewayTimeout
-from gateway.forward.proxy import ForwardPlan, Send, Upstreams
-from gateway.observe import tracing
 from gateway.ory.http import operation as ory_operation
 
 if TYPE_CHECKING:
@@ -244,29 +241,3 @@ class Histograms(Collector):
             copy = list(row)
             family.add_metric(list(key), list(zip(self._le, accumulate(copy[:-1]), strict=True)), copy[-1])
         yield family
-
-
-class TimedUpstreams(Upstreams):
-    """`Upstreams` that also time each forward and count its failures."""
-
-    metrics: Metrics | None = None
-
-    async def forward(self, plan: ForwardPlan, send: Send) -> int:
-        times = CURRENT.get()
-        if times is not None:
-            times.upstream_started = time.perf_counter()
-        try:
-            status = await super().forward(plan, send)
-        except GatewayTimeout:
-            self._failed(plan.upstream, "timeout")
-            raise
-        except BadGateway:
-            self._failed(plan.upstream, "unreachable")
-            raise
-        if tracing.recording:  # on the upstream call's span (gateway.pipeline opened it)
-            tracing.response(status)
-        return status
-
-    def _failed(self, name: str, error: str) -> None:
-        if self.metrics is not None:
-            self.metrics.upstream_errors.labels(name, error).inc()

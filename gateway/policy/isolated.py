@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 import gateway
-from gateway.config.load import Settings
 from gateway.config.problems import ConfigError
+from gateway.config.settings import Settings
 from gateway.policy.loader import load_policies
 from gateway.policy.policy_set import PolicySet
 

@@ -2,7 +2,7 @@
 accepted at `POST /_gateway/revoke` (404 unless GATEWAY_ADMIN_TOKEN is set).
 
 A revocation names a tenant and one of: a session, a credential hash, a subject (identity id
-or client id) or an organization (`gateway.cli.revoke.FORMS`). A revoked session or token is
+or client id) or an organization (`gateway.replicas.channel.FORMS`). A revoked session or token is
 dropped from every replica's decision cache within a second; a subject or organization also
 from the Ory Permissions answers (`gateway.permissions.cache`), so a removed membership or
 relationship is honoured at once (see docs/operations.md for the remaining race with an
@@ -15,17 +15,16 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis.asyncio as aioredis
 
 from gateway.authn.cache import MemoryBackend
-from gateway.cli.revoke import CHANNEL, FORMS, message
 from gateway.errors import BadRequest, MethodNotAllowed, NotFound, RedisUnavailable, Unauthenticated
+from gateway.replicas.channel import CHANNEL, Revocation, message, parse
 from gateway.replicas.permissions import RedisPermissions
 from gateway.replicas.redis import RedisShared
 
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gateway.redis")
 audit = logging.getLogger("gateway.audit")
-_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class Revocations:
@@ -195,30 +193,3 @@ class Revocations:
                     reason="redis_unavailable",
                 ) from exc
         await ex.respond_json(200, {"evicted_here": evicted, "published_to": receivers})
-
-
-class Revocation(NamedTuple):
-    tenant: str
-    #: one of `gateway.cli.revoke.FORMS`
-    form: str
-    value: str
-
-
-def parse(doc: Mapping[str, Any]) -> Revocation:
-    tenant = doc.get("tenant")
-    if not isinstance(tenant, str) or not tenant:
-        raise BadRequest("'tenant' is required", reason="bad_revocation")
-    given = [form for form in FORMS if doc.get(form) is not None]
-    if len(given) != 1:
-        raise BadRequest(f"give exactly one of {', '.join(repr(f) for f in FORMS)}", reason="bad_revocation")
-    form = given[0]
-    value = doc[form]
-    if form == "credential_hash":
-        if not (isinstance(value, str) and _HASH.fullmatch(value)):
-            raise BadRequest("'credential_hash' must be 64 lower-case hex digits", reason="bad_revocation")
-    elif not isinstance(value, str) or not 0 < len(value) <= 256:
-        raise BadRequest(f"{form!r} must be a string of 1-256 characters", reason="bad_revocation")
-    return Revocation(tenant, form, value)
-
-
-__all__ = ["Revocation", "Revocations"]

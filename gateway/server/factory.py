@@ -10,9 +10,11 @@ import time
 import orjson
 
 from gateway.app import GatewayApp
-from gateway.config.load import Settings, load_settings
-from gateway.policy import PolicySet, PolicyStore
+from gateway.config.settings import Settings
+from gateway.load import load_settings
+from gateway.policy import PolicySet
 from gateway.policy.isolated import load_isolated
+from gateway.policy.reload import PolicyStore
 
 #: attributes every LogRecord has; anything else on a record was passed as `extra=`
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}

@@ -33,7 +33,7 @@ import orjson
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from gateway.config.load import Limits
+from gateway.config.settings import Limits
 from gateway.front.trusted_proxies import new_request_id
 from gateway.server.response_cycle import Cycle, body_late
 

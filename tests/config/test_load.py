@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config.load import canonical_host, load_settings, redacted
 from gateway.config.problems import ConfigError
+from gateway.config.settings import canonical_host
+from gateway.config.view import redacted
 from gateway.endpoints import ENDPOINTS
+from gateway.load import load_settings
 
 BASE = {
     "GATEWAY_TENANTS": "customer,dealer",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.problems import ConfigError
-from gateway.policy import load_policies
+from gateway.policy.loader import load_policies
 from gateway.policy.model import Builtin, Forward, Requirement
 from tests.support.builders import make_settings, write_policies
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.problems import ConfigError
-from gateway.policy import PolicyStore
+from gateway.policy.reload import PolicyStore
 from tests.support.builders import make_settings, write_policies
 
 ROUTE = """
