@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from gateway.config.load import Checks, read_settings
 from gateway.config.settings import Settings
-from gateway.endpoints import RESERVED_NAMES
+from gateway.endpoints.registry import RESERVED_NAMES
 from gateway.orgs.sources import membership_problems
 from gateway.policy.loader import load_policies
 from gateway.policy.policy_set import PolicySet

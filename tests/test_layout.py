@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.authn.sources import REGISTRY as SOURCES
-from gateway.endpoints import ENDPOINTS, RESERVED_NAMES
 from gateway.endpoints.builtins import REGISTRY as BUILTINS
+from gateway.endpoints.registry import ENDPOINTS, RESERVED_NAMES
 from gateway.labels.registry import BUILT_IN, HEADERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,8 +148,22 @@ def test_every_builtin_is_documented(name: str) -> None:
     assert f"| `{name}` |" in (ROOT / "docs" / "policies.md").read_text()
 
 
+@pytest.mark.parametrize("path", sorted(endpoint.path for endpoint in ENDPOINTS))
+def test_every_gateway_endpoint_is_documented(path: str) -> None:
+    assert path in (ROOT / "README.md").read_text() + (ROOT / "docs" / "operations.md").read_text()
+
+
+def test_the_app_only_dispatches_to_the_endpoints() -> None:
+    """The gateway's own endpoints, their paths and handlers, are the registry's: the app names none."""
+    tree = ast.parse((GATEWAY / "app.py").read_text())
+    paths = {endpoint.path for endpoint in ENDPOINTS}
+    named = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in paths}
+    handlers = {"gateway.endpoints.health", "gateway.endpoints.forward_auth", "gateway.endpoints.admin"}
+    assert named == set() and not handlers & set(module_imports(tree))
+
+
 def test_the_registries_are_what_the_docs_name() -> None:
     assert HEADERS == "headers" and set(BUILT_IN) == {"durably"}
     assert set(SOURCES) == {"kratos-cookie", "kratos-token", "hydra", "jwt"}
     assert {"healthz", "readyz", "decisions", "metrics", "_gateway"} <= RESERVED_NAMES
-    assert all(path.startswith("/") for path in ENDPOINTS)
+    assert all(endpoint.path.startswith("/") for endpoint in ENDPOINTS)

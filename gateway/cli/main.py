@@ -128,25 +128,28 @@ def _print_check(doc: dict[str, object]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import functools
+
     import uvicorn
 
     from gateway.policy.isolated import load_isolated
-    from gateway.server import factory as serve
+    from gateway.server.factory import build_app
+    from gateway.server.protocol import HeaderLimitsProtocol
 
     settings = load_settings(os.environ)
     # every problem is listed before uvicorn starts; the load runs in a child (see the module)
     policies = load_isolated(settings.policies_dir, settings)
-    if args.workers == 1:  # uvicorn calls the factory in this process: it takes these
-        serve.hand_over(settings, policies)
+    # one worker: this process serves what it loaded; several: each worker loads its own
+    app = build_app(settings, policies) if args.workers == 1 else "gateway.server.factory:app"
     uvicorn.run(
-        "gateway.server.factory:app",
-        factory=True,
+        app,
+        factory=args.workers > 1,
         host=settings.listen_host,
         port=settings.listen_port,
         loop="uvloop",
         interface="asgi3",  # said, not guessed: the app's __call__ returns its handler's coroutine
         # httptools plus a request-head deadline (408) and size bound (431): gateway.server.protocol
-        http="gateway.server.protocol:HeaderLimitsProtocol",
+        http=functools.partial(HeaderLimitsProtocol, limits=settings.limits),  # type: ignore[arg-type]
         workers=args.workers,
         access_log=False,
         proxy_headers=False,
