@@ -7,7 +7,9 @@ import argparse
 import orjson
 import pytest
 
-from gateway.cli.explain import Caller, Explanation, add_arguments, explain, run
+from gateway.cli.explain import add_arguments, explain, run
+from gateway.cli.explain_ory import Caller
+from gateway.cli.explanation import Explanation
 from tests.support.builders import make_settings, seed_policies
 
 SETTINGS = make_settings(GATEWAY_TENANT_DEALER_HOSTS="partners.example.com")
