@@ -38,13 +38,9 @@ class GatewayApp:
     def __init__(self, settings: Settings, policies: PolicyStore) -> None:
         self.settings = settings
         self.parts = parts = assemble(settings, policies)
-        self.gw = parts.gw
-        self.proxies, self.tracing, self.metrics, self.drain = (
-            parts.gw.proxies,
-            parts.gw.tracing,
-            parts.metrics,
-            parts.drain,
-        )
+        self.gw = gw = parts.gw
+        self.proxies, self.tracing = gw.proxies, gw.tracing
+        self.metrics, self.drain = parts.metrics, parts.drain
         #: the gateway's own endpoints (`gateway.endpoints.registry`), answered before tenant routing
         self.endpoints = parts.endpoints
         self._tasks: list[asyncio.Task[None]] = []
@@ -79,7 +75,11 @@ class GatewayApp:
         tracker.exchange = ex
         try:
             check_head(scope, request, self.settings.limits.max_header_bytes)  # 431 / smuggling / Host, before any work
-            endpoint = self.endpoints.find(scope["path"])
+            path: str = scope["path"]
+            endpoints = self.endpoints
+            endpoint = endpoints.exact.get(path)
+            if endpoint is None and path.startswith(endpoints.prefixes):  # `/decisions/<path>`
+                endpoint = endpoints.under(path)
             await (endpoint(ex) if endpoint is not None else handle(self.gw, ex))
         except GatewayError as error:
             await self._fail(ex, error)

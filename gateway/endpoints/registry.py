@@ -91,11 +91,9 @@ class Endpoints:
     subtrees: tuple[tuple[str, Answer], ...]
     prefixes: tuple[str, ...]
 
-    def find(self, path: str) -> Answer | None:
-        answer = self.exact.get(path)
-        if answer is None and path.startswith(self.prefixes):
-            answer = next(a for prefix, a in self.subtrees if path.startswith(prefix))
-        return answer
+    def under(self, path: str) -> Answer:
+        """The handler of the subtree `path` is in (the caller checked `prefixes`)."""
+        return next(answer for prefix, answer in self.subtrees if path.startswith(prefix))
 
 
 def bind_endpoints(settings: Settings, parts: Parts) -> Endpoints:
