@@ -73,8 +73,7 @@ def _exchange(method: str, target: str, host: str | None, caller: Caller) -> Exc
     """The request as the gateway would see it: `--org` as X-Organization-Id, no credential."""
     path, _, query = target.partition("?")
     headers = [(b"x-organization-id", caller.organization.encode("utf-8"))] if caller.organization else []
-    request = RequestView(method=method, path="", raw_query=query.encode("utf-8"), headers=headers, client_ip="")
-    request.host = host or ""
+    request = RequestView(method, "", query.encode("utf-8"), headers, client_ip="", host=host or "")
     origin = Origin("", "http", request.host, "explain", "")
     return Exchange({}, _nothing_received, _nothing_sent, request, origin, path.encode("utf-8"), started(Sampling()))
 
