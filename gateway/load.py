@@ -1,9 +1,9 @@
 """What every command and the server load at start-up, checked as a whole.
 
 The settings come from the environment through `gateway.config` (which imports nothing else
-of the gateway), checked there with what other packages require of them: the names of the
-gateway's own endpoints, which no tenant may take, and each tenant's membership source. Then
-the policies, checked against the settings. `ConfigError` lists every problem.
+of the gateway), checked there with what other packages require of them: each tenant's
+membership source. Then the policies, checked against the settings. `ConfigError` lists
+every problem.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from collections.abc import Mapping
 
 from gateway.config.load import Checks, read_settings
 from gateway.config.settings import Settings
-from gateway.endpoints.registry import RESERVED_NAMES
 from gateway.orgs.sources import membership_problems
 from gateway.policy.loader import load_policies
 from gateway.policy.policy_set import PolicySet
 
-CHECKS = Checks(reserved_names=RESERVED_NAMES, tenant=membership_problems)
+CHECKS = Checks(tenant=membership_problems)
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:

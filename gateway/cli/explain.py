@@ -20,14 +20,13 @@ import dataclasses
 import re
 import sys
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import orjson
 
 from gateway.authz import Check, checks
-from gateway.cli.explain_ory import Caller, explaining_gateway
-from gateway.cli.explanation import Explanation, render
+from gateway.cli.explanation import Caller, Explanation, render
 from gateway.config.settings import Settings
-from gateway.context import Gateway
 from gateway.errors import GatewayError
 from gateway.front.exchange import Exchange
 from gateway.front.paths import quote_path
@@ -38,10 +37,12 @@ from gateway.labels.registry import HEADERS
 from gateway.observe.tracing import Sampling, started
 from gateway.orgs.sources import REGISTRY as MEMBERSHIP_SOURCES
 from gateway.permissions.checker import permission_tuple
-from gateway.pipeline import decide
 from gateway.policy.model import Builtin, Match
 from gateway.policy.policy_set import PolicySet
 from gateway.principal import KINDS, Principal
+
+if TYPE_CHECKING:
+    from gateway.context import Gateway
 
 _METHOD = re.compile(r"[A-Z]{1,20}")
 
@@ -51,6 +52,9 @@ def explain(
 ) -> Explanation:
     """The gateway's decision for `method` `target` (path, optional query) from `caller`: its own
     `decide`, on the gateway built with Ory's answers taken from `caller`; then why, in words."""
+    from gateway.cli.explain_ory import explaining_gateway  # the whole gateway, imported when used
+    from gateway.pipeline import decide
+
     out = Explanation(method=method.upper(), target=target, host=host)
     gw = explaining_gateway(settings, policies, caller)
     ex = _exchange(out.method, target, host, caller)

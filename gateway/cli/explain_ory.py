@@ -17,11 +17,11 @@ Every other Ory call (the built-ins', readiness) is refused in process.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import httpx
 
 from gateway.build import OryStages, build_gateway
+from gateway.cli.explanation import Caller
 from gateway.config.settings import CacheSettings, Settings
 from gateway.context import Gateway
 from gateway.front.request import RequestView
@@ -32,31 +32,6 @@ from gateway.permissions.checker import TenantPermissions
 from gateway.policy import PolicySet
 from gateway.policy.reload import PolicyStore
 from gateway.principal import Kind, Membership, Principal
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    kind: Kind
-    roles: frozenset[str] = frozenset()
-    scopes: frozenset[str] = frozenset()
-    organization: str | None = None
-    #: the principal's tenant; default: the tenant the request resolves to
-    tenant: str | None = None
-    #: the identity id or client id (what Keto is asked about)
-    subject: str | None = None
-    #: what Keto answers for the route's permission check
-    keto_allows: bool = True
-
-    def principal(self, tenant: str) -> Principal:
-        """The caller as authentication would hand it on, on a route of `tenant`."""
-        return Principal(
-            kind=self.kind,
-            tenant=self.tenant or tenant,
-            subject=self.subject or f"explain-{self.kind}",
-            organization=self.organization,
-            roles=self.roles,
-            scopes=self.scopes,
-        )
 
 
 class CallerAuthenticator:

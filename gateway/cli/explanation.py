@@ -1,10 +1,37 @@
-"""`Explanation`: what `gateway explain` found, step by step (its `--json`), and its text:
-one labelled line per step of the decision."""
+"""What `gateway explain` is asked (`Caller`: the caller as its flags describe it) and what it
+found (`Explanation`, step by step: its `--json`), and its text: one labelled line per step."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from gateway.principal import Kind, Principal
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    kind: Kind
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    organization: str | None = None
+    #: the principal's tenant; default: the tenant the request resolves to
+    tenant: str | None = None
+    #: the identity id or client id (what Keto is asked about)
+    subject: str | None = None
+    #: what Keto answers for the route's permission check
+    keto_allows: bool = True
+
+    def principal(self, tenant: str) -> Principal:
+        """The caller as authentication would hand it on, on a route of `tenant`."""
+        return Principal(
+            kind=self.kind,
+            tenant=self.tenant or tenant,
+            subject=self.subject or f"explain-{self.kind}",
+            organization=self.organization,
+            roles=self.roles,
+            scopes=self.scopes,
+        )
 
 
 @dataclass(slots=True)

@@ -2,9 +2,8 @@
 
 Nothing else in the gateway reads ``os.environ``: `read_settings(env, checks)` is the only
 door, and it reports every problem at once (one line each, naming the variable). What other
-packages require of the settings (the names of the gateway's own endpoints, a tenant's
-membership source) comes in as `Checks`, so that `config` imports nothing of them
-(`gateway.load` passes them).
+packages require of a tenant's settings (its membership source) comes in as `Checks`, so
+that `config` imports nothing of them (`gateway.load` passes them).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 from gateway.config.env import EnvReader
 from gateway.config.problems import ConfigError
 from gateway.config.settings import (
+    RESERVED_TENANT_NAMES,
     TENANT_NAME,
     UPSTREAM_NAME,
     CacheSettings,
@@ -64,8 +64,6 @@ GLOBAL_KEYS = frozenset(
 class Checks:
     """What other packages require of the settings, checked as they load."""
 
-    #: first path segments the gateway serves itself: no tenant may be named so
-    reserved_names: frozenset[str] = frozenset()
     #: problems with one tenant's settings, as (variable suffix, problem): its membership source's
     tenant: Callable[[TenantSettings], Iterable[tuple[str, str]]] = lambda tenant: ()
 
@@ -73,7 +71,7 @@ class Checks:
 def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
     """Build `Settings` from `env`, or raise `ConfigError` listing every problem."""
     r = EnvReader(env)
-    names = _tenant_names(r, checks.reserved_names)
+    names = _tenant_names(r)
     listen = r.listen("GATEWAY_LISTEN", "127.0.0.1:8080") or ("127.0.0.1", 8080)
     public_url = r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}"
     tenants = {name: tenant_settings(r, name, public_url) for name in names}
@@ -127,7 +125,7 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
     return settings
 
 
-def _tenant_names(r: EnvReader, reserved: frozenset[str]) -> list[str]:
+def _tenant_names(r: EnvReader) -> list[str]:
     raw = r.get("GATEWAY_TENANTS")
     if raw is None:
         r.problem("GATEWAY_TENANTS", "required: comma list of tenant names, e.g. customer,admin")
@@ -136,7 +134,7 @@ def _tenant_names(r: EnvReader, reserved: frozenset[str]) -> list[str]:
     for name in (n.strip() for n in raw.split(",")):
         if not TENANT_NAME.match(name):
             r.problem("GATEWAY_TENANTS", f"bad tenant name {name!r} (lower-case letters, digits, '-')")
-        elif name in reserved:
+        elif name in RESERVED_TENANT_NAMES:
             r.problem("GATEWAY_TENANTS", f"tenant name {name!r} is reserved for the gateway's own endpoints")
         elif name in names:
             r.problem("GATEWAY_TENANTS", f"tenant {name!r} listed twice")

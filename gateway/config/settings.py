@@ -17,6 +17,9 @@ TokenFormat = Literal["auto", "introspect", "jwt"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+#: the first path segments the gateway serves itself (`gateway.endpoints.registry`): no tenant
+#: may be named so, or its prefix would be shadowed (`/_gateway/...` leaves room for more)
+RESERVED_TENANT_NAMES = frozenset({"healthz", "readyz", "metrics", "decisions", "_gateway", ".well-known"})
 UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TRANSPORTS: tuple[Transport, ...] = ("cookie", "bearer", "cookie-or-bearer")
 TOKEN_FORMATS: tuple[TokenFormat, ...] = ("auto", "introspect", "jwt")

@@ -3,12 +3,14 @@
 Each `Endpoint` has its path, who may call it (anyone, or the admin: `gateway.endpoints.admin`),
 the methods it answers (None: any), whether it also answers the paths under it, whether
 these settings serve it on the main listener, and its one verb, `bind`: its handler for the
-running gateway. The first segments of the paths are `RESERVED_NAMES`, which no tenant may
-take (checked when the settings load: `gateway.load`), so a tenant prefix never shadows them.
+running gateway. The first segments of the paths are reserved: no tenant may take them
+(`gateway.config.settings.RESERVED_TENANT_NAMES`, checked when the settings load), so a
+tenant prefix never shadows them.
 `gateway.app` only looks a path up in the table `bind_endpoints` makes.
 
-Adding an endpoint is one `Endpoint` in `ENDPOINTS` (its handler in its own module) and
-its documentation (docs/operations.md).
+Adding an endpoint is one `Endpoint` in `ENDPOINTS` (its handler in its own module), its
+first segment in `RESERVED_TENANT_NAMES` if it is a new one (tests/test_layout.py says so),
+and its documentation (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -77,9 +79,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # unless GATEWAY_METRICS_LISTEN gives metrics a listener of their own
     Endpoint("/metrics", lambda parts: parts.metrics.answer, served=lambda settings: settings.metrics_listen is None),
 )
-
-#: first path segments the gateway serves itself: no tenant may be named so
-RESERVED_NAMES = frozenset(endpoint.path.split("/")[1] for endpoint in ENDPOINTS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,7 @@ import orjson
 import pytest
 
 from gateway.cli.explain import add_arguments, explain, run
-from gateway.cli.explain_ory import Caller
-from gateway.cli.explanation import Explanation
+from gateway.cli.explanation import Caller, Explanation
 from tests.support.builders import make_settings, seed_policies
 
 SETTINGS = make_settings(GATEWAY_TENANT_DEALER_HOSTS="partners.example.com")

@@ -23,8 +23,7 @@ import pytest
 import yaml
 
 from gateway.cli.explain import explain
-from gateway.cli.explain_ory import Caller
-from gateway.cli.explanation import Explanation
+from gateway.cli.explanation import Caller, Explanation
 from gateway.config.settings import Settings
 from gateway.demo.world import API_KEYS, SEED
 from gateway.load import load_all
