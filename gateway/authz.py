@@ -33,9 +33,6 @@ class Check:
     #: the fixed reason id used when this check is not met
     reason: str
 
-    def __str__(self) -> str:
-        return f"{'met' if self.met else 'MISSING'}: {self.requirement}"
-
 
 def checks(route: Route, principal: Principal) -> Iterator[Check]:
     """Every requirement of `route`, in decision order, evaluated for `principal`."""
