@@ -33,7 +33,7 @@ proportion to how slow the machine is: the gateway is first counted idle for 30 
 rate, times each route's duration, is taken out (`Ir_less_idle`); the decision cache's TTL
 is raised so that no Ory refresh falls inside a count. That correction over-corrects on a
 slow run (the idle count right after start-up is not what the loop does between requests:
-docs/performance.md, "Fifth session"); `--quiet-loop` stretches the policy watcher's poll
+docs/performance.md, "Instructions under callgrind, and why"); `--quiet-loop` stretches the policy watcher's poll
 (the one timer that runs whether requests come or not) to a day, and the raw count (`Ir`)
 of builds measured in the same window is then the figure to compare.
 """

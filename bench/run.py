@@ -1,4 +1,4 @@
-"""The gateway against nginx, following ../shared/PERF.md (see docs/performance.md).
+"""The gateway against nginx, by the method of docs/performance.md.
 
     .venv/bin/python -m bench.run [--quick] [--duration 10] [--rounds 3] [--out results.json]
 

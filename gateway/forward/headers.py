@@ -26,7 +26,7 @@ from gateway.observe import tracing
 
 Header = tuple[bytes, bytes]
 
-#: identity headers set by the gateway (INTERFACE.md), in normalised spelling
+#: identity headers set by the gateway (README, "What the upstream receives"), in normalised spelling
 IDENTITY_HEADERS = frozenset(
     {
         "x-tenant",

@@ -1,4 +1,4 @@
-"""Local JWT verification: the token attacks of SECURITY.md, against an in-process fake JWKS."""
+"""Local JWT verification: the token attacks of docs/security.md, against an in-process fake JWKS."""
 
 from __future__ import annotations
 

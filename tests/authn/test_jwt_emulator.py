@@ -1,4 +1,4 @@
-"""JWT attacks (SECURITY.md, class Tokens) against real emulator-issued tokens and JWKS."""
+"""JWT attacks (docs/security.md, class Tokens) against real emulator-issued tokens and JWKS."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Browsers (gateway.front.login): where one may be sent back to after logging in
-(SECURITY.md: redirects), and, on a live gateway, a page load without a session sent to
+(docs/security.md: redirects), and, on a live gateway, a page load without a session sent to
 the tenant's login and back, only to allowed places."""
 
 from __future__ import annotations

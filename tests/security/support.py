@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 HOSTS = {"customer": "customer.example", "dealer": "dealer.example", "admin": "admin.example"}
 UNTRUSTED_PROXIES = "10.0.0.0/8"
 
-#: every header name the gateway owns towards the upstream (INTERFACE.md)
+#: every header name the gateway owns towards the upstream (README, "What the upstream receives")
 IDENTITY = (
     "x-tenant",
     "x-principal-kind",

@@ -1,4 +1,4 @@
-"""Cross-origin requests (CSRF, CSWSH) and CORS misconfiguration (SECURITY.md), raw HTTP.
+"""Cross-origin requests (CSRF, CSWSH) and CORS misconfiguration (docs/security.md), raw HTTP.
 
 Every case goes through the security gateway (host routing: ``customer.example``; trusted
 origins ``https://app.customer.example`` and ``http://localhost:3000``; the test client is

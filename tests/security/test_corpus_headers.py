@@ -1,4 +1,4 @@
-"""SECURITY.md classes "Identity header spoofing", "Host and forwarded headers" and
+"""Attack classes "Identity header spoofing", "Host and forwarded headers" and
 "Hop-by-hop abuse".
 
 The client's copy of every header the gateway owns is deleted in every spelling, then
