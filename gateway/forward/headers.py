@@ -100,6 +100,17 @@ FRAMING = frozenset({"content-length", "transfer-encoding", "host", "expect"})
 CONSUMED = frozenset({"x-organization-id"})
 
 OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS | TRACE_HEADERS | CONSUMED
+#: what `UpstreamHeaders.identity` (a `/decisions` answer) always carries
+ANSWERED = tuple(
+    name.encode("latin-1")
+    for name in (
+        *sorted(IDENTITY_HEADERS),
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        *sorted(TRACE_HEADERS),
+    )
+)
 DROP_ALWAYS = OWNED | HOP_BY_HOP | FRAMING
 
 
@@ -120,8 +131,12 @@ class UpstreamHeaders:
         self.cookies = {name: tenant.cookie_bytes for name, tenant in settings.tenants.items()}
 
     def identity(self, ex: Exchange, decision: Decision, audience: str) -> list[Header]:
+        """Every one of `ANSWERED`, empty where it does not apply: a front proxy that copies a
+        fixed list upstream then overwrites each client copy, and never writes a placeholder."""
         headers = identity_header_bytes(decision.principal, decision.tenant, ex.origin, audience, self.signer)
         headers += tracing.outgoing()
+        sent = {name for name, _ in headers}
+        headers += [(name, b"") for name in ANSWERED if name not in sent]
         return headers
 
     def request(
