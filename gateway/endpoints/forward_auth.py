@@ -94,7 +94,8 @@ def _describe(gw: Gateway, ex: Exchange) -> str:
     else:
         source = gw.settings.decisions_headers
         method, target = _from_headers(gw, ex, said, source)
-    _check_agreement(said, method, target)
+    if said:
+        _check_agreement(said, method, target)
     ex.raw_path, request.raw_query, request.method = target[0], target[1], method.decode("latin-1")
     return source
 
@@ -118,6 +119,10 @@ def _from_headers(gw: Gateway, ex: Exchange, said: dict[str, list[bytes]], famil
     if not uri or not method:
         raise _bad(f"{uri_name} and {method_name} describe the request: both are required", "no_request_described")
     target = _split(uri[0])
+    if not _METHOD.fullmatch(method[0]):
+        raise _bad("the described method is not an HTTP method", "bad_described_request")
+    if _TARGET_BAD.search(target[1]):  # the path goes through the canonical path's checks
+        raise _bad("the described query contains a space, a control character or '#'", "bad_described_request")
     request = ex.request
     if request.raw_query not in (b"", target[1]) or request.method not in ("GET", method[0].decode("latin-1")):
         raise _conflict("the decision request's own method or query is not the one described")
@@ -126,10 +131,6 @@ def _from_headers(gw: Gateway, ex: Exchange, said: dict[str, list[bytes]], famil
 
 def _check_agreement(said: dict[str, list[bytes]], method: bytes, target: Target) -> None:
     """Every describing header present says what the decision is about, once."""
-    if not _METHOD.fullmatch(method):
-        raise _bad("the described method is not an HTTP method", "bad_described_request")
-    if _TARGET_BAD.search(target[1]):
-        raise _bad("the described query contains a space, a control character or '#'", "bad_described_request")
     for name, values in said.items():
         if len(values) > 1:
             raise _conflict(f"{name} is sent {len(values)} times")
