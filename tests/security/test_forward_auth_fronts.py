@@ -31,6 +31,7 @@ import pytest
 from tests.security.support import ALICE, ANONYMOUS, IDENTITY, PARTNER, Sec, browser_cookie, security_gateway
 from tests.support.fronts import caddy_front, nginx_front
 from tests.support.ops import access_lines
+from tests.support.polling import eventually
 from tests.support.processes import Proc, header_values
 from tests.support.rawhttp import Header, RawResponse, build, exchange
 
@@ -85,7 +86,7 @@ def modes(sec: Sec, fronted: Proc) -> Iterator[dict[str, Mode]]:
 def send(
     sec: Sec, mode: Mode, method: str, target: str, headers: Sequence[Header] = (), *, who: str | None = None
 ) -> Sent:
-    """The exact bytes through `mode`, with a trace id of its own; then what the upstream got."""
+    """The exact bytes through `mode`; then what the upstream got."""
     return send_raw(sec, mode, build(method, target, [*_head(sec, who), *headers]), head=method == "HEAD")
 
 
@@ -102,10 +103,15 @@ def _head(sec: Sec, who: str | None, trace_id: str | None = None) -> list[Header
     return [("Host", "gw.test"), *sec.auth(who), *trace]
 
 
-def decision_lines(mode: Mode) -> dict[str, dict[str, object]]:
-    """The decider's access-log lines by trace id (lines are written in batches: wait for one)."""
-    time.sleep(0.25)
-    return {str(line["trace_id"]): line for line in access_lines(mode.decider.output())}
+def decision_lines(mode: Mode, last: str) -> dict[str, dict[str, object]]:
+    """The decider's access-log lines by trace id, once the line of trace `last` is written (lines
+    are written in batches, in order: every earlier request's line is there too)."""
+
+    def written() -> dict[str, dict[str, object]] | None:
+        lines = {str(line["trace_id"]): line for line in access_lines(mode.decider.output())}
+        return lines if last in lines else None
+
+    return eventually(written, timeout=10, what=f"{mode.name}: the decision of trace {last} in the access log")
 
 
 def identity(got: dict[str, Any]) -> dict[str, str]:
@@ -292,7 +298,7 @@ def test_a_body_goes_to_the_upstream_never_to_the_decision(
     assert sent.response.status == 200, sent.response.body[:300]
     [got] = sent.seen
     assert (got["method"], got["target"], got["body"]) == ("POST", "/echo/b", received)
-    line = decision_lines(modes[mode])[trace_id]
+    line = decision_lines(modes[mode], trace_id)[trace_id]
     assert (line["method"], line["status"], line["decision"]) == ("POST", 200, "allow")
 
 
@@ -415,6 +421,7 @@ PATHS = [
 
 #: plainly fine targets, forwarded in every mode: the table cannot pass by refusing everything
 FINE = {"/customer/echo/plain", "/customer/echo/q?a=1&b=2", "/customer/echo/a%3Fb", "/customer/echo/a%23b"}
+LAST = "/customer/echo/last"
 
 
 @dataclass(frozen=True)
@@ -428,13 +435,13 @@ class Outcome:
 def differential(sec: Sec, modes: dict[str, Mode]) -> dict[tuple[str, str], Outcome]:
     """Every path through every mode once (alice's GET), then each decider's log read once."""
     sent: dict[tuple[str, str], Sent] = {}
+    lines = {}
     for mode in modes.values():
-        for path in PATHS:
+        for path in [*PATHS, LAST]:  # the last one is forwarded: once its line is written, all are
             trace_id = uuid.uuid4().hex
-            sent[mode.name, path] = send_raw(
-                sec, mode, build("GET", path, _head(sec, "alice", trace_id)), trace_id=trace_id
-            )
-    lines = {name: decision_lines(mode) for name, mode in modes.items()}
+            data = build("GET", path, _head(sec, "alice", trace_id))
+            sent[mode.name, path] = send_raw(sec, mode, data, trace_id=trace_id)
+        lines[mode.name] = decision_lines(mode, sent[mode.name, LAST].trace_id)
     return {key: Outcome(s, lines[key[0]].get(s.trace_id)) for key, s in sent.items()}
 
 
