@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 from gateway.config.env import EnvReader
 from gateway.config.origins import trusted_origins
 from gateway.config.settings import (
+    DECISIONS_HEADERS,
     TENANT_NAME,
     UPSTREAM_NAME,
     CacheSettings,
+    DecisionsHeaders,
     Limits,
     Network,
     Settings,
@@ -107,6 +109,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_SHUTDOWN_TIMEOUT",
         "GATEWAY_LOG_LEVEL",
         "GATEWAY_TRACE_TRUST",
+        "GATEWAY_DECISIONS_HEADERS",
     }
 )
 
@@ -125,13 +128,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         default = names[0]
     listen = r.listen("GATEWAY_LISTEN", "127.0.0.1:8080") or ("127.0.0.1", 8080)
     public_url = r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}"
+    proxies = _networks(r)
     settings = Settings(
         tenants={n: _with_origins(r, t, public_url) for n, t in tenants.items() if t is not None},
         default_tenant=default,
         policies_dir=Path(r.get("GATEWAY_POLICIES_DIR", "policies") or "policies"),
         listen_host=listen[0],
         listen_port=listen[1],
-        trusted_proxies=_networks(r),
+        trusted_proxies=proxies,
         upstreams=_upstreams(r),
         redis_url=_redis_url(r),
         metrics_listen=r.listen("GATEWAY_METRICS_LISTEN", None),
@@ -139,6 +143,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         assertion_keys_dir=_directory(r, "GATEWAY_ASSERTION_KEYS_DIR"),
         admin_token=_admin_token(r),
         log_level=_log_level(r),
+        decisions_headers=_decisions_headers(r, proxies),
         cache=CacheSettings(
             max_ttl=r.number("GATEWAY_CACHE_MAX_TTL", 60.0),
             negative_ttl=r.number("GATEWAY_CACHE_NEGATIVE_TTL", 5.0, lambda v: v >= 0),
@@ -268,6 +273,18 @@ def _log_level(r: EnvReader) -> str:
     return level
 
 
+def _decisions_headers(r: EnvReader, proxies: tuple[Network, ...]) -> DecisionsHeaders:
+    """Which headers describe a bare `/decisions` request (docs/forwarding.md, "Forward-auth")."""
+    raw = (r.get("GATEWAY_DECISIONS_HEADERS") or "none").lower()
+    found = next((value for value in DECISIONS_HEADERS if value == raw), None)
+    if found is None:
+        r.problem("GATEWAY_DECISIONS_HEADERS", f"want none, original or forwarded, got {raw!r}")
+        return "none"
+    if found != "none" and not proxies:
+        r.problem("GATEWAY_DECISIONS_HEADERS", "headers are believed only from GATEWAY_TRUSTED_PROXIES: set it too")
+    return found
+
+
 def _admin_token(r: EnvReader) -> str | None:
     token = r.get("GATEWAY_ADMIN_TOKEN")
     if token is not None and len(token) < 16:
@@ -287,6 +304,7 @@ def redacted(settings: Settings) -> dict[str, object]:
         "default_tenant": settings.default_tenant,
         "policies_dir": str(settings.policies_dir),
         "trusted_proxies": [str(n) for n in settings.trusted_proxies],
+        "decisions_headers": settings.decisions_headers,
         "upstreams": dict(settings.upstreams),
         "tracing": describe_tracing(settings.tracing),
         "redis": hide(settings.redis_url) if settings.redis_url else None,
