@@ -7,8 +7,8 @@ measured without the noise of a shared machine.
     .venv/bin/python -m bench.instructions --shape small --credential cookie-post
     .venv/bin/python -m bench.instructions --permission     # the route also checks an Ory Permission
 
-CPU time per request moves between runs on a shared machine (other tenants of the host
-share its caches and cores) by more than the differences being checked. Instructions
+CPU time per request moves by 10-20% between runs on this kind of machine (other tenants
+of the host share its caches and cores), more than the 5% being checked. Instructions
 do not: callgrind counts them the same whatever else runs. For each configuration size
 (`bench.scaling`) the gateway runs under `valgrind --tool=callgrind --cache-sim=yes` twice,
 answering B and then B + N requests (cached human session, `GET /customer/bench/small`, one
@@ -19,8 +19,8 @@ POST), `cookie` (the browser's session cookie on a GET) or `cookie-post` (a POST
 browser sends it from the gateway's own page: cookie, `Origin`, `Sec-Fetch-Site:
 same-origin`; the benchmark's nginx answers a POST of its static file with 405, which is
 forwarded like any small answer). Only the event-loop thread is counted (the policy
-watcher thread hashes the policy files once a second: slowed down by valgrind many times
-over, it would count as request cost). Reported per request: instructions (Ir), data reads and
+watcher thread hashes the policy files once a second: slowed down 50x by valgrind, it
+would count as request cost). Reported per request: instructions (Ir), data reads and
 writes, and simulated first-level cache misses (I1mr, D1mr, D1mw).
 
 `--routes` counts the routes of `bench.run` (cached human, cached machine, the Durably list
@@ -33,7 +33,7 @@ proportion to how slow the machine is: the gateway is first counted idle for 30 
 rate, times each route's duration, is taken out (`Ir_less_idle`); the decision cache's TTL
 is raised so that no Ory refresh falls inside a count. That correction over-corrects on a
 slow run (the idle count right after start-up is not what the loop does between requests:
-docs/performance.md); `--quiet-loop` stretches the policy watcher's poll
+docs/performance.md, "Instructions under callgrind, and why"); `--quiet-loop` stretches the policy watcher's poll
 (the one timer that runs whether requests come or not) to a day, and the raw count (`Ir`)
 of builds measured in the same window is then the figure to compare.
 """

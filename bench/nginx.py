@@ -74,40 +74,8 @@ _PROXY = """
   }}
 """
 
-#: nginx auth_request in front of the gateway's forward-auth endpoint (Oathkeeper-style /decisions)
-_AUTH_REQUEST = """
-  upstream decider {{ server 127.0.0.1:{gateway}; keepalive 64; }}
-  server {{
-    listen 127.0.0.1:{port} backlog=4096;
-    location /customer/ {{
-      auth_request /_decide;
-      auth_request_set $x_user $upstream_http_x_user_id;
-      auth_request_set $x_org $upstream_http_x_org_id;
-      auth_request_set $x_assertion $upstream_http_x_identity_assertion;
-      auth_request_set $x_tenant $upstream_http_x_tenant;
-      auth_request_set $x_roles $upstream_http_x_roles;
-      auth_request_set $x_session $upstream_http_x_session_id;
-      proxy_set_header X-Tenant $x_tenant;
-      proxy_set_header X-User-Id $x_user;
-      proxy_set_header X-Org-Id $x_org;
-      proxy_set_header X-Roles $x_roles;
-      proxy_set_header X-Session-Id $x_session;
-      proxy_set_header X-Identity-Assertion $x_assertion;
-      proxy_set_header Authorization "";
-      proxy_set_header Connection "";  # a location's proxy_set_header replaces every inherited one
-      proxy_pass http://origin/;
-    }}
-    location = /_decide {{
-      internal;
-      proxy_pass http://decider/decisions$request_uri;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header Connection "";
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Original-URI $request_uri;
-    }}
-  }}
-"""
+#: nginx auth_request in front of the gateway's /decisions: the shipped recipe, its addresses replaced
+FORWARD_AUTH = Path(__file__).resolve().parents[1] / "deploy" / "forward-auth" / "nginx.conf"
 
 
 @dataclass
@@ -208,11 +176,25 @@ def start_proxy(directory: Path, upstream: Nginx, cpu: int = 1) -> Nginx:
 
 
 def start_front(directory: Path, upstream: Nginx, gateway_port: int, cpu: int = 0) -> Nginx:
-    """nginx `auth_request` to the gateway's /decisions, then proxy_pass to `upstream`.
+    """nginx `auth_request` to the gateway's /decisions, then proxy_pass to `upstream`: the shipped
+    recipe (deploy/forward-auth/nginx.conf), so the benchmark measures what a user deploys.
 
     Its own instance, on the load generator's core by default: the gateway (the part under
     test) keeps cpu1 to itself, as in every other gateway configuration; nginx is the proxy
     the team already runs, in front of it."""
     port = free_port()
-    body = _ORIGIN.format(upstream=upstream.port) + _AUTH_REQUEST.format(port=port, gateway=gateway_port)
-    return Nginx(_start("nginx-front", directory, body, port, cpu), port)
+    return Nginx(_start("nginx-front", directory, forward_auth(port, upstream.port, gateway_port), port, cpu), port)
+
+
+def forward_auth(port: int, upstream_port: int, gateway_port: int) -> str:
+    """deploy/forward-auth/nginx.conf with the benchmark's addresses."""
+    text = FORWARD_AUTH.read_text()
+    for shipped, actual in (
+        ("127.0.0.1:8080", f"127.0.0.1:{gateway_port}"),
+        ("127.0.0.1:9000", f"127.0.0.1:{upstream_port}"),
+        ("listen 8000;", f"listen 127.0.0.1:{port} backlog=4096;"),
+    ):
+        if shipped not in text:
+            raise ValueError(f"{FORWARD_AUTH} no longer names {shipped}")
+        text = text.replace(shipped, actual)
+    return text

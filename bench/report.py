@@ -1,4 +1,4 @@
-"""Medians, ratios against the references, the printed table and the issue's targets."""
+"""Medians, ratios against the references, the printed table and the performance targets."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def _check(what: str, value: float | None, ok: bool) -> dict[str, Any]:
 
 
 def targets(rows: Sequence[Mapping[str, Any]], extra: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets, evaluated on this run (only meaningful at c32)."""
+    """The performance targets (docs/performance.md, "Targets"), evaluated on this run (only meaningful at c32)."""
     out: list[dict[str, Any]] = []
     for name in ("gateway-human", "gateway-machine", "gateway-durably"):
         hi, lo, big = _row(rows, name, "200B", 32), _row(rows, name, "200B", 1), _row(rows, name, "64KiB", 32)

@@ -17,10 +17,12 @@ from urllib.parse import urlsplit
 from gateway.config.env import EnvReader
 from gateway.config.problems import ConfigError
 from gateway.config.settings import (
+    DECISIONS_HEADERS,
     RESERVED_TENANT_NAMES,
     TENANT_NAME,
     UPSTREAM_NAME,
     CacheSettings,
+    DecisionsHeaders,
     Limits,
     Network,
     Settings,
@@ -56,6 +58,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_SHUTDOWN_TIMEOUT",
         "GATEWAY_LOG_LEVEL",
         "GATEWAY_TRACE_TRUST",
+        "GATEWAY_DECISIONS_HEADERS",
     }
 )
 
@@ -74,6 +77,7 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
     names = _tenant_names(r)
     listen = r.listen("GATEWAY_LISTEN", "127.0.0.1:8080") or ("127.0.0.1", 8080)
     public_url = r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}"
+    proxies = _networks(r)
     tenants = {name: tenant_settings(r, name, public_url) for name in names}
     _check_unknown_variables(r, names)
     _check_hosts(r, tenants)
@@ -91,7 +95,7 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
         policies_dir=Path(r.get("GATEWAY_POLICIES_DIR", "policies") or "policies"),
         listen_host=listen[0],
         listen_port=listen[1],
-        trusted_proxies=_networks(r),
+        trusted_proxies=proxies,
         upstreams=_upstreams(r),
         redis_url=_redis_url(r),
         metrics_listen=r.listen("GATEWAY_METRICS_LISTEN", None),
@@ -99,6 +103,7 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
         assertion_keys_dir=_directory(r, "GATEWAY_ASSERTION_KEYS_DIR"),
         admin_token=_admin_token(r),
         log_level=_log_level(r),
+        decisions_headers=_decisions_headers(r, proxies),
         cache=CacheSettings(
             max_ttl=r.number("GATEWAY_CACHE_MAX_TTL", 60.0),
             negative_ttl=r.number("GATEWAY_CACHE_NEGATIVE_TTL", 5.0, lambda v: v >= 0),
@@ -214,6 +219,18 @@ def _log_level(r: EnvReader) -> str:
         r.problem("GATEWAY_LOG_LEVEL", f"want DEBUG, INFO, WARNING or ERROR, got {level!r}")
         return "INFO"
     return level
+
+
+def _decisions_headers(r: EnvReader, proxies: tuple[Network, ...]) -> DecisionsHeaders:
+    """Which headers describe a bare `/decisions` request (docs/forwarding.md, "Forward-auth")."""
+    raw = (r.get("GATEWAY_DECISIONS_HEADERS") or "none").lower()
+    found = next((value for value in DECISIONS_HEADERS if value == raw), None)
+    if found is None:
+        r.problem("GATEWAY_DECISIONS_HEADERS", f"want none, original or forwarded, got {raw!r}")
+        return "none"
+    if found != "none" and not proxies:
+        r.problem("GATEWAY_DECISIONS_HEADERS", "headers are believed only from GATEWAY_TRUSTED_PROXIES: set it too")
+    return found
 
 
 def _admin_token(r: EnvReader) -> str | None:

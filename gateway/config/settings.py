@@ -14,6 +14,8 @@ from typing import Literal
 
 Transport = Literal["cookie", "bearer", "cookie-or-bearer"]
 TokenFormat = Literal["auto", "introspect", "jwt"]
+#: which headers describe the request a bare `/decisions` is about (`gateway.endpoints.forward_auth`)
+DecisionsHeaders = Literal["none", "original", "forwarded"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -23,6 +25,9 @@ RESERVED_TENANT_NAMES = frozenset({"healthz", "readyz", "metrics", "decisions", 
 UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TRANSPORTS: tuple[Transport, ...] = ("cookie", "bearer", "cookie-or-bearer")
 TOKEN_FORMATS: tuple[TokenFormat, ...] = ("auto", "introspect", "jwt")
+#: `none`: only `/decisions/<path>`; `original`: nginx auth_request's X-Original-URI/Method;
+#: `forwarded`: Traefik's and Caddy's X-Forwarded-Uri/Method
+DECISIONS_HEADERS: tuple[DecisionsHeaders, ...] = ("none", "original", "forwarded")
 SAFE_JWT_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"})
 
 
@@ -142,6 +147,8 @@ class Settings:
     #: bearer token for POST /_gateway/revoke (the endpoint is 404 without it)
     admin_token: str | None = None
     log_level: str = "INFO"
+    #: the headers that describe a bare `/decisions` request (from GATEWAY_TRUSTED_PROXIES only)
+    decisions_headers: DecisionsHeaders = "none"
     cache: CacheSettings = field(default_factory=CacheSettings)
     limits: Limits = field(default_factory=Limits)
     tracing: TracingSettings = field(default_factory=TracingSettings)

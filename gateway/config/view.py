@@ -23,6 +23,7 @@ def redacted(settings: Settings) -> dict[str, object]:
         "default_tenant": settings.default_tenant,
         "policies_dir": str(settings.policies_dir),
         "trusted_proxies": [str(n) for n in settings.trusted_proxies],
+        "decisions_headers": settings.decisions_headers,
         "upstreams": dict(settings.upstreams),
         "tracing": describe_tracing(settings.tracing),
         "redis": hide(settings.redis_url) if settings.redis_url else None,

@@ -15,6 +15,7 @@ context (`traceparent`, and the caller's `tracestate` when the caller's trace is
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 
 from gateway.config.settings import Settings
 from gateway.decision import Decision
@@ -100,6 +101,17 @@ FRAMING = frozenset({"content-length", "transfer-encoding", "host", "expect"})
 CONSUMED = frozenset({"x-organization-id"})
 
 OWNED = IDENTITY_HEADERS | FORWARDING_HEADERS | TRACE_HEADERS | CONSUMED
+#: what `UpstreamHeaders.identity` (a `/decisions` answer) always carries
+ANSWERED = tuple(
+    name.encode("latin-1")
+    for name in (
+        *sorted(IDENTITY_HEADERS),
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        *sorted(TRACE_HEADERS),
+    )
+)
 DROP_ALWAYS = OWNED | HOP_BY_HOP | FRAMING
 
 
@@ -120,8 +132,11 @@ class UpstreamHeaders:
         self.cookies = {name: tenant.cookie_bytes for name, tenant in settings.tenants.items()}
 
     def identity(self, ex: Exchange, decision: Decision, audience: str) -> list[Header]:
+        """Every one of `ANSWERED`, empty where it does not apply: a front proxy that copies a
+        fixed list upstream then overwrites each client copy, and never writes a placeholder."""
         headers = identity_header_bytes(decision.principal, decision.tenant, ex.origin, audience, self.signer)
         headers += tracing.outgoing()
+        headers += _unanswered(tuple(map(_NAME, headers)))
         return headers
 
     def request(
@@ -146,6 +161,21 @@ class UpstreamHeaders:
         if content_type is not None:
             headers.append((b"content-type", content_type.encode("latin-1")))
         return headers
+
+
+_NAME = itemgetter(0)
+#: the names an answer carries -> the `ANSWERED` ones it lacks, as empty headers (a few shapes:
+#: anonymous, human, machine, with or without a host or tracestate)
+_UNANSWERED: dict[tuple[bytes, ...], list[Header]] = {}
+
+
+def _unanswered(names: tuple[bytes, ...]) -> list[Header]:
+    found = _UNANSWERED.get(names)
+    if found is None:
+        if len(_UNANSWERED) >= 256:
+            _UNANSWERED.clear()
+        found = _UNANSWERED[names] = [(name, b"") for name in ANSWERED if name not in names]
+    return found
 
 
 def normalise(name: bytes) -> str:

@@ -1,4 +1,4 @@
-"""The identity headers the upstream receives (docs/forwarding.md), set after every client copy is gone.
+"""The identity headers the upstream receives, set after every client copy is gone.
 
 `identity_header_bytes` gives them as lower-case bytes, ready for an ASGI response or a raw
 request. The principal's part (and its signed assertion) is built once per cached principal

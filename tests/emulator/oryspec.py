@@ -24,7 +24,7 @@ def _without_spec_defects(content: bytes) -> bytes:
 
 
 def _without_null_lifespans(content: bytes) -> bytes:
-    """Hydra sends unset client lifespans as null (real Hydra does); the OSS spec's NullDuration is not nullable."""
+    """Hydra sends unset client lifespans as null (its client handler); the OSS spec's NullDuration is not nullable."""
     try:
         body = json.loads(content)
     except ValueError:
@@ -67,7 +67,7 @@ class SpecChecker:
 
         network_only=True skips the OSS specs (the Keto API is only in the Network spec here).
         spec_defects=True first removes `error.id` and `error.details` from a herodot body: real Kratos sends
-        them (e.g. session_aal2_required with details.redirect_browser_to), but the Network spec
+        them (e.g. session_aal2_required with details.redirect_browser_to, as Kratos sends it), but the Network spec
         limits `id` to two enum values and the Kratos spec forbids any key in `details`.
         """
         method, path, query, mock = self._pieces(response, spec_defects)

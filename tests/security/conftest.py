@@ -20,6 +20,8 @@ SECURITY_ENV = {
     "GATEWAY_TENANT_ADMIN_HYDRA_ISSUER": "http://wrong-issuer.example",  # admin tokens: wrong issuer
     # cross-origin and CORS (test_corpus_cross_origin.py): a trusted front end and a dev server
     "GATEWAY_TENANT_CUSTOMER_TRUSTED_ORIGINS": "https://app.customer.example,http://localhost:3000",
+    # forward-auth: a bare /decisions is described by nginx's X-Original-* from trusted proxies only
+    "GATEWAY_DECISIONS_HEADERS": "original",
 }
 
 

@@ -1,4 +1,4 @@
-"""docs/security.md classes "Smuggling", "Upgrades" and "Resource exhaustion".
+"""Attack classes "Smuggling", "Upgrades" and "Resource exhaustion".
 
 Raw bytes on one connection; every response the gateway sends is read. The upstream
 must see either nothing or exactly the well-framed requests the client really sent,

@@ -1,4 +1,4 @@
-"""docs/security.md classes "Identity header spoofing", "Host and forwarded headers" and
+"""Attack classes "Identity header spoofing", "Host and forwarded headers" and
 "Hop-by-hop abuse".
 
 The client's copy of every header the gateway owns is deleted in every spelling, then
@@ -216,8 +216,9 @@ def test_hop_by_hop(sec: Sec, case: Case) -> None:
     check_case(sec, case)
 
 
-# forward-auth (/decisions): the answer's identity headers are the gateway's, and the
-# request-describing headers count only from a trusted proxy (the test client is not one)
+# forward-auth (/decisions), "Forward-auth integration": the answer's identity headers are the
+# gateway's; the request decided has one source, the path (the test client is no trusted proxy,
+# so its describing headers can only agree with it or make the request ambiguous)
 DECISIONS = [
     ("plain", "/decisions/customer/echo/d", "alice", [], 200, "org-acme"),
     (
@@ -228,15 +229,62 @@ DECISIONS = [
         200,
         "org-acme",
     ),
+    # heimdall GHSA-r8x2-fhmf-6mxp, the issue's bypass: a header describing another request
     (
         "untrusted-forwarded-uri",
         "/decisions/customer/echo/d",
         "alice",
         [("X-Forwarded-Uri", "/admin/customers/x"), ("X-Forwarded-Method", "DELETE")],
+        400,
+        None,
+    ),
+    ("forwarded-method-disagrees", "/decisions/customer/echo/d", "alice", [("X-Forwarded-Method", "POST")], 400, None),
+    # heimdall GHSA-r8x2-fhmf-6mxp: the query rebuilt differently (an encoded '?') is another request
+    (
+        "original-uri-encoded-query",
+        "/decisions/customer/echo/d?x=1",
+        "alice",
+        [("X-Original-URI", "/customer/echo/d%3Fx=1")],
+        400,
+        None,
+    ),
+    (
+        "original-uri-agrees",
+        "/decisions/customer/echo/d?x=1",
+        "alice",
+        [("X-Original-URI", "/customer/echo/d?x=1"), ("X-Original-Method", "GET")],
         200,
         "org-acme",
     ),
-    ("untrusted-original-uri", "/decisions", "alice", [("X-Original-URI", "/customer/echo/d")], 404, None),
+    (
+        "original-uri-twice",
+        "/decisions/customer/echo/d",
+        "alice",
+        [("X-Original-URI", "/customer/echo/d"), ("X-Original-URI", "/customer/echo/d")],
+        400,
+        None,
+    ),
+    # Traefik GHSA-5m6w-wvh7-57vm: an alias of a describing header is one too
+    ("alias-forwarded-uri", "/decisions/customer/echo/d", "alice", [("X_Forwarded_Uri", "/customer/")], 400, None),
+    # Traefik GHSA-6384-m2mw-rf54 and GHSA-3q9r-p662-5j8m: X-Forwarded-Prefix is never read, and an
+    # untrusted X-Forwarded-Proto / -Port changes nothing (the answer's X-Forwarded-Proto is http)
+    (
+        "forwarded-prefix-port-proto",
+        "/decisions/customer/echo/d",
+        "alice",
+        [("X-Forwarded-Prefix", "/admin"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443")],
+        200,
+        "org-acme",
+    ),
+    # a bare /decisions from an untrusted peer describes nothing, whatever it sends
+    (
+        "untrusted-original-uri",
+        "/decisions",
+        "alice",
+        [("X-Original-URI", "/customer/echo/d"), ("X-Original-Method", "GET")],
+        400,
+        None,
+    ),
     (
         "untrusted-forwarded-host",
         "/decisions/echo/d",
@@ -249,6 +297,7 @@ DECISIONS = [
     ("encoded-prefix", "/decisions%2fcustomer/echo/d", "alice", [], 400, None),
     ("dotdot-after-prefix", "/decisions/../customer/echo/d", "alice", [], 400, None),
     ("label-route-needs-proxy", "/decisions/customer/api/durably/runs", "alice", [], 403, None),
+    ("no-route", "/decisions/customer/nowhere", "alice", [], 403, None),
     ("unauthenticated", "/decisions/customer/echo/d", None, [], 401, None),
     ("other-tenant", "/decisions/dealer/echo/d", "alice", [], 401, None),
 ]
@@ -265,3 +314,4 @@ def test_forward_auth_decisions(sec: Sec, case: tuple[str, str, str | None, list
     if org:
         assert response.header_values("x-tenant") == ["customer"]
         assert len(response.header_values("x-identity-assertion")) == 1
+        assert response.header_values("x-forwarded-proto") == ["http"]

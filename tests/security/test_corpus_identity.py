@@ -1,4 +1,4 @@
-"""docs/security.md classes "Tokens", "Cross-tenant", "Cache" and "Fail-open", through the
+"""Attack classes "Tokens", "Cross-tenant", "Cache" and "Fail-open", through the
 gateway to the recording upstream.
 
 Forged JWTs are built from a real token of the dealer tenant's Hydra (client

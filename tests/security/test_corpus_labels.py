@@ -1,4 +1,4 @@
-"""docs/security.md classes "Label pollution", "Shared keys across tenants" and "Existence
+"""Attack classes "Label pollution", "Shared keys across tenants" and "Existence
 oracles", through the shipped gateway to the REAL Durably service.
 
 What Durably received is read from its own recorder: for listings it must see exactly

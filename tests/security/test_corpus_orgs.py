@@ -1,4 +1,4 @@
-"""docs/security.md class "Organization choice": a header naming an organization the caller is not
+"""Attack class "Organization choice": a header naming an organization the caller is not
 a member of, two choices that disagree, case and spacing variants, the choice header in
 every spelling (consumed, never forwarded). Status and what the upstream received."""
 

@@ -1,4 +1,4 @@
-"""docs/security.md classes "Path confusion" and "Upstream URL building".
+"""Attack classes "Path confusion" and "Upstream URL building".
 
 Every target is sent byte-for-byte over a raw socket (httpx would resolve `..`,
 re-encode or refuse most of them). Ambiguous targets are 400 with nothing forwarded;

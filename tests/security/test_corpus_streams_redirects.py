@@ -1,4 +1,4 @@
-"""docs/security.md classes "Long-lived streams", "Resource exhaustion" (open SSE streams)
+"""Attack classes "Long-lived streams", "Resource exhaustion" (open SSE streams)
 and "Redirects".
 
 Streams: the security gateway re-checks a stream's principal every
