@@ -41,7 +41,7 @@ PIPELINE: dict[str, tuple[tuple[str, str], ...]] = {
     "locate (path, tenant, route)": (("front/locate.py", "locate"),),
     "authenticate (cached)": (("authn/__init__.py", "authenticate"),),
     "authorize": (("gateway/authz.py", "authorize"),),
-    "request body": (("forward/dispatch.py", "body"),),
+    "request body": (("forward/body_policy.py", "take"),),
     "labels (rewrite, filter plan)": (("labels/scope.py", "prepare"),),
     "upstream headers": (("forward/headers.py", "request"),),
     "upstream exchange (h1 client)": (("forward/h1.py", "request"), ("forward/h1.py", "read")),

@@ -7,9 +7,9 @@ twice: N times a request built as the pipeline builds it (its header index made,
 authentication makes it anyway) followed by the response start sent through `ex.send`
 (`Exchange.send_start`, where the CORS headers are added), once with the stage and once without; the difference
 of the two totals over N is what the stage costs per request (start-up is the same in both
-and cancels out). Whole requests cost about
-730,000 instructions (`python -m bench.instructions --shape small`), so this isolates a
-cost far below that benchmark's run-to-run noise, and it runs in a minute where a whole
+and cancels out). Whole requests cost far more (`python -m bench.instructions --shape
+small`; figures in docs/performance.md), so this isolates a cost far below that benchmark's
+run-to-run noise, and it runs in a minute where a whole
 `bench.instructions` run under a loaded machine takes an hour.
 """
 
@@ -24,7 +24,6 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.config.load import load_settings
 from gateway.config.settings import TracingSettings
 from gateway.demo.world import gateway_env
 from gateway.front.cors import Cors
@@ -32,6 +31,7 @@ from gateway.front.cross_origin import CrossOrigin
 from gateway.front.exchange import Exchange, Message
 from gateway.front.request import RequestView
 from gateway.front.trusted_proxies import Origin, TrustedProxies
+from gateway.load import load_settings
 from gateway.observe.tracing import Tracing
 from gateway.policy.model import Forward, Requirement, Route
 from gateway.policy.pattern import parse_pattern

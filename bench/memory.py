@@ -21,8 +21,9 @@ import orjson
 from gateway.authn.cache import DecisionCache, Entry, credential_key
 from gateway.authn.kratos import KratosAuthenticator
 from gateway.authn.verdict import Verdict
-from gateway.config.load import CacheSettings, load_settings
+from gateway.config.settings import CacheSettings
 from gateway.demo.world import gateway_env
+from gateway.load import load_settings
 
 
 def _session(i: int) -> bytes:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.gw import bench_env
-from gateway.config.load import tenant_env_prefix
+from gateway.config.settings import tenant_env_prefix
 from gateway.demo.world import API_KEYS, TENANTS
 
 HUMAN_ALLOW: dict[str, object] = {"human": {"roles": {"any": ["viewer", "member"]}}}

@@ -1,8 +1,9 @@
-"""The ASGI application: gateway endpoints first, then the pipeline for everything else.
+"""The ASGI application: the gateway's own endpoints first, then the pipeline for everything else.
 
 Plain ASGI on the hot path (Starlette's per-response task groups cost more than the rest of
-a cached request: docs/performance.md, "Measurements behind the code");
-the lifespan owns every client, cache and background task.
+a cached request: docs/performance.md). Everything is built whole when the app is
+(`gateway.build.assemble`); the lifespan starts what runs in the background and closes every
+client at the end.
 """
 
 from __future__ import annotations
@@ -13,90 +14,35 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import httpx
-
-from gateway import endpoints as paths
-from gateway.authn import build_authenticators
-from gateway.config.load import Settings
-from gateway.context import Gateway
-from gateway.endpoints import rate_limit as ratelimit
-from gateway.endpoints.builtins import bind_builtins
-from gateway.endpoints.forward_auth import decisions
-from gateway.endpoints.health import readiness
+from gateway.build import assemble
+from gateway.config.settings import Settings
 from gateway.errors import GatewayError, RequestTimeout, Unauthenticated
-from gateway.forward.assertion import AssertionSigner
-from gateway.forward.dispatch import Targets
-from gateway.forward.headers import UpstreamHeaders
 from gateway.forward.websocket import serve_websocket
-from gateway.front.cors import Cors
-from gateway.front.cross_origin import CrossOrigin
 from gateway.front.exchange import Exchange, Receive, Scope, Send
 from gateway.front.head import check_head
-from gateway.front.locate import Locator
 from gateway.front.login import redirect_to_login
 from gateway.front.request import RequestView
-from gateway.front.trusted_proxies import TrustedProxies
-from gateway.labels.scope import OrgScope
 from gateway.observe import access_log as accesslog
-from gateway.observe.metrics import CURRENT, Metrics, RequestTimes, TimedUpstreams
-from gateway.observe.tracing import Tracing
-from gateway.orgs.stage import build_org_stages
-from gateway.permissions.checker import build_permissions
+from gateway.observe.metrics import CURRENT, RequestTimes
 from gateway.pipeline import handle
-from gateway.policy import PolicyStore
-from gateway.replicas.permissions import RedisPermissions
-from gateway.replicas.redis import Guard, RedisShared, RedisWindows, connect
-from gateway.replicas.revocations import Revocations
-from gateway.server import heap, protocol
-from gateway.server.lifecycle import Drain, Tracker
+from gateway.policy.reload import PolicyStore
+from gateway.server import heap
+from gateway.server.lifecycle import Tracker
 from gateway.server.response_cycle import body_late, body_timed_out
 
 log = logging.getLogger("gateway")
-
-Endpoint = Callable[[Gateway, Exchange], Awaitable[None]]
 
 
 class GatewayApp:
     def __init__(self, settings: Settings, policies: PolicyStore) -> None:
         self.settings = settings
-        self.proxies = TrustedProxies(settings.trusted_proxies)
-        self.metrics = Metrics()
-        self.tracing = Tracing(settings.tracing, self.proxies)
-        self.drain = Drain()
-        protocol.configure(settings.limits)
-        upstreams = TimedUpstreams(settings.upstreams)
-        upstreams.metrics = self.metrics
-        signer = AssertionSigner(settings.public_url, settings.tenants, settings.assertion_keys_dir)
-        cors = Cors(settings)
-        self.gw = Gateway(
-            settings=settings,
-            policies=policies,
-            authn={},
-            upstreams=upstreams,
-            signer=signer,
-            upstream_headers=UpstreamHeaders(settings, signer),
-            targets=Targets(settings, upstreams, OrgScope(upstreams, settings.limits.max_body_bytes)),
-            ory=httpx.AsyncClient(follow_redirects=False, cookies=NoCookies(), event_hooks=self.metrics.ory_hooks()),
-            proxies=self.proxies,
-            locator=Locator(settings),
-            tracing=self.tracing,
-            cors=cors,
-            cross_origin=CrossOrigin(settings, cors),
-        )
-        self.revocations = Revocations(self.gw, self.metrics)
-        handlers: dict[str, Endpoint] = {
-            paths.HEALTHZ: _healthz,
-            paths.READYZ: self._readyz,
-            paths.ASSERTION_JWKS: _jwks,
-            paths.DECISIONS: decisions,
-            paths.REVOKE: self.revocations.endpoint,
-            paths.METRICS: self._metrics,
-        }
-        served = [p for p in paths.ENDPOINTS if p != paths.METRICS or settings.metrics_listen is None]
-        #: the gateway's own endpoints (`gateway.endpoints.ENDPOINTS`), answered before tenant routing
-        self.endpoints: dict[str, Endpoint] = {path: handlers[path] for path in served}
+        self.parts = parts = assemble(settings, policies)
+        self.gw = gw = parts.gw
+        self.proxies, self.tracing = gw.proxies, gw.tracing
+        self.metrics, self.drain = parts.metrics, parts.drain
+        #: the gateway's own endpoints (`gateway.endpoints.registry`), answered before tenant routing
+        self.endpoints = parts.endpoints
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: list[Callable[[], Awaitable[None] | None]] = []
 
@@ -130,8 +76,11 @@ class GatewayApp:
         try:
             check_head(scope, request, self.settings.limits.max_header_bytes)  # 431 / smuggling / Host, before any work
             path: str = scope["path"]
-            endpoint = self.endpoints.get(path) or (decisions if path.startswith(paths.DECISIONS_PREFIX) else None)
-            await (endpoint(self.gw, ex) if endpoint else handle(self.gw, ex))
+            endpoints = self.endpoints
+            endpoint = endpoints.exact.get(path)
+            if endpoint is None and path.startswith(endpoints.prefixes):  # `/decisions/<path>`
+                endpoint = endpoints.under(path)
+            await (endpoint(ex) if endpoint is not None else handle(self.gw, ex))
         except GatewayError as error:
             await self._fail(ex, error)
         except asyncio.CancelledError as cancel:
@@ -166,17 +115,6 @@ class GatewayApp:
         ex.log["reason"] = "body_timeout"
         await self._fail(ex, RequestTimeout(body_late(self.settings.limits.body_timeout), reason="body_timeout"))
 
-    async def _readyz(self, gw: Gateway, ex: Exchange) -> None:
-        if self.drain.draining:
-            await ex.respond_json(503, {"status": "draining", "failing": {}}, [(b"retry-after", b"5")])
-            return
-        await readiness(gw, ex)
-
-    async def _metrics(self, gw: Gateway, ex: Exchange) -> None:
-        body, content_type = self.metrics.render()
-        await ex.send_start(200, [(b"content-type", content_type.encode()), (b"cache-control", b"no-store")])
-        await ex.send({"type": "http.response.body", "body": body})
-
     async def _fail(self, ex: Exchange, error: GatewayError) -> None:
         if ex.status:  # headers already sent: all that is left is to end the stream
             return
@@ -202,28 +140,13 @@ class GatewayApp:
             await send({"type": "lifespan.shutdown.complete"})
 
     async def startup(self) -> None:
-        gw = self.gw
-        settings = self.settings
+        """What runs in the background: span export, the revocation listener, the policy
+        watcher, metrics on their own port; then the heap is settled."""
+        gw, settings = self.gw, self.settings
         self.tracing.start()  # OTLP export, when configured: a background thread sends the spans
-        shared = windows = shared_permissions = None
-        if settings.redis_url is not None:  # never contacted here: Redis being down must not stop a start
-            client = connect(settings.redis_url)
-            self._closers.append(client.aclose)
-            guard = Guard()
-            shared = RedisShared(client, settings.cache.max_ttl, guard)
-            shared_permissions = RedisPermissions(client, settings.cache.max_ttl, guard)
-            windows = RedisWindows(client, guard)
-            self.revocations.client, self.revocations.shared = client, shared
-            self.revocations.shared_permissions = shared_permissions
-            self._tasks.append(asyncio.create_task(self.revocations.listen()))
-        gw.authn.update(build_authenticators(settings, gw.ory, shared=shared))
-        gw.permissions.update(build_permissions(settings, gw.ory, shared=shared_permissions))
-        gw.orgs.update(build_org_stages(settings.tenants, gw.permissions))
-        # stream re-checks see the same caches (and their revocations)
-        gw.targets.authn, gw.targets.orgs, gw.targets.permissions = gw.authn, gw.orgs, gw.permissions
-        with ratelimit.sharing(windows):
-            gw.targets.builtins = bind_builtins(gw)
-        self.metrics.watch(gw.authn, lambda: gw.targets.open_streams, shared.counts if shared else None)
+        if self.parts.shared is not None:
+            self._closers.append(self.parts.shared.client.aclose)
+            self._tasks.append(asyncio.create_task(self.parts.revocations.listen()))
         if settings.metrics_listen is not None:
             try:
                 self._closers.append(self.metrics.serve(*settings.metrics_listen))
@@ -249,24 +172,5 @@ class GatewayApp:
         self.tracing.shutdown()  # the spans still queued, sent within a bounded wait
 
 
-class NoCookies(httpx.Cookies):
-    """The shared Ory client must never keep one caller's Set-Cookie for the next call."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
 async def _nothing() -> None:
     return None
-
-
-async def _healthz(gw: Gateway, ex: Exchange) -> None:
-    await ex.respond_json(200, {"status": "ok"})
-
-
-async def _jwks(gw: Gateway, ex: Exchange) -> None:
-    await ex.respond(200, gw.signer.jwks_body, [(b"cache-control", b"public, max-age=300")])
-
-
-def create_app(settings: Settings, policies: PolicyStore) -> Any:
-    return GatewayApp(settings, policies)

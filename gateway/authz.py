@@ -33,9 +33,6 @@ class Check:
     #: the fixed reason id used when this check is not met
     reason: str
 
-    def __str__(self) -> str:
-        return f"{'met' if self.met else 'MISSING'}: {self.requirement}"
-
 
 def checks(route: Route, principal: Principal) -> Iterator[Check]:
     """Every requirement of `route`, in decision order, evaluated for `principal`."""
@@ -99,13 +96,6 @@ def authorize(route: Route, principal: Principal | None) -> None:
     if len(_ALLOWED) >= ALLOWED_SIZE:
         _ALLOWED.clear()
     _ALLOWED[key] = (route, principal)
-
-
-def requirement_report(route: Route, principal: Principal) -> list[str]:
-    """One line per requirement, ``met: ...`` or ``MISSING: ...`` (for `gateway explain`)."""
-    if route.anonymous:
-        return ["met: anonymous access (no requirement)"]
-    return [str(check) for check in checks(route, principal)]
 
 
 def _deny(route: Route, principal: Principal | None, check: Check) -> Forbidden:

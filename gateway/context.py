@@ -1,51 +1,59 @@
-"""What the pipeline stages share: built once at start-up, owned by the app's lifespan."""
+"""`Gateway`: what a request can reach, built whole (`gateway.build`) and never changed after."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import httpx
 
-from gateway.config.load import Settings
+from gateway.authn.authenticator import Authenticator
+from gateway.config.settings import Settings
+from gateway.endpoints.builtin_dispatch import BuiltinDispatch
 from gateway.forward.assertion import AssertionSigner
+from gateway.forward.body_policy import BodyPolicy
 from gateway.forward.headers import UpstreamHeaders
 from gateway.forward.proxy import Upstreams
+from gateway.forward.recheck import StreamRecheck
+from gateway.forward.relay import Relay
 from gateway.front.cors import Cors
 from gateway.front.cross_origin import CrossOrigin
 from gateway.front.locate import Locator
 from gateway.front.trusted_proxies import TrustedProxies
+from gateway.labels.scope import OrgScope
 from gateway.observe.tracing import Tracing
-from gateway.policy import PolicyStore
-
-if TYPE_CHECKING:
-    from gateway.authn import TenantAuthenticator
-    from gateway.forward.dispatch import Targets
-    from gateway.orgs.stage import OrgStage
-    from gateway.permissions.checker import TenantPermissions
+from gateway.orgs.stage import OrgStage
+from gateway.permissions.checker import TenantPermissions
+from gateway.policy.reload import PolicyStore
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Gateway:
     settings: Settings
     policies: PolicyStore
-    authn: dict[str, TenantAuthenticator]
-    upstreams: Upstreams
-    signer: AssertionSigner
+    #: canonical path -> tenant -> route, remembered per policy set
+    locator: Locator
+    #: the cookie's cross-origin use refused before authentication (CSRF, CSWSH)
+    cross_origin: CrossOrigin
+    #: CORS per tenant: preflights, and the Access-Control-* headers of every answer
+    cors: Cors
+    #: per tenant: authentication, the organization stage (membership source bound), Keto permissions
+    authn: Mapping[str, Authenticator]
+    orgs: Mapping[str, OrgStage]
+    permissions: Mapping[str, TenantPermissions]
+    #: after authorization: a built-in answers, or the body is taken, labelled and relayed upstream
+    builtins: BuiltinDispatch
+    body: BodyPolicy
+    labels: OrgScope
     #: the one builder of what an upstream receives (HTTP, WebSocket, /decisions)
     upstream_headers: UpstreamHeaders
-    targets: Targets
+    relay: Relay
+    #: an open stream's principal, checked again (SSE, streamed runs, WebSockets)
+    recheck: StreamRecheck
+    upstreams: Upstreams
+    signer: AssertionSigner
     #: control-plane client for Ory (cache misses only); the forwarding path uses aiohttp
     ory: httpx.AsyncClient
     proxies: TrustedProxies
-    #: canonical path -> tenant -> route, remembered per policy set
-    locator: Locator
     #: W3C trace context per request, and OTLP export when configured
     tracing: Tracing
-    #: CORS per tenant: preflights, and the Access-Control-* headers of every answer
-    cors: Cors
-    #: the cookie's cross-origin use refused before authentication (CSRF, CSWSH)
-    cross_origin: CrossOrigin
-    #: per tenant: the organization stage (membership source bound) and Keto permissions
-    orgs: dict[str, OrgStage] = field(default_factory=dict)
-    permissions: dict[str, TenantPermissions] = field(default_factory=dict)

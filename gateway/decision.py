@@ -8,7 +8,7 @@ from gateway.policy import Match, PolicySet
 from gateway.principal import Principal
 
 
-# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md, "Measurements behind the code")
+# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md)
 class Decision(NamedTuple):
     tenant: str
     match: Match

@@ -15,10 +15,20 @@
     ├── HeadersTooLarge               431     headers_too_large
     ├── BadGateway                    502     bad_gateway          (upstream unreachable)
     ├── ServiceUnavailable            503     ory_unavailable      (Retry-After; Ory down, never 401)
-    └── GatewayTimeout                504     upstream_timeout
+    │   ├── TooManyStreams            503     too_many_streams     (GATEWAY_MAX_STREAMS open already)
+    │   └── RedisUnavailable          503     redis_unavailable    (a revocation not fanned out)
+    ├── GatewayTimeout                504     upstream_timeout
+    ├── LabelError                    400 403 415 502, the rule's code (a label rule refused it)
+    └── NotVisible                    the upstream's own "missing" answer (another organization's run)
 
 Foreign exceptions (aiohttp, httpx, json) are translated into these once, at the
 boundary where they happen (`raise ... from exc`); the ASGI app renders them.
+
+Not answers to a request, so not in this tree: `gateway.config.problems.ConfigError`
+(start-up and `gateway check`, one line per problem; in `config`, which imports nothing
+of the rest), `gateway.ory.client_credentials.TokenError` (the gateway's own tokens),
+and the value errors the loaders turn into `ConfigError` lines (route patterns,
+permission templates, label profiles).
 """
 
 from __future__ import annotations
@@ -149,13 +159,45 @@ class ServiceUnavailable(_RetryAfter):
     status, code = 503, "ory_unavailable"
 
 
+class TooManyStreams(ServiceUnavailable):
+    """GATEWAY_MAX_STREAMS long-lived responses are open already (503, Retry-After)."""
+
+    code = "too_many_streams"
+
+
+class RedisUnavailable(ServiceUnavailable):
+    """A revocation was applied on this replica only: Redis could not tell the others."""
+
+    code = "redis_unavailable"
+
+
 class GatewayTimeout(GatewayError):
     status, code = 504, "upstream_timeout"
 
 
-class ConfigError(Exception):
-    """Start-up configuration problems; one line per problem, all of them at once."""
+class LabelError(GatewayError):
+    """A request (or upstream answer) the label rules refuse (`gateway.labels`).
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    ``status`` is the HTTP status to answer with, ``code`` a stable machine id (e.g.
+    ``duplicate_key``, also the reason), ``description`` one human sentence that never
+    echoes another organization's data.
+    """
+
+    def __init__(self, status: int, code: str, description: str) -> None:
+        super().__init__(description, reason=code)
+        self.status, self.code = status, code
+
+    def __repr__(self) -> str:
+        return f"LabelError({self.status!r}, {self.code!r}, {self.description!r})"
+
+
+class NotVisible(GatewayError):
+    """Another organization's resource: answered exactly as the upstream answers a missing
+    one (its status, body and content type), so that the answer is no existence oracle."""
+
+    def __init__(self, status: int, body: bytes, content_type: str) -> None:
+        super().__init__("not found", reason="run_not_visible")
+        self.status, self.code, self._body, self.content_type = status, "not_found", body, content_type
+
+    def body(self, request_id: str = "") -> bytes:
+        return self._body

@@ -1,9 +1,10 @@
 """The request pipeline: tenant -> route -> cross-origin -> authn -> org -> authz -> labels -> headers -> forward.
 
 Each stage is small and hands the next a frozen value (`Decision`, `Prepared`,
-`ForwardPlan`). Any error raised here is a denial rendered by the app; nothing is
-forwarded after an exception. WebSocket handshakes (`gateway.forward.websocket`) and
-forward-auth (`gateway.endpoints.forward_auth`) run the same `decide`.
+`ForwardPlan`); every stage is a part of the `Gateway`, built whole (`gateway.build`). Any
+error raised here is a denial rendered by the app; nothing is forwarded after an exception.
+WebSocket handshakes (`gateway.forward.websocket`), forward-auth
+(`gateway.endpoints.forward_auth`) and `gateway explain` run the same `decide`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from gateway.authz import authorize
 from gateway.context import Gateway
 from gateway.decision import Decision
-from gateway.forward.dispatch import forward_plan
+from gateway.forward.plan import forward_plan
 from gateway.front.cors import is_preflight
 from gateway.front.exchange import Exchange
 from gateway.observe import tracing
@@ -53,15 +54,15 @@ async def handle(gw: Gateway, ex: Exchange) -> None:
         return
     decision = await decide(gw, ex)
     ex.log["decision"] = "allow"
-    match, targets = decision.match, gw.targets
+    match = decision.match
     target = match.route.target
     if isinstance(target, Builtin):  # the gateway answers itself (login, token relay, identity lookup)
-        await targets.builtin(ex, decision, target)
+        await gw.builtins.answer(ex, decision, target)
         return
-    body = await targets.body(ex, match.route)  # in memory (bounded) or streamed
-    prepared = await targets.labels.prepare(ex, match, decision.principal, body, decision.policies)
+    body = await gw.body.take(ex, match.route)  # in memory (bounded) or streamed
+    prepared = await gw.labels.prepare(ex, match, decision.principal, body, decision.policies)
     upstream = target.upstream
     with tracing.upstream_span(upstream, ex.request.method):  # the upstream's traceparent names this span
         headers = gw.upstream_headers.request(ex, decision, upstream, prepared.drop_headers, prepared.content_type)
         plan = forward_plan(ex.request.method, match, target, prepared, headers)
-        await targets.forward(ex, decision, plan)
+        await gw.relay.forward(ex, decision, plan)  # a long-lived answer: capped, its principal re-checked

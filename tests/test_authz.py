@@ -7,7 +7,7 @@ import logging
 import orjson
 import pytest
 
-from gateway.authz import authorize, requirement_report
+from gateway.authz import authorize, checks
 from gateway.errors import Forbidden
 from gateway.policy.model import Builtin, Requirement
 from gateway.principal import Principal
@@ -115,11 +115,11 @@ def test_decisions_are_logged_with_reason(caplog: pytest.LogCaptureFixture) -> N
     assert allow.reason == "allowed"  # type: ignore[attr-defined]
 
 
-def test_requirement_report() -> None:
-    assert requirement_report(READ, principal(roles=("viewer",), org=None)) == [
-        "met: a principal of tenant customer",
-        "met: a principal of kind [human, machine]",
-        "met: one of roles [viewer, member]",
-        "MISSING: an organization (label profile durably)",
+def test_every_requirement_is_checked_in_decision_order() -> None:
+    assert [(check.requirement, check.met) for check in checks(READ, principal(roles=("viewer",), org=None))] == [
+        ("a principal of tenant customer", True),
+        ("a principal of kind [human, machine]", True),
+        ("one of roles [viewer, member]", True),
+        ("an organization (label profile durably)", False),
     ]
-    assert requirement_report(ANON, principal()) == ["met: anonymous access (no requirement)"]
+    assert list(checks(ANON, principal())) == []  # anonymous access: no requirement

@@ -1,4 +1,5 @@
-"""The layout's promises: no import cycles, one registry per kind of handler, each documented."""
+"""The layout's promises: no import cycles (type-only imports included), `config` a leaf, one
+registry per kind of handler, each documented."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from gateway.authn.sources import REGISTRY as SOURCES
-from gateway.endpoints import ENDPOINTS, RESERVED_NAMES
+from gateway.config.settings import RESERVED_TENANT_NAMES
 from gateway.endpoints.builtins import REGISTRY as BUILTINS
+from gateway.endpoints.registry import ENDPOINTS
 from gateway.labels.registry import BUILT_IN, HEADERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,16 +23,14 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def runtime_imports(tree: ast.AST) -> list[str]:
-    """Modules imported when the module runs: not under `if TYPE_CHECKING:`, not inside functions."""
+def module_imports(tree: ast.AST) -> list[str]:
+    """Modules imported at module level, `if TYPE_CHECKING:` blocks included (a type-only
+    import is still a dependency a reader follows); imports inside functions are not."""
     found: list[str] = []
 
     def visit(node: ast.AST) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                for other in child.orelse:
-                    visit(other)
-            elif isinstance(child, ast.Import):
+            if isinstance(child, ast.Import):
                 found.extend(alias.name for alias in child.names)
             elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
                 found.append(child.module)
@@ -47,7 +47,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         edges: set[str] = set()
-        for imported in runtime_imports(ast.parse(path.read_text())):
+        for imported in module_imports(ast.parse(path.read_text())):
             parts = imported.split(".")
             # the module itself, and every package whose __init__ importing it runs
             for end in range(2, len(parts) + 1):
@@ -93,6 +93,53 @@ def test_no_module_of_the_gateway_imports_itself_back() -> None:
     assert cycles(graph) == []
 
 
+def test_type_only_imports_count() -> None:
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from gateway.a import B\n")
+    assert "gateway.a" in module_imports(tree)
+
+
+def test_config_imports_nothing_of_the_gateway_outside_itself() -> None:
+    graph = import_graph()
+    config = {name: edges for name, edges in graph.items() if name.split(".")[:2] == ["gateway", "config"]}
+    assert len(config) > 5  # the package was read
+    outside = {
+        name: sorted(e for e in edges if e.split(".")[:2] != ["gateway", "config"]) for name, edges in config.items()
+    }
+    assert {name: edges for name, edges in outside.items() if edges} == {}
+
+
+def test_settings_types_are_taken_from_where_they_are_defined() -> None:
+    defined = {"Settings", "TenantSettings", "CacheSettings", "Limits", "TracingSettings", "Network"}
+    wrong = []
+    paths = [p for folder in ("gateway", "tests", "bench") for p in (ROOT / folder).rglob("*.py")]
+    for path in (p for p in paths if "node_modules" not in p.parts):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("gateway."):
+                continue
+            if node.module != "gateway.config.settings" and defined & {a.name for a in node.names}:
+                wrong.append(f"{path.relative_to(ROOT)}: from {node.module}")
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("importer", "imported"),
+    [
+        ("gateway.replicas", "gateway.cli"),  # the revocation wire format is gateway.replicas.channel
+        ("gateway.observe", "gateway.forward"),  # upstream timings are taken in gateway.forward.timed
+    ],
+)
+def test_layers_that_must_not_look_up(importer: str, imported: str) -> None:
+    graph = import_graph()
+    found = {
+        (name, edge)
+        for name, edges in graph.items()
+        if name.startswith(importer)
+        for edge in edges
+        if edge.startswith(imported) and not edge.startswith(importer)
+    }
+    assert found == set()
+
+
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
@@ -102,8 +149,22 @@ def test_every_builtin_is_documented(name: str) -> None:
     assert f"| `{name}` |" in (ROOT / "docs" / "policies.md").read_text()
 
 
+@pytest.mark.parametrize("path", sorted(endpoint.path for endpoint in ENDPOINTS))
+def test_every_gateway_endpoint_is_documented(path: str) -> None:
+    assert path in (ROOT / "README.md").read_text() + (ROOT / "docs" / "operations.md").read_text()
+
+
+def test_the_app_only_dispatches_to_the_endpoints() -> None:
+    """The gateway's own endpoints, their paths and handlers, are the registry's: the app names none."""
+    tree = ast.parse((GATEWAY / "app.py").read_text())
+    paths = {endpoint.path for endpoint in ENDPOINTS}
+    named = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in paths}
+    handlers = {"gateway.endpoints.health", "gateway.endpoints.forward_auth", "gateway.endpoints.admin"}
+    assert named == set() and not handlers & set(module_imports(tree))
+
+
 def test_the_registries_are_what_the_docs_name() -> None:
     assert HEADERS == "headers" and set(BUILT_IN) == {"durably"}
     assert set(SOURCES) == {"kratos-cookie", "kratos-token", "hydra", "jwt"}
-    assert {"healthz", "readyz", "decisions", "metrics", "_gateway"} <= RESERVED_NAMES
-    assert all(path.startswith("/") for path in ENDPOINTS)
+    assert {endpoint.path.split("/")[1] for endpoint in ENDPOINTS} <= RESERVED_TENANT_NAMES  # no tenant shadows one
+    assert all(endpoint.path.startswith("/") for endpoint in ENDPOINTS)

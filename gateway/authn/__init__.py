@@ -35,7 +35,7 @@ from gateway.authn.jwt import JwtVerifier
 from gateway.authn.kratos import KratosAuthenticator
 from gateway.authn.sources import AUTHENTICATORS, REGISTRY, Attempt, AuthenticatorId, Verify, plan
 from gateway.authn.verdict import Verdict
-from gateway.config.load import CacheSettings, Settings, TenantSettings
+from gateway.config.settings import CacheSettings, Settings, TenantSettings
 from gateway.errors import InvalidToken, Unauthenticated
 from gateway.front.request import RequestView
 from gateway.observe import tracing

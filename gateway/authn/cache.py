@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.authn.verdict import Verdict
-from gateway.config.load import CacheSettings
+from gateway.config.settings import CacheSettings
 from gateway.observe import tracing
 from gateway.principal import Principal
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.errors import InvalidToken
 from gateway.front.request import RequestView
 
@@ -24,7 +24,7 @@ _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
-# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md, "Measurements behind the code")
+# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md)
 class Credentials(NamedTuple):
     #: value of the tenant's session cookie, and the whole Cookie header to forward with it
     cookie: str | None = None
@@ -33,10 +33,6 @@ class Credentials(NamedTuple):
     session_token: str | None = None
     #: the token of `Authorization: Bearer <token>`
     bearer: str | None = None
-
-    @property
-    def presented(self) -> bool:
-        return bool(self.cookie or self.session_token or self.bearer)
 
 
 def token_shape(token: str) -> Shape:

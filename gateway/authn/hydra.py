@@ -14,7 +14,7 @@ from cachetools import TTLCache
 
 from gateway.authn.cache import Clock
 from gateway.authn.verdict import Verdict, dig, is_int, same_issuer
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.errors import ServiceUnavailable
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 from gateway.principal import Principal
@@ -39,7 +39,6 @@ class ClientOrganizations:
         self._http = http
         self._cache: TTLCache[str, str | None] = TTLCache(CLIENT_ORG_SIZE, CLIENT_ORG_TTL, timer=clock)
         self._inflight: dict[str, asyncio.Future[str | None]] = {}
-        self.lookups = 0
 
     async def organization(self, client_id: str) -> str | None:
         if self._tenant.hydra_admin_url is None:
@@ -58,7 +57,6 @@ class ClientOrganizations:
     async def _fetch(self, client_id: str) -> str | None:
         assert self._tenant.hydra_admin_url is not None
         url = f"{self._tenant.hydra_admin_url.rstrip('/')}/admin/clients/{quote(client_id, safe='')}"
-        self.lookups += 1
         response = await ory_request(
             self._http,
             "GET",

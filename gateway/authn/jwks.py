@@ -15,7 +15,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
 
 from gateway.authn.cache import Clock
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 
 PublicKey = RSAKey | ECKey | OKPKey
@@ -34,7 +34,6 @@ class JwksCache:
         self._keys: dict[str, PublicKey] = {}
         self._fetched_at: float | None = None
         self._inflight: asyncio.Future[None] | None = None
-        self.fetches = 0
 
     async def key(self, kid: str) -> PublicKey | None:
         now = self._clock()
@@ -58,7 +57,6 @@ class JwksCache:
             task.exception()
 
     async def _fetch(self) -> None:
-        self.fetches += 1
         response = await ory_request(
             self._http,
             "GET",

@@ -21,7 +21,7 @@ from gateway.authn.cache import Clock
 from gateway.authn.hydra import ClientOrganizations, audience_ok, ext_organization, machine
 from gateway.authn.jwks import JwksCache, PublicKey
 from gateway.authn.verdict import Verdict, is_int, same_issuer
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 
 CLOCK_SKEW = 30.0
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})

@@ -15,9 +15,9 @@ import httpx
 
 from gateway.authn.cache import Clock
 from gateway.authn.verdict import Verdict, parse_rfc3339
-from gateway.config.load import TenantSettings
-from gateway.errors import ConfigError
-from gateway.orgs.memberships import Memberships, read_memberships
+from gateway.config.problems import ConfigError
+from gateway.config.settings import TenantSettings
+from gateway.orgs.memberships import METADATA, Memberships, read_memberships
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 from gateway.principal import Principal
 
@@ -79,14 +79,14 @@ class KratosAuthenticator:
                 session_id=session_id,
                 aal=aal if isinstance(aal, str) else None,
                 expires_at=expires_at,
-                memberships=memberships.items if self._tenant.memberships == "metadata" else None,
+                memberships=memberships.items if self._tenant.memberships == METADATA else None,
                 memberships_problem=memberships.problem,
             )
         )
 
     def _memberships(self, identity: dict[str, Any]) -> Memberships:
         t = self._tenant
-        if t.memberships != "metadata":
+        if t.memberships != METADATA:
             return Memberships(())  # the organization stage asks the tenant's source
         return read_memberships(identity, t.memberships_path, t.org_paths, t.roles_path)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from gateway.authn.credentials import Credentials, extract, token_shape
 from gateway.authn.verdict import Verdict
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.errors import InvalidToken
 from gateway.front.request import RequestView
 from gateway.principal import Kind
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 AuthenticatorId = Literal["kratos-cookie", "kratos-token", "hydra", "jwt"]
 
 
-# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md, "Measurements behind the code")
+# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md)
 class Attempt(NamedTuple):
     authenticator: AuthenticatorId
     credential: str

@@ -1,116 +1,166 @@
 """`gateway explain`: the decision for a hypothetical request, and why. No network calls.
 
-It runs the same steps as the pipeline - canonical path, tenant, route, organization,
-authorization - on a principal described on the command line, then says what
-would be forwarded: upstream, path and label rewrite. `--org ORG` is the organization
-the request acts for (as `X-Organization-Id` would choose it; a route that names it in
-its path is checked against it), and `--roles` the caller's roles there: the explanation
+It runs the gateway's own `decide` (`gateway.pipeline`: canonical path, tenant, route,
+cross-origin, authentication, organization, authorization, permissions) on the gateway built
+with Ory's answers taken from the command line (`gateway.cli.explain_ory`), then says why
+and what would be forwarded: upstream, path and label rewrite. `--org ORG` is the
+organization the request acts for (as `X-Organization-Id` chooses it; a route that names it
+in its path is checked against it), and `--roles` the caller's roles there: the explanation
 shows that membership (or, on a Keto-backed tenant, the `Organization` tuples the gateway
-would check), the chosen organization, and the permission tuples the route would ask Keto
-about. Keto's answer is assumed to be yes (`--keto-denies` shows the other outcome).
-Exit 0 allow, 1 deny, 2 usage error.
+would check), the chosen organization, and the permission tuples the route asks Keto about.
+Keto's answer is yes unless `--keto-denies`. Exit 0 allow, 1 deny, 2 usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import dataclasses
 import re
 import sys
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import orjson
 
 from gateway.authz import Check, checks
-from gateway.config.load import Settings
+from gateway.cli.explanation import Caller, Explanation, render
+from gateway.config.settings import Settings
 from gateway.errors import GatewayError
-from gateway.front.paths import canonical_path, quote_path
+from gateway.front.exchange import Exchange
+from gateway.front.paths import quote_path
 from gateway.front.request import RequestView
 from gateway.front.tenants import resolve_tenant
+from gateway.front.trusted_proxies import Origin
 from gateway.labels.registry import HEADERS
-from gateway.orgs.choice import chosen_organization
-from gateway.ory.keto import RelationTuple
-from gateway.permissions.cache import ORGANIZATION_NAMESPACE
+from gateway.observe.tracing import Sampling, started
+from gateway.orgs.sources import REGISTRY as MEMBERSHIP_SOURCES
 from gateway.permissions.checker import permission_tuple
 from gateway.policy.model import Builtin, Match
-from gateway.policy.policy_set import PolicySet, match
-from gateway.principal import KINDS, Kind, Principal
+from gateway.policy.policy_set import PolicySet
+from gateway.principal import KINDS, Principal
+
+if TYPE_CHECKING:
+    from gateway.context import Gateway
 
 _METHOD = re.compile(r"[A-Z]{1,20}")
-
-
-@dataclass(slots=True)
-class Explanation:
-    method: str
-    target: str
-    host: str | None
-    decision: str = "deny"  # "allow" | "deny"
-    status: int = 403
-    reason: str = ""
-    detail: str = ""
-    canonical_path: str | None = None
-    tenant: str | None = None
-    tenant_by: str | None = None
-    tenant_path: str | None = None
-    principal: dict[str, object] = field(default_factory=dict)
-    route: str | None = None
-    route_source: str | None = None
-    pattern: str | None = None
-    params: dict[str, str] = field(default_factory=dict)
-    checks: list[dict[str, object]] = field(default_factory=list)
-    upstream: str | None = None
-    forwarded_url: str | None = None
-    builtin: str | None = None
-    labels: str | None = None
-    label_rewrite: list[str] = field(default_factory=list)
-    organization: str | None = None
-    #: how it was chosen: "X-Organization-Id (--org)", "path parameter {org}", or the only membership
-    organization_by: str | None = None
-    membership: list[str] = field(default_factory=list)
-    #: the relation tuples the route's permission check would ask Keto about
-    permissions: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    kind: Kind
-    roles: frozenset[str] = frozenset()
-    scopes: frozenset[str] = frozenset()
-    organization: str | None = None
-    #: the principal's tenant; default: the tenant the request resolves to
-    tenant: str | None = None
-    #: the identity id or client id (what Keto is asked about)
-    subject: str | None = None
-    #: what Keto answers for the route's permission check
-    keto_allows: bool = True
 
 
 def explain(
     settings: Settings, policies: PolicySet, method: str, target: str, caller: Caller, host: str | None = None
 ) -> Explanation:
-    """The gateway's decision for `method` `target` (path, optional query) from `caller`."""
+    """The gateway's decision for `method` `target` (path, optional query) from `caller`: its own
+    `decide`, on the gateway built with Ory's answers taken from `caller`; then why, in words."""
+    from gateway.cli.explain_ory import explaining_gateway  # the whole gateway, imported when used
+    from gateway.pipeline import decide
+
     out = Explanation(method=method.upper(), target=target, host=host)
+    gw = explaining_gateway(settings, policies, caller)
+    ex = _exchange(out.method, target, host, caller)
+    refusal: GatewayError | None = None
     try:
-        out.canonical_path = canonical_path(target.partition("?")[0].encode("utf-8"))
-        tenant = resolve_tenant(settings, out.canonical_path, host)
-        out.tenant, out.tenant_by, out.tenant_path = tenant.tenant, tenant.by, tenant.rest
-        found = match(policies, tenant.tenant, out.method, tenant.rest)
+        asyncio.run(decide(gw, ex))
     except GatewayError as exc:
-        return _refused(out, exc)
-    _describe_route(out, found, settings)
-    principal = _principal(caller, tenant.tenant)
-    try:
-        _organization(out, found, principal, settings, policies)
-        principal = dataclasses.replace(principal, organization=out.organization)  # acting for the chosen one
-        _permission(out, found, principal)
-    except GatewayError as exc:
-        return _refused(out, exc)
-    _decide(out, found, principal, caller.keto_allows)
-    profile = policies.label_profiles.get(out.labels or "")
-    if out.label_rewrite and profile is not None:
-        out.label_rewrite.append(list_recheck(out.labels or "", profile.recheck_lists))
+        refusal = exc
+    found = _describe_request(out, gw, ex, policies)
+    if found is not None:
+        _describe_caller(out, found, ex, caller, settings, policies)
+    if refusal is not None:
+        return _refused(out, refusal)
+    assert found is not None  # decided: the route was found
+    _allowed(out, found, policies)
     return out
+
+
+def _exchange(method: str, target: str, host: str | None, caller: Caller) -> Exchange:
+    """The request as the gateway would see it: `--org` as X-Organization-Id, no credential."""
+    path, _, query = target.partition("?")
+    headers = [(b"x-organization-id", caller.organization.encode("utf-8"))] if caller.organization else []
+    request = RequestView(method, "", query.encode("utf-8"), headers, client_ip="", host=host or "")
+    origin = Origin("", "http", request.host, "explain", "")
+    return Exchange({}, _nothing_received, _nothing_sent, request, origin, path.encode("utf-8"), started(Sampling()))
+
+
+def _describe_request(out: Explanation, gw: Gateway, ex: Exchange, policies: PolicySet) -> Match | None:
+    """Path, tenant and route, as the gateway found them (None: refused before a route)."""
+    out.canonical_path = ex.request.path or None
+    if out.canonical_path is None:
+        return None
+    try:
+        tenant = resolve_tenant(gw.settings, out.canonical_path, out.host)
+        out.tenant, out.tenant_by, out.tenant_path = tenant.tenant, tenant.by, tenant.rest
+        found = gw.locator.locate(policies, ex.request, ex.raw_path).match
+    except GatewayError:
+        return None
+    route = found.route
+    out.route, out.route_source, out.pattern = route.id, route.source, route.pattern.text
+    out.params = dict(found.params)
+    if isinstance(route.target, Builtin):
+        options = "".join(f" {k}={v}" for k, v in sorted(route.target.options.items()))
+        out.builtin = route.target.name + options
+    else:
+        out.upstream, out.labels = route.target.upstream, route.labels
+        out.forwarded_url = gw.settings.upstreams.get(route.target.upstream, "") + quote_path(found.upstream_path)
+    return found
+
+
+def _describe_caller(
+    out: Explanation, found: Match, ex: Exchange, caller: Caller, settings: Settings, policies: PolicySet
+) -> None:
+    """The caller as authorization saw it, the organization chosen, every requirement checked."""
+    route = found.route
+    if not route.anonymous and "org" not in ex.log:  # refused before the organization was chosen
+        return
+    principal = caller.principal(route.tenant)
+    chosen = ex.log.get("org")  # set once the organization stage has chosen (None: no organization)
+    if not route.anonymous:  # acting for the organization chosen, with --roles held there
+        principal = dataclasses.replace(principal, organization=chosen if isinstance(chosen, str) else None)
+    out.principal = {
+        "kind": principal.kind,
+        "tenant": principal.tenant,
+        "organization": principal.organization,
+        "roles": sorted(principal.roles),
+        "scopes": sorted(principal.scopes),
+    }
+    if isinstance(chosen, str):
+        _organization(out, found, principal, chosen, settings, policies)
+    results = list(checks(route, principal))
+    requirement = route.requirement_for(principal.kind)
+    if requirement is not None and requirement.permission is not None and not route.anonymous:
+        with contextlib.suppress(GatewayError):  # the gateway refused the request for it
+            wanted = str(permission_tuple(route, requirement.permission, found.params, principal))
+            out.permissions = [wanted]
+            results.append(Check(f"permission {wanted} (Keto)", caller.keto_allows, "permission_denied"))
+    out.checks = [{"requirement": c.requirement, "met": c.met, "reason": c.reason} for c in results]
+
+
+def _organization(
+    out: Explanation, found: Match, principal: Principal, chosen: str, settings: Settings, policies: PolicySet
+) -> None:
+    param = found.route.organization_param
+    out.organization = chosen
+    out.organization_by = f"path parameter {{{param}}}" if param else "X-Organization-Id (--org)"
+    tenant = settings.tenants.get(principal.tenant)
+    if principal.kind == "machine":
+        out.membership = [f"the client's organization {chosen} (machines keep one)"]
+    elif tenant is not None:
+        source = MEMBERSHIP_SOURCES[tenant.memberships]
+        out.membership = source.explained(principal, chosen, policies.tenant_roles(principal.tenant))
+
+
+def _allowed(out: Explanation, found: Match, policies: PolicySet) -> None:
+    route = found.route
+    out.decision, out.status, out.reason = "allow", 200, "allowed"
+    out.detail = "anonymous route" if route.anonymous else "every requirement is met"
+    if out.permissions:
+        out.detail += " (Keto's answer assumed: yes; --keto-denies for no)"
+    if out.labels:
+        organization = out.principal.get("organization")
+        out.label_rewrite = label_rewrite(out.labels, organization if isinstance(organization, str) else None)
+        profile = policies.label_profiles.get(out.labels)
+        if profile is not None:
+            out.label_rewrite.append(list_recheck(out.labels, profile.recheck_lists))
 
 
 def list_recheck(name: str, on: bool) -> str:
@@ -130,84 +180,17 @@ def _refused(out: Explanation, exc: GatewayError) -> Explanation:
     return out
 
 
-def _principal(caller: Caller, tenant: str) -> Principal:
-    return Principal(
-        kind=caller.kind,
-        tenant=caller.tenant or tenant,
-        subject=caller.subject or f"explain-{caller.kind}",
-        organization=caller.organization,
-        roles=caller.roles,
-        scopes=caller.scopes,
-    )
+async def _nothing_received() -> dict[str, object]:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def _organization(out: Explanation, found: Match, p: Principal, settings: Settings, policies: PolicySet) -> None:
-    """The organization the pipeline would choose, checked as it checks it (400s included)."""
-    header = [(b"x-organization-id", p.organization.encode("utf-8"))] if p.organization else []
-    view = RequestView(method=out.method, path="", raw_query=b"", headers=header, client_ip="")
-    chosen = chosen_organization(view, found)
-    out.organization = chosen
-    if chosen is None:
-        return
-    param = found.route.organization_param
-    out.organization_by = f"path parameter {{{param}}}" if param else "X-Organization-Id (--org)"
-    tenant = settings.tenants.get(p.tenant)
-    if p.kind == "machine":
-        out.membership = [f"the client's organization {chosen} (machines keep one)"]
-    elif tenant is not None and tenant.memberships == "keto":
-        roles = sorted(policies.tenant_roles(p.tenant))
-        tuples = [str(RelationTuple(ORGANIZATION_NAMESPACE, chosen, r, p.subject)) for r in roles]
-        out.membership = [f"Keto: member of {chosen} with each role R allowed, one batch check of:", *tuples]
-    else:
-        out.membership = [f"{chosen} with roles [{', '.join(sorted(p.roles))}] (identity metadata)"]
+async def _nothing_sent(message: dict[str, object]) -> None:
+    return None
 
 
-def _permission(out: Explanation, found: Match, p: Principal) -> None:
-    requirement = found.route.requirement_for(p.kind)
-    permission = requirement.permission if requirement is not None else None
-    if permission is not None:
-        out.permissions = [str(permission_tuple(found.route, permission, found.params, p))]
-
-
-def _describe_route(out: Explanation, found: Match, settings: Settings) -> None:
-    route = found.route
-    out.route, out.route_source, out.pattern = route.id, route.source, route.pattern.text
-    out.params = dict(found.params)
-    if isinstance(route.target, Builtin):
-        options = "".join(f" {k}={v}" for k, v in sorted(route.target.options.items()))
-        out.builtin = route.target.name + options
-        return
-    out.upstream, out.labels = route.target.upstream, route.labels
-    out.forwarded_url = settings.upstreams.get(route.target.upstream, "") + quote_path(found.upstream_path)
-
-
-def _decide(out: Explanation, found: Match, principal: Principal, keto_allows: bool) -> None:
-    route = found.route
-    out.principal = {
-        "kind": principal.kind,
-        "tenant": principal.tenant,
-        "organization": principal.organization,
-        "roles": sorted(principal.roles),
-        "scopes": sorted(principal.scopes),
-    }
-    results: list[Check] = list(checks(route, principal))
-    for tuple_ in out.permissions:  # checked after the rest, by Keto
-        results.append(Check(f"permission {tuple_} (Keto)", keto_allows, "permission_denied"))
-    out.checks = [{"requirement": c.requirement, "met": c.met, "reason": c.reason} for c in results]
-    failed = next((c for c in results if not c.met), None)
-    if failed is None:
-        out.decision, out.status, out.reason = "allow", 200, "allowed"
-        out.detail = "anonymous route" if route.anonymous else "every requirement is met"
-        if out.permissions:
-            out.detail += " (Keto's answer assumed: yes; --keto-denies for no)"
-        out.label_rewrite = label_rewrite(route.labels, principal) if out.labels else []
-        return
-    out.reason, out.detail = failed.reason, f"route {route.id} requires {failed.requirement}"
-
-
-def label_rewrite(profile: str, principal: Principal) -> list[str]:
-    """What the label profile would do for `principal`, in words."""
-    org = principal.organization or "<none>"
+def label_rewrite(profile: str, organization: str | None) -> list[str]:
+    """What the label profile would do for a caller acting for `organization`, in words."""
+    org = organization or "<none>"
     lines = [
         "identity headers (X-Tenant, X-User-Id/X-Client-Id, X-Org-Id, X-Roles, X-Scopes, ...) set",
         f"X-Org-Id: {org}",
@@ -263,63 +246,3 @@ def run(args: argparse.Namespace, settings: Settings, policies: PolicySet) -> in
 
 def _names(raw: str) -> frozenset[str]:
     return frozenset(raw.replace(",", " ").split())
-
-
-def render(result: Explanation) -> str:
-    """Human-readable text: one labelled line per step."""
-    rows: list[tuple[str, str | Sequence[str]]] = [("request", f"{result.method} {result.target}")]
-    if result.host:
-        rows.append(("host", result.host))
-    if result.canonical_path is not None:
-        rows.append(("path", result.canonical_path))
-    if result.tenant is not None:
-        rows.append(("tenant", f"{result.tenant} (by {result.tenant_by}; path in tenant {result.tenant_path})"))
-    rows.extend(_route_rows(result))
-    verdict = "ALLOW" if result.decision == "allow" else f"DENY {result.status} {result.reason}"
-    rows.append(("decision", f"{verdict}: {result.detail}"))
-    return "\n".join(_format(label, value) for label, value in rows)
-
-
-def _route_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
-    if result.route is None:
-        return []
-    params = "".join(f" {k}={v}" for k, v in result.params.items())
-    p = result.principal
-    rows: list[tuple[str, str | Sequence[str]]] = [
-        ("route", f"{result.route} ({result.pattern}{params}) at {result.route_source}"),
-        *_organization_rows(result),
-        (
-            "caller",
-            f"{p['kind']} of tenant {p['tenant']}, org {p['organization'] or '<none>'}, "
-            f"roles {_join(p['roles'])}, scopes {_join(p['scopes'])}",
-        ),
-        (
-            "checks",
-            [f"{'met' if c['met'] else 'MISSING'}: {c['requirement']}" for c in result.checks] or ["none (anonymous)"],
-        ),
-    ]
-    if result.builtin is not None:
-        rows.append(("target", f"builtin {result.builtin}"))
-    else:
-        rows.append(("target", f"upstream {result.upstream} -> {result.forwarded_url}"))
-        rows.append(("labels", [f"profile {result.labels}", *result.label_rewrite]))
-    return rows
-
-
-def _organization_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
-    rows: list[tuple[str, str | Sequence[str]]] = []
-    if result.organization is not None:
-        rows += [("org", f"{result.organization} (by {result.organization_by})"), ("member", result.membership)]
-    if result.permissions:
-        rows.append(("keto", [f"would check {t}" for t in result.permissions]))
-    return rows
-
-
-def _join(values: object) -> str:
-    return "[" + ", ".join(map(str, values)) + "]" if isinstance(values, list) else str(values)
-
-
-def _format(label: str, value: str | Sequence[str]) -> str:
-    lines = [value] if isinstance(value, str) else list(value)
-    pad = " " * 10
-    return "\n".join(f"{label if i == 0 else '':<10}{line}" for i, line in enumerate(lines)) or pad

@@ -9,13 +9,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
-from gateway.config.load import Settings, load_settings, redacted
-from gateway.errors import ConfigError
-from gateway.policy import Forward, PolicySet, Requirement, Route, load_policies
-
-Command = Callable[[argparse.Namespace], int]
+from gateway.config.problems import ConfigError
+from gateway.config.view import redacted
+from gateway.load import load_all, load_settings
+from gateway.orgs.sources import REGISTRY as MEMBERSHIP_SOURCES
+from gateway.policy import Forward, PolicySet, Requirement, Route
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,18 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_all(env: Mapping[str, str]) -> tuple[Settings, PolicySet]:
-    """Settings, then the policies they name (policies are checked against the settings)."""
-    settings = load_settings(env)
-    return settings, load_policies(settings.policies_dir, settings)
-
-
 def _check(args: argparse.Namespace) -> int:
     settings, policies = load_all(os.environ)
     doc = redacted(settings)
-    for name, tenant in settings.tenants.items():  # what a Keto membership source asks about
-        if tenant.memberships == "keto":
-            doc["tenants"][name]["keto_membership_roles"] = sorted(policies.tenant_roles(name))  # type: ignore[index]
+    shown = doc["tenants"]
+    assert isinstance(shown, dict)
+    for name, tenant in settings.tenants.items():  # the membership source's own settings, what it asks
+        shown[name].update(MEMBERSHIP_SOURCES[tenant.memberships].shown(tenant, policies.tenant_roles(name)))
     doc["routes"] = {tenant: [_describe(r, policies) for r in routes] for tenant, routes in policies.routes.items()}
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -133,25 +128,28 @@ def _print_check(doc: dict[str, object]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import functools
+
     import uvicorn
 
     from gateway.policy.isolated import load_isolated
-    from gateway.server import factory as serve
+    from gateway.server.factory import build_app
+    from gateway.server.protocol import HeaderLimitsProtocol
 
     settings = load_settings(os.environ)
     # every problem is listed before uvicorn starts; the load runs in a child (see the module)
     policies = load_isolated(settings.policies_dir, settings)
-    if args.workers == 1:  # uvicorn calls the factory in this process: it takes these
-        serve.hand_over(settings, policies)
+    # one worker: this process serves what it loaded; several: each worker loads its own
+    app = build_app(settings, policies) if args.workers == 1 else "gateway.server.factory:app"
     uvicorn.run(
-        "gateway.server.factory:app",
-        factory=True,
+        app,
+        factory=args.workers > 1,
         host=settings.listen_host,
         port=settings.listen_port,
         loop="uvloop",
         interface="asgi3",  # said, not guessed: the app's __call__ returns its handler's coroutine
         # httptools plus a request-head deadline (408) and size bound (431): gateway.server.protocol
-        http="gateway.server.protocol:HeaderLimitsProtocol",
+        http=functools.partial(HeaderLimitsProtocol, limits=settings.limits),  # type: ignore[arg-type]
         workers=args.workers,
         access_log=False,
         proxy_headers=False,

@@ -24,16 +24,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, cast
 
-import orjson
-
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
+from gateway.replicas.channel import CHANNEL, message
 
 if TYPE_CHECKING:
     import redis
-
-CHANNEL = "gateway:revocations"
-#: what a revocation names, as the message's key
-FORMS = ("session_id", "credential_hash", "subject", "organization")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,10 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--token-stdin", action="store_true", help="read the raw token or cookie value from stdin")
     what.add_argument("--subject", help="identity id or OAuth2 client id: its sessions, tokens and permission answers")
     what.add_argument("--organization", help="organization id: its members' cached principals and permission answers")
-
-
-def message(tenant: str, form: str, value: str) -> bytes:
-    return orjson.dumps({"tenant": tenant, form: value})
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

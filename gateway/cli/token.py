@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.ory.client_credentials import TokenError, TokenService
 
 

@@ -1,21 +1,24 @@
 """Settings from the environment, validated once into frozen values.
 
-Nothing else in the gateway reads ``os.environ``: `load_settings(env)` is the only
-door, and it reports every problem at once (one line each, naming the variable).
+Nothing else in the gateway reads ``os.environ``: `read_settings(env, checks)` is the only
+door, and it reports every problem at once (one line each, naming the variable). What other
+packages require of a tenant's settings (its membership source) comes in as `Checks`, so
+that `config` imports nothing of them (`gateway.load` passes them).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.config.env import EnvReader
-from gateway.config.origins import trusted_origins
+from gateway.config.problems import ConfigError
 from gateway.config.settings import (
     DECISIONS_HEADERS,
+    RESERVED_TENANT_NAMES,
     TENANT_NAME,
     UPSTREAM_NAME,
     CacheSettings,
@@ -24,66 +27,12 @@ from gateway.config.settings import (
     Network,
     Settings,
     TenantSettings,
-    TokenFormat,
-    Transport,
-    canonical_host,
-    parse_listen,
     tenant_env_prefix,
 )
 from gateway.config.tenant import tenant_settings
-from gateway.config.tracing import describe as describe_tracing
+from gateway.config.tenant_fields import SUFFIXES
 from gateway.config.tracing import tracing_settings
-from gateway.endpoints import RESERVED_NAMES
-from gateway.errors import ConfigError
 
-__all__ = [
-    "CacheSettings",
-    "Limits",
-    "Network",
-    "Settings",
-    "TenantSettings",
-    "TokenFormat",
-    "Transport",
-    "canonical_host",
-    "load_settings",
-    "parse_listen",
-    "redacted",
-    "tenant_env_prefix",
-]
-
-TENANT_KEYS = frozenset(
-    {
-        "MODE",
-        "PROJECT_SLUG",
-        "API_KEY",
-        "KRATOS_PUBLIC_URL",
-        "KRATOS_ADMIN_URL",
-        "KRATOS_ADMIN_TOKEN",
-        "HYDRA_PUBLIC_URL",
-        "HYDRA_ADMIN_URL",
-        "HYDRA_ADMIN_TOKEN",
-        "TRANSPORT",
-        "SESSION_COOKIE_NAME",
-        "HOSTS",
-        "CLIENT_ID",
-        "CLIENT_SECRET",
-        "TIMEOUT",
-        "HYDRA_ISSUER",
-        "JWT_AUDIENCE",
-        "JWT_ALGORITHMS",
-        "TOKEN_FORMAT",
-        "ORG_PATHS",
-        "ROLES_PATH",
-        "MEMBERSHIPS",
-        "MEMBERSHIPS_PATH",
-        "KETO_READ_URL",
-        "KETO_WRITE_URL",
-        "KETO_TOKEN",
-        "LOGIN_URL",
-        "RETURN_TO_HOSTS",
-        "TRUSTED_ORIGINS",
-    }
-)
 GLOBAL_KEYS = frozenset(
     {
         "GATEWAY_TENANTS",
@@ -114,23 +63,34 @@ GLOBAL_KEYS = frozenset(
 )
 
 
-def load_settings(env: Mapping[str, str]) -> Settings:
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """What other packages require of the settings, checked as they load."""
+
+    #: problems with one tenant's settings, as (variable suffix, problem): its membership source's
+    tenant: Callable[[TenantSettings], Iterable[tuple[str, str]]] = lambda tenant: ()
+
+
+def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
     """Build `Settings` from `env`, or raise `ConfigError` listing every problem."""
     r = EnvReader(env)
     names = _tenant_names(r)
-    tenants = {name: tenant_settings(r, name) for name in names}
+    listen = r.listen("GATEWAY_LISTEN", "127.0.0.1:8080") or ("127.0.0.1", 8080)
+    public_url = r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}"
+    proxies = _networks(r)
+    tenants = {name: tenant_settings(r, name, public_url) for name in names}
     _check_unknown_variables(r, names)
     _check_hosts(r, tenants)
+    for tenant in (t for t in tenants.values() if t is not None):
+        for suffix, problem in checks.tenant(tenant):
+            r.problem(tenant.env_prefix + suffix, problem)
     default = r.get("GATEWAY_DEFAULT_TENANT")
     if default is not None and default not in names:
         r.problem("GATEWAY_DEFAULT_TENANT", f"{default!r} is not in GATEWAY_TENANTS")
     if default is None and len(names) == 1:
         default = names[0]
-    listen = r.listen("GATEWAY_LISTEN", "127.0.0.1:8080") or ("127.0.0.1", 8080)
-    public_url = r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}"
-    proxies = _networks(r)
     settings = Settings(
-        tenants={n: _with_origins(r, t, public_url) for n, t in tenants.items() if t is not None},
+        tenants={n: t for n, t in tenants.items() if t is not None},
         default_tenant=default,
         policies_dir=Path(r.get("GATEWAY_POLICIES_DIR", "policies") or "policies"),
         listen_host=listen[0],
@@ -179,7 +139,7 @@ def _tenant_names(r: EnvReader) -> list[str]:
     for name in (n.strip() for n in raw.split(",")):
         if not TENANT_NAME.match(name):
             r.problem("GATEWAY_TENANTS", f"bad tenant name {name!r} (lower-case letters, digits, '-')")
-        elif name in RESERVED_NAMES:
+        elif name in RESERVED_TENANT_NAMES:
             r.problem("GATEWAY_TENANTS", f"tenant name {name!r} is reserved for the gateway's own endpoints")
         elif name in names:
             r.problem("GATEWAY_TENANTS", f"tenant {name!r} listed twice")
@@ -197,18 +157,6 @@ def _check_hosts(r: EnvReader, tenants: Mapping[str, TenantSettings | None]) -> 
             owner.setdefault(host, tenant.name)
 
 
-def _with_origins(r: EnvReader, tenant: TenantSettings, public_url: str) -> TenantSettings:
-    """`tenant` with its trusted origins, and `return_to` hosts defaulting to its HOSTS plus
-    the gateway's own (the host of `GATEWAY_PUBLIC_URL`: a browser sent to the login from a
-    page here must be able to come back)."""
-    origins = trusted_origins(r, tenant.env_prefix, tenant.hosts, public_url)
-    hosts = tenant.return_to_hosts
-    public = urlsplit(public_url).hostname
-    if r.get(tenant.env_prefix + "RETURN_TO_HOSTS") is None and public and canonical_host(public) not in hosts:
-        hosts = (*hosts, canonical_host(public))
-    return dataclasses.replace(tenant, trusted_origins=origins, return_to_hosts=hosts)
-
-
 def _check_unknown_variables(r: EnvReader, names: list[str]) -> None:
     prefixes = {tenant_env_prefix(n): n for n in names}
     for key in sorted(r.env):
@@ -217,7 +165,7 @@ def _check_unknown_variables(r: EnvReader, names: list[str]) -> None:
         if key.startswith("GATEWAY_UPSTREAM_") and key.endswith("_URL"):
             continue
         if key.startswith("GATEWAY_TENANT_"):
-            if any(key.startswith(p) and key[len(p) :] in TENANT_KEYS for p in prefixes):
+            if any(key.startswith(p) and key[len(p) :] in SUFFIXES for p in prefixes):
                 continue
             r.problem(key, "unknown variable (a tenant not in GATEWAY_TENANTS, or a misspelt setting)")
         else:
@@ -291,63 +239,3 @@ def _admin_token(r: EnvReader) -> str | None:
         r.problem("GATEWAY_ADMIN_TOKEN", "too short: use at least 16 random characters")
         return None
     return token
-
-
-def redacted(settings: Settings) -> dict[str, object]:
-    """The effective configuration with every secret replaced, for `gateway check`."""
-
-    def hide(value: str | None) -> str | None:
-        return None if value is None else f"***{value[-4:]}" if len(value) > 12 else "***"
-
-    return {
-        "listen": f"{settings.listen_host}:{settings.listen_port}",
-        "default_tenant": settings.default_tenant,
-        "policies_dir": str(settings.policies_dir),
-        "trusted_proxies": [str(n) for n in settings.trusted_proxies],
-        "decisions_headers": settings.decisions_headers,
-        "upstreams": dict(settings.upstreams),
-        "tracing": describe_tracing(settings.tracing),
-        "redis": hide(settings.redis_url) if settings.redis_url else None,
-        "metrics_listen": ":".join(map(str, settings.metrics_listen)) if settings.metrics_listen else None,
-        "admin_token": hide(settings.admin_token),
-        "limits": _limits(settings.limits),
-        "tenants": {
-            t.name: {
-                "mode": t.mode,
-                "project_slug": t.project_slug,
-                "transport": t.transport,
-                "session_cookie_name": t.session_cookie_name,
-                "hosts": list(t.hosts),
-                "trusted_origins": list(t.trusted_origins),
-                "kratos_public_url": t.kratos_public_url,
-                "kratos_admin_url": t.kratos_admin_url,
-                "kratos_admin_token": hide(t.kratos_admin_token),
-                "hydra_public_url": t.hydra_public_url,
-                "hydra_admin_url": t.hydra_admin_url,
-                "hydra_admin_token": hide(t.hydra_admin_token),
-                "client_id": t.client_id,
-                "client_secret": hide(t.client_secret),
-                "token_format": t.token_format,
-                "jwt_algorithms": sorted(t.jwt_algorithms),
-                "memberships": t.memberships,
-                "memberships_path": t.memberships_path if t.memberships == "metadata" else None,
-                "keto_read_url": t.keto_read_url,
-                "keto_write_url": t.keto_write_url,
-                "keto_token": hide(t.keto_token),
-            }
-            for t in settings.tenants.values()
-        },
-    }
-
-
-def _limits(limits: Limits) -> dict[str, float]:
-    """The request limits as `gateway check` shows them (names as in docs/operations.md)."""
-    return {
-        "max_header_bytes": limits.max_header_bytes,
-        "header_timeout": limits.header_timeout,
-        "body_timeout": limits.body_timeout,
-        "max_body_bytes": limits.max_body_bytes,
-        "max_streams": limits.max_streams,
-        "stream_recheck_seconds": limits.stream_recheck_seconds,
-        "shutdown_timeout": limits.shutdown_timeout,
-    }

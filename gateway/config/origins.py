@@ -52,15 +52,19 @@ def origin_of_url(url: str) -> str | None:
     return normalise_origin(f"{scheme}://{rest.split('/', 1)[0]}") if sep else None
 
 
-def trusted_origins(r: EnvReader, prefix: str, hosts: tuple[str, ...], public_url: str) -> tuple[str, ...]:
+def default_origins(hosts: tuple[str, ...], public_url: str) -> tuple[str, ...]:
+    """A tenant's trusted origins when none are configured: its hosts as `https://` origins,
+    then the origin of `GATEWAY_PUBLIC_URL`, without duplicates."""
+    candidates = [o for o in (normalise_origin(f"https://{host}") for host in hosts) if o]
+    public = origin_of_url(public_url)
+    return tuple(dict.fromkeys(candidates + ([public] if public else [])))
+
+
+def read_origins(r: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     """The tenant's trusted origins, normalised, without duplicates, in the order given."""
-    name = prefix + "TRUSTED_ORIGINS"
     raw = r.get(name)
     if raw is None:
-        defaults = [f"https://{host}" for host in hosts]
-        public = origin_of_url(public_url)
-        candidates = [o for o in (normalise_origin(d) for d in defaults) if o] + ([public] if public else [])
-        return tuple(dict.fromkeys(candidates))
+        return default
     found: list[str] = []
     for entry in (e.strip() for e in raw.split(",")):
         if not entry:

@@ -1,4 +1,7 @@
-"""The gateway's settings: frozen values, built once by gateway.config.load from the environment."""
+"""The gateway's settings: frozen values, built once by gateway.config.load from the environment.
+
+Every tenant variable is declared in `gateway.config.tenant_fields` (name, reading, default).
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,17 @@ from typing import Literal
 
 Transport = Literal["cookie", "bearer", "cookie-or-bearer"]
 TokenFormat = Literal["auto", "introspect", "jwt"]
-MembershipSource = Literal["metadata", "keto"]
 #: which headers describe the request a bare `/decisions` is about (`gateway.endpoints.forward_auth`)
 DecisionsHeaders = Literal["none", "original", "forwarded"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+#: the first path segments the gateway serves itself (`gateway.endpoints.registry`): no tenant
+#: may be named so, or its prefix would be shadowed (`/_gateway/...` leaves room for more)
+RESERVED_TENANT_NAMES = frozenset({"healthz", "readyz", "metrics", "decisions", "_gateway", ".well-known"})
 UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TRANSPORTS: tuple[Transport, ...] = ("cookie", "bearer", "cookie-or-bearer")
 TOKEN_FORMATS: tuple[TokenFormat, ...] = ("auto", "introspect", "jwt")
-#: where a person's memberships come from (`gateway.orgs.sources.REGISTRY` has one entry each)
-MEMBERSHIP_SOURCES: tuple[MembershipSource, ...] = ("metadata", "keto")
 #: `none`: only `/decisions/<path>`; `original`: nginx auth_request's X-Original-URI/Method;
 #: `forwarded`: Traefik's and Caddy's X-Forwarded-Uri/Method
 DECISIONS_HEADERS: tuple[DecisionsHeaders, ...] = ("none", "original", "forwarded")
@@ -51,8 +54,9 @@ class TenantSettings:
     token_format: TokenFormat = "auto"
     org_paths: tuple[str, ...] = ("metadata_public.organization_id", "organization_id")
     roles_path: str = "metadata_public.roles"
-    #: `metadata` (identity metadata) or `keto` (Ory Permissions, `Organization:<org>#<role>@<id>`)
-    memberships: MembershipSource = "metadata"
+    #: where a person's memberships come from: an id of `gateway.orgs.sources.REGISTRY`
+    #: (`metadata`: identity metadata; `keto`: Ory Permissions, `Organization:<org>#<role>@<id>`)
+    memberships: str = "metadata"
     #: where the list form of the memberships lives in the identity
     memberships_path: str = "metadata_public.memberships"
     #: Ory Permissions (Keto): read API (checks) and write API, and a bearer token if one is wanted

@@ -54,15 +54,3 @@ def parse_duration(value: str | int | float) -> float:
     if pos != len(text) or not text or total <= 0:
         raise ValueError(f"invalid duration {value!r} (use e.g. 90s, 30m, 1h or a number of seconds)")
     return total
-
-
-def format_duration(seconds: float) -> str:
-    """Go-style duration string, e.g. 3600 -> "1h0m0s"."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"

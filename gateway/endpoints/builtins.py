@@ -3,7 +3,7 @@
 Each `BuiltinKind` has an id, the options it takes, a `validate` the policy loader runs on
 every route that names it (its problems are ``file:line`` lines of ``gateway check``,
 never a 500 later), and its one verb, `bind`, which makes the request handler for the
-running gateway (`gateway.forward.dispatch.Targets.builtin` calls it by id).
+running gateway (`gateway.endpoints.builtin_dispatch.BuiltinDispatch` calls it by id).
 
 * `oauth2_token` relays `POST /<tenant>/oauth2/token` to the tenant's Hydra unchanged
   (client authentication, scope, audience; RFC 6749 errors come back as Hydra sent
@@ -37,7 +37,7 @@ import orjson
 
 from gateway.authn.credentials import session_cookie
 from gateway.config.settings import Settings, TenantSettings
-from gateway.endpoints.rate_limit import RateLimiter
+from gateway.endpoints.rate_limit import RateLimiter, SharedCounter
 from gateway.errors import NotFound, TooManyRequests
 from gateway.front.login import login as browser_login
 from gateway.front.login import logout as browser_logout
@@ -67,17 +67,17 @@ class Evicts(Protocol):
     def evict_credential(self, credential: str) -> int: ...
 
 
-class Gateway(Protocol):
-    """What a built-in reaches of the running gateway (`gateway.context.Gateway` is one)."""
+@dataclass(frozen=True, slots=True)
+class BuiltinContext:
+    """What a built-in reaches of the running gateway."""
 
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def ory(self) -> httpx.AsyncClient: ...
-
-    @property
-    def authn(self) -> Mapping[str, Evicts]: ...
+    settings: Settings
+    #: the control-plane client for Ory
+    ory: httpx.AsyncClient
+    #: each tenant's authenticator (a signed-out cookie is forgotten at once)
+    authn: Mapping[str, Evicts]
+    #: the rate windows replicas share (Redis), if any: the token relay counts through them
+    rate_windows: SharedCounter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ class BuiltinUse:
 class BuiltinKind:
     id: str
     #: the handler for the running gateway (the verb)
-    bind: Callable[[Gateway], Handler]
+    bind: Callable[[BuiltinContext], Handler]
     #: options the route must give (``builtin: {name: ..., <option>: ...}``); no others are accepted
     options: frozenset[str] = frozenset()
     #: whether a route may serve it to anonymous callers
@@ -115,11 +115,11 @@ def _needs_hydra(use: BuiltinUse) -> Iterator[Problem]:
             yield ("builtin",), f"builtin {use.name} needs tenant {tenant.name!r} to set {variable}"
 
 
-def _oauth2_token(gw: Gateway) -> Handler:
-    limiter = RateLimiter(gw.settings.limits.token_rate_per_minute, 60.0)
+def _oauth2_token(ctx: BuiltinContext) -> Handler:
+    limiter = RateLimiter(ctx.settings.limits.token_rate_per_minute, 60.0, shared=ctx.rate_windows)
 
     async def oauth2_token(ex: Exchange, match: Match, principal: Principal | None) -> None:
-        tenant = _hydra_tenant(gw, match)
+        tenant = _hydra_tenant(ctx, match)
         body = await ex.read_body(64 << 10)
         client_id = _client_id(ex.request.header(b"authorization"), body)
         ex.log["client_id"] = client_id
@@ -130,28 +130,28 @@ def _oauth2_token(gw: Gateway) -> Handler:
         for name in (b"content-type", b"authorization"):
             if (value := ex.request.header(name)) is not None:
                 headers[name.decode()] = value.decode("latin-1")
-        resp = await _call(gw, "POST", _hydra(tenant) + TOKEN_PATH, headers, body, tenant.timeout)
+        resp = await _call(ctx, "POST", _hydra(tenant) + TOKEN_PATH, headers, body, tenant.timeout)
         await _relay(ex, resp, resp.content)
 
     return oauth2_token
 
 
-def _hydra_jwks(gw: Gateway) -> Handler:
+def _hydra_jwks(ctx: BuiltinContext) -> Handler:
     async def jwks(ex: Exchange, match: Match, principal: Principal | None) -> None:
-        tenant = _hydra_tenant(gw, match)
-        resp = await _call(gw, "GET", _hydra(tenant) + JWKS_PATH, {}, None, tenant.timeout)
+        tenant = _hydra_tenant(ctx, match)
+        resp = await _call(ctx, "GET", _hydra(tenant) + JWKS_PATH, {}, None, tenant.timeout)
         await _relay(ex, resp, resp.content)
 
     return jwks
 
 
-def _hydra_discovery(gw: Gateway) -> Handler:
+def _hydra_discovery(ctx: BuiltinContext) -> Handler:
     async def discovery(ex: Exchange, match: Match, principal: Principal | None) -> None:
-        tenant = _hydra_tenant(gw, match)
-        resp = await _call(gw, "GET", _hydra(tenant) + DISCOVERY_PATH, {}, None, tenant.timeout)
+        tenant = _hydra_tenant(ctx, match)
+        resp = await _call(ctx, "GET", _hydra(tenant) + DISCOVERY_PATH, {}, None, tenant.timeout)
         doc = json_value(resp, HYDRA)
         if resp.status_code == 200 and isinstance(doc, dict):
-            base = _gateway_base(gw, ex, tenant, DISCOVERY_PATH)
+            base = _gateway_base(ctx, ex, tenant, DISCOVERY_PATH)
             doc = {**doc, "token_endpoint": base + TOKEN_PATH, "jwks_uri": base + JWKS_PATH}
         await _relay(ex, resp, orjson.dumps(doc))
 
@@ -175,12 +175,12 @@ def _check_identity_lookup(use: BuiltinUse) -> Iterator[Problem]:
             yield ("builtin", "param"), f"identity_lookup: pattern {pattern.text!r} has no {{{use.options['param']}}}"
 
 
-def _identity_lookup(gw: Gateway) -> Handler:
+def _identity_lookup(ctx: BuiltinContext) -> Handler:
     async def identity_lookup(ex: Exchange, match: Match, principal: Principal | None) -> None:
         options: Mapping[str, object] = getattr(match.route.target, "options", {})
         tenant = str(options["tenant"])
         identity_id = match.params[str(options.get("param", "id"))]
-        service = IdentityService.for_tenant(gw.settings.tenants[tenant], gw.ory)
+        service = IdentityService.for_tenant(ctx.settings.tenants[tenant], ctx.ory)
         identity = await service.get(identity_id)
         audit.info(
             orjson.dumps(
@@ -208,20 +208,20 @@ def _identity_lookup(gw: Gateway) -> Handler:
 # --- the browser login page ----------------------------------------------------------
 
 
-def _login(gw: Gateway) -> Handler:
+def _login(ctx: BuiltinContext) -> Handler:
     async def login(ex: Exchange, match: Match, principal: Principal | None) -> None:
-        await browser_login(ex, gw.settings.tenants[match.route.tenant])
+        await browser_login(ex, ctx.settings.tenants[match.route.tenant])
 
     return login
 
 
-def _logout(gw: Gateway) -> Handler:
+def _logout(ctx: BuiltinContext) -> Handler:
     async def logout(ex: Exchange, match: Match, principal: Principal | None) -> None:
-        tenant = gw.settings.tenants[match.route.tenant]
+        tenant = ctx.settings.tenants[match.route.tenant]
         cookie = session_cookie(ex.request.cookie_header() or "", tenant)
-        if cookie and tenant.name in gw.authn:  # this replica forgets it now, not within the cache TTL
-            gw.authn[tenant.name].evict_credential(cookie)
-        await browser_logout(ex, tenant, gw.ory)
+        if cookie and tenant.name in ctx.authn:  # this replica forgets it now, not within the cache TTL
+            ctx.authn[tenant.name].evict_credential(cookie)
+        await browser_logout(ex, tenant, ctx.ory)
 
     return logout
 
@@ -239,13 +239,13 @@ REGISTRY: Mapping[str, BuiltinKind] = {
 }
 
 
-def bind_builtins(gw: Gateway) -> dict[str, Handler]:
+def bind_builtins(ctx: BuiltinContext) -> dict[str, Handler]:
     """Every built-in's handler for the running gateway, by id."""
-    return {name: kind.bind(gw) for name, kind in REGISTRY.items()}
+    return {name: kind.bind(ctx) for name, kind in REGISTRY.items()}
 
 
-def _hydra_tenant(gw: Gateway, match: Match) -> TenantSettings:
-    tenant = gw.settings.tenants[match.route.tenant]
+def _hydra_tenant(ctx: BuiltinContext, match: Match) -> TenantSettings:
+    tenant = ctx.settings.tenants[match.route.tenant]
     if tenant.hydra_public_url is None:
         raise NotFound("this tenant has no OAuth2 server", reason="no_hydra")
     return tenant
@@ -256,7 +256,7 @@ def _hydra(tenant: TenantSettings) -> str:
     return tenant.hydra_public_url.rstrip("/")
 
 
-def _gateway_base(gw: Gateway, ex: Exchange, tenant: TenantSettings, suffix: str) -> str:
+def _gateway_base(ctx: BuiltinContext, ex: Exchange, tenant: TenantSettings, suffix: str) -> str:
     """Where partners reach this tenant's OAuth2 endpoints on the gateway: the configured
     public URL (or, for a host-routed tenant, the host it was reached at) plus the path
     prefix the request used (`/<tenant>` unless the tenant was chosen by host)."""
@@ -264,16 +264,16 @@ def _gateway_base(gw: Gateway, ex: Exchange, tenant: TenantSettings, suffix: str
     prefix = path[: -len(suffix)] if path.endswith(suffix) else ""
     if ex.origin.host and ex.origin.host.split(":")[0] in tenant.hosts:
         return f"{ex.origin.scheme}://{ex.origin.host}{prefix}"
-    return gw.settings.public_url.rstrip("/") + prefix
+    return ctx.settings.public_url.rstrip("/") + prefix
 
 
 async def _call(
-    gw: Gateway, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
+    ctx: BuiltinContext, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
 ) -> httpx.Response:
     """Hydra's complete answer (its 4xx and 429 included, to relay); an outage or a body
     that is not JSON is a 503 instead (`gateway.ory.http`)."""
     resp = await ory_request(
-        gw.ory, method, url, service=HYDRA, timeout=timeout, headers=headers, content=body, relay_rate_limit=True
+        ctx.ory, method, url, service=HYDRA, timeout=timeout, headers=headers, content=body, relay_rate_limit=True
     )
     json_value(resp, HYDRA)
     return resp

@@ -1,7 +1,8 @@
-"""`/readyz`: policies loaded and every tenant's Ory reachable within a short timeout.
+"""`/healthz`: the process answers. `/readyz`: policies loaded, not draining, and every
+tenant's Ory reachable within a short timeout.
 
-The probe result is shared for `PROBE_TTL` seconds (and concurrent probes join one), so
-hammering /readyz cannot turn into a flood of calls to Ory.
+A readiness probe's result is shared for `PROBE_TTL` seconds (and concurrent probes join
+one), so hammering /readyz cannot turn into a flood of calls to Ory.
 """
 
 from __future__ import annotations
@@ -11,42 +12,56 @@ import time
 
 import httpx
 
-from gateway.config.load import TenantSettings
-from gateway.context import Gateway
+from gateway.config.settings import Settings, TenantSettings
 from gateway.errors import GatewayError
 from gateway.front.exchange import Exchange
 from gateway.ory.http import ory_request
+from gateway.policy.reload import PolicyStore
+from gateway.server.lifecycle import Drain
 
 PROBE_TIMEOUT = 1.0
 PROBE_TTL = 1.0
-#: per gateway: (its Gateway, when probed, the probe)
-_probes: dict[int, tuple[Gateway, float, asyncio.Future[dict[str, str]]]] = {}
 
 
-async def readiness(gw: Gateway, ex: Exchange) -> None:
-    now = time.monotonic()
-    last = _probes.get(id(gw))
-    if (
-        last is None
-        or last[0] is not gw
-        or now - last[1] > PROBE_TTL
-        or last[2].get_loop() is not asyncio.get_running_loop()
-        or (last[2].done() and (last[2].cancelled() or last[2].exception() is not None))
-    ):
-        last = _probes[id(gw)] = (gw, now, asyncio.ensure_future(_failing(gw)))
-    failing = await asyncio.shield(last[2])
-    ready = gw.policies.current is not None and not failing
-    doc = {"status": "ready" if ready else "not_ready", "failing": failing}
-    await ex.respond_json(200 if ready else 503, doc, [] if ready else [(b"retry-after", b"5")])
+async def healthz(ex: Exchange) -> None:
+    await ex.respond_json(200, {"status": "ok"})
 
 
-async def _failing(gw: Gateway) -> dict[str, str]:
-    tenants = list(gw.settings.tenants.values())
-    results = await asyncio.gather(*(_probe(gw.ory, t) for t in tenants))
-    return {t.name: why for t, why in zip(tenants, results, strict=True) if why}
+class Readiness:
+    def __init__(self, settings: Settings, policies: PolicyStore, ory: httpx.AsyncClient, drain: Drain) -> None:
+        self.settings, self.policies, self.ory, self.drain = settings, policies, ory, drain
+        #: the last probe: when it started, and its answer (tenant -> why it is not ready)
+        self._last: tuple[float, asyncio.Future[dict[str, str]]] | None = None
+
+    async def answer(self, ex: Exchange) -> None:
+        if self.drain.draining:
+            await ex.respond_json(503, {"status": "draining", "failing": {}}, [(b"retry-after", b"5")])
+            return
+        failing = await asyncio.shield(self._probe())
+        ready = self.policies.current is not None and not failing
+        doc = {"status": "ready" if ready else "not_ready", "failing": failing}
+        await ex.respond_json(200 if ready else 503, doc, [] if ready else [(b"retry-after", b"5")])
+
+    def _probe(self) -> asyncio.Future[dict[str, str]]:
+        """The last probe while it is fresh (or still running), else a new one."""
+        now = time.monotonic()
+        last = self._last
+        if (
+            last is None
+            or now - last[0] > PROBE_TTL
+            or last[1].get_loop() is not asyncio.get_running_loop()
+            or (last[1].done() and (last[1].cancelled() or last[1].exception() is not None))
+        ):
+            last = self._last = (now, asyncio.ensure_future(self._failing()))
+        return last[1]
+
+    async def _failing(self) -> dict[str, str]:
+        tenants = list(self.settings.tenants.values())
+        results = await asyncio.gather(*(_reachable(self.ory, t) for t in tenants))
+        return {t.name: why for t, why in zip(tenants, results, strict=True) if why}
 
 
-async def _probe(client: httpx.AsyncClient, tenant: TenantSettings) -> str:
+async def _reachable(client: httpx.AsyncClient, tenant: TenantSettings) -> str:
     """Kratos answers whoami without credentials with 401: that is "reachable"; an outage
     or a 429 (`gateway.ory.http`) is the reason the tenant is not ready."""
     url = tenant.kratos_public_url + "/sessions/whoami"

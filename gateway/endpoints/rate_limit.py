@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Protocol
 
 from cachetools import LRUCache
@@ -20,20 +19,6 @@ from cachetools import LRUCache
 class SharedCounter(Protocol):
     def count(self, key: str, period: float, then: Callable[[int, float], None]) -> None:
         """Count one hit of `key` in the current window; later call `then(total, seconds_left)`."""
-
-
-_SHARED: SharedCounter | None = None
-
-
-@contextmanager
-def sharing(counter: SharedCounter | None) -> Iterator[None]:
-    """Limiters built inside this block count through `counter` (the app's start-up uses it)."""
-    global _SHARED
-    previous, _SHARED = _SHARED, counter
-    try:
-        yield
-    finally:
-        _SHARED = previous
 
 
 class RateLimiter:
@@ -50,7 +35,7 @@ class RateLimiter:
         self.period = period
         self.refill = rate / period
         self.clock = clock
-        self.shared = shared if shared is not None else _SHARED
+        self.shared = shared
         self._buckets: LRUCache[str, tuple[float, float]] = LRUCache(maxsize=100_000)
         self._blocked: LRUCache[str, float] = LRUCache(maxsize=100_000)
 

@@ -4,9 +4,9 @@ uvicorn reads our own requests with).
 
 Why not aiohttp here: a GET through aiohttp costs several times what uvicorn spends
 serving the same request (request object, multidicts, writer, stream reader, timers); this
-costs a fraction of that (figures: docs/performance.md, "Measurements behind the code"). It does only the common
-case: plain `http://` upstreams, no body or a body already in memory, never HEAD or an
-upgrade. `gateway.forward.proxy` sends everything else through aiohttp.
+costs a fraction of that (figures: docs/performance.md). It does only the common case:
+plain `http://` upstreams, no body or a body already in memory, never HEAD or an upgrade.
+`gateway.forward.proxy` sends everything else through aiohttp.
 
 Errors are `UpstreamTimeout` (a `TimeoutError`) and `UpstreamClosed` (a
 `ConnectionError`); `gateway.forward.proxy` turns them into 504 and 502. A connection is reused

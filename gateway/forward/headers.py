@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from operator import itemgetter
 
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.decision import Decision
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.identity import identity_header_bytes

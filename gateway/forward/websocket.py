@@ -165,5 +165,5 @@ async def _recheck(gw: Gateway, ex: Exchange, decision: Decision) -> None:
     """Close the socket when the principal stops being valid (same rule as for streams)."""
     if decision.principal is None:
         await asyncio.Event().wait()
-    await gw.targets.recheck(ex, decision)
+    await gw.recheck.until_refused(ex, decision)
     await ex.send({"type": "websocket.close", "code": POLICY_VIOLATION})

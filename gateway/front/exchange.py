@@ -14,7 +14,7 @@ from gateway.front.request import RequestView
 from gateway.front.trusted_proxies import Origin
 
 if TYPE_CHECKING:
-    from gateway.observe.tracing import RequestTrace
+    from gateway.observe.spans import RequestTrace
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

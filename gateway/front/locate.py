@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.front.paths import canonical_path
 from gateway.front.request import RequestView
 from gateway.front.tenants import resolve_tenant

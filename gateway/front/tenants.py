@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.config.load import Settings, canonical_host
+from gateway.config.settings import Settings, canonical_host
 from gateway.errors import BadRequest, NotFound
 
 ChosenBy = Literal["host", "prefix", "default"]

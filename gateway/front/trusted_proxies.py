@@ -13,13 +13,13 @@ import secrets
 from functools import lru_cache
 from typing import NamedTuple
 
-from gateway.config.load import Network
+from gateway.config.settings import Network
 from gateway.front.request import RequestView
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
-# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md, "Measurements behind the code")
+# a NamedTuple, not a frozen dataclass: built per request (docs/performance.md)
 class Origin(NamedTuple):
     client_ip: str
     scheme: str

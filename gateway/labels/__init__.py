@@ -14,10 +14,11 @@ modules exported here are pure and network-free; scope calls them per operation 
     run_write       look the run up (GET lookup_path), run_response_belongs_to(...)
                     else answer profile.not_found_*; forward canonical_run_query(run_id)
 
-Every refusal is a LabelError(status, code, description).
+Every refusal is a `gateway.errors.LabelError(status, code, description)`.
 """
 
-from gateway.labels.errors import LabelError, ProfileError
+from gateway.errors import LabelError
+from gateway.labels.errors import ProfileError
 from gateway.labels.namespace import encode_org, namespace_key, unnamespace_key, unnamespace_text
 from gateway.labels.profile import (
     Access,

@@ -1,24 +1,9 @@
-"""The one error type of gateway.labels: every refusal carries its HTTP shape."""
+"""The refusals of gateway.labels, each a `gateway.errors.LabelError` carrying its HTTP shape,
+and `ProfileError`, the problems of a label profile's description (read when policies load)."""
 
 from __future__ import annotations
 
-
-class LabelError(Exception):
-    """A request (or upstream response) the label rules refuse.
-
-    ``status`` is the HTTP status to answer with, ``code`` a stable machine id
-    (e.g. ``duplicate_key``), ``description`` one human sentence that never
-    echoes another organization's data.
-    """
-
-    def __init__(self, status: int, code: str, description: str) -> None:
-        super().__init__(f"{status} {code}: {description}")
-        self.status = status
-        self.code = code
-        self.description = description
-
-    def __repr__(self) -> str:
-        return f"LabelError({self.status!r}, {self.code!r}, {self.description!r})"
+from gateway.errors import LabelError
 
 
 def bad_request(code: str, description: str) -> LabelError:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from cachetools import LRUCache
 
 from gateway import labels as L
-from gateway.errors import Forbidden, GatewayError, NotFound, UnsupportedMediaType
+from gateway.errors import Forbidden, NotFound, NotVisible, UnsupportedMediaType
 from gateway.forward.proxy import Body, BodyFilter, Upstreams
 from gateway.front.exchange import Exchange
 from gateway.observe import tracing
@@ -43,23 +43,6 @@ class Prepared:
     long_lived: bool = False
 
 
-class Mimic(GatewayError):
-    """Answer exactly as the upstream answers for a missing resource (no existence oracle)."""
-
-    def __init__(self, status: int, body: bytes, content_type: str) -> None:
-        super().__init__("not found", reason="run_not_visible")
-        self.status, self.code, self._body, self.content_type = status, "not_found", body, content_type
-
-    def body(self, request_id: str = "") -> bytes:
-        return self._body
-
-
-def label_error(exc: L.LabelError) -> GatewayError:
-    error = GatewayError(exc.description, reason=exc.code)
-    error.status, error.code = exc.status, exc.code
-    return error
-
-
 class OrgScope:
     def __init__(self, upstreams: Upstreams, body_limit: int) -> None:
         self.upstreams = upstreams
@@ -81,10 +64,7 @@ class OrgScope:
         if op is None:
             raise NotFound("no such operation", reason="unknown_operation")
         ex.log["operation"] = op.name
-        try:
-            return await self._prepare(ex, match, scope, op, body)
-        except L.LabelError as exc:
-            raise label_error(exc) from None
+        return await self._prepare(ex, match, scope, op, body)
 
     async def _prepare(self, ex: Exchange, match: Match, scope: Scope, op: L.Operation, body: Body) -> Prepared:
         if op.kind == "trigger":
@@ -130,7 +110,7 @@ class OrgScope:
                 self._owners[key] = owner  # labels are immutable: the owner never changes
         if owner != scope.owner:
             p = scope.profile
-            raise Mimic(p.not_found_status, p.not_found_body, p.not_found_content_type)
+            raise NotVisible(p.not_found_status, p.not_found_body, p.not_found_content_type)
 
     async def _lookup(
         self, ex: Exchange, upstream: str, scope: Scope, run_id: str
@@ -184,10 +164,7 @@ class Scope:
         )
 
     def filter_list(self, body: bytes) -> bytes:
-        try:
-            return L.filter_list_by(body, {self.profile.label_key: self.org, TENANT_LABEL: self.tenant})
-        except L.LabelError as exc:
-            raise label_error(exc) from None
+        return L.filter_list_by(body, {self.profile.label_key: self.org, TENANT_LABEL: self.tenant})
 
     def sse_filter(self) -> BodyFilter:
         return _Chain(L.SseLabelFilter(self.profile.label_key, self.org), L.SseLabelFilter(TENANT_LABEL, self.tenant))
@@ -217,10 +194,7 @@ class _Chain:
         self.first, self.second = first, second
 
     def feed(self, chunk: bytes) -> bytes:
-        try:
-            return self.second.feed(self.first.feed(chunk))
-        except L.LabelError as exc:
-            raise label_error(exc) from None
+        return self.second.feed(self.first.feed(chunk))
 
     def finish(self) -> bytes:
         return self.second.feed(self.first.flush()) + self.second.flush()

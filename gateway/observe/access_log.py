@@ -29,8 +29,8 @@ FLUSH_SECONDS = 0.1
 
 
 class Sink:
-    """Access lines, batched: one write per ~100 ms instead of a flushed write per request
-    (the logging module's per-record cost was ~8% of the hot path)."""
+    """Access lines, batched: one write per `FLUSH_SECONDS` instead of a flushed write per
+    request (the logging module's per-record cost showed on the hot path: docs/performance.md)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
@@ -85,8 +85,8 @@ def emit(ex: Exchange, times: RequestTimes | None = None, duration: float | None
     if duration is None:
         duration = time.perf_counter() - ex.started
     origin = ex.origin
-    # one dict literal; times in thousandths (`round(x, 3)` for these non-negative values at a
-    # fifth of its cost: a tie may round the other way)
+    # one dict literal; times in thousandths (`round(x, 3)` for these non-negative values, for
+    # less: a tie may round the other way)
     record: dict[str, object] = {
         "ts": int(time.time() * 1000 + 0.5) / 1000,
         "request_id": origin.request_id,

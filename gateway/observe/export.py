@@ -43,8 +43,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status,
 from gateway.config.settings import TracingSettings
 from gateway.errors import GatewayError
 from gateway.front.request import RequestView
+from gateway.observe.spans import ACTIVE, Active, Attributes, Kind, RequestTrace, Scope
 from gateway.observe.tracecontext import Parent, traceparent
-from gateway.observe.tracing import ACTIVE, Active, Attributes, Kind, RequestTrace, Scope
 
 #: seconds `shutdown` waits for the last batch to leave
 SHUTDOWN_SECONDS = 2.0

@@ -46,13 +46,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from gateway.errors import BadGateway, GatewayTimeout
-from gateway.forward.proxy import ForwardPlan, Send, Upstreams
-from gateway.observe import tracing
 from gateway.ory.http import operation as ory_operation
 
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator
+    from gateway.front.exchange import Exchange
 
 log = logging.getLogger("gateway")
 
@@ -112,19 +110,6 @@ class Metrics:
         self.revocations = Counter(
             "gateway_revocations", "Revocations applied to this replica's decision cache", ["source"], registry=r
         )
-        self._state = StateCollector()
-        r.register(self._state)
-
-    def watch(
-        self,
-        authn: Mapping[str, TenantAuthenticator],
-        open_streams: Callable[[], int],
-        shared: Callable[[], Mapping[str, int]] | None = None,
-    ) -> None:
-        """What the scrape-time collector reads."""
-        self._state.authn = authn
-        self._state.open_streams = open_streams
-        self._state.shared = shared
 
     def request(self, tenant: str, rule: str, decision: str, status: int, seconds: float | None) -> None:
         self.requests.inc((tenant, rule, decision, status))
@@ -136,6 +121,12 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    async def answer(self, ex: Exchange) -> None:
+        """`GET /metrics` on the main listener (unless GATEWAY_METRICS_LISTEN gives them their own)."""
+        body, content_type = self.render()
+        await ex.send_start(200, [(b"content-type", content_type.encode()), (b"cache-control", b"no-store")])
+        await ex.send({"type": "http.response.body", "body": body})
 
     # -- Ory: httpx event hooks on the control-plane client ------------------------------------
 
@@ -174,12 +165,18 @@ class Metrics:
 
 
 class StateCollector(Collector):
-    """Counters kept by other parts of the gateway, read at scrape time."""
+    """Counters kept by other parts of the gateway, read at scrape time: the decision caches,
+    the open streams, the Redis layer's. Registered in `Metrics.registry` once they exist."""
 
-    def __init__(self) -> None:
-        self.authn: Mapping[str, TenantAuthenticator] = {}
-        self.open_streams: Callable[[], int] = lambda: 0
-        self.shared: Callable[[], Mapping[str, int]] | None = None
+    def __init__(
+        self,
+        authn: Mapping[str, TenantAuthenticator],
+        open_streams: Callable[[], int],
+        shared: Callable[[], Mapping[str, int]] | None = None,
+    ) -> None:
+        self.authn = authn
+        self.open_streams = open_streams
+        self.shared = shared
         self._lock = threading.Lock()
 
     def collect(self) -> Iterable[Metric]:
@@ -244,29 +241,3 @@ class Histograms(Collector):
             copy = list(row)
             family.add_metric(list(key), list(zip(self._le, accumulate(copy[:-1]), strict=True)), copy[-1])
         yield family
-
-
-class TimedUpstreams(Upstreams):
-    """`Upstreams` that also time each forward and count its failures."""
-
-    metrics: Metrics | None = None
-
-    async def forward(self, plan: ForwardPlan, send: Send) -> int:
-        times = CURRENT.get()
-        if times is not None:
-            times.upstream_started = time.perf_counter()
-        try:
-            status = await super().forward(plan, send)
-        except GatewayTimeout:
-            self._failed(plan.upstream, "timeout")
-            raise
-        except BadGateway:
-            self._failed(plan.upstream, "unreachable")
-            raise
-        if tracing.recording:  # on the upstream call's span (gateway.pipeline opened it)
-            tracing.response(status)
-        return status
-
-    def _failed(self, name: str, error: str) -> None:
-        if self.metrics is not None:
-            self.metrics.upstream_errors.labels(name, error).inc()

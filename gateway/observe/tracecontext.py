@@ -13,9 +13,9 @@ no duplicate keys) and dropped as a whole if any member is malformed; above 512 
 members longer than 128 go first, then members from the end (the spec's truncation order).
 
 Ids are lower-case hex, random (`os.urandom`): W3C asks for random trace ids, and other
-services sample by their low bits. They are drawn 1,024 requests' worth at a time and handed
-out by slicing, because drawing and formatting them one by one was a third of the
-gateway's whole tracing cost per request (measured under callgrind).
+services sample by their low bits. They are drawn many requests' worth at a time
+(`BATCH`) and handed out by slicing: drawing and formatting them one by one was a large
+share of the gateway's tracing cost per request (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -31,59 +31,21 @@ cache's single-flight load) is a child of the span that started it.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
-from contextvars import ContextVar
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING
 
 from gateway.config.settings import TracingSettings
 from gateway.front.request import RequestView
+from gateway.observe.spans import ACTIVE, NOOP, Attributes, AttributeValue, Header, Kind, RequestTrace, Scope
 from gateway.observe.tracecontext import Parent, new_ids, parse, traceparent
 
 if TYPE_CHECKING:
     from gateway.front.trusted_proxies import TrustedProxies
     from gateway.observe.export import Export
 
-Header = tuple[bytes, bytes]
-AttributeValue = str | bool | int | float
-Attributes = Mapping[str, AttributeValue]
-Kind = Literal["internal", "client"]
-
-
-class Active(Protocol):
-    """What a call made now is a child of: its outgoing headers, and its span when recorded."""
-
-    @property
-    def headers(self) -> tuple[Header, ...]: ...
-
-    @property
-    def span(self) -> Any: ...
-
-    @property
-    def state(self) -> str: ...
-
-
-# a NamedTuple, not a class with __init__: built per request (docs/performance.md)
-class RequestTrace(NamedTuple):
-    """One request's place in its trace: the gateway's (server) span."""
-
-    trace_id: str
-    sampled: bool
-    #: the caller's `tracestate`, passed on ("" when none)
-    state: str
-    #: `traceparent` (and `tracestate`) naming this span as parent
-    headers: tuple[Header, ...]
-    #: the SDK's span when exported, else None
-    span: Any = None
-
-
 _new = tuple.__new__
 
 LOW_64 = (1 << 64) - 1
-
-#: the span calls made now are children of (a request's trace, or a span inside it)
-ACTIVE: ContextVar[Active | None] = ContextVar("gateway_trace", default=None)
 
 
 class Sampling:
@@ -175,42 +137,6 @@ _EXPORT: Export | None = None
 _SAMPLING = Sampling()
 #: True while spans are exported: a hot path asks this before it builds attributes
 recording = False
-
-
-class Scope:
-    """A span while it is open (`with`): `set` adds an attribute, `response` records a client
-    span's HTTP status, `fail` an error by its fixed reason id (an exception leaving the
-    block is recorded the same way)."""
-
-    __slots__ = ()
-
-    def __enter__(self) -> Scope:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        return None
-
-    def set(self, key: str, value: AttributeValue) -> None:
-        return None
-
-    def response(self, status: int) -> None:
-        return None
-
-    def fail(self, reason: str) -> None:
-        return None
-
-
-class _Noop(Scope):
-    """The scope of every span when export is off. Its `with` costs two C calls instead of two
-    Python ones (a quarter of the cost, measured): enter returns NOOP, exit returns "" (falsy:
-    an exception is never swallowed)."""
-
-    __slots__ = ()
-
-
-NOOP = _Noop()
-_Noop.__enter__ = itertools.repeat(NOOP).__next__  # type: ignore[assignment,method-assign]
-_Noop.__exit__ = "".format  # type: ignore[assignment,method-assign]
 
 
 def span(name: str, attributes: Attributes | None = None, *, kind: Kind = "internal") -> Scope:

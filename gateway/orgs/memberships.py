@@ -1,4 +1,5 @@
-"""A person's memberships, read from the identity's admin-written metadata.
+"""The `metadata` membership source: a person's memberships, read from the identity's
+admin-written metadata when the session is (`gateway.authn.kratos`).
 
 Two forms, both under the identity (never `traits`, which users can edit):
 
@@ -25,8 +26,12 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from gateway.principal import Membership
+from gateway.config.settings import TenantSettings
+from gateway.errors import BadRequest
+from gateway.principal import Membership, Principal
 
+#: the source's id (`GATEWAY_TENANT_<T>_MEMBERSHIPS`): the one whose memberships come with the session
+METADATA = "metadata"
 ORGANIZATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}")
 ROLE_NAME = re.compile(r"[\x21-\x2b\x2d-\x7e]{1,128}")
 MAX_MEMBERSHIPS = 1000
@@ -119,3 +124,31 @@ def _at(doc: object, path: str) -> object:
             return None
         doc = doc.get(part)
     return doc
+
+
+def organization_required() -> BadRequest:
+    """No choice, on a route scoped to an organization, from a person of several."""
+    reason = "organization_required"
+    description = "you belong to several organizations: choose one with X-Organization-Id"
+    return BadRequest(description, reason=reason, extra={"reason": reason})
+
+
+async def from_metadata(principal: Principal, choice: str | None, roles: frozenset[str]) -> Membership | None:
+    """The source's verb: the memberships came with the session, nothing to fetch."""
+    if choice is not None:
+        return principal.membership(choice)
+    items = principal.memberships or ()
+    if len(items) > 1:
+        raise organization_required()
+    return items[0] if items else None
+
+
+def metadata_problems(tenant: TenantSettings) -> list[tuple[str, str]]:
+    """Paths users can edit (`traits`) or empty ones: refused when the settings load."""
+    paths = [("MEMBERSHIPS_PATH", tenant.memberships_path), ("ROLES_PATH", tenant.roles_path)]
+    paths += [("ORG_PATHS", p) for p in tenant.org_paths]
+    return [
+        (name, f"{path!r} is user-editable or empty; use metadata_public (admin-written)")
+        for name, path in paths
+        if path.split(".")[0] in ("traits", "")
+    ]

@@ -1,70 +1,48 @@
 """Membership sources, one registry: where a person's organizations and roles come from.
 
 Each entry has an id (the value of `GATEWAY_TENANT_<T>_MEMBERSHIPS`), `validate(tenant)`
-(the settings problems that make it unusable, read once when the settings load: one line
-per problem, naming the variable) and one verb, `bind(stage)`: the tenant's resolver of a
-membership. The resolver gets the principal, the caller's choice (None: no choice) and the
-role names the tenant's policies use, and answers the membership in the chosen organization
-(None: not a member), or with no choice the only one (None: none; several: 400
-`organization_required`).
+(the settings problems that make it unusable, checked when the settings load: one line per
+problem, naming the variable; `gateway.load`), its one verb, `bind(tenant, permissions)`:
+the tenant's resolver of a membership, and what `gateway check` and `gateway explain` say of
+it. The resolver gets the principal, the caller's choice (None: no choice) and the role names
+the tenant's policies use, and answers the membership in the chosen organization (None: not
+a member), or with no choice the only one (None: none; several: 400 `organization_required`).
 
 - `metadata`: the memberships came with the session (`gateway.orgs.memberships`, read by
   the Kratos authenticator); nothing to fetch.
-- `keto`: Ory Permissions. A person is a member of X with role R when Keto allows
-  `Organization:X#R@<identity id>`; the roles asked about are the role names the tenant's
-  policies use (`PolicySet.roles`, computed when the policies load). With no choice, the
-  organizations are listed from the person's direct `Organization` tuples.
+- `keto`: Ory Permissions, `Organization:<org>#<role>@<identity id>` (`gateway.orgs.keto`).
+
+Adding a source is an entry here, its module, and its documentation (docs/organizations.md);
+a setting it needs is a row of `gateway.config.tenant_fields`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from gateway.config.settings import MembershipSource, TenantSettings
-from gateway.errors import BadRequest
+from gateway.config.settings import TenantSettings
+from gateway.orgs.keto import KetoMemberships, membership_tuples
+from gateway.orgs.memberships import METADATA, from_metadata, metadata_problems
+from gateway.permissions.checker import TenantPermissions
 from gateway.principal import Membership, Principal
-
-if TYPE_CHECKING:
-    from gateway.orgs.stage import OrgStage
 
 #: a source's verb for one tenant: (principal, choice or None, role names) -> the membership
 Resolve = Callable[[Principal, str | None, frozenset[str]], Awaitable[Membership | None]]
 
 
 @dataclass(frozen=True, slots=True)
-class SourceKind:
-    id: MembershipSource
+class MembershipSource:
+    id: str
     #: (variable suffix, problem) for every setting that leaves the source unusable
     validate: Callable[[TenantSettings], list[tuple[str, str]]]
-    #: the tenant's resolver (the verb), from the tenant's organization stage
-    bind: Callable[[OrgStage], Resolve]
-
-
-def organization_required() -> BadRequest:
-    reason = "organization_required"
-    description = "you belong to several organizations: choose one with X-Organization-Id"
-    return BadRequest(description, reason=reason, extra={"reason": reason})
-
-
-async def from_metadata(principal: Principal, choice: str | None, roles: frozenset[str]) -> Membership | None:
-    if choice is not None:
-        return principal.membership(choice)
-    items = principal.memberships or ()
-    if len(items) > 1:
-        raise organization_required()
-    return items[0] if items else None
-
-
-def _metadata_problems(tenant: TenantSettings) -> list[tuple[str, str]]:
-    paths = [("MEMBERSHIPS_PATH", tenant.memberships_path), ("ROLES_PATH", tenant.roles_path)]
-    paths += [("ORG_PATHS", p) for p in tenant.org_paths]
-    return [
-        (name, f"{path!r} is user-editable or empty; use metadata_public (admin-written)")
-        for name, path in paths
-        if path.split(".")[0] in ("traits", "")
-    ]
+    #: the tenant's resolver (the verb)
+    bind: Callable[[TenantSettings, TenantPermissions], Resolve]
+    #: what `gateway check` adds to the tenant: the source's settings, given the policies' role names
+    shown: Callable[[TenantSettings, frozenset[str]], dict[str, object]]
+    #: what `gateway explain` says of `principal`'s membership in an organization, given the
+    #: policies' role names
+    explained: Callable[[Principal, str, frozenset[str]], list[str]]
 
 
 def _keto_problems(tenant: TenantSettings) -> list[tuple[str, str]]:
@@ -73,15 +51,42 @@ def _keto_problems(tenant: TenantSettings) -> list[tuple[str, str]]:
     return []
 
 
-REGISTRY: Mapping[MembershipSource, SourceKind] = {
-    kind.id: kind
-    for kind in (
-        SourceKind("metadata", _metadata_problems, lambda stage: from_metadata),
-        SourceKind("keto", _keto_problems, lambda stage: stage.keto_membership),
+def _metadata_shown(tenant: TenantSettings, roles: frozenset[str]) -> dict[str, object]:
+    paths: dict[str, object] = {"memberships_path": tenant.memberships_path, "org_paths": list(tenant.org_paths)}
+    return paths | {"roles_path": tenant.roles_path}
+
+
+def _keto_explained(principal: Principal, organization: str, roles: frozenset[str]) -> list[str]:
+    tuples = membership_tuples(organization, roles, principal.subject)
+    return [f"Keto: member of {organization} with each role R allowed, one batch check of:", *map(str, tuples)]
+
+
+REGISTRY: Mapping[str, MembershipSource] = {
+    source.id: source
+    for source in (
+        MembershipSource(
+            METADATA,
+            metadata_problems,
+            lambda tenant, permissions: from_metadata,
+            _metadata_shown,
+            lambda p, org, roles: [f"{org} with roles [{', '.join(sorted(p.roles))}] (identity metadata)"],
+        ),
+        MembershipSource(
+            "keto",
+            _keto_problems,
+            KetoMemberships,
+            lambda tenant, roles: {"keto_membership_roles": sorted(roles)},
+            _keto_explained,
+        ),
     )
 }
 
 
 def membership_problems(tenant: TenantSettings) -> list[tuple[str, str]]:
     """Why the tenant's membership source cannot work (checked when the settings load)."""
-    return REGISTRY[tenant.memberships].validate(tenant)
+    source = REGISTRY.get(tenant.memberships)
+    if source is None:
+        known = list(REGISTRY)
+        listed = f"{', '.join(known[:-1])} or {known[-1]}"
+        return [("MEMBERSHIPS", f"unknown membership source {tenant.memberships!r} ({listed})")]
+    return source.validate(tenant)

@@ -24,21 +24,18 @@ from gateway.config.settings import TenantSettings
 from gateway.errors import Forbidden
 from gateway.front.request import RequestView
 from gateway.orgs.choice import chosen_organization
-from gateway.orgs.sources import REGISTRY, Resolve, organization_required
-from gateway.ory.keto import RelationTuple
-from gateway.permissions.cache import ORGANIZATION_NAMESPACE
+from gateway.orgs.sources import REGISTRY, Resolve
 from gateway.permissions.checker import TenantPermissions
 from gateway.policy.model import Match
 from gateway.principal import Membership, Principal
 
 
 class OrgStage:
-    """One tenant's organization stage (its membership source bound once)."""
+    """One tenant's organization stage, its membership source bound (`resolve`)."""
 
-    def __init__(self, tenant: TenantSettings, permissions: TenantPermissions) -> None:
+    def __init__(self, tenant: TenantSettings, resolve: Resolve) -> None:
         self.tenant = tenant
-        self.permissions = permissions
-        self.resolve: Resolve = REGISTRY[tenant.memberships].bind(self)
+        self.resolve = resolve
 
     async def choose(
         self, request: RequestView, match: Match, principal: Principal, roles: frozenset[str]
@@ -61,32 +58,6 @@ class OrgStage:
             return principal
         return scoped(principal, membership)
 
-    async def keto_membership(
-        self, principal: Principal, choice: str | None, roles: frozenset[str]
-    ) -> Membership | None:
-        """The `keto` source: roles R with `Organization:<org>#R@<identity id>` allowed."""
-        if choice is None:
-            listed = await self._listed(principal, roles)
-            if len(listed) > 1:
-                raise organization_required()
-            if not listed:
-                return None
-            choice = listed[0]
-        names = sorted(roles)
-        tuples = [RelationTuple(ORGANIZATION_NAMESPACE, choice, role, principal.subject) for role in names]
-        answers = await self.permissions.check_many(principal, choice, tuples) if tuples else []
-        granted = frozenset(role for role, allowed in zip(names, answers, strict=True) if allowed)
-        return Membership(choice, granted) if granted else None
-
-    async def _listed(self, principal: Principal, roles: frozenset[str]) -> tuple[str, ...]:
-        """The organizations the person has a direct `Organization` tuple in, with a policy role."""
-        keto = self.permissions.keto
-        if keto is None:  # the settings refuse MEMBERSHIPS=keto without KETO_READ_URL; fail closed anyway
-            raise Forbidden("this tenant has no permission service configured", reason="keto_not_configured")
-        subject = principal.subject
-        load = lambda: keto.objects(ORGANIZATION_NAMESPACE, subject, roles)  # noqa: E731
-        return await self.permissions.cache.listed(self.tenant.name, subject, principal.expires_at, load)
-
 
 def scoped(principal: Principal, membership: Membership) -> Principal:
     """`principal` acting for `membership`'s organization with its roles (made once)."""
@@ -105,7 +76,12 @@ def not_a_member(choice: str) -> Forbidden:
     return Forbidden(f"you are not a member of organization {choice}", reason=reason, extra={"reason": reason})
 
 
+def org_stage(tenant: TenantSettings, permissions: TenantPermissions) -> OrgStage:
+    """The tenant's stage with its membership source (`gateway.orgs.sources`) bound."""
+    return OrgStage(tenant, REGISTRY[tenant.memberships].bind(tenant, permissions))
+
+
 def build_org_stages(
     tenants: Mapping[str, TenantSettings], permissions: Mapping[str, TenantPermissions]
 ) -> dict[str, OrgStage]:
-    return {name: OrgStage(tenant, permissions[name]) for name, tenant in tenants.items()}
+    return {name: org_stage(tenant, permissions[name]) for name, tenant in tenants.items()}

@@ -22,7 +22,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from gateway.config.load import Settings, TenantSettings
+from gateway.config.settings import Settings, TenantSettings
 from gateway.errors import GatewayError
 from gateway.ory.http import check_status, transport_error
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
-from gateway.config.load import TenantSettings
+from gateway.config.settings import TenantSettings
 from gateway.errors import NotFound
 from gateway.ory.http import json_value, ory_request, unexpected, wrong_shape
 

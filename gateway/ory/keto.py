@@ -55,8 +55,6 @@ class KetoClient:
         self._headers = {"accept": "application/json"}
         if tenant.keto_token:
             self._headers["authorization"] = f"Bearer {tenant.keto_token}"
-        #: calls made (tests and the cold-burst check count them)
-        self.calls = 0
 
     async def check(self, tuple_: RelationTuple) -> bool:
         """True only when Keto answers 200 with `allowed: true`."""
@@ -104,7 +102,6 @@ class KetoClient:
     async def _send(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, content: bytes | None = None
     ) -> httpx.Response:
-        self.calls += 1
         headers = self._headers if content is None else {**self._headers, "content-type": "application/json"}
         response = await ory_request(
             self._http,

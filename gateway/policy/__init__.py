@@ -1,15 +1,17 @@
-"""Per-tenant route policies: model, loader, compiled matcher and live reload.
+"""Per-tenant route policies: model, compiled matcher, loader and live reload.
 
-load_policies(directory, settings) -> PolicySet     (ConfigError lists every problem)
-match(policy_set, tenant, method, rest_path) -> Match  (NotFound / MethodNotAllowed)
-PolicyStore(directory, settings).current / .reload() / .watch()
+    model.py        routes, requirements, targets, matches (frozen values)
+    policy_set.py   `PolicySet`, `match(policy_set, tenant, method, rest_path) -> Match`
+    loader.py       `load_policies(directory, settings) -> PolicySet` (ConfigError lists every problem)
+    reload.py       `PolicyStore(directory, settings).current / .reload() / .watch()`
+
+The package exports the model and the matcher only: importing a route type does not import
+the loader (which reads every registry the policies name).
 """
 
-from gateway.policy.loader import load_policies
 from gateway.policy.matcher import upstream_path
 from gateway.policy.model import Builtin, Forward, Match, Pattern, Permission, Requirement, Route, Segment
 from gateway.policy.policy_set import PolicySet, match
-from gateway.policy.reload import PolicyStore
 
 __all__ = [
     "Builtin",
@@ -18,11 +20,9 @@ __all__ = [
     "Pattern",
     "Permission",
     "PolicySet",
-    "PolicyStore",
     "Requirement",
     "Route",
     "Segment",
-    "load_policies",
     "match",
     "upstream_path",
 ]

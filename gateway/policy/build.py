@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.authn.sources import unusable
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.endpoints.builtins import REGISTRY as BUILTIN_KINDS
 from gateway.endpoints.builtins import BuiltinUse
 from gateway.front.paths import is_canonical

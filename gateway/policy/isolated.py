@@ -1,11 +1,11 @@
 """Loading policies in a child process, for the long-running server.
 
-Loading parses YAML, checks the JSON Schema and compiles matchers: for 10,000 routes a few
-seconds of CPU and about 140 MiB of short-lived objects around the 25 MiB that stay. Done in
-the serving process, a reload holds the GIL for those seconds while requests wait for it,
-and the garbage stays in the heap as free-but-kept memory (RSS 163 MiB with 10,000 routes,
-122 MiB loaded this way). Here a child does the loading and the server only unpickles the
-finished `PolicySet` (about a fifth of the load's time).
+Loading parses YAML, checks the JSON Schema and compiles matchers: for a large policy folder
+seconds of CPU and many times more short-lived objects than the ones that stay. Done in the
+serving process, a reload holds the GIL for those seconds while requests wait for it, and
+the garbage stays in the heap as free-but-kept memory. Here a child does the loading and
+the server only unpickles the finished `PolicySet`, a small part of the load's time
+(figures: docs/performance.md).
 
 The child is this same interpreter running this module: it reads the folder and the
 settings (pickled, on stdin) and writes back, pickled, either the policy set or the list of
@@ -20,12 +20,12 @@ import sys
 from pathlib import Path
 
 import gateway
-from gateway.config.load import Settings
-from gateway.errors import ConfigError
+from gateway.config.problems import ConfigError
+from gateway.config.settings import Settings
 from gateway.policy.loader import load_policies
 from gateway.policy.policy_set import PolicySet
 
-#: a load of 10,000 routes takes a few seconds; this only stops a hung child
+#: a large load takes seconds; this only stops a hung child
 TIMEOUT_SECONDS = 300.0
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
-from gateway.config.load import Settings
-from gateway.errors import ConfigError
+from gateway.config.problems import ConfigError
+from gateway.config.settings import Settings
 from gateway.labels.profile import LabelProfile
 from gateway.labels.registry import BUILT_IN, HEADERS, RESERVED, compile_profile
 from gateway.policy.build import FileContext, build_routes, file_tenants

@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.config.load import Settings
-from gateway.errors import ConfigError
+from gateway.config.problems import ConfigError
+from gateway.config.settings import Settings
 from gateway.policy.loader import load_policies, policy_files
 from gateway.policy.policy_set import PolicySet
 

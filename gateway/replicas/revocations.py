@@ -1,8 +1,8 @@
-"""Revocations: applied locally and in Redis, fanned out on `gateway:revocations`, and
-accepted at `POST /_gateway/revoke` (404 unless GATEWAY_ADMIN_TOKEN is set).
+"""Revocations: applied locally and in Redis, and fanned out on `gateway:revocations`
+(`gateway revoke`, and `POST /_gateway/revoke`: `gateway.endpoints.admin`).
 
 A revocation names a tenant and one of: a session, a credential hash, a subject (identity id
-or client id) or an organization (`gateway.cli.revoke.FORMS`). A revoked session or token is
+or client id) or an organization (`gateway.replicas.channel.FORMS`). A revoked session or token is
 dropped from every replica's decision cache within a second; a subject or organization also
 from the Ory Permissions answers (`gateway.permissions.cache`), so a removed membership or
 relationship is honoured at once (see docs/operations.md for the remaining race with an
@@ -13,47 +13,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
-import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis.asyncio as aioredis
 
 from gateway.authn.cache import MemoryBackend
-from gateway.cli.revoke import CHANNEL, FORMS, message
-from gateway.errors import BadRequest, MethodNotAllowed, NotFound, ServiceUnavailable, Unauthenticated
+from gateway.config.settings import CacheSettings
+from gateway.errors import BadRequest, RedisUnavailable
+from gateway.replicas.channel import CHANNEL, Revocation, message, parse
 from gateway.replicas.permissions import RedisPermissions
 from gateway.replicas.redis import RedisShared
 
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator
-    from gateway.context import Gateway
-    from gateway.front.exchange import Exchange
     from gateway.observe.metrics import Metrics
     from gateway.permissions.checker import TenantPermissions
 
 log = logging.getLogger("gateway.redis")
-audit = logging.getLogger("gateway.audit")
-_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class Revocations:
-    """Applies revocations locally and in Redis; listens on `gateway:revocations`; serves
-    `POST /_gateway/revoke` (404 unless GATEWAY_ADMIN_TOKEN is set)."""
+    """Applies revocations locally and in Redis; listens on and publishes to `gateway:revocations`."""
 
     def __init__(
         self,
-        gw: Gateway,
+        authn: Mapping[str, TenantAuthenticator],
+        permissions: Mapping[str, TenantPermissions],
+        cache: CacheSettings,
         metrics: Metrics,
         client: aioredis.Redis | None = None,
         shared: RedisShared | None = None,
         shared_permissions: RedisPermissions | None = None,
     ) -> None:
-        self.gw = gw
+        self.authn, self.permissions, self.cache = authn, permissions, cache
         self.metrics = metrics
         self.client = client
         self.shared = shared
@@ -64,7 +60,7 @@ class Revocations:
         """Evict what `doc` names from this replica's caches and from Redis; the local count."""
         revocation = parse(doc)
         tenant, form, value = revocation
-        authenticator, permissions = self.gw.authn.get(tenant), self.gw.permissions.get(tenant)
+        authenticator, permissions = self.authn.get(tenant), self.permissions.get(tenant)
         if authenticator is None:
             return 0
         evicted = self._local(revocation, authenticator, permissions)
@@ -147,82 +143,21 @@ class Revocations:
             log.warning(f"ignored a malformed revocation message: {exc}")
 
     def _flush(self) -> None:
-        for authenticator in self.gw.authn.values():
-            authenticator.cache.backend = MemoryBackend(self.gw.settings.cache.size, time.time)
-        for permissions in self.gw.permissions.values():
+        for authenticator in self.authn.values():
+            authenticator.cache.backend = MemoryBackend(self.cache.size, time.time)
+        for permissions in self.permissions.values():
             permissions.cache.clear()
 
-    async def endpoint(self, gw: Gateway, ex: Exchange) -> None:
-        token = gw.settings.admin_token
-        if token is None:
-            raise NotFound("no such route", reason="no_route")
-        if ex.request.method != "POST":
-            raise MethodNotAllowed("use POST", allowed=frozenset({"POST"}))
-        given = ex.request.header(b"authorization") or b""
-        if not (given[:7].lower() == b"bearer " and hmac.compare_digest(given[7:].strip(), token.encode())):
-            audit.info(
-                orjson.dumps(
-                    {
-                        "event": "admin_denied",
-                        "path": "/_gateway/revoke",
-                        "client": ex.origin.client_ip,
-                        "request_id": ex.origin.request_id,
-                    }
-                ).decode()
-            )
-            raise Unauthenticated("admin token required", realm="gateway-admin", reason="admin_token")
+    async def publish(self, tenant: str, form: str, value: str) -> int | None:
+        """Tell the other replicas (None without Redis): how many listened. A Redis outage is
+        503 `redis_unavailable` (the revocation was applied on this replica only)."""
+        if self.client is None:
+            return None
         try:
-            doc = orjson.loads(await ex.read_body(4096))
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest("body must be JSON", reason="bad_revocation") from exc
-        if not isinstance(doc, dict):
-            raise BadRequest("body must be a JSON object", reason="bad_revocation")
-        tenant, form, value = parse(doc)
-        if tenant not in gw.authn:
-            raise BadRequest(f"unknown tenant {tenant!r}", reason="bad_revocation")
-        evicted = await self.apply(doc, "admin")
-        event = {"event": "revocation", "actor": "admin-token", "tenant": tenant, form: value}
-        event |= {"client": ex.origin.client_ip, "request_id": ex.origin.request_id}
-        audit.info(orjson.dumps(event).decode())
-        receivers: int | None = None
-        if self.client is not None:
-            try:
-                receivers = int(await self.client.publish(CHANNEL, message(tenant, form, value)))
-            except Exception as exc:
-                raise RedisUnavailable(
-                    "evicted on this replica only: Redis is unavailable, other replicas were not told",
-                    retry_after=1,
-                    reason="redis_unavailable",
-                ) from exc
-        await ex.respond_json(200, {"evicted_here": evicted, "published_to": receivers})
-
-
-class RedisUnavailable(ServiceUnavailable):
-    code = "redis_unavailable"
-
-
-class Revocation(NamedTuple):
-    tenant: str
-    #: one of `gateway.cli.revoke.FORMS`
-    form: str
-    value: str
-
-
-def parse(doc: Mapping[str, Any]) -> Revocation:
-    tenant = doc.get("tenant")
-    if not isinstance(tenant, str) or not tenant:
-        raise BadRequest("'tenant' is required", reason="bad_revocation")
-    given = [form for form in FORMS if doc.get(form) is not None]
-    if len(given) != 1:
-        raise BadRequest(f"give exactly one of {', '.join(repr(f) for f in FORMS)}", reason="bad_revocation")
-    form = given[0]
-    value = doc[form]
-    if form == "credential_hash":
-        if not (isinstance(value, str) and _HASH.fullmatch(value)):
-            raise BadRequest("'credential_hash' must be 64 lower-case hex digits", reason="bad_revocation")
-    elif not isinstance(value, str) or not 0 < len(value) <= 256:
-        raise BadRequest(f"{form!r} must be a string of 1-256 characters", reason="bad_revocation")
-    return Revocation(tenant, form, value)
-
-
-__all__ = ["RedisUnavailable", "Revocation", "Revocations"]
+            return int(await self.client.publish(CHANNEL, message(tenant, form, value)))
+        except Exception as exc:
+            raise RedisUnavailable(
+                "evicted on this replica only: Redis is unavailable, other replicas were not told",
+                retry_after=1,
+                reason="redis_unavailable",
+            ) from exc

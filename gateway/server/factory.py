@@ -10,9 +10,11 @@ import time
 import orjson
 
 from gateway.app import GatewayApp
-from gateway.config.load import Settings, load_settings
-from gateway.policy import PolicySet, PolicyStore
+from gateway.config.settings import Settings
+from gateway.load import load_settings
+from gateway.policy import PolicySet
 from gateway.policy.isolated import load_isolated
+from gateway.policy.reload import PolicyStore
 
 #: attributes every LogRecord has; anything else on a record was passed as `extra=`
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -52,24 +54,14 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("opentelemetry").setLevel(logging.WARNING)  # the span exporter's trouble
 
 
-#: what `gateway serve` loaded to check the configuration before starting uvicorn; with one
-#: worker uvicorn calls the factory in that same process, which takes it instead of loading again
-_handed_over: tuple[Settings, PolicySet] | None = None
-
-
-def hand_over(settings: Settings, policies: PolicySet) -> None:
-    global _handed_over
-    _handed_over = (settings, policies)
+def build_app(settings: Settings, policies: PolicySet) -> GatewayApp:
+    """The app for loaded settings and policies (reloads load in a child: gateway.policy.isolated)."""
+    configure_logging(settings.log_level)
+    return GatewayApp(settings, PolicyStore(settings.policies_dir, settings, initial=policies, loader=load_isolated))
 
 
 def app() -> GatewayApp:
-    """uvicorn's factory. Policies are loaded in a child process (gateway.policy.isolated),
-    at start-up and on every reload, so the serving heap holds only what stays."""
-    global _handed_over
-    if _handed_over is not None:
-        (settings, policies), _handed_over = _handed_over, None
-    else:
-        settings = load_settings(os.environ)
-        policies = load_isolated(settings.policies_dir, settings)
-    configure_logging(settings.log_level)
-    return GatewayApp(settings, PolicyStore(settings.policies_dir, settings, initial=policies, loader=load_isolated))
+    """uvicorn's factory, for `gateway serve --workers N`: each worker loads the settings and
+    its policies (in a child process, so the serving heap holds only what stays)."""
+    settings = load_settings(os.environ)
+    return build_app(settings, load_isolated(settings.policies_dir, settings))

@@ -4,8 +4,8 @@ Once the app has started (settings, policies, clients, every imported module), w
 alive is moved out of the collector's sight (`gc.freeze`) and young collections run less
 often. A request allocates a few hundred short-lived objects that reference counting frees
 at once; the cycle collector only has cycles to find, and a full collection no longer walks
-every object of the process while 32 requests wait behind it. What it changed, measured:
-docs/performance.md ("Measurements behind the code").
+every object of the process while requests wait behind it. What it changed, measured:
+docs/performance.md.
 """
 
 from __future__ import annotations

@@ -33,22 +33,15 @@ import orjson
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from gateway.config.load import Limits
+from gateway.config.settings import Limits
 from gateway.front.trusted_proxies import new_request_id
 from gateway.server.response_cycle import Cycle, body_late
 
 access = logging.getLogger("gateway.access")
 
-#: set from the settings by the app (each worker builds its app before serving)
-LIMITS = Limits()
 LINGER_SECONDS = 1.0
 #: every scope's `asgi` entry (uvicorn builds one per request; nobody writes to it)
 ASGI = {"version": "3.0", "spec_version": "2.3"}
-
-
-def configure(limits: Limits) -> None:
-    global LIMITS
-    LIMITS = limits
 
 
 def raw_error(status: int, reason: bytes, code: str, description: str) -> bytes:
@@ -105,15 +98,21 @@ class Deadline:
 
 
 class HeaderLimitsProtocol(HttpToolsProtocol):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    """uvicorn builds one per connection: `gateway serve` gives it the limits
+    (`functools.partial(HeaderLimitsProtocol, limits=...)` as uvicorn's `http`)."""
+
+    def __init__(self, *args: Any, limits: Limits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.limits = limits
         #: the request head being received must be complete by then (408)
-        self._head = Deadline(self.loop, LIMITS.header_timeout, self._head_timeout)
+        self._head = Deadline(self.loop, limits.header_timeout, self._head_timeout)
         #: uvicorn's keep-alive: an idle connection is closed then
         self._idle = Deadline(self.loop, self.timeout_keep_alive, self.timeout_keep_alive_handler)
         #: the whole request, body included, must be in by then (408); started with the head's
-        self._body = Deadline(self.loop, LIMITS.body_timeout, self._body_timeout)
+        self._body = Deadline(self.loop, limits.body_timeout, self._body_timeout)
         self._head_bytes = 0
+        #: bytes buffered before the head is complete past which it is refused (431)
+        self._head_limit = limits.max_header_bytes + 8192
         self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -163,8 +162,9 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
             self.flow.pause_reading()
             self.pipeline.appendleft((self.cycle, app))
         # the request began when the head's deadline was started
-        begun = self.loop.time() if head_until is None else head_until - LIMITS.header_timeout
-        self._body.start(begun + LIMITS.body_timeout)
+        body = self._body
+        begun = self.loop.time() if head_until is None else head_until - self._head.timeout
+        body.start(begun + body.timeout)
 
     def _scope(self, http_version: str, method: str) -> dict[str, Any]:
         """The ASGI scope (uvicorn's, less `state`: the app keeps no lifespan state)."""
@@ -203,12 +203,12 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
         super().data_received(data)
         if self._head.at is not None and not self.transport.is_closing():
             self._head_bytes += len(data)
-            if self._head_bytes > LIMITS.max_header_bytes + 8192:
+            if self._head_bytes > self._head_limit:
                 self._refuse(
                     431,
                     b"Request Header Fields Too Large",
                     "headers_too_large",
-                    f"request headers exceed {LIMITS.max_header_bytes} bytes",
+                    f"request headers exceed {self.limits.max_header_bytes} bytes",
                 )
 
     def on_response_complete(self) -> None:
@@ -251,7 +251,7 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
             408,
             b"Request Timeout",
             "request_timeout",
-            f"request headers not received within {LIMITS.header_timeout:g} s",
+            f"request headers not received within {self.limits.header_timeout:g} s",
         )
 
     def _body_timeout(self) -> None:
@@ -262,7 +262,7 @@ class HeaderLimitsProtocol(HttpToolsProtocol):
             cycle.expire()
             return
         # a pipelined request still queued behind a response: nothing to cancel, only to close
-        self._refuse(408, b"Request Timeout", "request_timeout", body_late(LIMITS.body_timeout))
+        self._refuse(408, b"Request Timeout", "request_timeout", body_late(self.limits.body_timeout))
 
     def linger(self) -> None:
         """Close without losing the answer: closing a socket with unread input makes the kernel

@@ -4,7 +4,7 @@
 - Header names and values are validated with one `bytes.translate` over all of them against
   every byte uvicorn's patterns refuse (both are single-character classes, so the test is the
   same, and a regular expression over the identity headers cost measurably more:
-  docs/performance.md, "Measurements behind the code").
+  docs/performance.md).
 - The response head waits for the first body chunk so both leave in one system call: one
   trip through the kernel instead of two. A head without a length (a stream) or with a
   length of 0 leaves at the latest at the end of the event-loop turn, so a stream's head is
@@ -21,12 +21,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import Any, Protocol
 
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, RequestResponseCycle
-
-if TYPE_CHECKING:
-    from gateway.server.protocol import HeaderLimitsProtocol
+from uvicorn.server import ServerState
 
 #: the message a request's task is cancelled with when its body missed the deadline
 BODY_TIMEOUT = "gateway: the request body missed GATEWAY_BODY_TIMEOUT"
@@ -46,6 +46,20 @@ _BAD_NAME = bytes(b for b in range(256) if HEADER_RE.match(bytes([b])))
 _BAD_VALUE = bytes(b for b in range(256) if HEADER_VALUE_RE.match(bytes([b])))
 
 
+class Connection(Protocol):
+    """What a cycle uses of its connection (`gateway.server.protocol.HeaderLimitsProtocol`)."""
+
+    transport: asyncio.Transport
+    flow: FlowControl
+    loop: asyncio.AbstractEventLoop
+    logger: logging.Logger
+    server_state: ServerState
+
+    def on_response_complete(self) -> None: ...
+
+    def linger(self) -> None: ...
+
+
 class Cycle(RequestResponseCycle):
     """One request's response writer; see the module docstring for what differs from uvicorn's."""
 
@@ -54,12 +68,12 @@ class Cycle(RequestResponseCycle):
     #: given by the protocol (`asyncio.get_running_loop()` costs a getpid() system call in 3.11)
     loop: asyncio.AbstractEventLoop
     #: the connection (for its lingering close)
-    connection: HeaderLimitsProtocol
+    connection: Connection
     #: the request's task, once started (cancelled by `expire`)
     task: asyncio.Task[None] | None = None
 
     def __init__(
-        self, scope: dict[str, Any], connection: HeaderLimitsProtocol, keep_alive: bool, expect_100_continue: bool
+        self, scope: dict[str, Any], connection: Connection, keep_alive: bool, expect_100_continue: bool
     ) -> None:
         """uvicorn's state, set directly (its `__init__` takes eleven arguments, most of them
         the same for every request of a connection)."""

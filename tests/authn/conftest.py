@@ -7,7 +7,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.emulator.testing import RunningEmulator, start_emulator
 from tests.authn.emulated import API_KEY, SEED, settings_for
 from tests.authn.fakes import FakeOry

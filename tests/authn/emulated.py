@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 
 from gateway.authn import TenantAuthenticator
-from gateway.config.load import CacheSettings, Settings, TenantSettings, load_settings
+from gateway.config.settings import CacheSettings, Settings, TenantSettings
 from gateway.emulator.testing import RunningEmulator
 from gateway.front.request import RequestView
+from gateway.load import load_settings
 from tests.support.clock import OffsetClock
 
 API_KEY = "ory_pat_emulator"

@@ -15,7 +15,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import RSAKey
 
 from gateway.authn import TenantAuthenticator
-from gateway.config.load import CacheSettings, TenantSettings
+from gateway.config.settings import CacheSettings, TenantSettings
 from gateway.front.request import RequestView
 from tests.support.clock import START, FakeClock
 

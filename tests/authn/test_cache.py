@@ -8,7 +8,7 @@ import pytest
 
 from gateway.authn.cache import DecisionCache, Entry, credential_key
 from gateway.authn.verdict import Verdict
-from gateway.config.load import CacheSettings
+from gateway.config.settings import CacheSettings
 from gateway.errors import InvalidToken, ServiceUnavailable
 from gateway.principal import Principal
 from tests.authn.fakes import NOW, FakeOry, authenticator, request, session

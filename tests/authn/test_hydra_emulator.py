@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from gateway.config.load import CacheSettings, Settings
+from gateway.config.settings import CacheSettings, Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken
 from tests.authn.emulated import bearer, calls, client_token, make

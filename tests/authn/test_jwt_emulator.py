@@ -12,7 +12,7 @@ import pytest
 from joserfc.jwk import RSAKey, import_key
 
 from gateway.authn import TenantAuthenticator
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken
 from tests.authn.emulated import bearer, calls, client_token, make

@@ -7,8 +7,9 @@ import pytest
 
 from gateway.authn import TenantAuthenticator
 from gateway.authn.verdict import parse_rfc3339
-from gateway.config.load import CacheSettings
-from gateway.errors import ConfigError, InvalidToken, ServiceUnavailable, TooManyRequests, Unauthenticated
+from gateway.config.problems import ConfigError
+from gateway.config.settings import CacheSettings
+from gateway.errors import InvalidToken, ServiceUnavailable, TooManyRequests, Unauthenticated
 from gateway.principal import Membership
 from tests.authn.fakes import FakeOry, authenticator, request, session, tenant
 from tests.support.clock import FakeClock

@@ -7,9 +7,10 @@ import asyncio
 import httpx
 import pytest
 
-from gateway.config.load import CacheSettings, Settings, load_settings
+from gateway.config.settings import CacheSettings, Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken, Unauthenticated
+from gateway.load import load_settings
 from tests.authn.emulated import (
     ALPHA_ID,
     API_KEY,

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.emulator.testing import RunningEmulator
 from gateway.errors import ServiceUnavailable, TooManyRequests
 from tests.authn.emulated import bearer, calls, client_token, fault, login_token, make, settings_for

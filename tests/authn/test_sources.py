@@ -10,7 +10,7 @@ import pytest
 from gateway.authn import build_authenticators
 from gateway.authn.credentials import token_shape
 from gateway.authn.sources import AUTHENTICATORS, REGISTRY, unusable
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.errors import InvalidToken, Unauthenticated
 from tests.authn.fakes import FakeOry, active_token, authenticator, request, session, tenant
 from tests.support.builders import make_settings

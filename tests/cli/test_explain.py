@@ -7,7 +7,8 @@ import argparse
 import orjson
 import pytest
 
-from gateway.cli.explain import Caller, Explanation, add_arguments, explain, run
+from gateway.cli.explain import add_arguments, explain, run
+from gateway.cli.explanation import Caller, Explanation
 from tests.support.builders import make_settings, seed_policies
 
 SETTINGS = make_settings(GATEWAY_TENANT_DEALER_HOSTS="partners.example.com")

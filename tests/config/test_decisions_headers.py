@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from gateway.config.load import load_settings, redacted
+from gateway.config.problems import ConfigError
+from gateway.config.view import redacted
 from gateway.demo.world import gateway_env
-from gateway.errors import ConfigError
+from gateway.load import load_settings
 from tests.support.processes import ROOT
 
 SEED = gateway_env(8080, "http://127.0.0.1:4455", "http://127.0.0.1:3001", "http://127.0.0.1:3002")

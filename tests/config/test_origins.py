@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.config.origins import normalise_origin, origin_of_url
-from gateway.errors import ConfigError
+from gateway.config.problems import ConfigError
 from tests.support.builders import make_settings
 
 VARIABLE = "GATEWAY_TENANT_CUSTOMER_TRUSTED_ORIGINS"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config.load import load_settings, redacted
+from gateway.config.problems import ConfigError
 from gateway.config.settings import TracingSettings
-from gateway.errors import ConfigError
+from gateway.config.view import redacted
+from gateway.load import load_settings
 
 BASE = {
     "GATEWAY_TENANTS": "customer",

@@ -29,9 +29,9 @@ import pytest
 import yaml
 from joserfc.jwk import ECKey
 
-from gateway.cli.main import load_all
-from gateway.config.load import Settings
+from gateway.config.settings import Settings
 from gateway.forward.assertion import AssertionSigner
+from gateway.load import load_all
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

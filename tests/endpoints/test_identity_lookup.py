@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.config.load import load_settings
+from gateway.load import load_settings
 from gateway.ory.identities import IdentityService
 from tests.support.polling import eventually
 from tests.support.world import World, create_identity, emulator_calls

@@ -21,8 +21,9 @@ from gateway.front.request import RequestView
 from gateway.front.trusted_proxies import TrustedProxies
 from gateway.observe import tracing
 from gateway.observe.export import sdk_sampler
+from gateway.observe.spans import ACTIVE, NOOP, RequestTrace
 from gateway.observe.tracecontext import Parent, parse
-from gateway.observe.tracing import ACTIVE, NOOP, RequestTrace, Sampling, Tracing
+from gateway.observe.tracing import Sampling, Tracing
 
 T = TypeVar("T")
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -10,7 +10,7 @@ import pytest
 from gateway.config.settings import CacheSettings
 from gateway.errors import BadRequest, Forbidden
 from gateway.front.request import RequestView
-from gateway.orgs.stage import OrgStage
+from gateway.orgs.stage import OrgStage, org_stage
 from gateway.permissions.checker import TenantPermissions
 from gateway.policy.model import Forward, Match, Requirement
 from gateway.principal import Membership, Principal
@@ -38,10 +38,17 @@ def person(*memberships: Membership, problem: str = "") -> Principal:
 ACME, GLOBEX = Membership("org-acme", frozenset({"member"})), Membership("org-globex", frozenset({"viewer"}))
 
 
-def stage(keto: FakeKeto | None = None, memberships: str = "metadata") -> OrgStage:
-    tenant = keto_tenant(memberships=memberships)
-    perms = TenantPermissions(tenant, CacheSettings(), (keto or FakeKeto()).client(), FakeClock())
-    return OrgStage(tenant, perms)
+def permissions(keto: FakeKeto | None = None, memberships: str = "metadata") -> TenantPermissions:
+    return TenantPermissions(
+        keto_tenant(memberships=memberships), CacheSettings(), (keto or FakeKeto()).client(), FakeClock()
+    )
+
+
+def stage(
+    keto: FakeKeto | None = None, memberships: str = "metadata", perms: TenantPermissions | None = None
+) -> OrgStage:
+    perms = perms or permissions(keto, memberships)
+    return org_stage(perms.tenant, perms)
 
 
 async def choose(st: OrgStage, p: Principal, org: str | None = None, route=SCOPED, params=None) -> Principal:  # type: ignore[no-untyped-def]
@@ -138,10 +145,11 @@ async def test_keto_without_a_choice_lists_the_organizations() -> None:
 
 async def test_keto_roles_follow_revocation() -> None:
     keto = FakeKeto(set(KETO_TUPLES))
-    st = stage(keto, "keto")
+    perms = permissions(keto, "keto")
+    st = stage(perms=perms)
     before = await choose(st, keto_person(), "org-acme")
     keto.tuples.discard(("Organization", "org-acme", "member", "u1"))
     assert await choose(st, keto_person(), "org-acme") == before  # cached
-    st.permissions.evict_organization("org-acme")
+    perms.evict_organization("org-acme")
     with pytest.raises(Forbidden):
         await choose(st, keto_person(), "org-acme")

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from gateway.config.load import Settings, load_settings
+from gateway.config.settings import Settings
+from gateway.load import load_settings
 from gateway.ory.client_credentials import TokenError, TokenService
 from tests.support.clock import FakeClock
 from tests.support.world import World, create_client, emulator_calls

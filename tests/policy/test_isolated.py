@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
-from gateway.policy import PolicyStore, load_policies, match
+from gateway.config.problems import ConfigError
+from gateway.policy import match
 from gateway.policy.isolated import load_isolated
+from gateway.policy.loader import load_policies
+from gateway.policy.reload import PolicyStore
 from tests.support.builders import SEED_DIR, make_settings, write_policies
 
 ROUTE = """

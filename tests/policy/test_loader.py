@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
-from gateway.policy import load_policies
+from gateway.config.problems import ConfigError
+from gateway.policy.loader import load_policies
 from gateway.policy.model import Builtin, Forward, Requirement
 from tests.support.builders import make_settings, write_policies
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
-from gateway.policy import PolicyStore
+from gateway.config.problems import ConfigError
+from gateway.policy.reload import PolicyStore
 from tests.support.builders import make_settings, write_policies
 
 ROUTE = """

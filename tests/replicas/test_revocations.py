@@ -6,9 +6,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway.cli.revoke import message
 from gateway.errors import BadRequest
-from gateway.replicas.revocations import Revocation, parse
+from gateway.replicas.channel import Revocation, message, parse
 
 HASH = "a" * 64
 

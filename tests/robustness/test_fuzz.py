@@ -18,11 +18,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway import labels as L
-from gateway.config.load import load_settings
+from gateway.config.problems import ConfigError
 from gateway.demo.world import gateway_env
-from gateway.errors import BadRequest, ConfigError
+from gateway.errors import BadRequest
 from gateway.front.paths import canonical_path, is_canonical, quote_path
 from gateway.labels.trigger import parse_strict_json
+from gateway.load import load_settings
 from gateway.policy import PolicySet
 from gateway.policy.loader import load_policies
 from tests.robustness.support import FUZZ_EXAMPLES

@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway import labels as L
-from gateway.cli.main import load_all
 from gateway.errors import GatewayError
 from gateway.forward.headers import CONSUMED, OWNED, normalise
 from gateway.front.paths import canonical_path, quote_path
 from gateway.front.tenants import resolve_tenant
 from gateway.labels.scope import TENANT_LABEL, Scope
 from gateway.labels.trigger import parse_strict_json
+from gateway.load import load_all
 from gateway.policy import Forward, match
 from tests.robustness.conftest import Backends
 from tests.robustness.support import LIVE_EXAMPLES, policies_dir, raw_request, robust_env

@@ -6,8 +6,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from gateway.config.load import Settings, load_settings
-from gateway.policy import PolicySet, load_policies
+from gateway.config.settings import Settings
+from gateway.load import load_settings
+from gateway.policy import PolicySet
+from gateway.policy.loader import load_policies
 from gateway.policy.model import Builtin, Forward, Requirement, Route
 from gateway.policy.pattern import parse_pattern
 from gateway.principal import Kind, Principal
