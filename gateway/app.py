@@ -46,9 +46,11 @@ from gateway.orgs.stage import build_org_stages
 from gateway.permissions.checker import build_permissions
 from gateway.pipeline import handle
 from gateway.policy import PolicyStore
-from gateway.replicas.permissions import RedisPermissions
-from gateway.replicas.redis import Guard, RedisShared, RedisWindows, connect
+from gateway.replicas.cache import RedisCache
+from gateway.replicas.permissions import ANSWERS
+from gateway.replicas.redis import Guard, RedisWindows, connect
 from gateway.replicas.revocations import Revocations
+from gateway.replicas.verdicts import VERDICTS
 from gateway.server import heap, protocol
 from gateway.server.lifecycle import Drain, Tracker
 from gateway.server.response_cycle import body_late, body_timed_out
@@ -210,11 +212,10 @@ class GatewayApp:
             client = connect(settings.redis_url)
             self._closers.append(client.aclose)
             guard = Guard()
-            shared = RedisShared(client, settings.cache.max_ttl, guard)
-            shared_permissions = RedisPermissions(client, settings.cache.max_ttl, guard)
+            shared = RedisCache(client, VERDICTS, settings.cache.max_ttl, guard)
+            shared_permissions = RedisCache(client, ANSWERS, settings.cache.max_ttl, guard)
             windows = RedisWindows(client, guard)
-            self.revocations.client, self.revocations.shared = client, shared
-            self.revocations.shared_permissions = shared_permissions
+            self.revocations.client = client
             self._tasks.append(asyncio.create_task(self.revocations.listen()))
         gw.authn.update(build_authenticators(settings, gw.ory, shared=shared))
         gw.permissions.update(build_permissions(settings, gw.ory, shared=shared_permissions))

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from gateway.authn.cache import Clock
 from gateway.authn.verdict import Verdict, parse_rfc3339
+from gateway.cache import Clock
 from gateway.config.load import TenantSettings
 from gateway.errors import ConfigError
 from gateway.orgs.memberships import Memberships, read_memberships
