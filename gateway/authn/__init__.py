@@ -102,11 +102,14 @@ class TenantAuthenticator:
 
     def evict(self, form: str, value: str) -> int:
         """Forget what a revocation names, on this replica: a Kratos session's decisions, one
-        credential hash, every session and token of a subject, or every principal speaking for
-        an organization (`gateway.replicas.revocations`)."""
+        credential hash, every session and token of a subject (and, for a client, its
+        organization), or every principal speaking for an organization
+        (`gateway.replicas.revocations`); how many decisions."""
         if form == "credential_hash":
             return self.cache.evict_key(value)
-        return self.cache.evict(Index(form, self.tenant.name, value))
+        index = Index(form, self.tenant.name, value)
+        self.client_orgs.cache.evict(index)
+        return self.cache.evict(index)
 
     async def evict_shared(self, form: str, value: str) -> None:
         """The same in the layer shared by replicas."""

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from gateway.authn.verdict import Verdict, dig, is_int, same_issuer
-from gateway.cache import Cache, Clock
+from gateway.cache import Cache, Clock, Index
 from gateway.config.load import TenantSettings
 from gateway.config.settings import CacheSettings
 from gateway.errors import ServiceUnavailable
@@ -38,8 +38,10 @@ class ClientOrganizations:
     def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> None:
         self._tenant = tenant
         self._http = http
-        #: client id -> its organization, "" for none (the cache holds no None)
-        self.cache: Cache[str, str] = Cache(CLIENT_ORGS, clock, lambda org: (True, None))
+        #: client id -> its organization, "" for none (the cache holds no None); evicted with the
+        #: client's tokens when a revocation names the client as subject
+        listed = lambda client_id, org: [Index("subject", tenant.name, client_id)]  # noqa: E731
+        self.cache: Cache[str, str] = Cache(CLIENT_ORGS, clock, lambda org: (True, None), listed)
         self.lookups = 0
 
     async def organization(self, client_id: str) -> str | None:
