@@ -18,6 +18,7 @@ import hashlib
 from gateway.authn.verdict import Verdict
 from gateway.cache import Cache, Clock, Index, Shared
 from gateway.config.settings import CacheSettings
+from gateway.observe import tracing
 from gateway.principal import Principal
 
 
@@ -28,7 +29,11 @@ def credential_key(tenant: str, authenticator: str, credential: str) -> str:
 
 
 def decision_cache(settings: CacheSettings, clock: Clock, shared: Shared[str, Verdict] | None) -> Cache[str, Verdict]:
-    return Cache(settings, clock, lifetime, indexes, shared=shared, trace="gateway.authn.cache")
+    return Cache(settings, clock, lifetime, indexes, shared=shared, note=_traced)
+
+
+def _traced(what: str) -> None:
+    tracing.note("gateway.authn.cache", what)  # on the `authenticate` span: join, or shared
 
 
 def lifetime(decision: Verdict) -> tuple[bool, float | None]:

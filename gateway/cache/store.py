@@ -29,7 +29,6 @@ from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from gateway.cache.flight import SingleFlight
 from gateway.config.settings import CacheSettings
-from gateway.observe import tracing
 
 K = TypeVar("K", bound=Hashable)
 K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
@@ -82,8 +81,9 @@ def unindexed(key: object, value: object) -> tuple[Index, ...]:
 
 class Cache(Generic[K, V]):
     """`lifetime(value)` is (positive, the value's own expiry or None); `indexes(key, value)`
-    the handles an entry is evicted by; `trace` the attribute noting `join` and `shared` on
-    the active span. Values are never None (None is a miss)."""
+    the handles an entry is evicted by; `note` is told "join" when a caller waits for another
+    one's load and "shared" when a load was answered by the shared layer (tracing). Values are
+    never None (None is a miss)."""
 
     def __init__(
         self,
@@ -93,14 +93,14 @@ class Cache(Generic[K, V]):
         indexes: Callable[[K, V], Collection[Index]] = unindexed,
         *,
         shared: Shared[K, V] | None = None,
-        trace: str | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._lifetime = lifetime
         self._indexes = indexes
         self.shared = shared
-        self._trace = trace
+        self._note = note
         self._data: OrderedDict[K, Entry[V]] = OrderedDict()
         self._size = max(1, settings.size)
         self._flights: SingleFlight[tuple[int, tuple[K, ...]], list[V]] = SingleFlight()
@@ -189,8 +189,8 @@ class Cache(Generic[K, V]):
         )
         if joined:
             self.stats.joins += 1
-            if self._trace is not None:
-                tracing.note(self._trace, "join")  # waits for another request's load
+            if self._note is not None:
+                self._note("join")  # waits for another request's load
         else:
             self.stats.misses += 1
         return await flight
@@ -219,8 +219,8 @@ class Cache(Generic[K, V]):
             if stored is not None and stored[1] > self._clock():
                 value, expires = stored
                 found[key] = Entry(value, expires, not self._lifetime(value)[0])
-        if found and self._trace is not None:
-            tracing.note(self._trace, "shared")  # another replica's answer, from Redis
+        if found and self._note is not None:
+            self._note("shared")  # another replica's answer, from Redis
         return found
 
     async def _keep(self, fresh: dict[K, V], until: float | None) -> None:

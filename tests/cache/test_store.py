@@ -362,6 +362,21 @@ async def test_the_shared_layer_is_read_on_a_local_miss(clock: FakeClock) -> Non
     assert two.cached("k") is not None  # kept locally too
 
 
+async def test_joins_and_shared_answers_are_noted(clock: FakeClock) -> None:
+    shared: DictShared[str, str] = DictShared()
+    notes: list[str] = []
+    one = Cache(SETTINGS, clock, lambda value: (True, None), shared=shared, note=notes.append)
+    two = Cache(SETTINGS, clock, lambda value: (True, None), shared=shared, note=notes.append)
+
+    async def load() -> str:
+        await asyncio.sleep(0)
+        return "value"
+
+    assert list(await asyncio.gather(one.get_or_load("k", load), one.get_or_load("k", load))) == ["value"] * 2
+    assert await two.get_or_load("k", load) == "value"
+    assert notes == ["join", "shared"]
+
+
 async def test_the_shared_layer_gets_the_entry_its_expiry_and_its_indexes(clock: FakeClock) -> None:
     shared: DictShared[str, Verdict] = DictShared()
     cache = decision_cache(CacheSettings(max_ttl=60), clock, shared)
