@@ -58,7 +58,7 @@ async def _measure(count: int, overflow: int) -> dict[str, Any]:
         kratos = KratosAuthenticator(tenant, http, time.time)
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
-        cache = decision_cache(CacheSettings(max_ttl=3600, size=count), time.time, None)
+        cache = decision_cache(CacheSettings(max_ttl=3600, size=count), time.time, "customer", None)
         _fill(cache, kratos, 0, count)
         full = tracemalloc.get_traced_memory()[0] - base
         _fill(cache, kratos, count, overflow)  # more credentials than the size: the bound holds

@@ -50,7 +50,7 @@ class TenantAuthenticator:
         shared: Shared[str, Verdict] | None = None,
     ) -> None:
         self.tenant = tenant
-        self.cache = decision_cache(cache, clock, shared)
+        self.cache = decision_cache(cache, clock, tenant.name, shared)
         self.kratos: KratosAuthenticator = KratosAuthenticator(tenant, http, clock)
         self.client_orgs = ClientOrganizations(tenant, http, clock)
         self.hydra: HydraIntrospector = HydraIntrospector(tenant, http, clock, self.client_orgs)

@@ -16,10 +16,9 @@ import dataclasses
 import hashlib
 
 from gateway.authn.verdict import Verdict
-from gateway.cache import Cache, Clock, Index, Shared
+from gateway.cache import Cache, Clock, Shared
 from gateway.config.settings import CacheSettings
 from gateway.observe import tracing
-from gateway.principal import Principal
 
 
 def credential_key(tenant: str, authenticator: str, credential: str) -> str:
@@ -28,8 +27,10 @@ def credential_key(tenant: str, authenticator: str, credential: str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def decision_cache(settings: CacheSettings, clock: Clock, shared: Shared[str, Verdict] | None) -> Cache[str, Verdict]:
-    return Cache(settings, clock, lifetime, indexes, shared=shared, note=_traced)
+def decision_cache(
+    settings: CacheSettings, clock: Clock, tenant: str, shared: Shared[str, Verdict] | None
+) -> Cache[str, Verdict]:
+    return Cache(settings, clock, tenant, lifetime, LISTED, shared=shared, note=_traced)
 
 
 def _traced(what: str) -> None:
@@ -41,24 +42,29 @@ def lifetime(decision: Verdict) -> tuple[bool, float | None]:
     return (False, None) if principal is None else (True, principal.expires_at)
 
 
-def indexes(key: str, decision: Verdict) -> list[Index]:
-    """The revocation handles a cached principal is listed under."""
+def _session(key: str, decision: Verdict) -> tuple[str, ...]:
+    p = decision.principal
+    return (p.session_id,) if p is not None and p.session_id else ()
+
+
+def _subject(key: str, decision: Verdict) -> tuple[str, ...]:
+    p = decision.principal
+    return (p.subject,) if p is not None else ()
+
+
+def _organizations(key: str, decision: Verdict) -> set[str]:
+    """Every organization a cached principal speaks for: its own and its memberships'."""
     p = decision.principal
     if p is None:
-        return []
-    found = [Index("subject", p.tenant, p.subject)]
-    found += [Index("organization", p.tenant, org) for org in sorted(organizations_of(p))]
-    if p.session_id:
-        found.append(Index("session_id", p.tenant, p.session_id))
+        return set()
+    found = {m.organization for m in p.memberships or ()}
+    if p.organization:
+        found.add(p.organization)
     return found
 
 
-def organizations_of(principal: Principal) -> set[str]:
-    """Every organization a cached principal speaks for: its own and its memberships'."""
-    found = {m.organization for m in principal.memberships or ()}
-    if principal.organization:
-        found.add(principal.organization)
-    return found
+#: what a cached decision is listed under: its principal's session, subject and organizations
+LISTED = {"session_id": _session, "subject": _subject, "organization": _organizations}
 
 
 def stamped(key: str, decision: Verdict) -> Verdict:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from gateway.authn.verdict import Verdict, dig, is_int, same_issuer
-from gateway.cache import Cache, Clock, Index
+from gateway.cache import Cache, Clock
 from gateway.config.load import TenantSettings
 from gateway.config.settings import CacheSettings
 from gateway.errors import ServiceUnavailable
@@ -23,6 +23,8 @@ CLIENT_ORG_TTL = 300.0
 CLIENT_ORG_SIZE = 10_000
 #: a client's organization (or none) is kept CLIENT_ORG_TTL seconds either way
 CLIENT_ORGS = CacheSettings(max_ttl=CLIENT_ORG_TTL, negative_ttl=CLIENT_ORG_TTL, size=CLIENT_ORG_SIZE)
+#: a client's organization is listed under the client id as subject
+LISTED = {"subject": lambda client_id, org: (client_id,)}
 
 
 def admin_headers(tenant: TenantSettings) -> dict[str, str]:
@@ -40,8 +42,7 @@ class ClientOrganizations:
         self._http = http
         #: client id -> its organization, "" for none (the cache holds no None); evicted with the
         #: client's tokens when a revocation names the client as subject
-        listed = lambda client_id, org: [Index("subject", tenant.name, client_id)]  # noqa: E731
-        self.cache: Cache[str, str] = Cache(CLIENT_ORGS, clock, lambda org: (True, None), listed)
+        self.cache: Cache[str, str] = Cache(CLIENT_ORGS, clock, tenant.name, lambda org: (True, None), LISTED)
         self.lookups = 0
 
     async def organization(self, client_id: str) -> str | None:

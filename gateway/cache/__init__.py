@@ -10,6 +10,6 @@ and `evict_shared` / `evict_shared_key` in Redis (`gateway.replicas.cache`).
 """
 
 from gateway.cache.flight import SingleFlight
-from gateway.cache.store import INDEX_KINDS, Cache, CacheStats, Clock, Entry, Index, Shared
+from gateway.cache.store import Cache, CacheStats, Clock, Entry, Index, Shared
 
-__all__ = ["INDEX_KINDS", "Cache", "CacheStats", "Clock", "Entry", "Index", "Shared", "SingleFlight"]
+__all__ = ["Cache", "CacheStats", "Clock", "Entry", "Index", "Shared", "SingleFlight"]

@@ -1,8 +1,9 @@
 """`Cache`: one kind of Ory answer, for one tenant, kept in this process (and in Redis).
 
 What differs between the kinds is given when a cache is built: whether a value is
-positive and until when it is valid (`lifetime`), and the revocation handles it is listed
-under (`indexes`). The rest is the same for every kind:
+positive and until when it is valid (`lifetime`), and what it is listed under for each kind
+of revocation handle (`listed`: its session, subject, organizations). The rest is the same
+for every kind:
 
 - Bounded: at most GATEWAY_CACHE_SIZE entries, the least recently used dropped first; an
   expired entry is dropped when read (or in LRU order if it never is).
@@ -16,6 +17,8 @@ under (`indexes`). The rest is the same for every kind:
   batch of keys, share one load, which runs as its own task.
 - Eviction by `Index` (a session, a subject, an organization) or by key bumps a generation:
   a load in flight when it happened is answered but not stored, and nobody joins it after.
+  Revocation is rare: a scan asks each entry whether it is listed under the value (no side
+  indexes to grow with the cache), without building its other handles.
 - `shared` (Redis, `gateway.replicas.cache`) is read by a flight's leader before loading
   and written after; `evict_shared` empties it the same way.
 """
@@ -23,7 +26,7 @@ under (`indexes`). The rest is the same for every kind:
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
@@ -37,15 +40,12 @@ Clock = Callable[[], float]
 
 
 class Index(NamedTuple):
-    """A revocation handle in one tenant: `kind` is one of `INDEX_KINDS`."""
+    """A revocation handle in one tenant: `kind` is "session_id", "subject" or "organization"
+    (the revocation forms; a credential hash is a key)."""
 
     kind: str
     tenant: str
     value: str
-
-
-#: what an entry can be listed under (the revocation forms, a credential hash aside: that is a key)
-INDEX_KINDS = ("session_id", "subject", "organization")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,30 +75,28 @@ class CacheStats:
     negative_hits: int = 0
 
 
-def unindexed(key: object, value: object) -> tuple[Index, ...]:
-    return ()
-
-
 class Cache(Generic[K, V]):
-    """`lifetime(value)` is (positive, the value's own expiry or None); `indexes(key, value)`
-    the handles an entry is evicted by; `note` is told "join" when a caller waits for another
-    one's load and "shared" when a load was answered by the shared layer (tracing). Values are
-    never None (None is a miss)."""
+    """`tenant`'s values. `lifetime(value)` is (positive, the value's own expiry or None);
+    `listed[kind](key, value)` the values of that kind of `Index` an entry is evicted by;
+    `note` is told "join" when a caller waits for another one's load and "shared" when a load
+    was answered by the shared layer (tracing). Values are never None (None is a miss)."""
 
     def __init__(
         self,
         settings: CacheSettings,
         clock: Clock,
+        tenant: str,
         lifetime: Callable[[V], tuple[bool, float | None]],
-        indexes: Callable[[K, V], Collection[Index]] = unindexed,
+        listed: Mapping[str, Callable[[K, V], Collection[str]]] | None = None,
         *,
         shared: Shared[K, V] | None = None,
         note: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
+        self.tenant = tenant
         self._lifetime = lifetime
-        self._indexes = indexes
+        self._listed = listed or {}
         self.shared = shared
         self._note = note
         self._data: OrderedDict[K, Entry[V]] = OrderedDict()
@@ -156,11 +154,18 @@ class Cache(Generic[K, V]):
         if len(self._data) > self._size:
             self._data.popitem(last=False)
 
+    def indexes(self, key: K, value: V) -> list[Index]:
+        """Every handle an entry is listed under (what the shared layer indexes)."""
+        return [Index(kind, self.tenant, each) for kind, listed in self._listed.items() for each in listed(key, value)]
+
     def evict(self, index: Index) -> int:
         """Drop every entry listed under `index` here; how many."""
         self.generation += 1
-        # revocation is rare: a scan keeps the store free of side indexes that could grow
-        doomed = [key for key, entry in self._data.items() if index in self._indexes(key, entry.value)]
+        listed = self._listed.get(index.kind)
+        if listed is None or index.tenant != self.tenant:
+            return 0
+        wanted = index.value
+        doomed = [key for key, entry in self._data.items() if wanted in listed(key, entry.value)]
         for key in doomed:
             del self._data[key]
         return len(doomed)
@@ -238,4 +243,4 @@ class Cache(Generic[K, V]):
                 continue
             self.put(key, Entry(value, ends, not positive))
             if self.shared is not None:
-                await self.shared.set(key, value, ends, self._indexes(key, value))
+                await self.shared.set(key, value, ends, self.indexes(key, value))

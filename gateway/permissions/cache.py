@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from gateway.cache import Cache, Clock, Index, Shared
+from gateway.cache import Cache, Clock, Shared
 from gateway.config.settings import CacheSettings
 
 #: (tenant, kind, namespace, object, relation, subject)
@@ -36,16 +36,10 @@ class Answer(NamedTuple):
     organization: str | None
 
 
-def answer_cache(settings: CacheSettings, clock: Clock, shared: Shared[Key, Answer] | None) -> Cache[Key, Answer]:
-    return Cache(settings, clock, lambda answer: (answer.allowed, None), answer_indexes, shared=shared)
-
-
-def answer_indexes(key: Key, answer: Answer) -> list[Index]:
-    tenant = key[0]
-    return [
-        Index("subject", tenant, key[5]),
-        *(Index("organization", tenant, o) for o in organizations_of(key, answer)),
-    ]
+def answer_cache(
+    settings: CacheSettings, clock: Clock, tenant: str, shared: Shared[Key, Answer] | None
+) -> Cache[Key, Answer]:
+    return Cache(settings, clock, tenant, lambda answer: (answer.allowed, None), ANSWERS_LISTED, shared=shared)
 
 
 def organizations_of(key: Key, answer: Answer) -> set[str]:
@@ -56,10 +50,25 @@ def organizations_of(key: Key, answer: Answer) -> set[str]:
     return found
 
 
-def listing_cache(settings: CacheSettings, clock: Clock) -> Cache[ListingKey, tuple[str, ...]]:
-    return Cache(settings, clock, lambda organizations: (bool(organizations), None), listing_indexes)
+def _subject(key: Key, answer: Answer) -> tuple[str]:
+    return (key[5],)
 
 
-def listing_indexes(key: ListingKey, organizations: tuple[str, ...]) -> list[Index]:
-    tenant, subject = key
-    return [Index("subject", tenant, subject), *(Index("organization", tenant, o) for o in organizations)]
+#: what an answer is listed under: its subject, and the organizations it is about
+ANSWERS_LISTED = {"subject": _subject, "organization": organizations_of}
+
+
+def listing_cache(settings: CacheSettings, clock: Clock, tenant: str) -> Cache[ListingKey, tuple[str, ...]]:
+    return Cache(settings, clock, tenant, lambda organizations: (bool(organizations), None), LISTINGS_LISTED)
+
+
+def _listed_subject(key: ListingKey, organizations: tuple[str, ...]) -> tuple[str]:
+    return (key[1],)
+
+
+def _listed_organizations(key: ListingKey, organizations: tuple[str, ...]) -> tuple[str, ...]:
+    return organizations
+
+
+#: what a listing is listed under: its subject, and every organization in it
+LISTINGS_LISTED = {"subject": _listed_subject, "organization": _listed_organizations}

@@ -60,8 +60,8 @@ class TenantPermissions:
     ) -> None:
         self.tenant = tenant
         self.keto = KetoClient(tenant, http) if tenant.keto_read_url else None
-        self.answers = answer_cache(cache, clock, shared)
-        self.listings = listing_cache(cache, clock)
+        self.answers = answer_cache(cache, clock, tenant.name, shared)
+        self.listings = listing_cache(cache, clock, tenant.name)
 
     async def require(self, match: Match, principal: Principal) -> None:
         """Return when the route's permission (if any) holds for `principal`; else raise."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,11 +14,11 @@ import orjson
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from gateway.authn.cache import decision_cache, indexes
+from gateway.authn.cache import decision_cache
 from gateway.authn.verdict import Verdict
 from gateway.cache import Index
 from gateway.config.settings import CacheSettings
-from gateway.permissions.cache import Answer, Key, answer_indexes
+from gateway.permissions.cache import Answer, Key, answer_cache
 from gateway.principal import Membership, Principal
 from gateway.replicas.cache import RedisCache
 from gateway.replicas.permissions import ANSWERS
@@ -40,6 +41,8 @@ PERSON = Principal(
     memberships=(Membership("org-a", frozenset({"member"})), Membership("org-b", frozenset({"viewer"}))),
 )
 K: Key = ("customer", "human", "Organization", "org-c", "member", "u1")
+DECISIONS = decision_cache(CacheSettings(), time.time, "customer", None)
+ANSWERS_HERE = answer_cache(CacheSettings(), time.time, "customer", None)
 
 
 def sha(*parts: str) -> str:
@@ -62,7 +65,7 @@ async def test_a_decision_is_kept_under_its_credential_hash_and_listed_by_its_in
     layer = RedisCache(client, VERDICTS, 60, Guard())
     decision = Verdict(PERSON)
     expires = layer.clock() + 30
-    await layer.set(HASH, decision, expires, indexes(HASH, decision))
+    await layer.set(HASH, decision, expires, DECISIONS.indexes(HASH, decision))
     assert 29_000 < await client.pttl(f"gateway:dc:{HASH}") <= 30_000
     assert await members(client, "gateway:ds:customer:s1") == {HASH}
     assert await members(client, f"gateway:du:{sha('customer', 'u1')}") == {HASH}
@@ -79,7 +82,7 @@ async def test_an_answer_is_kept_under_the_hash_of_its_key(client: aioredis.Redi
     layer = RedisCache(client, ANSWERS, 60, Guard())
     answer = Answer(True, "org-a")
     expires = layer.clock() + 5
-    await layer.set(K, answer, expires, answer_indexes(K, answer))
+    await layer.set(K, answer, expires, ANSWERS_HERE.indexes(K, answer))
     entry = sha(*K)
     raw = await client.get(f"gateway:pc:{entry}")
     assert isinstance(raw, bytes) and orjson.loads(raw) == {
@@ -110,7 +113,7 @@ async def test_evict_by_key_and_garbage_reads_as_a_miss(client: aioredis.Redis) 
 async def test_two_replicas_share_decisions_and_revocations(client: aioredis.Redis) -> None:
     clock = FakeClock()
     layer = RedisCache(client, VERDICTS, 60, Guard(), clock=clock)
-    one, two = (decision_cache(CacheSettings(max_ttl=60), clock, layer) for _ in range(2))
+    one, two = (decision_cache(CacheSettings(max_ttl=60), clock, "customer", layer) for _ in range(2))
     calls: list[int] = []
 
     async def whoami() -> Verdict:
@@ -135,7 +138,7 @@ async def test_redis_down_is_a_miss_never_an_error(tmp_path: Path) -> None:
     try:
         assert await layer.get(HASH) is None and guard.errors == 1
         assert await layer.get(HASH) is None and guard.errors == 1  # left alone for BACKOFF seconds
-        await layer.set(HASH, Verdict(PERSON), layer.clock() + 30, indexes(HASH, Verdict(PERSON)))
+        await layer.set(HASH, Verdict(PERSON), layer.clock() + 30, DECISIONS.indexes(HASH, Verdict(PERSON)))
         assert guard.errors == 1
         assert await layer.evict(Index("subject", "customer", "u1")) == 0  # evictions are always tried
         assert await layer.evict_key(HASH) == 0 and guard.errors == 3

@@ -41,7 +41,7 @@ def principal(expires_at: float | None = None, session_id: str = "s1") -> Princi
 
 
 def decisions(clock: FakeClock, settings: CacheSettings | None = None) -> Cache[str, Verdict]:
-    return decision_cache(settings or CacheSettings(), clock, None)
+    return decision_cache(settings or CacheSettings(), clock, "a", None)
 
 
 def loader(decision: Verdict, counter: list[int]) -> Callable[[], Awaitable[Verdict]]:
@@ -105,7 +105,7 @@ async def test_already_expired_is_not_cached(clock: FakeClock) -> None:
 
 async def test_allows_live_max_ttl_bounded_by_the_callers_until(clock: FakeClock) -> None:
     calls: list[int] = []
-    cache = answer_cache(SETTINGS, clock, None)
+    cache = answer_cache(SETTINGS, clock, "customer", None)
     assert (await cache.get_or_load(K, answers([True], calls), clock() + 3600)).allowed is True
     clock.advance(59)
     assert cache.cached(K) == Answer(True, None)
@@ -131,7 +131,7 @@ async def test_negative_ttl_and_counters(clock: FakeClock) -> None:
 
 async def test_denies_live_the_negative_ttl(clock: FakeClock) -> None:
     calls: list[int] = []
-    cache = answer_cache(SETTINGS, clock, None)
+    cache = answer_cache(SETTINGS, clock, "customer", None)
     assert (await cache.get_or_load(K, answers([False], calls))).allowed is False
     clock.advance(4)
     assert cache.cached(K) == Answer(False, None)
@@ -172,7 +172,7 @@ async def test_single_flight_one_load_for_many(clock: FakeClock) -> None:
 
 async def test_a_cold_burst_makes_one_call(clock: FakeClock) -> None:
     calls: list[int] = []
-    cache = answer_cache(SETTINGS, clock, None)
+    cache = answer_cache(SETTINGS, clock, "customer", None)
     load = answers([True], calls)
     results = await asyncio.gather(*(cache.get_or_load(K, load) for _ in range(100)))
     assert [r.allowed for r in results] == [True] * 100 and len(calls) == 1 and cache.stats.joins == 99
@@ -232,7 +232,7 @@ async def test_a_single_flight_without_a_cache() -> None:
 
 
 async def test_many_loads_only_the_missing_in_one_call(clock: FakeClock) -> None:
-    cache = answer_cache(SETTINGS, clock, None)
+    cache = answer_cache(SETTINGS, clock, "customer", None)
     keys: list[Key] = [(*K[:4], role, "u1") for role in ("member", "viewer", "admin")]
     batches: list[list[Key]] = []
 
@@ -251,7 +251,7 @@ async def test_many_loads_only_the_missing_in_one_call(clock: FakeClock) -> None
 
 
 async def test_a_batch_with_a_positive_value_is_kept_as_one_answer(clock: FakeClock) -> None:
-    cache = answer_cache(SETTINGS, clock, None)
+    cache = answer_cache(SETTINGS, clock, "customer", None)
     roles: list[Key] = [(*K[:4], role, "u1") for role in ("member", "viewer")]
 
     async def viewer_only(missing: Sequence[Key]) -> list[Answer]:
@@ -286,7 +286,7 @@ async def test_evict_by_index_and_by_key(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize("evict", ["index", "key", "clear"])
 async def test_a_load_in_flight_during_an_eviction_is_not_stored(evict: str, clock: FakeClock) -> None:
-    cache = answer_cache(SETTINGS, clock, None)
+    cache = answer_cache(SETTINGS, clock, "customer", None)
     gate = asyncio.Event()
 
     async def slow() -> Answer:
@@ -354,7 +354,7 @@ class DictShared(Generic[KT, VT]):
 
 async def test_the_shared_layer_is_read_on_a_local_miss(clock: FakeClock) -> None:
     shared: DictShared[str, Verdict] = DictShared()
-    one, two = decision_cache(CacheSettings(), clock, shared), decision_cache(CacheSettings(), clock, shared)
+    one, two = decision_cache(CacheSettings(), clock, "a", shared), decision_cache(CacheSettings(), clock, "a", shared)
     calls: list[int] = []
     await one.get_or_load("k", loader(Verdict(principal()), calls))
     await two.get_or_load("k", loader(Verdict(principal()), calls))
@@ -365,8 +365,8 @@ async def test_the_shared_layer_is_read_on_a_local_miss(clock: FakeClock) -> Non
 async def test_joins_and_shared_answers_are_noted(clock: FakeClock) -> None:
     shared: DictShared[str, str] = DictShared()
     notes: list[str] = []
-    one = Cache(SETTINGS, clock, lambda value: (True, None), shared=shared, note=notes.append)
-    two = Cache(SETTINGS, clock, lambda value: (True, None), shared=shared, note=notes.append)
+    one = Cache(SETTINGS, clock, "t", lambda value: (True, None), shared=shared, note=notes.append)
+    two = Cache(SETTINGS, clock, "t", lambda value: (True, None), shared=shared, note=notes.append)
 
     async def load() -> str:
         await asyncio.sleep(0)
@@ -379,10 +379,10 @@ async def test_joins_and_shared_answers_are_noted(clock: FakeClock) -> None:
 
 async def test_the_shared_layer_gets_the_entry_its_expiry_and_its_indexes(clock: FakeClock) -> None:
     shared: DictShared[str, Verdict] = DictShared()
-    cache = decision_cache(CacheSettings(max_ttl=60), clock, shared)
+    cache = decision_cache(CacheSettings(max_ttl=60), clock, "a", shared)
     await cache.get_or_load("k", loader(Verdict(principal(NOW + 30)), []))
     assert shared.data["k"][1] == NOW + 30
-    assert shared.indexes["k"] == [Index("subject", "a", "u"), Index("session_id", "a", "s1")]
+    assert shared.indexes["k"] == [Index("session_id", "a", "s1"), Index("subject", "a", "u")]
     await cache.evict_shared(Index("session_id", "a", "s1"))
     await cache.evict_shared_key("other")
     assert shared.evicted == [Index("session_id", "a", "s1"), "other"] and shared.data == {}
@@ -392,14 +392,14 @@ async def test_an_expired_shared_entry_is_a_miss(clock: FakeClock) -> None:
     shared: DictShared[Key, Answer] = DictShared()
     shared.data[K] = (Answer(True, None), clock() - 1)
     calls: list[int] = []
-    cache = answer_cache(SETTINGS, clock, shared)
+    cache = answer_cache(SETTINGS, clock, "customer", shared)
     assert (await cache.get_or_load(K, answers([False], calls))).allowed is False and calls == [1]
 
 
 async def test_shared_answers_are_read_on_a_local_miss(clock: FakeClock) -> None:
     calls: list[int] = []
     shared: DictShared[Key, Answer] = DictShared()
-    one, two = answer_cache(SETTINGS, clock, shared), answer_cache(SETTINGS, clock, shared)
+    one, two = answer_cache(SETTINGS, clock, "customer", shared), answer_cache(SETTINGS, clock, "customer", shared)
     assert (await one.get_or_load(K, answers([True], calls))).allowed is True
     assert (await two.get_or_load(K, answers([False], calls))).allowed is True
     assert len(calls) == 1

@@ -15,24 +15,33 @@ SETTINGS = CacheSettings(max_ttl=60, negative_ttl=5, size=100)
 
 
 async def test_eviction_by_subject_and_organization() -> None:
-    cache = answer_cache(SETTINGS, FakeClock(), None)
+    cache, dealer = (
+        answer_cache(SETTINGS, FakeClock(), "customer", None),
+        answer_cache(SETTINGS, FakeClock(), "dealer", None),
+    )
     membership: Key = ("customer", "human", "Organization", "org-a", "member", "u1")
     report, other = K, ("customer", "human", "Report", "org-b/x", "view", "u2")
     other_tenant: Key = ("dealer", "human", "Organization", "org-a", "member", "u1")
-    for key, org in ((membership, None), (report, "org-a"), (other, "org-b"), (other_tenant, "org-a")):
+    for where, key, org in (
+        (cache, membership, None),
+        (cache, report, "org-a"),
+        (cache, other, "org-b"),
+        (dealer, other_tenant, "org-a"),
+    ):
 
         async def yes(org: str | None = org) -> Answer:
             return Answer(True, org)
 
-        await cache.get_or_load(key, yes)
+        await where.get_or_load(key, yes)
+    assert cache.evict(Index("organization", "dealer", "org-a")) == 0  # another tenant's handle
     assert cache.evict(Index("organization", "customer", "org-a")) == 2
     assert cache.cached(membership) is None and cache.cached(report) is None
-    assert cache.cached(other) == Answer(True, "org-b") and cache.cached(other_tenant) == Answer(True, "org-a")
+    assert cache.cached(other) == Answer(True, "org-b") and dealer.cached(other_tenant) == Answer(True, "org-a")
     assert cache.evict(Index("subject", "customer", "u2")) == 1 and cache.cached(other) is None
 
 
 async def test_listings_are_cached_single_flight_and_evicted() -> None:
-    cache = listing_cache(SETTINGS, FakeClock())
+    cache = listing_cache(SETTINGS, FakeClock(), "customer")
     calls: list[int] = []
 
     async def listing() -> tuple[str, ...]:
@@ -52,7 +61,7 @@ async def test_listings_are_cached_single_flight_and_evicted() -> None:
 
 async def test_an_empty_listing_lives_the_negative_ttl() -> None:
     clock, calls = FakeClock(), list[int]()
-    cache = listing_cache(SETTINGS, clock)
+    cache = listing_cache(SETTINGS, clock, "customer")
 
     async def nothing() -> tuple[str, ...]:
         calls.append(1)
