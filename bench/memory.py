@@ -2,8 +2,8 @@
 
 Decisions are built the way the gateway builds them: a whoami JSON document parsed,
 `KratosAuthenticator.session_decision`, the principal stamped with its credential hash,
-stored as the cache's `Entry` in its backend (what `DecisionCache.get_or_load` keeps,
-without the per-miss task that would only slow the fill down).
+stored as the cache's `Entry` (what `Cache.get_or_load` keeps, without the per-miss task
+that would only slow the fill down).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import orjson
 
-from gateway.authn.cache import DecisionCache, Entry, credential_key
+from gateway.authn.cache import credential_key, decision_cache
 from gateway.authn.kratos import KratosAuthenticator
 from gateway.authn.verdict import Verdict
+from gateway.cache import Cache, Entry
 from gateway.config.settings import CacheSettings
 from gateway.demo.world import gateway_env
 from gateway.load import load_settings
@@ -42,13 +43,13 @@ def _session(i: int) -> bytes:
     return orjson.dumps(doc)
 
 
-def _fill(cache: DecisionCache, kratos: KratosAuthenticator, start: int, count: int) -> None:
+def _fill(cache: Cache[str, Verdict], kratos: KratosAuthenticator, start: int, count: int) -> None:
     expires = time.time() + 3600
     for i in range(start, start + count):
         key = credential_key("customer", "kratos-token", f"ory_st_{i:032d}")
         principal = kratos.session_decision(orjson.loads(_session(i))).principal
         assert principal is not None
-        cache.backend.set(key, Entry(Verdict(dataclasses.replace(principal, credential_hash=key)), expires))
+        cache.put(key, Entry(Verdict(dataclasses.replace(principal, credential_hash=key)), expires, False))
 
 
 async def _measure(count: int, overflow: int) -> dict[str, Any]:
@@ -58,13 +59,13 @@ async def _measure(count: int, overflow: int) -> dict[str, Any]:
         kratos = KratosAuthenticator(tenant, http, time.time)
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
-        cache = DecisionCache(CacheSettings(max_ttl=3600, size=count), time.time)
+        cache = decision_cache(CacheSettings(max_ttl=3600, size=count), time.time, "customer", None)
         _fill(cache, kratos, 0, count)
         full = tracemalloc.get_traced_memory()[0] - base
         _fill(cache, kratos, count, overflow)  # more credentials than the size: the bound holds
         after = tracemalloc.get_traced_memory()[0] - base
         tracemalloc.stop()
-    entries = len(cache.backend)  # type: ignore[arg-type]
+    entries = len(cache)
     return {
         "decisions": count,
         "bytes": full,

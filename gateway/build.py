@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
@@ -45,9 +46,11 @@ from gateway.observe.tracing import Tracing
 from gateway.orgs.stage import OrgStage, build_org_stages
 from gateway.permissions.checker import TenantPermissions, build_permissions
 from gateway.policy.reload import PolicyStore
-from gateway.replicas.permissions import RedisPermissions
-from gateway.replicas.redis import Guard, RedisShared, RedisWindows, connect
+from gateway.replicas.cache import RedisCache
+from gateway.replicas.permissions import ANSWERS
+from gateway.replicas.redis import Guard, RedisWindows, connect
 from gateway.replicas.revocations import Revocations
+from gateway.replicas.verdicts import VERDICTS
 from gateway.server.lifecycle import Drain
 
 
@@ -103,8 +106,8 @@ class Shared:
     """What replicas share through Redis (`GATEWAY_REDIS_URL`)."""
 
     client: aioredis.Redis
-    decisions: RedisShared
-    permissions: RedisPermissions
+    decisions: RedisCache[Any, Any]
+    permissions: RedisCache[Any, Any]
     rate_windows: RedisWindows
 
 
@@ -114,7 +117,10 @@ def connect_shared(settings: Settings) -> Shared | None:
         return None
     client, guard, ttl = connect(settings.redis_url), Guard(), settings.cache.max_ttl
     return Shared(
-        client, RedisShared(client, ttl, guard), RedisPermissions(client, ttl, guard), RedisWindows(client, guard)
+        client,
+        RedisCache(client, VERDICTS, ttl, guard),
+        RedisCache(client, ANSWERS, ttl, guard),
+        RedisWindows(client, guard),
     )
 
 
@@ -139,15 +145,7 @@ def assemble(settings: Settings, policies: PolicyStore) -> Assembly:
     stages = OryStages(authn, permissions, build_org_stages(settings.tenants, permissions))
     gw = build_gateway(settings, policies, ory, metrics, stages, redis.rate_windows if redis else None)
     metrics.registry.register(_state(authn, gw, redis))
-    revocations = Revocations(
-        authn,
-        permissions,
-        settings.cache,
-        metrics,
-        redis.client if redis else None,
-        redis.decisions if redis else None,
-        redis.permissions if redis else None,
-    )
+    revocations = Revocations(authn, permissions, metrics, redis.client if redis else None)
     drain = Drain()
     parts = Parts(gw, metrics, Readiness(settings, policies, ory, drain), revocations)
     return Assembly(gw, metrics, drain, revocations, bind_endpoints(settings, parts), redis)

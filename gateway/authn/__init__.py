@@ -3,9 +3,10 @@
     TenantAuthenticator.authenticate(request, kinds) -> Principal
         credentials.extract   cookie / X-Session-Token / Authorization: Bearer (ambiguity -> 401)
         sources.plan          which credential source sees which credential, in the route's order
-        cache.DecisionCache   hashed keys, bounded TTL, negative caching, single flight
-                              (on the `authenticate` span: `gateway.authn.cache` hit, miss,
-                              join or shared, and `gateway.credential_source`)
+        cache                 the decision cache (`gateway.cache`): hashed keys, bounded TTL,
+                              negative caching, single flight (on the `authenticate` span:
+                              `gateway.authn.cache` hit, miss, join or shared, and
+                              `gateway.credential_source`)
         kratos / hydra / jwt  whoami, RFC 7662 introspection, local JWT verification
 
 Errors: no credential -> Unauthenticated (401); a credential presented and rejected ->
@@ -20,14 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
-from gateway.authn.cache import (
-    CacheBackend,
-    CacheStats,
-    Clock,
-    DecisionCache,
-    SharedBackend,
-    credential_key,
-)
+from gateway.authn.cache import credential_key, decision_cache, stamped
 from gateway.authn.credentials import extract
 from gateway.authn.hydra import ClientOrganizations, HydraIntrospector
 from gateway.authn.jwks import JwksCache
@@ -35,20 +29,14 @@ from gateway.authn.jwt import JwtVerifier
 from gateway.authn.kratos import KratosAuthenticator
 from gateway.authn.sources import AUTHENTICATORS, REGISTRY, Attempt, AuthenticatorId, Verify, plan
 from gateway.authn.verdict import Verdict
+from gateway.cache import CacheStats, Clock, Index, Shared
 from gateway.config.settings import CacheSettings, Settings, TenantSettings
 from gateway.errors import InvalidToken, Unauthenticated
 from gateway.front.request import RequestView
 from gateway.observe import tracing
 from gateway.principal import Kind, Principal
 
-__all__ = [
-    "CacheBackend",
-    "CacheStats",
-    "SharedBackend",
-    "TenantAuthenticator",
-    "build_authenticators",
-    "credential_key",
-]
+__all__ = ["TenantAuthenticator", "build_authenticators", "credential_key"]
 
 
 class TenantAuthenticator:
@@ -59,11 +47,10 @@ class TenantAuthenticator:
         http: httpx.AsyncClient,
         clock: Clock = time.time,
         *,
-        backend: CacheBackend | None = None,
-        shared: SharedBackend | None = None,
+        shared: Shared[str, Verdict] | None = None,
     ) -> None:
         self.tenant = tenant
-        self.cache = DecisionCache(cache, clock, backend, shared)
+        self.cache = decision_cache(cache, clock, tenant.name, shared)
         self.kratos: KratosAuthenticator = KratosAuthenticator(tenant, http, clock)
         self.client_orgs = ClientOrganizations(tenant, http, clock)
         self.hydra: HydraIntrospector = HydraIntrospector(tenant, http, clock, self.client_orgs)
@@ -106,25 +93,34 @@ class TenantAuthenticator:
 
     async def _load(self, attempt: Attempt) -> Verdict:
         key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
-        return await self.cache.get_or_load(key, lambda: self.sources[attempt.authenticator](attempt))
+        verify = self.sources[attempt.authenticator]
 
-    def evict_session(self, session_id: str) -> int:
-        """Forget every cached decision for a revoked Kratos session."""
-        return self.cache.evict_session(self.tenant.name, session_id)
+        async def load() -> Verdict:
+            return stamped(key, await verify(attempt))
 
-    def evict_subject(self, subject: str) -> int:
-        """Forget every cached session or token of one identity or client."""
-        return self.cache.evict_subject(self.tenant.name, subject)
+        return await self.cache.get_or_load(key, load)
 
-    def evict_organization(self, organization: str) -> int:
-        """Forget every cached principal that speaks for `organization`."""
-        return self.cache.evict_organization(self.tenant.name, organization)
+    def evict(self, form: str, value: str) -> int:
+        """Forget what a revocation names, on this replica: a Kratos session's decisions, one
+        credential hash, every session and token of a subject (and, for a client, its
+        organization), or every principal speaking for an organization
+        (`gateway.replicas.revocations`); how many decisions."""
+        if form == "credential_hash":
+            return self.cache.evict_key(value)
+        index = Index(form, self.tenant.name, value)
+        self.client_orgs.cache.evict(index)
+        return self.cache.evict(index)
+
+    async def evict_shared(self, form: str, value: str) -> None:
+        """The same in the layer shared by replicas."""
+        if form == "credential_hash":
+            await self.cache.evict_shared_key(value)
+        else:
+            await self.cache.evict_shared(Index(form, self.tenant.name, value))
 
     def evict_credential(self, credential: str) -> int:
         """Forget every cached decision for a revoked token or cookie value."""
-        return sum(
-            self.cache.evict_credential_hash(credential_key(self.tenant.name, a, credential)) for a in AUTHENTICATORS
-        )
+        return sum(self.cache.evict_key(credential_key(self.tenant.name, a, credential)) for a in AUTHENTICATORS)
 
 
 def build_authenticators(
@@ -132,8 +128,8 @@ def build_authenticators(
     http: httpx.AsyncClient,
     clock: Clock = time.time,
     *,
-    shared: SharedBackend | None = None,
+    shared: Shared[str, Verdict] | None = None,
 ) -> dict[str, TenantAuthenticator]:
-    """One authenticator per tenant; `shared` is the (future) replica-shared cache layer."""
+    """One authenticator per tenant; `shared` is the decision cache's layer shared by replicas."""
     tenants: Mapping[str, TenantSettings] = settings.tenants
     return {name: TenantAuthenticator(t, settings.cache, http, clock, shared=shared) for name, t in tenants.items()}

@@ -5,16 +5,14 @@ organization of an OAuth2 client (`ext.organization_id`, else the client's
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from cachetools import TTLCache
 
-from gateway.authn.cache import Clock
 from gateway.authn.verdict import Verdict, dig, is_int, same_issuer
-from gateway.config.settings import TenantSettings
+from gateway.cache import Cache, Clock
+from gateway.config.settings import CacheSettings, TenantSettings
 from gateway.errors import ServiceUnavailable
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 from gateway.principal import Principal
@@ -22,6 +20,10 @@ from gateway.principal import Principal
 SERVICE = "hydra"
 CLIENT_ORG_TTL = 300.0
 CLIENT_ORG_SIZE = 10_000
+#: a client's organization (or none) is kept CLIENT_ORG_TTL seconds either way
+CLIENT_ORGS = CacheSettings(max_ttl=CLIENT_ORG_TTL, negative_ttl=CLIENT_ORG_TTL, size=CLIENT_ORG_SIZE)
+#: a client's organization is listed under the client id as subject
+LISTED = {"subject": lambda client_id, org: (client_id,)}
 
 
 def admin_headers(tenant: TenantSettings) -> dict[str, str]:
@@ -37,24 +39,16 @@ class ClientOrganizations:
     def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> None:
         self._tenant = tenant
         self._http = http
-        self._cache: TTLCache[str, str | None] = TTLCache(CLIENT_ORG_SIZE, CLIENT_ORG_TTL, timer=clock)
-        self._inflight: dict[str, asyncio.Future[str | None]] = {}
+        #: client id -> its organization, "" for none (the cache holds no None); evicted with the
+        #: client's tokens when a revocation names the client as subject
+        self.cache: Cache[str, str] = Cache(CLIENT_ORGS, clock, tenant.name, lambda org: (True, None), LISTED)
 
     async def organization(self, client_id: str) -> str | None:
         if self._tenant.hydra_admin_url is None:
             return None
-        try:
-            return self._cache[client_id]
-        except KeyError:
-            pass
-        task = self._inflight.get(client_id)
-        if task is None:
-            task = asyncio.ensure_future(self._fetch(client_id))
-            self._inflight[client_id] = task
-            task.add_done_callback(lambda _: self._inflight.pop(client_id, None))
-        return await asyncio.shield(task)
+        return await self.cache.get_or_load(client_id, lambda: self._fetch(client_id)) or None
 
-    async def _fetch(self, client_id: str) -> str | None:
+    async def _fetch(self, client_id: str) -> str:
         assert self._tenant.hydra_admin_url is not None
         url = f"{self._tenant.hydra_admin_url.rstrip('/')}/admin/clients/{quote(client_id, safe='')}"
         response = await ory_request(
@@ -66,14 +60,11 @@ class ClientOrganizations:
             headers=admin_headers(self._tenant),
         )
         if response.status_code == 404:
-            org = None
-        elif response.status_code == 200:
-            value = dig(json_object(response, SERVICE), "metadata.organization_id")
-            org = value if isinstance(value, str) and value else None
-        else:
+            return ""
+        if response.status_code != 200:
             raise unexpected(response, SERVICE)
-        self._cache[client_id] = org
-        return org
+        value = dig(json_object(response, SERVICE), "metadata.organization_id")
+        return value if isinstance(value, str) else ""
 
 
 def ext_organization(claims: dict[str, Any]) -> str | None:

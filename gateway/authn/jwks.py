@@ -7,14 +7,13 @@ keys are dropped so that a public key can never be used as an HMAC secret.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
 
-from gateway.authn.cache import Clock
+from gateway.cache import Clock, SingleFlight
 from gateway.config.settings import TenantSettings
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 
@@ -33,7 +32,7 @@ class JwksCache:
         self._clock = clock
         self._keys: dict[str, PublicKey] = {}
         self._fetched_at: float | None = None
-        self._inflight: asyncio.Future[None] | None = None
+        self._refresh: SingleFlight[None, None] = SingleFlight()
 
     async def key(self, kid: str) -> PublicKey | None:
         now = self._clock()
@@ -42,19 +41,8 @@ class JwksCache:
             return self._keys[kid]
         if fresh and self._fetched_at is not None and now - self._fetched_at < MIN_REFETCH:
             return None  # unknown kid, fetched a moment ago: do not let tokens drive our traffic
-        await self._refresh()
+        await self._refresh.run(None, self._fetch)
         return self._keys.get(kid)
-
-    async def _refresh(self) -> None:
-        if self._inflight is None:
-            self._inflight = asyncio.ensure_future(self._fetch())
-            self._inflight.add_done_callback(self._landed)
-        await asyncio.shield(self._inflight)
-
-    def _landed(self, task: asyncio.Future[None]) -> None:
-        self._inflight = None
-        if not task.cancelled():
-            task.exception()
 
     async def _fetch(self) -> None:
         response = await ory_request(

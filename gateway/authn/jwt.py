@@ -17,10 +17,10 @@ import orjson
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 
-from gateway.authn.cache import Clock
 from gateway.authn.hydra import ClientOrganizations, audience_ok, ext_organization, machine
 from gateway.authn.jwks import JwksCache, PublicKey
 from gateway.authn.verdict import Verdict, is_int, same_issuer
+from gateway.cache import Clock
 from gateway.config.settings import TenantSettings
 
 CLOCK_SKEW = 30.0

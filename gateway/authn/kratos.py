@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from gateway.authn.cache import Clock
 from gateway.authn.verdict import Verdict, parse_rfc3339
+from gateway.cache import Clock
 from gateway.config.problems import ConfigError
 from gateway.config.settings import TenantSettings
 from gateway.orgs.memberships import METADATA, Memberships, read_memberships

@@ -86,7 +86,7 @@ def _indexes(tenant: str, form: str, value: str) -> list[tuple[str, str]]:
     """(Redis set listing shared entries, the entries' key prefix) a revocation empties; for a
     credential hash, the entry itself (prefix "")."""
     from gateway.replicas import permissions as shared_permissions
-    from gateway.replicas import redis as shared
+    from gateway.replicas import verdicts as shared
 
     if form == "credential_hash":
         return [(shared.entry_key(value), "")]

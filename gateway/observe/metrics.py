@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
@@ -190,9 +190,7 @@ class StateCollector(Collector):
                 stats = authenticator.stats
                 for name, family in families.items():
                     family.add_metric([tenant], getattr(stats, name))
-                backend = authenticator.cache.backend
-                if isinstance(backend, Sized):
-                    entries.add_metric([tenant], len(backend))
+                entries.add_metric([tenant], len(authenticator.cache))
             yield from families.values()
             yield entries
             yield GaugeMetricFamily("gateway_open_streams", "Long-lived responses open now", value=self.open_streams())

@@ -52,5 +52,8 @@ class KetoMemberships:
         if keto is None:  # the settings refuse MEMBERSHIPS=keto without KETO_READ_URL; fail closed anyway
             raise Forbidden("this tenant has no permission service configured", reason="keto_not_configured")
         subject = principal.subject
-        load = lambda: keto.objects(ORGANIZATION_NAMESPACE, subject, roles)  # noqa: E731
-        return await self.permissions.cache.listed(self.tenant.name, subject, principal.expires_at, load)
+
+        async def load() -> tuple[str, ...]:
+            return tuple(await keto.objects(ORGANIZATION_NAMESPACE, subject, roles))
+
+        return await self.permissions.listings.get_or_load((self.tenant.name, subject), load, principal.expires_at)

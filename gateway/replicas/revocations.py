@@ -5,8 +5,8 @@ A revocation names a tenant and one of: a session, a credential hash, a subject 
 or client id) or an organization (`gateway.replicas.channel.FORMS`). A revoked session or token is
 dropped from every replica's decision cache within a second; a subject or organization also
 from the Ory Permissions answers (`gateway.permissions.cache`), so a removed membership or
-relationship is honoured at once (see docs/operations.md for the remaining race with an
-in-flight Ory call).
+relationship is honoured at once. Each cache evicts by its own indexes (`gateway.cache`),
+here and in Redis; an answer from Ory in flight meanwhile is not stored.
 """
 
 from __future__ import annotations
@@ -14,19 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis.asyncio as aioredis
 
-from gateway.authn.cache import MemoryBackend
-from gateway.config.settings import CacheSettings
 from gateway.errors import BadRequest, RedisUnavailable
-from gateway.replicas.channel import CHANNEL, Revocation, message, parse
-from gateway.replicas.permissions import RedisPermissions
-from gateway.replicas.redis import RedisShared
+from gateway.replicas.channel import CHANNEL, message, parse
 
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator
@@ -43,65 +38,28 @@ class Revocations:
         self,
         authn: Mapping[str, TenantAuthenticator],
         permissions: Mapping[str, TenantPermissions],
-        cache: CacheSettings,
         metrics: Metrics,
         client: aioredis.Redis | None = None,
-        shared: RedisShared | None = None,
-        shared_permissions: RedisPermissions | None = None,
     ) -> None:
-        self.authn, self.permissions, self.cache = authn, permissions, cache
+        self.authn, self.permissions = authn, permissions
         self.metrics = metrics
         self.client = client
-        self.shared = shared
-        self.shared_permissions = shared_permissions
         self.subscribed = asyncio.Event()
 
     async def apply(self, doc: Mapping[str, Any], source: str) -> int:
-        """Evict what `doc` names from this replica's caches and from Redis; the local count."""
-        revocation = parse(doc)
-        tenant, form, value = revocation
+        """Evict what `doc` names from this replica's caches, then from Redis; the local count."""
+        tenant, form, value = parse(doc)
         authenticator, permissions = self.authn.get(tenant), self.permissions.get(tenant)
         if authenticator is None:
             return 0
-        evicted = self._local(revocation, authenticator, permissions)
-        await self._shared(revocation)
+        holders = (authenticator,) if permissions is None else (authenticator, permissions)
+        evicted = sum(holder.evict(form, value) for holder in holders)
+        for holder in holders:
+            await holder.evict_shared(form, value)
         self.metrics.revocations.labels(source).inc()
         event = {"event": "revocation_applied", "source": source, "tenant": tenant, form: value, "evicted": evicted}
         log.info(orjson.dumps(event).decode())
         return evicted
-
-    @staticmethod
-    def _local(
-        revocation: Revocation, authenticator: TenantAuthenticator, permissions: TenantPermissions | None
-    ) -> int:
-        _, form, value = revocation
-        if form == "session_id":
-            return authenticator.evict_session(value)
-        if form == "credential_hash":
-            return authenticator.cache.evict_credential_hash(value)
-        if form == "subject":
-            answers = permissions.evict_subject(value) if permissions is not None else 0
-            return authenticator.evict_subject(value) + answers
-        answers = permissions.evict_organization(value) if permissions is not None else 0
-        return authenticator.evict_organization(value) + answers
-
-    async def _shared(self, revocation: Revocation) -> None:
-        tenant, form, value = revocation
-        shared, answers = self.shared, self.shared_permissions
-        if shared is not None and form == "session_id":
-            await shared.evict_session(tenant, value)
-        elif shared is not None and form == "credential_hash":
-            await shared.evict_credential_hash(value)
-        elif form == "subject":
-            if shared is not None:
-                await shared.evict_subject(tenant, value)
-            if answers is not None:
-                await answers.evict_subject(tenant, value)
-        elif form == "organization":
-            if shared is not None:
-                await shared.evict_organization(tenant, value)
-            if answers is not None:
-                await answers.evict_organization(tenant, value)
 
     async def listen(self) -> None:
         """Subscriber loop: reconnects forever; after a lost subscription the local caches are
@@ -144,9 +102,9 @@ class Revocations:
 
     def _flush(self) -> None:
         for authenticator in self.authn.values():
-            authenticator.cache.backend = MemoryBackend(self.cache.size, time.time)
+            authenticator.cache.clear()
         for permissions in self.permissions.values():
-            permissions.cache.clear()
+            permissions.clear()
 
     async def publish(self, tenant: str, form: str, value: str) -> int | None:
         """Tell the other replicas (None without Redis): how many listened. A Redis outage is

@@ -47,6 +47,19 @@ async def test_org_from_client_metadata_cached(ory: FakeOry, clock: FakeClock) -
     assert ory.seen[1].headers["authorization"] == f"Bearer {ADMIN_TOKEN}"
 
 
+async def test_a_revoked_client_has_its_organization_read_again(ory: FakeOry, clock: FakeClock) -> None:
+    ory.tokens[AT] = active_token("svc/1")
+    ory.tokens["ory_at_two.x"] = active_token("svc/1")
+    ory.clients["svc/1"] = {"client_id": "svc/1", "metadata": {"organization_id": "org-m"}}
+    auth = authenticator(ory, clock)
+    assert (await auth.authenticate(bearer(), ["machine"])).organization == "org-m"
+    ory.clients["svc/1"] = {"client_id": "svc/1", "metadata": {"organization_id": "org-n"}}  # moved at Hydra
+    assert (await auth.authenticate(bearer("ory_at_two.x"), ["machine"])).organization == "org-m"  # cached
+    assert auth.evict("subject", "svc/1") == 2  # both tokens' decisions, and the client's organization
+    assert (await auth.authenticate(bearer(), ["machine"])).organization == "org-n"
+    assert ory.calls["hydra-admin.a.test/admin/clients/svc%2F1"] == 2
+
+
 async def test_unknown_client_has_no_org(ory: FakeOry, clock: FakeClock) -> None:
     ory.tokens[AT] = active_token("ghost")
     assert (await authenticator(ory, clock).authenticate(bearer(), ["machine"])).organization is None

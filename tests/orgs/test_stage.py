@@ -150,6 +150,6 @@ async def test_keto_roles_follow_revocation() -> None:
     before = await choose(st, keto_person(), "org-acme")
     keto.tuples.discard(("Organization", "org-acme", "member", "u1"))
     assert await choose(st, keto_person(), "org-acme") == before  # cached
-    perms.evict_organization("org-acme")
+    perms.evict("organization", "org-acme")
     with pytest.raises(Forbidden):
         await choose(st, keto_person(), "org-acme")

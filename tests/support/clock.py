@@ -1,7 +1,7 @@
 """Clocks to inject: the code under test takes `clock=` and the test moves time by hand.
 
     clock = FakeClock()
-    cache = DecisionCache(settings, clock)
+    cache = Cache(settings, clock, ...)
     clock.advance(31)          # the TTL has passed, no sleep
 
 `OffsetClock` is the wall clock plus an offset, for code that talks to the emulator: the

@@ -1,19 +1,42 @@
-"""Cached decisions as Redis stores them: `dump` writes exactly what `load` accepts, and
-anything else (an older version, a foreign writer) reads as a miss."""
+"""Cached decisions (sessions and tokens) as Redis keeps them (`VERDICTS`): an entry per
+credential hash, a set per session, subject and organization (`gateway.replicas.redis` lists
+the keys). `dump` writes exactly what `load` accepts, and anything else (an older version, a
+foreign writer) reads as a miss."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
 
-from gateway.authn.cache import Entry
 from gateway.authn.verdict import Verdict
 from gateway.principal import KINDS, Membership, Principal
+from gateway.replicas.cache import Shape
+
+ENTRY = "gateway:dc:"
+SESSION = "gateway:ds:"
+SUBJECT = "gateway:du:"
+ORGANIZATION = "gateway:do:"
 
 
-def dump(entry: Entry) -> bytes:
-    d = entry.decision
+def entry_key(credential_hash: str) -> str:
+    return ENTRY + credential_hash
+
+
+def session_key(tenant: str, session_id: str) -> str:
+    return f"{SESSION}{tenant}:{session_id}"
+
+
+def subject_key(tenant: str, subject: str) -> str:
+    return SUBJECT + hashlib.sha256(orjson.dumps([tenant, subject])).hexdigest()
+
+
+def organization_key(tenant: str, organization: str) -> str:
+    return ORGANIZATION + hashlib.sha256(orjson.dumps([tenant, organization])).hexdigest()
+
+
+def dump(d: Verdict, expires: float) -> bytes:
     p = d.principal
     principal = None
     if p is not None:
@@ -35,12 +58,12 @@ def dump(entry: Entry) -> bytes:
             "memberships_problem": p.memberships_problem,
         }
     return orjson.dumps(
-        {"v": 2, "expires": entry.expires, "reason": d.reason, "description": d.description, "principal": principal}
+        {"v": 2, "expires": expires, "reason": d.reason, "description": d.description, "principal": principal}
     )
 
 
-def load(raw: bytes) -> Entry | None:
-    """The entry, or None for anything not exactly what `dump` writes (treated as a miss)."""
+def load(raw: bytes) -> tuple[Verdict, float] | None:
+    """The decision and its expiry, or None for anything not exactly what `dump` writes (a miss)."""
     try:
         doc = orjson.loads(raw)
         if not isinstance(doc, dict) or doc.get("v") != 2:
@@ -65,7 +88,7 @@ def load(raw: bytes) -> Entry | None:
                 memberships=_memberships(p["memberships"]),
                 memberships_problem=str(p["memberships_problem"]),
             )
-        return Entry(Verdict(principal, str(doc["reason"]), str(doc["description"])), float(doc["expires"]))
+        return Verdict(principal, str(doc["reason"]), str(doc["description"])), float(doc["expires"])
     except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
         return None
 
@@ -96,3 +119,13 @@ def _strings(value: Any) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise TypeError("not a list of strings")
     return frozenset(value)
+
+
+VERDICTS: Shape[str, Verdict] = Shape(
+    label="",
+    entries=ENTRY,
+    member=lambda credential_hash: credential_hash,
+    indexes={"session_id": session_key, "subject": subject_key, "organization": organization_key},
+    dump=dump,
+    load=load,
+)
