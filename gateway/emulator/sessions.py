@@ -147,7 +147,7 @@ def set_session_cookie(response: Response, project: Project, session: Session, n
         domain=config.cookie_domain or None,
         secure=project.secure_cookies,
         httponly=True,
-        samesite=config.cookie_same_site.lower(),  # type: ignore[arg-type]
+        samesite=config.cookie_same_site,  # type: ignore[arg-type]
     )
 
 

@@ -81,21 +81,25 @@ def generate_key(algorithm: str) -> Key:
 
 def _jwks_text(url: str) -> str:
     parts = urlsplit(url)
-    if parts.scheme == "base64":
-        return base64.b64decode(url.removeprefix("base64://") + "==").decode()
-    if parts.scheme == "file":
-        return Path(unquote(parts.path)).read_text(encoding="utf-8")
+    try:
+        if parts.scheme == "base64":
+            return base64.b64decode(url.removeprefix("base64://") + "==").decode()
+        if parts.scheme == "file":
+            return Path(unquote(parts.path)).read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise TemplateError(f"jwks_url: cannot read it ({exc})") from exc
     raise TemplateError("jwks_url must be a file:// or base64:// URL holding a private JWK set")
 
 
 def load_key(url: str) -> Key:
     """The first key of the private JWK set at `url`; raises TemplateError."""
+    text = _jwks_text(url)
     try:
-        keys = json.loads(_jwks_text(url)).get("keys")
-        first = keys[0]
+        keys = json.loads(text).get("keys")
+        first: dict[str, Any] = keys[0] if isinstance(keys, list) and keys else {}
         key: Key = JWKRegistry.import_key(first)  # type: ignore[assignment]
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, JoseError) as exc:
-        raise TemplateError(f"jwks_url: no usable JSON Web Key ({exc})") from exc
+    except (ValueError, TypeError, KeyError, AttributeError, JoseError) as exc:
+        raise TemplateError(f"jwks_url: no usable JSON Web Key in a JWK set ({exc})") from exc
     if first.get("alg") not in ALGORITHMS:
         raise TemplateError(f"jwks_url: the key's alg must be one of {', '.join(ALGORITHMS)}")
     if not key.is_private:
