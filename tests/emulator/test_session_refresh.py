@@ -32,7 +32,7 @@ def _signed_in(refresher: httpx.Client) -> tuple[str, str]:
 def _expires_in(refresher: httpx.Client, session_id: str, emu: RunningEmulator) -> float:
     session = parsed(ory_client.Session, refresher.get(f"/admin/sessions/{session_id}", headers=ADMIN).text)
     assert session.expires_at is not None
-    return session.expires_at.timestamp() - emu.control("GET", "clock").json()["now_unix"]
+    return session.expires_at.timestamp() - float(emu.control("GET", "clock").json()["now_unix"])
 
 
 def test_cookie_attributes(refresher: httpx.Client) -> None:
