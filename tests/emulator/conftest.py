@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -169,28 +169,20 @@ def _reset_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
         request.getfixturevalue("emu").reset()
 
 
-@pytest.fixture()
-def customer(emu: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emu.project_url("customer"), timeout=10) as client:
-        yield client
+def _client_of(project: str) -> Callable[[RunningEmulator], Iterator[httpx.Client]]:
+    """A fixture: an HTTP client whose base URL is `project` of the session's emulator."""
+
+    def client(emu: RunningEmulator) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=emu.project_url(project), timeout=10) as http:
+            yield http
+
+    return client
 
 
-@pytest.fixture()
-def dealer(emu: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emu.project_url("dealer"), timeout=10) as client:
-        yield client
-
-
-@pytest.fixture()
-def refresher(emu: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emu.project_url("refresher"), timeout=10) as client:
-        yield client
-
-
-@pytest.fixture()
-def enforced(emu: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emu.project_url("enforced"), timeout=10) as client:
-        yield client
+customer = pytest.fixture(_client_of("customer"), name="customer")
+dealer = pytest.fixture(_client_of("dealer"), name="dealer")
+refresher = pytest.fixture(_client_of("refresher"), name="refresher")
+enforced = pytest.fixture(_client_of("enforced"), name="enforced")
 
 
 @pytest.fixture()
