@@ -21,6 +21,8 @@ from gateway.cli.processes import stop_process
 from gateway.demo.world import DemoWorld, demo_env, start_world, wait_until_up
 
 HERE = Path(__file__).resolve().parent
+#: erin's TOTP secret in seed.yaml (an authenticator app takes it as is)
+ERIN_TOTP_SECRET = "ERINACMEDEMOTOTPSECRET2345ABCDEF"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +73,10 @@ In a browser: the jobs dashboard (sign in, see your organization's runs live, tr
           carol@acme.example / carol-password   (org-acme, viewer: the gateway refuses her trigger)
           dana@consult.example / dana-password  (member of org-acme, viewer of org-globex: she chooses,
                                                  or opens {gw}/customer/orgs/org-globex)
+          erin@acme.example / erin-password     (org-acme, member, with a second factor: TOTP secret
+                                                 {ERIN_TOTP_SECRET}; the code now:
+                                                 curl -s {world.emulator_url}/_emulator/projects/customer/identities/erin@acme.example/totp
+                                                 or a recovery code: erin-recovery-1)
 
 alice (customer tenant, org-acme, role member) and bob (customer tenant, org-globex) are logged in:
   export ALICE={alice}

@@ -9,6 +9,7 @@ import secrets
 import uuid
 from typing import Any
 
+from gateway.emulator import second_factor
 from gateway.emulator.state import Identity, Project
 from gateway.emulator.timeutil import rfc3339
 
@@ -115,7 +116,6 @@ def build_identity(project: Project, body: dict[str, Any], now: float, identity_
         external_id=body.get("external_id"),
         identifiers=identifiers,
         password_hash=hash_password(password) if password is not None else None,
-        second_factor=bool(body.get("second_factor", False)),
     )
     project.identities[identity.id] = identity
     return identity
@@ -145,7 +145,7 @@ def schema_url(project: Project, schema_id: str) -> str:
     return f"{project.base_url}/schemas/{encoded}"
 
 
-def _credentials(identity: Identity, include: list[str]) -> dict[str, Any]:
+def _credentials(project: Project, identity: Identity, include: list[str]) -> dict[str, Any]:
     creds: dict[str, Any] = {}
     stamp = rfc3339(identity.created_at)
     if identity.password_hash:
@@ -158,16 +158,7 @@ def _credentials(identity: Identity, include: list[str]) -> dict[str, Any]:
             "created_at": stamp,
             "updated_at": stamp,
         }
-    if identity.second_factor:
-        creds["totp"] = {
-            "type": "totp",
-            "identifiers": [identity.id],
-            "config": {},
-            "version": 0,
-            "created_at": stamp,
-            "updated_at": stamp,
-        }
-    return creds
+    return creds | second_factor.credentials(project, identity, include)
 
 
 def identity_json(
@@ -189,7 +180,7 @@ def identity_json(
     if identity.external_id:
         body["external_id"] = identity.external_id
     if admin:
-        body["credentials"] = _credentials(identity, include or [])
+        body["credentials"] = _credentials(project, identity, include or [])
         body["metadata_admin"] = identity.metadata_admin
     return body
 

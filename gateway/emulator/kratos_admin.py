@@ -16,7 +16,7 @@ from gateway.emulator.identities import (
     update_existing,
 )
 from gateway.emulator.pagination import PageError, paginate
-from gateway.emulator.sessions import session_json
+from gateway.emulator.sessions import extend, session_json
 from gateway.emulator.state import Identity, Session
 
 CONFLICT_MESSAGE = "The resource could not be created due to a conflict"
@@ -141,6 +141,16 @@ async def get_session(ctx: Ctx) -> Response:
     return json_response(
         session_json(ctx.project, found, ctx.now, with_identity=with_identity, with_devices=with_devices)
     )
+
+
+async def extend_session(ctx: Ctx) -> Response:
+    """`PATCH /admin/sessions/{id}/extend` (extendSession): 204, the session given a new
+    lifespan if it is within `earliest_possible_extend` of its expiry (else unchanged)."""
+    found = _session_or_error(ctx)
+    if isinstance(found, Response):
+        return found
+    extend(ctx.project, found, ctx.now)
+    return Response(status_code=204)
 
 
 async def disable_session(ctx: Ctx) -> Response:

@@ -1,51 +1,125 @@
-"""Kratos public API: login flows (native and browser), whoami and native logout.
+"""Kratos public API: login flow creation and lookup (native and browser), native logout,
+the identity schema and health. Submissions are `gateway.emulator.login`, whoami is
+`gateway.emulator.whoami`.
 
-Browser flows behave as Kratos v26.2.0's (`selfservice/flow/login/handler.go`, `error.go`):
-a form post that fails goes back (303) to the login UI with the flow carrying the message;
-an expired flow is replaced by a new one that says so; a CSRF failure goes to the error UI
-(`gateway.emulator.self_service`). JSON clients (x.IsJSONRequest) get the JSON instead.
+Flows behave as Kratos v26.2.0's (`selfservice/flow/login/handler.go` NewLoginFlow):
+`?aal=aal2` asks an existing session for its second factor (without a session: 401
+`session_aal1_required`; an identity without a second factor: 403
+`session_aal2_enrollment_required`, as Ory Network documents it); `?refresh=true` asks a
+signed-in person for the password again; any other request of a signed-in caller is
+`session_already_available` (a browser is sent on to `return_to`). JSON clients
+(x.IsJSONRequest) get the JSON; browsers are redirected.
 """
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import RedirectResponse, Response
 
-from gateway.emulator import flows
+from gateway.emulator import aal, flows
 from gateway.emulator.context import BodyError, Ctx
 from gateway.emulator.errors import herodot, json_response, kratos_bad_request, kratos_not_found
-from gateway.emulator.identities import check_password, find_by_identifier
 from gateway.emulator.self_service import forward_error, is_json_request
-from gateway.emulator.sessions import encode_cookie, find_session, is_usable, issue_session, session_json
+from gateway.emulator.sessions import find_session, is_usable
 from gateway.emulator.state import LoginFlow, Session
-from gateway.emulator.timeutil import rfc3339
 
-WHOAMI_401_REASON = "No valid session credentials found in the request."
-AAL_REASON = (
-    "An active session was found but it does not fulfill the requested Authenticator Assurance Level. "
-    "Please verify yourself with a second factor to resolve this issue."
-)
 CSRF_REASON = (
     "Please retry the flow and optionally clear your cookies. The request was rejected to protect you from "
     "Cross-Site-Request-Forgery (CSRF) which could cause account takeover, leaking personal information, and "
     "other serious security issues."
 )
-
-
 GONE = "The requested resource is no longer available because it has expired or is otherwise invalid."
+ALREADY = (
+    400,
+    "you are already logged in",
+    "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?",
+    "session_already_available",
+)
+AAL1_REQUIRED = (
+    401,
+    "aal2 and aal3 can only be requested if a session exists already",
+    "You can not requested a higher AAL (AAL2/AAL3) without an active session.",
+    "session_aal1_required",
+)
+TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool
+
+
+class FlowRefused(Exception):
+    """NewLoginFlow's errors: (status, message, reason, error id), or a Refusal to redirect."""
+
+    def __init__(self, error: tuple[int, str, str, str] | aal.Refusal) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def usable_session(ctx: Ctx) -> Session | None:
+    session = find_session(ctx.project, {k.lower(): v for k, v in ctx.request.headers.items()})
+    return session if session is not None and is_usable(ctx.project, session, ctx.now) else None
+
+
+def _new_flow(ctx: Ctx, flow_type: str, return_to: str | None, csrf: str = "") -> LoginFlow:
+    """NewLoginFlow: the flow the query (`aal`, `refresh`) and the caller's session call for;
+    raises FlowRefused."""
+    query = ctx.request.query_params
+    requested, refresh = query.get("aal") or "aal1", query.get("refresh", "") in TRUE
+    if requested not in ("aal1", "aal2"):
+        reason = f"Unable to parse AuthenticationMethod Assurance Level (AAL): unknown value {requested!r}"
+        raise FlowRefused((400, "The request was malformed or contained invalid parameters", reason, ""))
+    session = usable_session(ctx)
+    if session is None and requested == "aal2":
+        raise FlowRefused(AAL1_REQUIRED)
+    if session is not None and not refresh and (requested == "aal1" or session.aal == "aal2"):
+        raise FlowRefused(ALREADY)
+    identity = ctx.project.identities[session.identity_id] if session is not None else None
+    if identity is not None and requested == "aal2" and not identity.second_factors:
+        raise FlowRefused(aal.enrollment_required(ctx.project))
+    flow = flows.new_flow(ctx.project, flow_type, ctx.now, str(ctx.request.url), return_to, csrf)
+    flow.requested_aal, flow.refresh = requested, refresh and session is not None
+    if identity is not None and flow.refresh:
+        flow.messages.append(flows.REAUTHENTICATE)
+        flow.identifier = identity.identifiers[0] if identity.identifiers else ""
+    if identity is not None and requested == "aal2":
+        flow.second_factors = identity.second_factors
+        flow.messages += [flows.SECOND_FACTOR] if session is not None and session.aal != "aal2" else []
+    return flow
+
+
+def _refused_json(ctx: Ctx, refused: FlowRefused) -> Response:
+    if isinstance(refused.error, aal.Refusal):
+        return refused.error.response(ctx.request_id)
+    status, message, reason, error_id = refused.error
+    return herodot(status, message, reason=reason, error_id=error_id, request_id=ctx.request_id)
 
 
 async def create_api_flow(ctx: Ctx) -> Response:
-    flow = flows.new_flow(ctx.project, "api", ctx.now, str(ctx.request.url), None)
+    try:
+        flow = _new_flow(ctx, "api", None)
+    except FlowRefused as refused:
+        return _refused_json(ctx, refused)
     return json_response(flows.flow_json(ctx.project, flow))
+
+
+def _browser_refused(ctx: Ctx, refused: FlowRefused, return_to: str | None) -> Response:
+    """createBrowserLoginFlow's answers to NewLoginFlow's errors: a signed-in browser is sent on
+    (to `return_to`, else the default return URL); the others go to the error UI."""
+    if is_json_request(ctx):
+        return _refused_json(ctx, refused)
+    if refused.error == ALREADY:
+        return RedirectResponse(return_to or f"{ctx.project.base_url}/ui/welcome", status_code=303)
+    if isinstance(refused.error, aal.Refusal):
+        error = refused.error
+        return forward_error(ctx, 403, error.message, error.reason, error.error_id)
+    return forward_error(ctx, *refused.error)
 
 
 async def create_browser_flow(ctx: Ctx) -> Response:
     return_to = ctx.request.query_params.get("return_to")
     csrf = ctx.request.cookies.get(flows.csrf_cookie_name(ctx.project), "")
-    flow = flows.new_flow(ctx.project, "browser", ctx.now, str(ctx.request.url), return_to, csrf)
+    try:
+        flow = _new_flow(ctx, "browser", return_to, csrf)
+    except FlowRefused as refused:
+        return _browser_refused(ctx, refused, return_to)
     response: Response
     if is_json_request(ctx):
         response = json_response(flows.flow_json(ctx.project, flow))
@@ -72,7 +146,7 @@ def csrf_ok(ctx: Ctx, flow: LoginFlow, sent: str | None = None) -> bool:
     return bool(flow.csrf_token) and cookie == flow.csrf_token and (sent is None or sent == flow.csrf_token)
 
 
-def _csrf_violation(ctx: Ctx) -> Response:
+def csrf_violation(ctx: Ctx) -> Response:
     return herodot(
         403,
         "the request was rejected to protect you from Cross-Site-Request-Forgery",
@@ -90,7 +164,7 @@ async def get_flow(ctx: Ctx) -> Response:
     if flow is None:
         return kratos_not_found(ctx.request_id)
     if flow.type == "browser" and not csrf_ok(ctx, flow):
-        return _csrf_violation(ctx)
+        return csrf_violation(ctx)
     if ctx.now >= flow.expires_at:
         if flow.type == "browser":
             reason = (
@@ -104,134 +178,6 @@ async def get_flow(ctx: Ctx) -> Response:
         error_id = "self_service_flow_expired"
         return herodot(410, GONE, error_id=error_id, reason=reason, details=details, request_id=ctx.request_id)
     return json_response(flows.flow_json(ctx.project, flow))
-
-
-def _expired(ctx: Ctx, flow: LoginFlow) -> Response:
-    """A submission to an expired flow (login.ErrorHandler): a replacement flow telling so;
-    a browser is sent to it, a JSON client gets 410 with `use_flow_id`."""
-    fresh = flows.replace_expired(ctx.project, flow, ctx.now)
-    if flow.type == "browser" and not is_json_request(ctx):
-        return RedirectResponse(ui_url(ctx, fresh), status_code=303)
-    minutes = (ctx.now - flow.expires_at) / 60
-    error = {
-        "id": "self_service_flow_expired",
-        "code": 410,
-        "status": "Gone",
-        "reason": f"The self-service flow expired {minutes:.2f} minutes ago, initialize a new one.",
-        "message": "self-service flow expired",
-    }
-    body = {
-        "error": error,
-        "expired_at": rfc3339(flow.expires_at),
-        "since": int((ctx.now - flow.expires_at) * 1e9),
-        "use_flow_id": fresh.id,
-    }
-    return json_response(body, 410, {"Ory-Error-Id": "self_service_flow_expired"}, media_type="application/json")
-
-
-def _flow_failed(ctx: Ctx, flow: LoginFlow, message: dict[str, Any], identifier: str) -> Response:
-    """A validation failure: the flow keeps the message and the identifier typed; a browser
-    goes back to the form, a JSON client gets the flow with 400."""
-    flow.messages, flow.identifier = [message], identifier
-    if flow.type == "browser" and not is_json_request(ctx):
-        return RedirectResponse(ui_url(ctx, flow), status_code=303)
-    return json_response(flows.flow_json(ctx.project, flow), 400)
-
-
-def _login_succeeded(ctx: Ctx, flow: LoginFlow, session: Session) -> Response:
-    body = session_json(ctx.project, session, ctx.now)
-    ctx.project.flows.pop(flow.id, None)
-    if flow.type == "api":
-        return json_response({"session_token": session.token, "session": body})
-    response: Response = (
-        json_response({"session": body})
-        if is_json_request(ctx)
-        else RedirectResponse(flow.return_to or f"{ctx.project.base_url}/ui/welcome", status_code=303)
-    )
-    max_age = int(session.expires_at - ctx.now)
-    response.set_cookie(
-        ctx.project.config.cookie_name,
-        encode_cookie(ctx.project, session),
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        samesite="lax",
-    )
-    return response
-
-
-async def submit_login(ctx: Ctx) -> Response:
-    flow_id = ctx.request.query_params.get("flow")
-    if not flow_id:
-        return kratos_bad_request("The flow query parameter is missing or malformed.", ctx.request_id)
-    flow = ctx.project.flows.get(flow_id)
-    if flow is None:
-        return kratos_not_found(ctx.request_id)
-    if ctx.now >= flow.expires_at:
-        return _expired(ctx, flow)
-    try:
-        fields = await ctx.fields()
-    except BodyError as exc:
-        return kratos_bad_request(str(exc), ctx.request_id)
-    if flow.type == "browser" and not csrf_ok(ctx, flow, fields.get("csrf_token")):
-        if is_json_request(ctx):
-            return _csrf_violation(ctx)
-        return forward_error(
-            ctx,
-            403,
-            "the request was rejected to protect you from Cross-Site-Request-Forgery",
-            CSRF_REASON,
-            "security_csrf_violation",
-        )
-    identifier = fields.get("identifier") or fields.get("password_identifier") or ""
-    if fields.get("method") != "password":
-        return _flow_failed(ctx, flow, flows.NO_STRATEGY, identifier)
-    identity = find_by_identifier(ctx.project, identifier)
-    if (
-        identity is None
-        or identity.state != "active"
-        or not check_password(fields.get("password", ""), identity.password_hash)
-    ):
-        return _flow_failed(ctx, flow, flows.INVALID_CREDENTIALS, identifier)
-    session = issue_session(
-        ctx.project,
-        identity,
-        ctx.now,
-        ctx.request.client.host if ctx.request.client else None,
-        ctx.request.headers.get("user-agent"),
-    )
-    return _login_succeeded(ctx, flow, session)
-
-
-def unauthorized(ctx: Ctx) -> Response:
-    return herodot(401, "The request could not be authorized", reason=WHOAMI_401_REASON, request_id=ctx.request_id)
-
-
-def _aal_required(ctx: Ctx) -> Response:
-    url = f"{ctx.project.base_url}/self-service/login/browser?aal=aal2"
-    return herodot(
-        403,
-        "Session does not fulfill the requested Authenticator Assurance Level",
-        error_id="session_aal2_required",
-        reason=AAL_REASON,
-        request_id=ctx.request_id,
-        details={"redirect_browser_to": url},
-        extra={"redirect_browser_to": url},
-    )
-
-
-async def whoami(ctx: Ctx) -> Response:
-    session = find_session(ctx.project, {k.lower(): v for k, v in ctx.request.headers.items()})
-    if session is None or not is_usable(ctx.project, session, ctx.now):
-        return unauthorized(ctx)
-    identity = ctx.project.identities[session.identity_id]
-    if identity.second_factor and session.aal == "aal1":
-        return _aal_required(ctx)
-    template = ctx.request.query_params.get("tokenize_as")
-    if template is not None:
-        return kratos_bad_request(f'Unable to find tokenizer template "{template}".', ctx.request_id)
-    headers = {"X-Kratos-Authenticated-Identity-Id": identity.id}
-    return json_response(session_json(ctx.project, session, ctx.now), headers=headers)
 
 
 async def logout_api(ctx: Ctx) -> Response:
@@ -266,6 +212,15 @@ async def identity_schema(ctx: Ctx) -> Response:
             "properties": {"traits": {"type": "object", "properties": traits}},
         }
     )
+
+
+async def tokenizer_jwks(ctx: Ctx) -> Response:
+    """The public key of a tokenizer template (not an Ory path: the emulator publishes what a
+    self-hosted operator or Ory Network's console would hand out for verifying session JWTs)."""
+    template = ctx.project.config.tokenizer_templates.get(ctx.params["template"])
+    if template is None:
+        return kratos_not_found(ctx.request_id)
+    return json_response(template.public_jwks())
 
 
 async def health(ctx: Ctx) -> Response:

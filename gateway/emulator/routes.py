@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gateway.emulator import hydra_admin, hydra_public, keto, kratos_admin, kratos_public, self_service, ui
+from gateway.emulator import (
+    hydra_admin,
+    hydra_public,
+    keto,
+    kratos_admin,
+    kratos_public,
+    login,
+    self_service,
+    ui,
+    whoami,
+)
 from gateway.emulator.context import Handler
 
 ALL_BUT_DELETE = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
@@ -32,11 +42,11 @@ def _route(methods: str | frozenset[str], path: str, operation: str, family: str
 
 K, H, P = "kratos", "hydra", "keto"
 ROUTES: tuple[Route, ...] = (
-    _route(ALL_BUT_DELETE, "/sessions/whoami", "whoami", K, kratos_public.whoami),
+    _route(ALL_BUT_DELETE, "/sessions/whoami", "whoami", K, whoami.whoami),
     _route("GET", "/self-service/login/api", "login_flow_api", K, kratos_public.create_api_flow),
     _route("GET", "/self-service/login/browser", "login_flow_browser", K, kratos_public.create_browser_flow),
     _route("GET", "/self-service/login/flows", "get_login_flow", K, kratos_public.get_flow),
-    _route("POST", "/self-service/login", "login_submit", K, kratos_public.submit_login),
+    _route("POST", "/self-service/login", "login_submit", K, login.submit_login),
     _route("DELETE", "/self-service/logout/api", "logout_api", K, kratos_public.logout_api),
     _route("GET", "/self-service/logout/browser", "logout_flow_browser", K, self_service.create_logout_flow),
     _route("GET", "/self-service/logout", "logout_browser", K, self_service.logout),
@@ -68,6 +78,14 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "/admin/sessions", "list_sessions", K, kratos_admin.list_sessions),
     _route("GET", "/admin/sessions/{id}", "get_session", K, kratos_admin.get_session),
     _route("DELETE", "/admin/sessions/{id}", "disable_session", K, kratos_admin.disable_session),
+    _route("PATCH", "/admin/sessions/{id}/extend", "extend_session", K, kratos_admin.extend_session),
+    _route(
+        "GET",
+        "/.well-known/ory/tokenizer/{template}/jwks.json",
+        "tokenizer_jwks",
+        K,
+        kratos_public.tokenizer_jwks,
+    ),
     _route("POST", "/oauth2/token", "token", H, hydra_public.token),
     _route("POST", "/oauth2/revoke", "revoke", H, hydra_public.revoke),
     _route("GET", "/.well-known/jwks.json", "jwks", H, hydra_public.jwks),

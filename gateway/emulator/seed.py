@@ -13,7 +13,9 @@ import yaml
 from gateway.emulator.clients import METADATA_ERROR, ClientError, build_client
 from gateway.emulator.identities import IdentityError, build_identity
 from gateway.emulator.relations import RelationError, tuple_from_json
-from gateway.emulator.state import Emulator, ProjectConfig
+from gateway.emulator.second_factor import check_secret
+from gateway.emulator.seed_session import apply_session
+from gateway.emulator.state import Emulator, Identity, LookupCode, ProjectConfig
 from gateway.emulator.timeutil import parse_duration
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -27,6 +29,8 @@ PROJECT_KEYS = {
     "clients",
     "namespaces",
     "relationships",
+    "session",
+    "feature_flags",
 }
 IDENTITY_KEYS = {
     "id",
@@ -38,7 +42,8 @@ IDENTITY_KEYS = {
     "metadata_admin",
     "organization_id",
     "external_id",
-    "second_factor",
+    "totp_secret",
+    "lookup_secrets",
 }
 COOKIE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -100,6 +105,7 @@ def _project_config(name: str, where: str, data: dict[str, Any], default_key: st
     config.access_token_lifespan = (
         _duration(where, data, "access_token_lifespan", errors) or config.access_token_lifespan
     )
+    apply_session(config, where, data, errors)
     return config
 
 
@@ -161,7 +167,7 @@ def load_seed(path: Path, default_key: str) -> tuple[list[ProjectSeed], list[str
 
 
 def _identity_body(item: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in item.items() if k not in ("id", "password")}
+    body = {k: v for k, v in item.items() if k not in ("id", "password", "totp_secret", "lookup_secrets")}
     if "password" in item:
         body["credentials"] = {"password": {"config": {"password": item["password"]}}}
     return body
@@ -181,11 +187,31 @@ def _seed_identity(emulator: Emulator, seed: ProjectSeed, index: int, item: dict
             return f"{where}.id: must be a UUID"
         if fixed in project.identities:
             return f"{where}.id: duplicate identity id {fixed}"
+    problem = _second_factor_problem(item)
+    if problem:
+        return f"{where}.{problem}"
     try:
-        build_identity(project, _identity_body(item), emulator.clock.now(), fixed)
+        identity = build_identity(project, _identity_body(item), emulator.clock.now(), fixed)
     except IdentityError as exc:
         return f"{where}: {exc}"
+    _add_second_factors(identity, item)
     return None
+
+
+def _second_factor_problem(item: dict[str, Any]) -> str | None:
+    secret, codes = item.get("totp_secret"), item.get("lookup_secrets")
+    if secret is not None and (not isinstance(secret, str) or check_secret(secret)):
+        return f"totp_secret: {check_secret(secret) if isinstance(secret, str) else 'must be a string'}"
+    if codes is not None and (not isinstance(codes, list) or not all(isinstance(c, str) and c for c in codes)):
+        return "lookup_secrets: must be a list of non-empty strings (one-time recovery codes)"
+    return None
+
+
+def _add_second_factors(identity: Identity, item: dict[str, Any]) -> None:
+    """The seed's TOTP secret and recovery codes: credentials Kratos' admin API cannot import."""
+    if item.get("totp_secret"):
+        identity.totp_secret = str(item["totp_secret"]).upper()
+    identity.lookup_codes = [LookupCode(code) for code in item.get("lookup_secrets") or []]
 
 
 def _seed_client(emulator: Emulator, seed: ProjectSeed, index: int, item: dict[str, Any]) -> str | None:

@@ -1,4 +1,5 @@
-"""Kratos sessions: issuing, the Session JSON, the opaque session cookie and whoami credential lookup."""
+"""Kratos sessions: issuing and activating, extending, the Session JSON, the opaque session
+cookie (issued with the project's attributes) and the credential lookup whoami and the flows use."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import json
 import secrets
 import string
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import Response
+
 from gateway.emulator.identities import identity_json
-from gateway.emulator.state import Identity, Project, Session
+from gateway.emulator.state import AuthMethod, Identity, Project, Session
 from gateway.emulator.timeutil import rfc3339
 
 _ALNUM = string.ascii_letters + string.digits
@@ -27,12 +31,15 @@ def new_logout_token() -> str:
 
 
 def issue_session(project: Project, identity: Identity, now: float, ip: str | None, user_agent: str | None) -> Session:
+    """A new session signed in with the password (aal1)."""
     session = Session(
         id=str(uuid.uuid4()),
         token=new_session_token(),
         identity_id=identity.id,
         authenticated_at=now,
         expires_at=now + project.config.session_lifespan,
+        issued_at=now,
+        methods=[AuthMethod("password", "aal1", now)],
         ip_address=ip,
         user_agent=user_agent,
         device_id=str(uuid.uuid4()),
@@ -40,6 +47,28 @@ def issue_session(project: Project, identity: Identity, now: float, ip: str | No
     )
     project.sessions[session.id] = session
     return session
+
+
+def complete_method(project: Project, session: Session, method: str, aal: str, now: float) -> None:
+    """A further login on an existing session (refresh, second factor): Kratos appends the
+    method and activates the session again (authenticated_at and issued_at now, a full
+    lifespan); the id and token stay."""
+    session.methods.append(AuthMethod(method, aal, now))
+    session.authenticated_at = session.issued_at = now
+    session.expires_at = now + project.config.session_lifespan
+    session.active = True
+    if session.credential_required == method:
+        session.credential_required = None
+
+
+def extend(project: Project, session: Session, now: float) -> None:
+    """PATCH /admin/sessions/{id}/extend: a new lifespan from now, once the session is within
+    `earliest_possible_extend` of its expiry (before that, nothing changes)."""
+    window = project.config.earliest_possible_extend
+    if window is None:
+        window = project.config.session_lifespan
+    if session.expires_at - window < now:
+        session.expires_at = now + project.config.session_lifespan
 
 
 def is_usable(project: Project, session: Session, now: float) -> bool:
@@ -50,15 +79,15 @@ def is_usable(project: Project, session: Session, now: float) -> bool:
 def session_json(
     project: Project, session: Session, now: float, *, with_identity: bool = True, with_devices: bool = True
 ) -> dict[str, Any]:
-    stamp = rfc3339(session.authenticated_at)
+    methods = [{"method": m.method, "aal": m.aal, "completed_at": rfc3339(m.completed_at)} for m in session.methods]
     body: dict[str, Any] = {
         "id": session.id,
         "active": session.active and now < session.expires_at,
         "expires_at": rfc3339(session.expires_at),
-        "authenticated_at": stamp,
+        "authenticated_at": rfc3339(session.authenticated_at),
         "authenticator_assurance_level": session.aal,
-        "authentication_methods": [{"method": "password", "aal": "aal1", "completed_at": stamp}],
-        "issued_at": stamp,
+        "authentication_methods": methods,
+        "issued_at": rfc3339(session.issued_at),
     }
     identity = project.identities.get(session.identity_id)
     if with_identity and identity is not None:
@@ -86,24 +115,40 @@ def _unb64(text: str) -> bytes:
 
 
 def encode_cookie(project: Project, session: Session) -> str:
-    """Opaque cookie value: base64url(payload) + "." + HMAC; it names the session, never holds its token."""
-    payload = _b64(json.dumps({"sid": session.id, "n": secrets.token_hex(8)}).encode())
-    mac = hmac.new(project.cookie_secret, payload.encode(), hashlib.sha256).digest()
-    return f"{payload}.{_b64(mac)}"
+    """Opaque cookie value: base64url(payload) + "." + HMAC. It names the session and, as Kratos'
+    cookie does, records the session's expiry at issue; it never holds the session token."""
+    payload = {"sid": session.id, "exp": session.expires_at, "n": secrets.token_hex(8)}
+    encoded = _b64(json.dumps(payload).encode())
+    mac = hmac.new(project.cookie_secret, encoded.encode(), hashlib.sha256).digest()
+    return f"{encoded}.{_b64(mac)}"
 
 
-def decode_cookie(project: Project, value: str) -> Session | bool | None:
-    """The cookie's session; None if it decodes but names no session; False if it cannot be decoded."""
+def _decode(project: Project, value: str) -> dict[str, Any] | None:
     payload, _, mac = value.partition(".")
     expected = hmac.new(project.cookie_secret, payload.encode(), hashlib.sha256).digest()
     try:
-        ok = hmac.compare_digest(_unb64(mac), expected)
-        sid = json.loads(_unb64(payload))["sid"] if ok else None
-    except (ValueError, KeyError, TypeError):
-        return False
-    if not ok or not isinstance(sid, str):
-        return False
-    return project.sessions.get(sid)
+        data = json.loads(_unb64(payload)) if hmac.compare_digest(_unb64(mac), expected) else None
+    except (ValueError, TypeError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("sid"), str) else None
+
+
+def set_session_cookie(response: Response, project: Project, session: Session, now: float) -> None:
+    """Kratos' IssueCookie: the project's cookie name, path, domain and SameSite; HttpOnly;
+    Secure on an https project; Max-Age and Expires up to the session's expiry (persistent)."""
+    config = project.config
+    max_age = max(0, int(session.expires_at - now)) if config.cookie_persistent else None
+    response.set_cookie(
+        config.cookie_name,
+        encode_cookie(project, session),
+        max_age=max_age,
+        expires=max_age,
+        path=config.cookie_path,
+        domain=config.cookie_domain or None,
+        secure=project.secure_cookies,
+        httponly=True,
+        samesite=config.cookie_same_site,  # type: ignore[arg-type]
+    )
 
 
 def _cookie_value(cookie_header: str, name: str) -> str | None:
@@ -122,15 +167,28 @@ def _bearer(authorization: str) -> str | None:
     return None
 
 
-def find_session(project: Project, headers: dict[str, str]) -> Session | None:
+@dataclass(frozen=True)
+class Lookup:
+    """What a request's credentials found: the session (None if none or unknown), whether the
+    request carried a credential at all, and the decoded session cookie (None if none)."""
+
+    session: Session | None
+    had_credential: bool
+    cookie: dict[str, Any] | None
+
+
+def lookup(project: Project, headers: dict[str, str]) -> Lookup:
     """Kratos' extractToken order: X-Session-Token, then a decodable session cookie, then Bearer."""
+    raw = _cookie_value(headers.get("cookie", ""), project.config.cookie_name)
+    cookie = _decode(project, raw) if raw is not None else None
     token = headers.get("x-session-token", "")
     if token:
-        return project.session_by_token(token)
-    raw = _cookie_value(headers.get("cookie", ""), project.config.cookie_name)
-    if raw is not None:
-        found = decode_cookie(project, raw)
-        if found is not False:
-            return found if isinstance(found, Session) else None
+        return Lookup(project.session_by_token(token), True, cookie)
+    if cookie is not None:
+        return Lookup(project.sessions.get(cookie["sid"]), True, cookie)
     bearer = _bearer(headers.get("authorization", ""))
-    return project.session_by_token(bearer) if bearer else None
+    return Lookup(project.session_by_token(bearer) if bearer else None, bearer is not None, cookie)
+
+
+def find_session(project: Project, headers: dict[str, str]) -> Session | None:
+    return lookup(project, headers).session

@@ -11,6 +11,7 @@ from gateway.emulator.faults import FaultStore
 from gateway.emulator.keys import KeySets
 from gateway.emulator.relations import RelationStore
 from gateway.emulator.timeutil import Clock
+from gateway.emulator.tokenizer import Template
 
 DEFAULT_SESSION_LIFESPAN = 24 * 3600.0
 DEFAULT_ACCESS_TOKEN_LIFESPAN = 3600.0
@@ -31,10 +32,31 @@ class ProjectConfig:
     session_lifespan: float = DEFAULT_SESSION_LIFESPAN
     access_token_lifespan: float = DEFAULT_ACCESS_TOKEN_LIFESPAN
     access_token_strategy: str = "opaque"
+    #: Kratos' session.earliest_possible_extend (None: the lifespan, Kratos' default)
+    earliest_possible_extend: float | None = None
+    cookie_domain: str = ""
+    cookie_path: str = "/"
+    cookie_same_site: str = "Lax"
+    cookie_persistent: bool = True
+    #: session.whoami.required_aal: "highest_available" (Kratos' default) or "aal1"
+    required_aal: str = "highest_available"
+    #: Ory Network's second-factor enforcement: sessions of identities without one are refused
+    mfa_enrollment_required: bool = False
+    #: feature_flags.cacheable_sessions and cacheable_sessions_max_age (0: until expiry)
+    cacheable_sessions: bool = False
+    cacheable_sessions_max_age: float = 0.0
+    #: session.whoami.tokenizer.templates
+    tokenizer_templates: dict[str, Template] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.cookie_name:
             self.cookie_name = default_cookie_name(self.name)
+
+
+@dataclass
+class LookupCode:
+    code: str
+    used_at: float | None = None
 
 
 @dataclass
@@ -50,9 +72,26 @@ class Identity:
     external_id: str | None = None
     password_hash: str | None = None
     identifiers: list[str] = field(default_factory=list)
-    second_factor: bool = False
+    #: base32 secret of the identity's TOTP credential (RFC 6238: SHA-1, 6 digits, 30 s)
+    totp_secret: str | None = None
+    #: one-time recovery codes (lookup_secret credential)
+    lookup_codes: list[LookupCode] = field(default_factory=list)
     updated_at: float = 0.0
     state_changed_at: float = 0.0
+
+    @property
+    def second_factors(self) -> list[str]:
+        """The second-factor methods the identity can complete (Kratos' order: totp, then lookup_secret)."""
+        return [m for m, has in (("totp", self.totp_secret), ("lookup_secret", self.lookup_codes)) if has]
+
+
+@dataclass
+class AuthMethod:
+    """One entry of `authentication_methods`."""
+
+    method: str
+    aal: str
+    completed_at: float
 
 
 @dataclass
@@ -62,13 +101,25 @@ class Session:
     identity_id: str
     authenticated_at: float
     expires_at: float
-    aal: str = "aal1"
+    issued_at: float = 0.0
+    methods: list[AuthMethod] = field(default_factory=list)
     active: bool = True
     ip_address: str | None = None
     user_agent: str | None = None
     device_id: str = ""
     #: the browser logout flow's token (`ory_lo_...`), one per session as in Kratos
     logout_token: str = ""
+    #: set by the control API: whoami answers session_credential_required until the
+    #: session signs in again with this method
+    credential_required: str | None = None
+
+    @property
+    def aal(self) -> str:
+        """Kratos' SetAuthenticatorAssuranceLevel: aal2 needs an aal1 and an aal2 method."""
+        levels = {m.aal for m in self.methods}
+        if {"aal1", "aal2"} <= levels:
+            return "aal2"
+        return "aal1" if self.methods else "aal0"
 
 
 @dataclass
@@ -83,6 +134,10 @@ class LoginFlow:
     #: what the last failed submission left on the flow (Kratos persists both)
     messages: list[dict[str, Any]] = field(default_factory=list)
     identifier: str = ""
+    requested_aal: str = "aal1"
+    refresh: bool = False
+    #: second-factor methods offered (aal2 flows), as the strategies populated them
+    second_factors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -132,6 +187,10 @@ class Project:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
 
     def session_by_token(self, token: str) -> Session | None:
         return next((s for s in self.sessions.values() if secrets.compare_digest(s.token, token)), None)

@@ -76,10 +76,13 @@ def launch(
     seed: Path | None = None,
     api_key: str = DEFAULT_API_KEY,
     timeout: float = 60.0,
+    base_url: str | None = None,
 ) -> RunningEmulator:
-    """Start `python -m gateway.emulator` on a free loopback port and wait until it answers."""
+    """Start `python -m gateway.emulator` on a free loopback port and wait until it answers.
+    `base_url` is the public URL it names itself by (e.g. https://..., for Secure cookies)."""
     port = free_port()
     cmd = [sys.executable, "-m", "gateway.emulator", "--listen", f"127.0.0.1:{port}", "--api-key", api_key]
+    cmd += ["--base-url", base_url] if base_url else []
     for name in projects:
         cmd += ["--project", name]
     if seed is not None:
@@ -98,8 +101,9 @@ def start_emulator(
     seed: Path | None = None,
     api_key: str = DEFAULT_API_KEY,
     timeout: float = 60.0,
+    base_url: str | None = None,
 ) -> Iterator[RunningEmulator]:
-    running = launch(projects, seed=seed, api_key=api_key, timeout=timeout)
+    running = launch(projects, seed=seed, api_key=api_key, timeout=timeout, base_url=base_url)
     try:
         yield running
     finally:

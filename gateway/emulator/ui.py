@@ -3,11 +3,13 @@
 HTML-escaped. They read the project's state exactly as a UI reading the public API would
 (`kratos-selfservice-ui-node`): a page is never a way around a flow's rules.
 
-- ``/ui/login?flow=ID``: the form built from the flow's ``ui.nodes`` (``csrf_token``,
-  ``identifier``, ``password``, the ``method`` button), posting to ``ui.action``, with the
-  flow's messages (wrong password, expired flow, ...). No flow, an unknown one, one without
-  the browser's anti-CSRF cookie or an expired one: a new flow is started (303 to
-  ``/self-service/login/browser``, keeping ``return_to``), as the reference UI does.
+- ``/ui/login?flow=ID``: a form per method group built from the flow's ``ui.nodes`` (the
+  ``default`` group's ``csrf_token`` and hidden fields in each; ``identifier`` and ``password``
+  with the ``method`` button; in an aal2 flow ``totp_code`` and ``lookup_secret`` with theirs),
+  posting to ``ui.action``, with the flow's messages (wrong password or code, expired flow, ...).
+  No flow, an unknown one, one without the browser's anti-CSRF cookie or an expired one: a new
+  flow is started (303 to ``/self-service/login/browser``, keeping ``return_to``), as the
+  reference UI does.
 - ``/ui/welcome``: who is signed in, and a sign-out link (the browser logout flow).
 - ``/ui/error?id=``: a stored self-service error (`gateway.emulator.self_service`).
 """
@@ -58,9 +60,10 @@ def _messages(messages: list[dict[str, Any]]) -> str:
     )
 
 
-def _node(node: dict[str, Any]) -> str:
+def _node(node: dict[str, Any], element_id: str = "") -> str:
     attributes = node["attributes"]
     name, kind = str(attributes["name"]), str(attributes["type"])
+    element_id = element_id or name
     label = str(node.get("meta", {}).get("label", {}).get("text", name))
     value = attributes.get("value")
     if kind == "submit":
@@ -71,9 +74,25 @@ def _node(node: dict[str, Any]) -> str:
     )
     extras += " required" if attributes.get("required") else ""
     extras += f' value="{escape(str(value))}"' if value not in (None, "") else ""
-    field = f'<input id="{escape(name)}" name="{escape(name)}" type="{escape(kind)}"{extras}>'
+    field = f'<input id="{escape(element_id)}" name="{escape(name)}" type="{escape(kind)}"{extras}>'
     own = _messages(node.get("messages", []))
-    return field + own if kind == "hidden" else f'<label for="{escape(name)}">{escape(label)}</label>{field}{own}'
+    return field + own if kind == "hidden" else f'<label for="{escape(element_id)}">{escape(label)}</label>{field}{own}'
+
+
+def _forms(ui: dict[str, Any]) -> str:
+    """One form per method group, as the reference UI renders them: each holds the default
+    group's nodes (the CSRF token, a refresh flow's hidden identifier), so that a method's
+    required inputs never block another method's button."""
+    nodes: list[dict[str, Any]] = ui["nodes"]
+    shared = [n for n in nodes if n["group"] == "default"]
+    groups = list(dict.fromkeys(n["group"] for n in nodes if n["group"] != "default"))
+    forms = []
+    for index, group in enumerate(groups):
+        suffix = f"-{group}" if index else ""
+        fields = "".join(_node(n, str(n["attributes"]["name"]) + suffix) for n in shared)
+        fields += "".join(_node(n) for n in nodes if n["group"] == group)
+        forms.append(f'<form method="{escape(ui["method"])}" action="{escape(ui["action"])}">{fields}</form>')
+    return "".join(forms)
 
 
 async def login(ctx: Ctx) -> Response:
@@ -82,13 +101,8 @@ async def login(ctx: Ctx) -> Response:
     if flow is None or flow.type != "browser" or not csrf_ok(ctx, flow) or ctx.now >= flow.expires_at:
         return_to = flow.return_to if flow is not None else query.get("return_to")
         return RedirectResponse(init_url(ctx, return_to), status_code=303)
-    doc = flows.flow_json(ctx.project, flow)
-    ui = doc["ui"]
-    form = "".join(_node(node) for node in ui["nodes"])
-    body = (
-        f"<h1>Sign in to {escape(ctx.project.name)}</h1>{_messages(ui.get('messages', []))}"
-        f'<form method="{escape(ui["method"])}" action="{escape(ui["action"])}">{form}</form>'
-    )
+    ui = flows.flow_json(ctx.project, flow)["ui"]
+    body = f"<h1>Sign in to {escape(ctx.project.name)}</h1>{_messages(ui.get('messages', []))}{_forms(ui)}"
     return page("Sign in", body)
 
 

@@ -306,6 +306,120 @@ def test_ory_configs_match_what_the_gateway_expects(compose: Obj) -> None:
     assert hydra["urls"]["self"]["issuer"] == settings.tenants["customer"].hydra_public_url
 
 
+SECRET_LIST = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 16}}
+GO_DURATION = {"type": "string", "pattern": r"^([0-9]+(ns|us|ms|s|m|h))+$"}
+#: the parts of the Ory components' configuration schemas (v26.2.0) that these configs rely on
+ORY_SCHEMAS: dict[str, Obj] = {
+    "kratos": {
+        "type": "object",
+        "required": ["secrets", "session", "selfservice"],
+        "properties": {
+            "secrets": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["pagination"],
+                "properties": {n: SECRET_LIST for n in ("default", "cookie", "pagination", "cipher")},
+            },
+            "session": {
+                "type": "object",
+                "required": ["earliest_possible_extend", "whoami"],
+                "properties": {
+                    "lifespan": GO_DURATION,
+                    "earliest_possible_extend": GO_DURATION,
+                    "whoami": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["required_aal"],
+                        "properties": {
+                            "required_aal": {"enum": ["aal1", "highest_available"]},
+                            "tokenizer": {"type": "object"},
+                        },
+                    },
+                },
+            },
+            "selfservice": {
+                "type": "object",
+                "properties": {
+                    "methods": {
+                        "type": "object",
+                        "required": ["totp", "lookup_secret"],
+                        "properties": {
+                            "totp": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["enabled", "config"],
+                                "properties": {
+                                    "enabled": {"const": True},
+                                    "config": {
+                                        "type": "object",
+                                        "additionalProperties": False,
+                                        "required": ["issuer"],
+                                        "properties": {"issuer": {"type": "string", "minLength": 1}},
+                                    },
+                                },
+                            },
+                            "lookup_secret": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {"enabled": {"const": True}},
+                            },
+                        },
+                    }
+                },
+            },
+        },
+    },
+    "hydra": {
+        "type": "object",
+        "required": ["secrets"],
+        "properties": {
+            "secrets": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["system", "pagination"],
+                "properties": {n: SECRET_LIST for n in ("system", "cookie", "pagination")},
+            }
+        },
+    },
+    "keto": {
+        "type": "object",
+        "required": ["secrets"],
+        "properties": {
+            "secrets": {"type": "object", "required": ["pagination"], "properties": {"pagination": SECRET_LIST}}
+        },
+    },
+}
+
+
+def _seconds(duration: str) -> float:
+    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9]+)(ns|us|ms|s|m|h)", duration))
+
+
+@pytest.mark.parametrize("component", ["kratos", "hydra", "keto"])
+def test_ory_configs_set_pagination_secrets(component: str) -> None:
+    """Every component encrypts its list APIs' page tokens with its own secret (Ory advisories
+    GHSA-hgx2-28f8-6g2r, GHSA-c38g-mx2c-9wf2, GHSA-r9w3-57w2-gch2), and Kratos asks for
+    second factors and renews sessions as the gateway expects."""
+    config = load_one(DEPLOY / f"ory/{component}/{component}.yml")
+    jsonschema.Draft7Validator(ORY_SCHEMAS[component]).validate(config)
+    secrets = config["secrets"]
+    others = {s for name, values in secrets.items() if name != "pagination" for s in values}
+    assert not others & set(secrets["pagination"]), "the pagination secret must be a secret of its own"
+    if component == "kratos":
+        session = config["session"]
+        assert 0 < _seconds(session["earliest_possible_extend"]) <= _seconds(session["lifespan"])
+
+
+def test_ory_config_schema_excerpts_catch_mistakes() -> None:
+    kratos = load_one(DEPLOY / "ory/kratos/kratos.yml")
+    broken = json.loads(json.dumps(kratos))
+    broken["secrets"]["pagination"] = ["short"]
+    broken["session"]["whoami"]["required_aal"] = "aal2"
+    errors = list(jsonschema.Draft7Validator(ORY_SCHEMAS["kratos"]).iter_errors(broken))
+    assert len(errors) == 2
+
+
 # --- Kubernetes -----------------------------------------------------------------------------------------------------
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from joserfc.jwk import RSAKey
 
 from gateway.emulator.testing import RunningEmulator, launch
 
@@ -15,6 +18,12 @@ from .oryspec import SpecChecker
 ALICE_ID = "5b2b3c36-3f0e-4d7a-9d7e-0000000000a1"
 ORG_A_UUID = "0c8a5f4e-1111-4a1b-9c2d-00000000000a"
 CUSTOMER_KEY = "ory_pat_customer_test"
+REFRESHER_KEY = "ory_pat_refresher_test"
+MFA_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+#: a tokenizer key given as Kratos takes one: a private JWK set at `jwks_url`
+RSA_KEY = RSAKey.generate_key(2048, {"kid": "rsa-test-key", "alg": "RS256", "use": "sig"}, private=True)
+RSA_JWKS_URL = "base64://" + base64.b64encode(json.dumps({"keys": [RSA_KEY.as_dict(private=True)]}).encode()).decode()
+RITA_MEMBERSHIPS = [{"organization_id": "org-a", "roles": ["member"]}, {"organization_id": "org-b", "roles": []}]
 SEED = f"""
 projects:
   customer:
@@ -28,7 +37,11 @@ projects:
         metadata_admin: {{note: vip}}
       - traits: {{email: mfa@example.com}}
         password: mfa-pass-1
-        second_factor: true
+        totp_secret: {MFA_SECRET}
+        lookup_secrets: [rescue-one, rescue-two, rescue-three]
+      - traits: {{email: codes@example.com}}
+        password: codes-pass-1
+        lookup_secrets: [only-code]
       - traits: {{email: off@example.com}}
         password: off-pass-1
         state: inactive
@@ -75,6 +88,42 @@ projects:
         relation: member
         subject_set: {{namespace: Group, object: auditors, relation: member}}
       - {{namespace: Group, object: auditors, relation: member, subject_id: carol}}
+  refresher:
+    api_key: {REFRESHER_KEY}
+    session_lifespan: 1h
+    session:
+      earliest_possible_extend: 10m
+      cookie: {{domain: example.test, same_site: Strict}}
+      whoami:
+        required_aal: aal1
+        tokenizer:
+          templates:
+            jwt:
+              ttl: 2m
+              claims_mapper:
+                memberships: identity.metadata_public.memberships
+                aal: session.authenticator_assurance_level
+                nothing: identity.traits.missing
+            rsa: {{jwks_url: "{RSA_JWKS_URL}", subject_source: external_id}}
+    feature_flags: {{cacheable_sessions: true, cacheable_sessions_max_age: 5m}}
+    identities:
+      - traits: {{email: rita@example.com}}
+        password: rita-pass-1
+        external_id: rita-ext
+        metadata_public: {{memberships: {json.dumps(RITA_MEMBERSHIPS)}}}
+      - traits: {{email: noext@example.com}}
+        password: noext-pass-1
+      - traits: {{email: two@example.com}}
+        password: two-pass-1
+        totp_secret: {MFA_SECRET}
+  enforced:
+    session: {{whoami: {{mfa_enrollment_required: true}}}}
+    identities:
+      - traits: {{email: plain@example.com}}
+        password: plain-pass-1
+      - traits: {{email: strong@example.com}}
+        password: strong-pass-1
+        totp_secret: {MFA_SECRET}
   dealer:
     api_key: ory_pat_dealer_test
     session_cookie_name: dealer_cookie
@@ -120,16 +169,20 @@ def _reset_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
         request.getfixturevalue("emu").reset()
 
 
-@pytest.fixture()
-def customer(emu: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emu.project_url("customer"), timeout=10) as client:
-        yield client
+def _client_of(project: str) -> Callable[[RunningEmulator], Iterator[httpx.Client]]:
+    """A fixture: an HTTP client whose base URL is `project` of the session's emulator."""
+
+    def client(emu: RunningEmulator) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=emu.project_url(project), timeout=10) as http:
+            yield http
+
+    return client
 
 
-@pytest.fixture()
-def dealer(emu: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emu.project_url("dealer"), timeout=10) as client:
-        yield client
+customer = pytest.fixture(_client_of("customer"), name="customer")
+dealer = pytest.fixture(_client_of("dealer"), name="dealer")
+refresher = pytest.fixture(_client_of("refresher"), name="refresher")
+enforced = pytest.fixture(_client_of("enforced"), name="enforced")
 
 
 @pytest.fixture()
