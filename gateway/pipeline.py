@@ -27,7 +27,7 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     route = found.route
     log = ex.log
     log["tenant"], log["rule"] = where.tenant, route.id
-    if tracing.recording:  # spans are exported: the request span's route
+    if ex.trace.span is not None:  # spans are exported: the request span's route
         tracing.note("http.route", route.pattern.text)
     ex.kinds = route.kinds
     gw.cross_origin.check(ex, where.tenant, route)  # the cookie from a foreign page: before any credential

@@ -168,3 +168,18 @@ def test_the_registries_are_what_the_docs_name() -> None:
     assert set(SOURCES) == {"kratos-cookie", "kratos-token", "hydra", "jwt"}
     assert {endpoint.path.split("/")[1] for endpoint in ENDPOINTS} <= RESERVED_TENANT_NAMES  # no tenant shadows one
     assert all(endpoint.path.startswith("/") for endpoint in ENDPOINTS)
+
+
+#: module globals rebound at run time, and why: none of them wires the gateway
+REBOUND_GLOBALS = {"gateway.observe.tracecontext": "a pool of random ids, drawn in batches and forgotten after fork"}
+
+
+def test_no_module_global_is_rebound_to_wire_the_gateway() -> None:
+    """Objects are built whole and handed what they need: no module sets a global at start-up
+    (tracing's exporter travels with the request's trace, the protocol's limits with the server)."""
+    rebinding = {
+        module_name(path)
+        for path in GATEWAY.rglob("*.py")
+        if any(isinstance(node, ast.Global) for node in ast.walk(ast.parse(path.read_text())))
+    }
+    assert rebinding == set(REBOUND_GLOBALS)

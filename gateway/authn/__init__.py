@@ -86,7 +86,7 @@ class TenantAuthenticator:
 
     def _cached(self, attempt: Attempt) -> Verdict | None:
         hit = self.cache.cached(credential_key(self.tenant.name, attempt.authenticator, attempt.credential))
-        if tracing.recording:  # on the `authenticate` span: which source, and whether Ory is asked
+        if tracing.recording():  # on the `authenticate` span: which source, and whether Ory is asked
             tracing.note("gateway.credential_source", attempt.authenticator)
             tracing.note("gateway.authn.cache", "hit" if hit is not None else "miss")
         return hit

@@ -31,7 +31,7 @@ class TimedUpstreams(Upstreams):
         except BadGateway:
             self._failed(plan.upstream, "unreachable")
             raise
-        if tracing.recording:  # on the upstream call's span (gateway.pipeline opened it)
+        if tracing.recording():  # on the upstream call's span (gateway.pipeline opened it)
             tracing.response(status)
         return status
 

@@ -125,7 +125,7 @@ class Export:
         span = self.tracer.start_span(method, context, SpanKind.SERVER, attributes)
         state = parent.state if parent is not None else ""
         ids = span.get_span_context()
-        return RequestTrace(f"{ids.trace_id:032x}", ids.trace_flags.sampled, state, headers_of(span, state), span)
+        return RequestTrace(f"{ids.trace_id:032x}", ids.trace_flags.sampled, state, headers_of(span, state), span, self)
 
     def finish(self, trace: RequestTrace, log: Mapping[str, object], status: int) -> None:
         span = cast(Span, trace.span)
@@ -151,7 +151,7 @@ class Export:
         if parent is not None and parent.span is not None:
             context = api.set_span_in_context(parent.span)
         span = cast(Span, self.tracer.start_span(name, context, KINDS[kind], attributes))
-        return Live(span, parent.state if parent is not None else "", kind == "client")
+        return Live(span, parent.state if parent is not None else "", kind == "client", self)
 
     def response(self, active: Active | None, status: int) -> None:
         if isinstance(active, Live):
@@ -167,10 +167,11 @@ class Export:
 class Live(Scope):
     """A recorded span while its `with` block runs: the active one inside it."""
 
-    __slots__ = ("client", "headers", "span", "state", "token")
+    __slots__ = ("client", "export", "headers", "span", "state", "token")
 
-    def __init__(self, span: Span, state: str, client: bool) -> None:
+    def __init__(self, span: Span, state: str, client: bool, export: Export) -> None:
         self.span = span
+        self.export = export
         self.state = state
         self.headers = headers_of(span, state)
         self.client = client

@@ -31,6 +31,10 @@ class Active(Protocol):
     @property
     def state(self) -> str: ...
 
+    @property
+    def export(self) -> Any:
+        """The exporter recording this trace's spans (`gateway.observe.export.Export`), or None."""
+
 
 # a NamedTuple, not a class with __init__: built per request (docs/performance.md)
 class RequestTrace(NamedTuple):
@@ -44,6 +48,8 @@ class RequestTrace(NamedTuple):
     headers: tuple[Header, ...]
     #: the SDK's span when exported, else None
     span: Any = None
+    #: the exporter that records this trace's spans (`gateway.observe.export.Export`), else None
+    export: Any = None
 
 
 #: the span calls made now are children of (a request's trace, or a span inside it)

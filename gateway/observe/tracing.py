@@ -26,7 +26,9 @@ the request as a server span and these as its children:
     upstream <name>                        upstream_span(name) in gateway.pipeline, WebSockets
 
 The active span lives in a context variable, so work started in a task (the decision
-cache's single-flight load) is a child of the span that started it.
+cache's single-flight load) is a child of the span that started it. The exporter travels
+with it (`RequestTrace.export`): the hooks below find it there, so nothing about tracing is
+set for the whole process at start-up.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def started(sampling: Sampling) -> RequestTrace:
     bound = sampling.bound
     sampled = bound > LOW_64 or (bound > 0 and int(ids[16:32], 16) < bound)
     header = f"00-{trace_id}-{ids[32:]}-{'01' if sampled else '00'}".encode()
-    return _new(RequestTrace, (trace_id, sampled, "", ((b"traceparent", header),), None))
+    return _new(RequestTrace, (trace_id, sampled, "", ((b"traceparent", header),), None, None))
 
 
 def continued(parent: Parent, sampling: Sampling) -> RequestTrace:
@@ -95,22 +97,17 @@ class Tracing:
         self.export: Export | None = None
 
     def start(self) -> None:
-        """Build the exporter (a background thread sends batches) and make this the process's tracing."""
-        global _EXPORT, _SAMPLING, recording
+        """Build the exporter (a background thread sends batches): requests begun from now on are recorded."""
         if self.settings.endpoint is not None and self.export is None:
             from gateway.observe.export import Export
 
             self.export = Export(self.settings)
-        _EXPORT, _SAMPLING, recording = self.export, self.sampling, self.export is not None
 
     def shutdown(self) -> None:
         """Send what is queued (bounded wait: a collector that does not answer loses it)."""
-        global _EXPORT, recording
         if self.export is not None:
-            if _EXPORT is self.export:
-                _EXPORT, recording = None, False
-            self.export.shutdown()
-            self.export = None
+            export, self.export = self.export, None
+            export.shutdown()
 
     def begin(self, request: RequestView, peer: str) -> RequestTrace:
         """The request's trace, made active for everything the request does from here on."""
@@ -133,23 +130,32 @@ class Tracing:
 
 # -- hooks for the rest of the gateway: no-ops when export is off -------------------------------
 
-_EXPORT: Export | None = None
-_SAMPLING = Sampling()
-#: True while spans are exported: a hot path asks this before it builds attributes
-recording = False
+#: the sampler of a call made outside any request (its own trace)
+_ALONE = Sampling()
+
+
+def _export() -> Export | None:
+    """The exporter recording the active trace, if any."""
+    active = ACTIVE.get()
+    return None if active is None else active.export
+
+
+def recording() -> bool:
+    """Whether the active trace's spans are exported: a hot path asks before it builds attributes."""
+    return _export() is not None
 
 
 def span(name: str, attributes: Attributes | None = None, *, kind: Kind = "internal") -> Scope:
     """A child span of the active one for the `with` block, e.g.
     `with tracing.span("permission.check", {"keto.namespace": ns}):`. Never put a credential,
     cookie, token or query string in `attributes`: they are exported as they are."""
-    export = _EXPORT
+    export = _export()
     return NOOP if export is None else export.child(name, attributes, kind)
 
 
 def upstream_span(upstream: str, method: str) -> Scope:
     """The upstream call (a client span): the `traceparent` the upstream gets names it as parent."""
-    export = _EXPORT
+    export = _export()
     if export is None:
         return NOOP
     return export.child(f"upstream {upstream}", {"gateway.upstream": upstream, "http.request.method": method}, "client")
@@ -157,7 +163,7 @@ def upstream_span(upstream: str, method: str) -> Scope:
 
 def ory_span(service: str, operation: str, method: str) -> Scope:
     """One Ory call (a client span): `kratos whoami`, `hydra introspect`, `keto permission_check`..."""
-    export = _EXPORT
+    export = _export()
     if export is None:
         return NOOP
     attributes = {"ory.service": service, "ory.operation": operation, "http.request.method": method}
@@ -166,23 +172,22 @@ def ory_span(service: str, operation: str, method: str) -> Scope:
 
 def note(key: str, value: AttributeValue) -> None:
     """An attribute on the active span (nothing when export is off)."""
-    if _EXPORT is not None:
-        active = ACTIVE.get()
-        if active is not None and active.span is not None:
-            active.span.set_attribute(key, value)
+    active = ACTIVE.get()
+    if active is not None and active.span is not None:
+        active.span.set_attribute(key, value)
 
 
 def response(status: int) -> None:
     """The answer's status on the active (client) span."""
-    export = _EXPORT
-    if export is not None:
-        export.response(ACTIVE.get(), status)
+    active = ACTIVE.get()
+    if active is not None and active.export is not None:
+        active.export.response(active, status)
 
 
 def outgoing() -> tuple[Header, ...]:
     """`traceparent` (and `tracestate`) for a call made now, as the active span's child."""
     active = ACTIVE.get()
-    return started(_SAMPLING).headers if active is None else active.headers  # outside any request: a trace of its own
+    return started(_ALONE).headers if active is None else active.headers  # outside any request: a trace of its own
 
 
 def outgoing_text() -> dict[str, str]:

@@ -76,14 +76,14 @@ class TenantPermissions:
         # ids of the caller's organization and identity: never exported
         with tracing.span("permission", {"keto.namespace": wanted.namespace, "keto.relation": wanted.relation}):
             answer = self.answers.cached(key)
-            if tracing.recording:
+            if tracing.recording():
                 tracing.note("gateway.permission.cache", "hit" if answer is not None else "miss")
             if answer is None:
                 organization = principal.organization
                 load = lambda: self._check(wanted, organization)  # noqa: E731
                 answer = await self.answers.get_or_load(key, load, principal.expires_at)
             allowed = answer.allowed
-            if tracing.recording:
+            if tracing.recording():
                 tracing.note("gateway.permission.allowed", allowed)
         if not allowed:
             raise _deny(
