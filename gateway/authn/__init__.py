@@ -1,32 +1,39 @@
 """Authentication per tenant: who is calling, decided against that tenant's Ory only.
 
-    TenantAuthenticator.authenticate(request, kinds) -> Principal
+    TenantAuthenticator.authenticate(request, kinds, refreshed) -> Principal
         credentials.extract   cookie / X-Session-Token / Authorization: Bearer (ambiguity -> 401)
         sources.plan          which credential source sees which credential, in the route's order
         cache                 the decision cache (`gateway.cache`): hashed keys, bounded TTL,
                               negative caching, single flight (on the `authenticate` span:
                               `gateway.authn.cache` hit, miss, join or shared, and
                               `gateway.credential_source`)
-        kratos / hydra / jwt  whoami, RFC 7662 introspection, local JWT verification
+        kratos / session_jwt / hydra / jwt
+                              whoami, local session JWT verification, RFC 7662
+                              introspection, local JWT verification
 
 Errors: no credential -> Unauthenticated (401); a credential presented and rejected ->
-InvalidToken (401, error="invalid_token"); Ory down or misbehaving -> ServiceUnavailable
-(503); Ory 429 -> TooManyRequests. Each carries a fixed `reason` id.
+InvalidToken (401, error="invalid_token"); a session that needs a second factor or a new
+sign-in -> StepUpRequired (403, never cached); Ory down or misbehaving -> ServiceUnavailable
+(503); Ory 429 -> TooManyRequests. Each carries a fixed `reason` id. A refreshed session
+cookie from whoami is handed to `refreshed` (the request's answer carries it), never cached.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
 from gateway.authn.cache import credential_key, decision_cache, stamped
 from gateway.authn.credentials import extract
 from gateway.authn.hydra import ClientOrganizations, HydraIntrospector
+from gateway.authn.identities import People
 from gateway.authn.jwks import JwksCache
 from gateway.authn.jwt import JwtVerifier
 from gateway.authn.kratos import KratosAuthenticator
+from gateway.authn.session_jwt import SessionJwtVerifier
 from gateway.authn.sources import AUTHENTICATORS, REGISTRY, Attempt, AuthenticatorId, Verify, plan
 from gateway.authn.verdict import Verdict
 from gateway.cache import CacheStats, Clock, Index, Shared
@@ -36,7 +43,10 @@ from gateway.front.request import RequestView
 from gateway.observe import tracing
 from gateway.principal import Kind, Principal
 
-__all__ = ["TenantAuthenticator", "build_authenticators", "credential_key"]
+__all__ = ["Refreshed", "TenantAuthenticator", "build_authenticators", "credential_key"]
+
+#: takes whoami's `Set-Cookie` of a refreshed session cookie, for the answer to this request
+Refreshed = Callable[[str], None]
 
 
 class TenantAuthenticator:
@@ -52,9 +62,13 @@ class TenantAuthenticator:
         self.tenant = tenant
         self.cache = decision_cache(cache, clock, tenant.name, shared)
         self.kratos: KratosAuthenticator = KratosAuthenticator(tenant, http, clock)
+        self.people = People(tenant, cache, http, clock)
+        self.session_jwt: SessionJwtVerifier = SessionJwtVerifier(
+            tenant, JwksCache.sessions(tenant, http, clock), self.people, clock
+        )
         self.client_orgs = ClientOrganizations(tenant, http, clock)
         self.hydra: HydraIntrospector = HydraIntrospector(tenant, http, clock, self.client_orgs)
-        self.jwks = JwksCache(tenant, http, clock)
+        self.jwks = JwksCache.hydra(tenant, http, clock)
         self.jwt: JwtVerifier = JwtVerifier(tenant, self.jwks, self.client_orgs, clock)
         #: each credential source's verifier for this tenant (`gateway.authn.sources.REGISTRY`)
         self.sources: dict[AuthenticatorId, Verify] = {name: kind.bind(self) for name, kind in REGISTRY.items()}
@@ -63,13 +77,15 @@ class TenantAuthenticator:
     def stats(self) -> CacheStats:
         return self.cache.stats
 
-    async def authenticate(self, request: RequestView, kinds: Sequence[Kind]) -> Principal:
+    async def authenticate(
+        self, request: RequestView, kinds: Sequence[Kind], refreshed: Refreshed | None = None
+    ) -> Principal:
         creds = extract(request, self.tenant)
         attempts = plan(creds, kinds, self.tenant)
         for attempt in attempts:
             decision = self._cached(attempt)  # a hit needs no await (no coroutine built for it)
             if decision is None:
-                decision = await self._load(attempt)
+                decision = await self._load(attempt, refreshed)
             if decision.principal is not None:
                 return decision.principal
             if attempt.final:
@@ -91,14 +107,26 @@ class TenantAuthenticator:
             tracing.note("gateway.authn.cache", "hit" if hit is not None else "miss")
         return hit
 
-    async def _load(self, attempt: Attempt) -> Verdict:
+    async def _load(self, attempt: Attempt, refreshed: Refreshed | None) -> Verdict:
         key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
         verify = self.sources[attempt.authenticator]
 
-        async def load() -> Verdict:
-            return stamped(key, await verify(attempt))
+        async def load() -> Verdict:  # run by this request only: a joiner's `refreshed` is never called
+            verdict = await verify(attempt)
+            if verdict.set_cookie:  # for this request's browser, never for the cache
+                if refreshed is not None:
+                    refreshed(verdict.set_cookie)
+                verdict = dataclasses.replace(verdict, set_cookie="")
+            return stamped(key, verdict)
 
         return await self.cache.get_or_load(key, load)
+
+    async def forget(self, principal: Principal) -> None:
+        """Forget the cached decision `principal` came from, here and in the shared layer: the
+        next request asks Ory again (a session just stepped up or signed in again)."""
+        if principal.credential_hash:
+            self.cache.evict_key(principal.credential_hash)
+            await self.cache.evict_shared_key(principal.credential_hash)
 
     def evict(self, form: str, value: str) -> int:
         """Forget what a revocation names, on this replica: a Kratos session's decisions, one
@@ -109,6 +137,7 @@ class TenantAuthenticator:
             return self.cache.evict_key(value)
         index = Index(form, self.tenant.name, value)
         self.client_orgs.cache.evict(index)
+        self.people.cache.evict(index)
         return self.cache.evict(index)
 
     async def evict_shared(self, form: str, value: str) -> None:

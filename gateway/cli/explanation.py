@@ -21,9 +21,13 @@ class Caller:
     subject: str | None = None
     #: what Keto answers for the route's permission check
     keto_allows: bool = True
+    #: a person's session: its assurance level, and when they signed in (epoch seconds)
+    aal: str = "aal1"
+    authenticated_at: float = 0.0
 
     def principal(self, tenant: str) -> Principal:
         """The caller as authentication would hand it on, on a route of `tenant`."""
+        human = self.kind == "human"
         return Principal(
             kind=self.kind,
             tenant=self.tenant or tenant,
@@ -31,6 +35,8 @@ class Caller:
             organization=self.organization,
             roles=self.roles,
             scopes=self.scopes,
+            aal=self.aal if human else None,
+            authenticated_at=self.authenticated_at if human else None,
         )
 
 

@@ -25,9 +25,10 @@ import re
 
 from gateway.context import Gateway
 from gateway.decision import Decision
-from gateway.errors import BadRequest, Forbidden, GatewayError, MethodNotAllowed, NotFound
+from gateway.errors import BadRequest, Forbidden, GatewayError, MethodNotAllowed, NotFound, StepUpRequired
 from gateway.forward.headers import normalise
 from gateway.front.exchange import Exchange
+from gateway.front.login import step_up
 from gateway.front.request import Spellings
 from gateway.pipeline import decide
 from gateway.policy import Forward
@@ -56,7 +57,7 @@ async def decisions(gw: Gateway, ex: Exchange) -> None:
     try:
         decision, upstream = await _decide(gw, ex)
     except GatewayError as error:
-        await ex.respond_error(_for_front(error))
+        await ex.respond_error(_for_front(gw, ex, error))
         return
     headers = gw.upstream_headers.identity(ex, decision, upstream)  # what the upstream gets from us
     ex.log["decision"] = "allow"
@@ -73,12 +74,14 @@ async def _decide(gw: Gateway, ex: Exchange) -> tuple[Decision, str]:
     return decision, route.target.upstream
 
 
-def _for_front(error: GatewayError) -> GatewayError:
+def _for_front(gw: Gateway, ex: Exchange, error: GatewayError) -> GatewayError:
     """A refusal as a front proxy passes it on: no route, or a method the route does not take,
     is a 403 denial (nginx answers 500 to anything but 2xx, 401 and 403; the recipe maps 400,
-    429 and 503 itself)."""
+    429 and 503 itself); a step-up is its 403 naming where the browser goes (never a redirect)."""
     if isinstance(error, NotFound | MethodNotAllowed):
         return _deny(error.description, error.reason)
+    if isinstance(error, StepUpRequired):
+        return step_up(gw.settings, ex, error)[1]
     return error
 
 
