@@ -125,6 +125,8 @@ def _describe_caller(
         "roles": sorted(principal.roles),
         "scopes": sorted(principal.scopes),
     }
+    if principal.kind == "human":
+        out.principal["aal"] = principal.aal
     if isinstance(chosen, str):
         _organization(out, found, principal, chosen, settings, policies)
     results = list(checks(route, principal, time.time()))

@@ -98,7 +98,8 @@ def _route_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
     ]
     if p:  # (none when the request was refused before its organization was chosen)
         caller = f"{p['kind']} of tenant {p['tenant']}, org {p['organization'] or '<none>'}, "
-        rows.append(("caller", caller + f"roles {_join(p['roles'])}, scopes {_join(p['scopes'])}"))
+        session = f", session {p['aal']}" if p.get("aal") else ""
+        rows.append(("caller", caller + f"roles {_join(p['roles'])}, scopes {_join(p['scopes'])}{session}"))
         checked = [f"{'met' if c['met'] else 'MISSING'}: {c['requirement']}" for c in result.checks]
         rows.append(("checks", checked or ["none (anonymous)"]))
     if result.builtin is not None:
