@@ -32,7 +32,7 @@ from bench.gw import BENCH_POLICIES, SHIPPED_POLICIES, bench_env, merge_policies
 from bench.instructions import ROUTES
 from bench.procs import clean_env, pinned, spawn, wait_http
 from bench.world import start_backends
-from gateway.emulator.testing import free_port
+from tests.support.processes import free_port
 
 #: pipeline step -> the functions (file fragment, function name) whose inclusive time it is;
 #: these never contain one another

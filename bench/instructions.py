@@ -59,8 +59,8 @@ from bench import scaling
 from bench.gw import BENCH_POLICIES, HUMAN, SHIPPED_POLICIES, bench_env, merge_policies, obtain_credentials
 from bench.procs import clean_env, pinned, spawn, wait_http
 from bench.world import start_backends
-from gateway.demo.world import browser_login
-from gateway.emulator.testing import free_port
+from tests.support.processes import free_port
+from tests.support.seed import browser_login
 
 PATH = "/customer/bench/small"
 #: requests answered before counting starts in earnest (caches warm, connections open)

@@ -32,7 +32,7 @@ from bench.report import Config
 from bench.workers import measure_workers
 from bench.world import SIZES, Backends, Target, World, start_backends, start_world
 from bench.wrk import Sample, run_wrk
-from gateway.demo.world import client_token, login
+from tests.support.seed import client_token, login
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from bench.gw import BENCH_POLICIES, SHIPPED_POLICIES, bench_env, merge_policies
 from bench.procs import Child, children, clean_env, pinned, spawn, wait_http
 from bench.world import start_backends
 from bench.wrk import Sample, run_wrk
-from gateway.emulator.testing import free_port
+from tests.support.processes import free_port
 
 PATH = "/customer/bench/small"
 

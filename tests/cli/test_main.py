@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.demo.world import gateway_env
+from tests.support.seed import gateway_env
 
 ROOT = Path(__file__).resolve().parents[2]
 

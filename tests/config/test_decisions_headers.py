@@ -10,9 +10,9 @@ import pytest
 
 from gateway.config.problems import ConfigError
 from gateway.config.view import redacted
-from gateway.demo.world import gateway_env
 from gateway.load import load_settings
 from tests.support.processes import ROOT
+from tests.support.seed import gateway_env
 
 SEED = gateway_env(8080, "http://127.0.0.1:4455", "http://127.0.0.1:3001", "http://127.0.0.1:3002")
 PROXIES = {"GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8"}

@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.emulator.testing import free_port
 from tests.support.ops import Ops, Replica, access_lines
 from tests.support.otlp import Collector, otlp_receiver
 from tests.support.polling import eventually
-from tests.support.processes import gateway_process, header_values
+from tests.support.processes import free_port, gateway_process, header_values
 
 CALLER_SPAN = "00f067aa0ba902b7"
 

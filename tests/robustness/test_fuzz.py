@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from gateway import labels as L
 from gateway.config.problems import ConfigError
-from gateway.demo.world import gateway_env
 from gateway.errors import BadRequest
 from gateway.front.paths import canonical_path, is_canonical, quote_path
 from gateway.labels.trigger import parse_strict_json
@@ -29,6 +28,7 @@ from gateway.policy.loader import load_policies
 from tests.robustness.support import FUZZ_EXAMPLES
 from tests.robustness.test_properties import _NAMES, _PIECES, _VALUES, sse_streams, trigger_bodies
 from tests.support.labels import org_filters
+from tests.support.seed import gateway_env
 
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ORG = "org-acme"

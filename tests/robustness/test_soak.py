@@ -21,7 +21,8 @@ import aiohttp
 import pytest
 
 from tests.robustness.conftest import Backends
-from tests.robustness.support import SOAK_REQUESTS, robust_env, robust_gateway, rss_kib, settle, socket_count
+from tests.robustness.support import SOAK_REQUESTS, robust_env, robust_gateway, rss_kib, socket_count
+from tests.support.polling import eventually
 from tests.support.processes import Proc
 
 CONCURRENCY = 64
@@ -203,7 +204,9 @@ def test_soak_with_an_ory_outage(soak_gateway: Proc, backends: Backends) -> None
     assert all("x-org-id" not in {k.lower() for k, _ in r["headers"]} for r in backends.recorded())
 
     # memory and sockets come back
-    assert settle(lambda: socket_count(pid) <= sockets_before + 8, timeout=15), (sockets_before, socket_count(pid))
+    eventually(
+        lambda: socket_count(pid) <= sockets_before + 8, timeout=15, what=lambda: (sockets_before, socket_count(pid))
+    )
     time.sleep(1)
     rss_after = rss_kib(pid)
     report = {

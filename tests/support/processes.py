@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,10 +33,16 @@ import httpx
 import redis
 
 from gateway.cli.processes import stop_process
-from gateway.emulator.testing import free_port
 from tests.support.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the OS's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
