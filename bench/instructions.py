@@ -57,9 +57,9 @@ import httpx
 
 from bench import scaling
 from bench.gw import BENCH_POLICIES, HUMAN, SHIPPED_POLICIES, bench_env, merge_policies, obtain_credentials
-from bench.procs import clean_env, pinned, spawn, wait_http
+from bench.procs import pinned, spawn, wait_http
 from bench.world import start_backends
-from tests.support.processes import free_port
+from tests.support.processes import clean_env, free_port
 from tests.support.seed import browser_login
 
 PATH = "/customer/bench/small"

@@ -77,10 +77,3 @@ def children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(c) for c in (task / "children").read_text().split()]
     return found
-
-
-def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The current environment without any GATEWAY_* variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(extra)
-    return env

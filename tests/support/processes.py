@@ -64,6 +64,27 @@ class Proc:
         return self.log.read_text(errors="replace")
 
 
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any GATEWAY_* variable, plus `extra`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | dict(extra or {})
+
+
+def run_gateway(
+    *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m gateway ARGS` run to its end from the repository root, in `clean_env(env)`."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=ROOT,
+        env=clean_env(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def answers(url: str) -> Callable[[], bool]:
     """Ready when `url` answers HTTP at all (any status)."""
 
@@ -86,9 +107,8 @@ def spawn(
 ) -> Proc:
     """Start `args` and return it once `ready()`; if it exits or stays unready, stop it and fail."""
     log = Path(tempfile.mkstemp(prefix="proc-", suffix=".log")[1])
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | dict(env or {})
     with log.open("wb") as out:
-        process = subprocess.Popen(list(args), cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(list(args), cwd=ROOT, env=clean_env(env), stdout=out, stderr=subprocess.STDOUT)
     proc = Proc(url, process, log)
 
     def up() -> bool:
