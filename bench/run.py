@@ -29,7 +29,7 @@ from bench.burst import cold_burst
 from bench.gw import Gateway, repin, spawn_gateway, wait_ready
 from bench.memory import cache_memory
 from bench.report import Config
-from bench.workers import measure_workers
+from bench.workers import measure_workers, spawn_workers
 from bench.world import SIZES, Backends, Target, World, start_backends, start_world
 from bench.wrk import Sample, run_wrk
 from tests.support.seed import client_token, login
@@ -51,13 +51,13 @@ class Plan:
 
 def plan_from(args: argparse.Namespace) -> Plan:
     if args.quick:
-        return Plan(True, args.duration or 1, args.rounds or 1, (1, 4), 5_000, 1_000)
+        return Plan(True, args.duration or 1, args.rounds or 1, (4,), 5_000, 1_000)
     return Plan(False, args.duration or 10, args.rounds or 3, (1, 32), 100_000, 50_000)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="CI smoke: 1 s runs, 1 round, c1/c4 (< 60 s)")
+    p.add_argument("--quick", action="store_true", help="CI smoke: 1 s runs, 1 round, c4 (< 60 s)")
     p.add_argument("--duration", type=float, default=None, help="seconds per wrk run (default 10; quick 1)")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; quick 1)")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
@@ -230,6 +230,10 @@ def run(plan: Plan, skip_extras: bool, count_instructions: bool = False) -> dict
         early = spawn_scaling(backends, tmp, stack) if plan.quick and not skip_extras else None
         world = stack.enter_context(start_world(tmp, backends))
         log("world started")
+        # quick mode: the two-worker gateway starts while the matrix runs, as the scaling ones do
+        two = spawn_workers(world) if plan.quick and not skip_extras else None
+        if two is not None:
+            stack.callback(two.stop)
         results["skipped"] = world.skipped
         for name, why in world.skipped.items():
             log(f"skipped {name}: {why}")
@@ -245,7 +249,7 @@ def run(plan: Plan, skip_extras: bool, count_instructions: bool = False) -> dict
             spawned = early or spawn_scaling(backends, tmp, stack)
             results["scaling"] = measure_scaling(world, plan, spawned, failures)
             results["cold_burst"] = measure_bursts(world, failures)
-            results["workers"] = measure_workers(world, plan.high, plan.duration, plan.rounds, failures)
+            results["workers"] = measure_workers(world, plan.high, plan.duration, plan.rounds, failures, two)
             log(f"workers: {results['workers']}")
     if not skip_extras:
         log("memory: filling the decision cache ...")
