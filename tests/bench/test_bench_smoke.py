@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+#: in the "serial" group under pytest-xdist (tests/conftest.py): wrk and callgrind load both cores
+pytestmark = pytest.mark.xdist_group("serial")
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"upstream-direct", "nginx-proxy_pass", "gateway-human", "gateway-machine", "gateway-durably"}
 

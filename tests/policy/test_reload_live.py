@@ -17,6 +17,9 @@ from tests.support.builders import env as policy_env
 from tests.support.polling import eventually
 from tests.support.processes import Proc, Recorder, gateway_process, recording_upstream
 
+#: in the "serial" group under pytest-xdist (tests/conftest.py): 10,000 routes loaded twice, answers within 2 s
+pytestmark = pytest.mark.xdist_group("serial")
+
 ANONYMOUS: dict[str, object] = {"methods": ["GET"], "allow": "anonymous", "forward": {"upstream": "jobs"}}
 
 

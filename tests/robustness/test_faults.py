@@ -24,6 +24,9 @@ from tests.support.processes import Proc, free_port, redis_process
 from tests.support.rawhttp import raw_request
 from tests.support.seed import CLIENTS, PASSWORDS, client_token, login
 
+#: in the "serial" group under pytest-xdist (tests/conftest.py): bounds of a second or so on fault answers
+pytestmark = pytest.mark.xdist_group("serial")
+
 ORY_TIMEOUT = "0.5"  # the tenants' Ory timeout; the delay fault waits longer
 
 

@@ -25,6 +25,9 @@ from tests.robustness.support import SOAK_REQUESTS, robust_env, robust_gateway, 
 from tests.support.polling import eventually
 from tests.support.processes import Proc
 
+#: in the "serial" group under pytest-xdist (tests/conftest.py): loads the machine; bounds on memory and sockets
+pytestmark = pytest.mark.xdist_group("serial")
+
 CONCURRENCY = 64
 FAULT_SECONDS = 3.0
 SLACK = 2.5  # a request may straddle the window edges (the tenant's Ory timeout is 2 s)
