@@ -29,7 +29,7 @@ from bench.burst import cold_burst
 from bench.gw import Gateway, repin, spawn_gateway, wait_ready
 from bench.memory import cache_memory
 from bench.report import Config
-from bench.workers import measure_workers, spawn_workers
+from bench.workers import measure_workers
 from bench.world import SIZES, Backends, Target, World, start_backends, start_world
 from bench.wrk import Sample, run_wrk
 from tests.support.seed import client_token, login
@@ -226,14 +226,12 @@ def run(plan: Plan, skip_extras: bool, count_instructions: bool = False) -> dict
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gateway-bench-")))
         backends = stack.enter_context(start_backends(tmp))
-        # quick mode: the 10,000-route gateway loads while the rest runs (figures do not matter there)
+        # quick mode: the 10,000-route gateway loads while the world starts
         early = spawn_scaling(backends, tmp, stack) if plan.quick and not skip_extras else None
         world = stack.enter_context(start_world(tmp, backends))
         log("world started")
-        # quick mode: the two-worker gateway starts while the matrix runs, as the scaling ones do
-        two = spawn_workers(world) if plan.quick and not skip_extras else None
-        if two is not None:
-            stack.callback(two.stop)
+        for gateway in early.gateways.values() if early else ():
+            wait_ready(gateway, timeout=300)  # loaded before the matrix, which it would slow down
         results["skipped"] = world.skipped
         for name, why in world.skipped.items():
             log(f"skipped {name}: {why}")
@@ -249,7 +247,7 @@ def run(plan: Plan, skip_extras: bool, count_instructions: bool = False) -> dict
             spawned = early or spawn_scaling(backends, tmp, stack)
             results["scaling"] = measure_scaling(world, plan, spawned, failures)
             results["cold_burst"] = measure_bursts(world, failures)
-            results["workers"] = measure_workers(world, plan.high, plan.duration, plan.rounds, failures, two)
+            results["workers"] = measure_workers(world, plan.high, plan.duration, plan.rounds, failures)
             log(f"workers: {results['workers']}")
     if not skip_extras:
         log("memory: filling the decision cache ...")

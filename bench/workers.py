@@ -13,24 +13,18 @@ import contextlib
 from typing import Any
 
 from bench import report
-from bench.gw import Gateway, bench_env, spawn_gateway, wait_ready
+from bench.gw import bench_env, spawn_gateway, wait_ready
 from bench.procs import children
 from bench.world import World
 from bench.wrk import Sample, run_wrk
 
 
-def spawn_workers(world: World) -> Gateway:
-    """The two-worker gateway, started without waiting for it."""
+def measure_workers(
+    world: World, connections: int, duration: float, rounds: int, failures: list[str]
+) -> dict[str, Any]:
     env = bench_env(0, world.emulator.base_url, world.upstream.url, world.workdir / "policies")
     env.pop("GATEWAY_LISTEN")
-    return spawn_gateway("gateway-2-workers", env, world.workdir / "gateway-2-workers.log", cpu=None, workers=2)
-
-
-def measure_workers(
-    world: World, connections: int, duration: float, rounds: int, failures: list[str], two: Gateway | None = None
-) -> dict[str, Any]:
-    """`two`: the two-worker gateway if spawned earlier (`spawn_workers`); stopped here."""
-    two = two or spawn_workers(world)
+    two = spawn_gateway("gateway-2-workers", env, world.workdir / "gateway-2-workers.log", cpu=None, workers=2)
     with contextlib.ExitStack() as stack:
         stack.callback(two.stop)
         wait_ready(two)
