@@ -15,6 +15,9 @@ from tests.support.polling import eventually
 from tests.support.processes import RedisServer, gateway_process, redis_process, run_gateway
 from tests.support.world import admin_headers
 
+#: in the "serial" group under pytest-xdist (tests/conftest.py): answers shared through Redis (0.25 s timeout)
+pytestmark = pytest.mark.xdist_group("serial")
+
 ALICE = "11111111-1111-4111-8111-111111111111"
 
 

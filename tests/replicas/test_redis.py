@@ -6,11 +6,15 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from gateway.authn import credential_key
 from tests.support.ops import ADMIN_TOKEN, Ops, Replica, metric
 from tests.support.polling import eventually
 from tests.support.processes import RedisServer, run_gateway
+
+#: in the "serial" group under pytest-xdist (tests/conftest.py): answers shared through Redis (0.25 s timeout)
+pytestmark = pytest.mark.xdist_group("serial")
 
 
 def get(replica: Replica, token: str, path: str = "/customer/echo/x") -> int:
