@@ -72,6 +72,8 @@ def personas(settings: Settings) -> list[Persona]:
     found: list[Persona] = []
     for tenant, project in seed.items():
         for identity in project.get("identities", []):
+            if identity.get("totp_secret") or identity.get("lookup_secrets"):
+                continue  # a password session of theirs is aal1: whoami refuses it until the second factor
             t = settings.tenants[tenant]
             held = read_memberships(identity, t.memberships_path, t.org_paths, t.roles_path)
             name = names[(tenant, identity["traits"]["email"])]
