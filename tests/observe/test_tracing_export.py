@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.emulator.testing import free_port
 from tests.support.ops import Ops, Replica, access_lines
 from tests.support.otlp import Collector, otlp_receiver
 from tests.support.polling import eventually
-from tests.support.processes import gateway_process, header_values
+from tests.support.processes import free_port, gateway_process, header_values
 
 CALLER_SPAN = "00f067aa0ba902b7"
 
@@ -103,7 +102,10 @@ def test_the_callers_trace_continues_through_the_gateways_spans_to_the_upstream(
     exported = b"".join(collector.raw())
     for secret in (token, "query-secret-value", "cookie-secret-value", "access_token", marker, "org-acme"):
         assert secret.encode() not in exported, f"{secret[:12]} was exported"
-    identity = next(line for line in access_lines(traced.output()) if line.get("trace_id") == trace_id)
+    # access lines are written in batches (every ~100 ms): wait for this request's
+    identity = eventually(
+        lambda: next((line for line in access_lines(traced.output()) if line.get("trace_id") == trace_id), None)
+    )
     assert str(identity["principal"]).encode() not in exported
 
 
