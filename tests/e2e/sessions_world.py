@@ -23,8 +23,9 @@ from typing import Any
 import httpx
 
 from gateway.emulator.state import DEFAULT_API_KEY
-from gateway.emulator.testing import RunningEmulator, start_emulator
+from tests.support.emulator import RunningEmulator, start_emulator
 from tests.support.processes import Proc, Recorder, gateway_process, recording_upstream
+from tests.support.seed import browser_login, client_token, login
 
 PAT = "5a7e0b52-0d6f-4c39-9f0e-6f2b1f6a7c01"
 QUINN = "5a7e0b52-0d6f-4c39-9f0e-6f2b1f6a7c02"
@@ -194,24 +195,11 @@ class Sessions:
 
     def login(self, project: str, email: str, password: str) -> str:
         """A session token (Kratos' native login flow)."""
-        base = self.project(project)
-        flow = httpx.get(f"{base}/self-service/login/api").json()
-        body = {"method": "password", "identifier": email, "password": password}
-        answer = httpx.post(f"{base}/self-service/login", params={"flow": flow["id"]}, json=body)
-        answer.raise_for_status()
-        return str(answer.json()["session_token"])
+        return login(self.emulator.base_url, project, email, password)
 
     def browser_login(self, project: str, email: str, password: str) -> tuple[str, str]:
         """The session cookie (name, value) of a browser login flow."""
-        base = self.project(project)
-        with httpx.Client(headers={"accept": "application/json"}) as browser:
-            flow = browser.get(f"{base}/self-service/login/browser").json()
-            csrf = next(
-                n["attributes"]["value"] for n in flow["ui"]["nodes"] if n["attributes"]["name"] == "csrf_token"
-            )
-            body = {"method": "password", "identifier": email, "password": password, "csrf_token": csrf}
-            browser.post(f"{base}/self-service/login", params={"flow": flow["id"]}, json=body).raise_for_status()
-            return next((c.name, c.value or "") for c in browser.cookies.jar if c.name.startswith("ory_session_"))
+        return browser_login(self.emulator.base_url, project, email, password)
 
     def second_factor(self, project: str, token: str, email: str) -> None:
         """An aal2 login flow on the session: the TOTP code the emulator's clock holds now."""
@@ -239,13 +227,7 @@ class Sessions:
         self.emulator.control("PATCH", f"projects/{project}/sessions/{session_id}", change).raise_for_status()
 
     def client_token(self, project: str, client: str, secret: str, scope: str) -> str:
-        answer = httpx.post(
-            f"{self.project(project)}/oauth2/token",
-            auth=(client, secret),
-            data={"grant_type": "client_credentials", "scope": scope},
-        )
-        answer.raise_for_status()
-        return str(answer.json()["access_token"])
+        return client_token(self.emulator.base_url, project, client, secret, scope)
 
 
 def sessions_env(emulator: RunningEmulator, upstream: str, policies: Path) -> dict[str, str]:

@@ -4,9 +4,6 @@ what the emulator received (its request log) and what the upstream received."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.sessions_world import HAL, PAT, QUINN, Sessions, sessions_world
-from tests.support.processes import header_values
+from tests.support.processes import header_values, run_gateway
 
 
 @pytest.fixture(scope="module")
@@ -262,19 +259,14 @@ def test_a_shared_hydra_takes_only_the_clients_listed(
 
 def test_gateway_check_refuses_a_shared_project_until_told_apart(world: Sessions) -> None:
     untold = {k: v for k, v in world.env.items() if k != "GATEWAY_TENANT_LEFT_IDENTITY_SCHEMAS"}
-    base = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    refused = subprocess.run(
-        [sys.executable, "-m", "gateway", "check"], env=base | untold, capture_output=True, text=True, timeout=60
-    )
+    refused = run_gateway("check", env=untold)
     assert refused.returncode == 1
     shared = world.project("shared")
     assert refused.stderr.splitlines() == [
         f"error: GATEWAY_TENANT_LEFT_IDENTITY_SCHEMAS: tenant shares Kratos {shared} with right: "
         "list the identity schemas of its people it accepts"
     ]
-    told = subprocess.run(
-        [sys.executable, "-m", "gateway", "check"], env=base | world.env, capture_output=True, text=True, timeout=60
-    )
+    told = run_gateway("check", env=world.env)
     assert told.returncode == 0, told.stderr
     assert (
         f"left, right share Kratos {shared}, told apart by identity schema (left: customer; right: staff)"
