@@ -1,5 +1,5 @@
 """Local verification of Hydra JWT access tokens with the tenant's JWKS (and the steps a
-session JWT shares: `header_refused`, `signed_claims`, `times_refused`; `gateway.authn.session_jwt`).
+session JWT shares: `verified_claims`, `times_refused`; `gateway.authn.session_jwt`).
 
 Refused, each with a fixed reason id: algorithms outside the tenant's pinned list (so `none`
 and HS*/RS key confusion), the `jku`/`x5u`/`jwk`/`x5c`/`crit` headers (nothing the token says
@@ -48,16 +48,8 @@ class JwtVerifier:
         self._skew = skew
 
     async def verify(self, token: str) -> Verdict:
-        header = jwt_header(token)
-        if header is None:
-            return Verdict.reject("jwt_malformed", "the token is not a well-formed JWT")
-        rejected = header_refused(header, self._tenant.jwt_algorithms, _access_token_typ)
-        if rejected is not None:
-            return rejected
-        claims = await signed_claims(token, header, self._jwks)
-        if isinstance(claims, Verdict):
-            return claims
-        return await self._decide(claims)
+        claims = await verified_claims(token, self._jwks, self._tenant.jwt_algorithms, _access_token_typ)
+        return claims if isinstance(claims, Verdict) else await self._decide(claims)
 
     async def _decide(self, claims: dict[str, Any]) -> Verdict:
         rejected = self._check_claims(claims)
@@ -79,6 +71,17 @@ class JwtVerifier:
         if not audience_ok(claims.get("aud"), self._tenant.jwt_audience):
             return Verdict.reject("wrong_audience", "the token is not meant for this audience")
         return times_refused(claims, self._clock(), self._skew)
+
+
+async def verified_claims(
+    token: str, jwks: JwksCache, algorithms: frozenset[str], typ_ok: Callable[[object], bool]
+) -> dict[str, Any] | Verdict:
+    """The claims of a token whose header passes `header_refused` and whose signature verifies
+    with the key set's key named by `kid`; else the refusal."""
+    header = jwt_header(token)
+    if header is None:
+        return Verdict.reject("jwt_malformed", "the token is not a well-formed JWT")
+    return header_refused(header, algorithms, typ_ok) or await signed_claims(token, header, jwks)
 
 
 def header_refused(

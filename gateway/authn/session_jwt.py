@@ -23,7 +23,7 @@ from typing import Any
 
 from gateway.authn.identities import People, Person
 from gateway.authn.jwks import JwksCache
-from gateway.authn.jwt import CLOCK_SKEW, header_refused, jwt_header, signed_claims, times_refused
+from gateway.authn.jwt import CLOCK_SKEW, times_refused, verified_claims
 from gateway.authn.kratos import schema_refused
 from gateway.authn.verdict import Verdict, parse_rfc3339, same_issuer
 from gateway.cache import Clock
@@ -44,13 +44,7 @@ class SessionJwtVerifier:
         self._clock = clock
 
     async def verify(self, token: str) -> Verdict:
-        header = jwt_header(token)
-        if header is None:
-            return Verdict.reject("jwt_malformed", "the token is not a well-formed JWT")
-        rejected = header_refused(header, self._tenant.session_jwt_algorithms, _session_typ)
-        if rejected is not None:
-            return rejected
-        claims = await signed_claims(token, header, self._jwks)
+        claims = await verified_claims(token, self._jwks, self._tenant.session_jwt_algorithms, _session_typ)
         if isinstance(claims, Verdict):
             return claims
         return self._claims_refused(claims) or await self._decide(claims)

@@ -203,19 +203,17 @@ class Sessions:
 
     def second_factor(self, project: str, token: str, email: str) -> None:
         """An aal2 login flow on the session: the TOTP code the emulator's clock holds now."""
-        base, headers = self.project(project), {"X-Session-Token": token}
-        flow = httpx.get(f"{base}/self-service/login/api", params={"aal": "aal2"}, headers=headers).json()
         code = self.emulator.control("GET", f"projects/{project}/identities/{email}/totp").json()["code"]
-        body = {"method": "totp", "totp_code": code}
-        httpx.post(
-            f"{base}/self-service/login", params={"flow": flow["id"]}, json=body, headers=headers
-        ).raise_for_status()
+        self._login_again(project, token, {"aal": "aal2"}, {"method": "totp", "totp_code": code})
 
     def sign_in_again(self, project: str, token: str, email: str, password: str) -> None:
         """A refresh login flow on the session: the password again."""
-        base, headers = self.project(project), {"X-Session-Token": token}
-        flow = httpx.get(f"{base}/self-service/login/api", params={"refresh": "true"}, headers=headers).json()
         body = {"method": "password", "identifier": email, "password": password}
+        self._login_again(project, token, {"refresh": "true"}, body)
+
+    def _login_again(self, project: str, token: str, query: dict[str, str], body: dict[str, str]) -> None:
+        base, headers = self.project(project), {"X-Session-Token": token}
+        flow = httpx.get(f"{base}/self-service/login/api", params=query, headers=headers).json()
         httpx.post(
             f"{base}/self-service/login", params={"flow": flow["id"]}, json=body, headers=headers
         ).raise_for_status()

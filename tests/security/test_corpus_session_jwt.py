@@ -9,8 +9,6 @@ forwarded; none makes the gateway fetch anything but the customer template's key
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,18 +18,10 @@ import pytest
 from joserfc.jwk import ECKey, RSAKey, import_key
 
 from tests.security.support import ALICE, Case, Expect, Sec, check_case
-from tests.support.jwts import b64, hs256, rs256, unsigned
+from tests.support.jwts import b64, hs256, parts, rs256, unsigned
 
 TARGET = "/customer/echo/jwt"
 OK = Expect("/echo/jwt", identity=ALICE)
-
-
-def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    def decode(segment: str) -> dict[str, Any]:
-        return dict(json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))))
-
-    head, body, _ = token.split(".")
-    return decode(head), decode(body)
 
 
 def tokenized(sec: Sec, user: str = "alice") -> str:
