@@ -84,6 +84,12 @@ def _overlaps(group: list[TenantSettings]) -> Iterator[tuple[str, str]]:
                 )
 
 
+def _some(names: list[str], shown: int = 5) -> str:
+    """`names` for a problem line: a long list cut short."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
 def _apart(tenant: TenantSettings, variable: str) -> bool:
     return bool(tenant.identity_schemas if variable == "IDENTITY_SCHEMAS" else tenant.client_ids)
 
