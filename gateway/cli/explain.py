@@ -288,6 +288,10 @@ def _route_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
     rows: list[tuple[str, str | Sequence[str]]] = [
         ("route", f"{result.route} ({result.pattern}{params}) at {result.route_source}"),
         *_organization_rows(result),
+    ]
+    if not p:  # refused while choosing the organization (e.g. --org and the path disagree)
+        return rows
+    rows += [
         (
             "caller",
             f"{p['kind']} of tenant {p['tenant']}, org {p['organization'] or '<none>'}, "

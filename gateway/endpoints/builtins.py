@@ -16,6 +16,8 @@ running gateway (`gateway.forward.dispatch.Targets.builtin` calls it by id).
   API, without credentials or `metadata_admin`, and writes one JSON audit line.
 * `login` answers a browser without a session with the tenant's login page.
 * `logout` signs a browser out through the tenant's Kratos browser logout flow.
+* `me` tells the caller who they are to the tenant: subject, kind, organization,
+  memberships with roles, AAL; never a credential (`gateway.endpoints.me`).
 
 Adding a built-in is one `BuiltinKind` in `REGISTRY` (and its documentation in
 docs/policies.md); nothing else keeps a list of them.
@@ -37,6 +39,7 @@ import orjson
 
 from gateway.authn.credentials import session_cookie
 from gateway.config.settings import Settings, TenantSettings
+from gateway.endpoints.me import me_handler
 from gateway.endpoints.rate_limit import RateLimiter
 from gateway.errors import NotFound, TooManyRequests
 from gateway.front.login import login as browser_login
@@ -47,7 +50,7 @@ from gateway.ory.identities import IdentityService
 if TYPE_CHECKING:  # the registry is read by the policy loader: it imports nothing of the request path
     from gateway.front.exchange import Exchange
     from gateway.policy.model import Match, Pattern
-    from gateway.principal import Principal
+    from gateway.principal import Membership, Principal
 
 audit = logging.getLogger("gateway.audit")
 
@@ -67,6 +70,19 @@ class Evicts(Protocol):
     def evict_credential(self, credential: str) -> int: ...
 
 
+class ListsMemberships(Protocol):
+    async def memberships(self, principal: Principal, roles: frozenset[str]) -> tuple[Membership, ...]: ...
+
+
+class KnowsRoles(Protocol):
+    def tenant_roles(self, tenant: str) -> frozenset[str]: ...
+
+
+class Policies(Protocol):
+    @property
+    def current(self) -> KnowsRoles: ...
+
+
 class Gateway(Protocol):
     """What a built-in reaches of the running gateway (`gateway.context.Gateway` is one)."""
 
@@ -78,6 +94,12 @@ class Gateway(Protocol):
 
     @property
     def authn(self) -> Mapping[str, Evicts]: ...
+
+    @property
+    def orgs(self) -> Mapping[str, ListsMemberships]: ...
+
+    @property
+    def policies(self) -> Policies: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +248,17 @@ def _logout(gw: Gateway) -> Handler:
     return logout
 
 
+# --- who the caller is ---------------------------------------------------------------
+
+
+def _me(gw: Gateway) -> Handler:
+    async def memberships(principal: Principal, tenant: str) -> tuple[Membership, ...]:
+        roles = gw.policies.current.tenant_roles(tenant)  # what a Keto membership source asks about
+        return await gw.orgs[tenant].memberships(principal, roles)
+
+    return me_handler(memberships)
+
+
 REGISTRY: Mapping[str, BuiltinKind] = {
     kind.id: kind
     for kind in (
@@ -235,6 +268,7 @@ REGISTRY: Mapping[str, BuiltinKind] = {
         BuiltinKind("identity_lookup", _identity_lookup, frozenset({"tenant", "param"}), False, _check_identity_lookup),
         BuiltinKind("login", _login),
         BuiltinKind("logout", _logout, anonymous=False),
+        BuiltinKind("me", _me, anonymous=False),
     )
 }
 

@@ -61,6 +61,18 @@ class OrgStage:
             return principal
         return scoped(principal, membership)
 
+    async def memberships(self, principal: Principal, roles: frozenset[str]) -> tuple[Membership, ...]:
+        """Every organization the caller belongs to, with the roles held there (the `me`
+        built-in): a machine's client organization, a person's metadata memberships, or the
+        organizations Keto lists for the person, each with the granted policy roles."""
+        if principal.kind == "machine":
+            org = principal.organization
+            return (Membership(org, principal.roles),) if org else ()
+        if principal.memberships is not None:
+            return principal.memberships
+        found = [await self.keto_membership(principal, org, roles) for org in await self._listed(principal, roles)]
+        return tuple(m for m in found if m is not None)
+
     async def keto_membership(
         self, principal: Principal, choice: str | None, roles: frozenset[str]
     ) -> Membership | None:
