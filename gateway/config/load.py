@@ -101,6 +101,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_BODY_TIMEOUT",
         "GATEWAY_MAX_STREAMS",
         "GATEWAY_STREAM_RECHECK_SECONDS",
+        "GATEWAY_SSE_HEARTBEAT_SECONDS",
         "GATEWAY_TOKEN_RATE_PER_MINUTE",
         "GATEWAY_ASSERTION_KEYS_DIR",
         "GATEWAY_ADMIN_TOKEN",
@@ -151,6 +152,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             body_timeout=r.number("GATEWAY_BODY_TIMEOUT", 30.0),
             max_streams=int(r.number("GATEWAY_MAX_STREAMS", 1000)),
             stream_recheck_seconds=r.number("GATEWAY_STREAM_RECHECK_SECONDS", 30.0),
+            sse_heartbeat_seconds=r.number("GATEWAY_SSE_HEARTBEAT_SECONDS", 15.0, lambda v: 0 <= v <= 3600),
             token_rate_per_minute=int(r.number("GATEWAY_TOKEN_RATE_PER_MINUTE", 60)),
             shutdown_timeout=r.number("GATEWAY_SHUTDOWN_TIMEOUT", 30.0),
         ),
@@ -331,5 +333,6 @@ def _limits(limits: Limits) -> dict[str, float]:
         "max_body_bytes": limits.max_body_bytes,
         "max_streams": limits.max_streams,
         "stream_recheck_seconds": limits.stream_recheck_seconds,
+        "sse_heartbeat_seconds": limits.sse_heartbeat_seconds,
         "shutdown_timeout": limits.shutdown_timeout,
     }

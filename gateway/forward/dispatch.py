@@ -23,6 +23,7 @@ from gateway.config.load import Settings
 from gateway.decision import Decision
 from gateway.endpoints.builtins import Handler
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, PayloadTooLarge, ServiceUnavailable
+from gateway.forward import keepalive
 from gateway.forward.proxy import Body, ForwardPlan, Upstreams, timeouts_of
 from gateway.front.exchange import Exchange, Send
 from gateway.front.paths import quote_path
@@ -91,8 +92,13 @@ class Targets:
         ex.log["upstream"] = plan.upstream
         # the exchange's status is set as the response starts (by the app's `Tracker`): from
         # there on errors can only end the stream
-        call = self.upstreams.forward(plan, _with_cors(ex) if ex.cors else ex.send)
-        return call if not plan.long_lived else self._long_lived(ex, decision, plan, call)
+        send = _with_cors(ex) if ex.cors else ex.send
+        if not plan.long_lived:
+            return self.upstreams.forward(plan, send)
+        heartbeat = self.settings.limits.sse_heartbeat_seconds
+        if heartbeat and plan.stream is not None:  # a label-enforced event stream: early head, heartbeats
+            return self._long_lived(ex, decision, plan, keepalive.forward(self.upstreams, plan, send, heartbeat))
+        return self._long_lived(ex, decision, plan, self.upstreams.forward(plan, send))
 
     async def _long_lived(
         self, ex: Exchange, decision: Decision, plan: ForwardPlan, call: Coroutine[Any, Any, int]

@@ -224,3 +224,7 @@ class _Chain:
 
     def finish(self) -> bytes:
         return self.second.feed(self.first.flush()) + self.second.flush()
+
+    @property
+    def between_events(self) -> bool:
+        return self.first.between_events and self.second.between_events

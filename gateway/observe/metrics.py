@@ -47,7 +47,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from gateway.errors import BadGateway, GatewayTimeout
-from gateway.forward.proxy import ForwardPlan, Send, Upstreams
+from gateway.forward.proxy import Answer, ForwardPlan, Send, Upstreams
 from gateway.observe import tracing
 from gateway.ory.http import operation as ory_operation
 
@@ -252,21 +252,38 @@ class TimedUpstreams(Upstreams):
     metrics: Metrics | None = None
 
     async def forward(self, plan: ForwardPlan, send: Send) -> int:
-        times = CURRENT.get()
+        times = CURRENT.get()  # (`_started`, inline: the hot path)
         if times is not None:
             times.upstream_started = time.perf_counter()
         try:
             status = await super().forward(plan, send)
-        except GatewayTimeout:
-            self._failed(plan.upstream, "timeout")
-            raise
-        except BadGateway:
-            self._failed(plan.upstream, "unreachable")
+        except (GatewayTimeout, BadGateway) as exc:
+            self._failed(plan.upstream, exc)
             raise
         if tracing.recording:  # on the upstream call's span (gateway.pipeline opened it)
             tracing.response(status)
         return status
 
-    def _failed(self, name: str, error: str) -> None:
+    async def open(self, plan: ForwardPlan) -> Answer:
+        """The same for an answer relayed by its caller (`gateway.forward.keepalive`)."""
+        _started()
+        try:
+            answer = await super().open(plan)
+        except (GatewayTimeout, BadGateway) as exc:
+            self._failed(plan.upstream, exc)
+            raise
+        if tracing.recording:
+            tracing.response(answer.status)
+        return answer
+
+    def _failed(self, name: str, exc: GatewayTimeout | BadGateway) -> None:
         if self.metrics is not None:
-            self.metrics.upstream_errors.labels(name, error).inc()
+            self.metrics.upstream_errors.labels(
+                name, "timeout" if isinstance(exc, GatewayTimeout) else "unreachable"
+            ).inc()
+
+
+def _started() -> None:
+    times = CURRENT.get()
+    if times is not None:
+        times.upstream_started = time.perf_counter()
