@@ -77,7 +77,7 @@ class GatewayApp:
             upstreams=upstreams,
             signer=signer,
             upstream_headers=UpstreamHeaders(settings, signer),
-            targets=Targets(settings, upstreams, OrgScope(upstreams, settings.limits.max_body_bytes)),
+            targets=Targets(settings, upstreams, OrgScope(upstreams, settings.limits.max_body_bytes, signer.assertion)),
             ory=httpx.AsyncClient(follow_redirects=False, cookies=NoCookies(), event_hooks=self.metrics.ory_hooks()),
             proxies=self.proxies,
             locator=Locator(settings),
