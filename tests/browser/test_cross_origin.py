@@ -6,18 +6,14 @@ gateway refuses before anything reaches Durably, and says why in its access log.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from gateway.emulator.testing import free_port
 from tests.support.browser import signed_in
 from tests.support.polling import eventually
-from tests.support.processes import answers, running
 from tests.support.world import World
 
 ALICE = ("alice@acme.example", "alice-password")
@@ -44,19 +40,6 @@ def finished_run(world: World) -> str:
 
     eventually(done, timeout=20, what="the run to finish")
     return str(run)
-
-
-@pytest.fixture(scope="module")
-def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Another origin on this machine: a plain static server on another loopback port (a real
-    server: Chromium treats a page it did not load from a loopback address as public)."""
-    folder: Path = tmp_path_factory.mktemp("elsewhere")
-    (folder / "index.html").write_text("<!doctype html><title>cats</title><h1>cute cats</h1>")
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)]
-    with running(args, origin, answers(origin + "/")):
-        yield origin
 
 
 def foreign_page(context: BrowserContext, origin: str) -> Page:
