@@ -33,6 +33,17 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
+def answer_json(status: bytes, body: bytes, after: float = 0.0) -> Script:
+    """An upstream that answers `status` with a JSON `body`, `after` seconds late."""
+
+    async def script(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(after)
+        writer.write(b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n")
+        writer.write(b"content-length: %d\r\n\r\n%s" % (len(body), body))
+
+    return script
+
+
 @contextlib.asynccontextmanager
 async def upstream(script: Script) -> AsyncIterator[Upstreams]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -135,36 +146,20 @@ async def test_a_quiet_stream_outlives_its_read_timeout_and_heartbeats_never_spl
 
 
 async def test_an_upstream_error_in_time_is_relayed_as_it_answered() -> None:
-    async def refused(writer: asyncio.StreamWriter) -> None:
-        body = b'{"error":"Run not found"}'
-        writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n")
-        writer.write(b"content-length: %d\r\n\r\n%s" % (len(body), body))
-
-    client = await relay(refused)
+    client = await relay(answer_json(b"404 Not Found", b'{"error":"Run not found"}'))
     assert client.head[1]["status"] == 404
     assert client.body == b'{"error":"Run not found"}'
 
 
 async def test_a_late_refusal_ends_the_stream_and_none_of_its_body_is_relayed() -> None:
-    async def late(writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(0.9)
-        body = b'{"error":"secret detail"}'
-        writer.write(b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n")
-        writer.write(b"content-length: %d\r\n\r\n%s" % (len(body), body))
-
-    client = await relay(late)
+    client = await relay(answer_json(b"500 Internal Server Error", b'{"error":"secret detail"}', after=0.9))
     assert client.head[1]["status"] == 200  # sent before the upstream answered
     assert b"secret" not in client.body and set(client.body.split(b"\n\n")) <= {b": keep-alive", b""}
     assert client.ended
 
 
 async def test_a_2xx_that_is_not_an_event_stream_still_goes_through_the_filter() -> None:
-    async def json_ok(writer: asyncio.StreamWriter) -> None:
-        body = b'[{"labels":{"organizationId":"org-b"}}]'
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
-        writer.write(b"content-length: %d\r\n\r\n%s" % (len(body), body))
-
-    client = await relay(json_ok)
+    client = await relay(answer_json(b"200 OK", b'[{"labels":{"organizationId":"org-b"}}]'))
     assert client.head[1]["status"] == 200 and b"org-b" not in client.body
 
 
