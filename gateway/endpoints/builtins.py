@@ -39,7 +39,7 @@ import orjson
 
 from gateway.authn.credentials import session_cookie
 from gateway.config.settings import Settings, TenantSettings
-from gateway.endpoints.me import me_handler
+from gateway.endpoints.me import ListsMemberships, Policies, bind_me
 from gateway.endpoints.rate_limit import RateLimiter
 from gateway.errors import NotFound, TooManyRequests
 from gateway.front.login import login as browser_login
@@ -50,7 +50,7 @@ from gateway.ory.identities import IdentityService
 if TYPE_CHECKING:  # the registry is read by the policy loader: it imports nothing of the request path
     from gateway.front.exchange import Exchange
     from gateway.policy.model import Match, Pattern
-    from gateway.principal import Membership, Principal
+    from gateway.principal import Principal
 
 audit = logging.getLogger("gateway.audit")
 
@@ -68,19 +68,6 @@ HYDRA = "hydra"
 
 class Evicts(Protocol):
     def evict_credential(self, credential: str) -> int: ...
-
-
-class ListsMemberships(Protocol):
-    async def memberships(self, principal: Principal, roles: frozenset[str]) -> tuple[Membership, ...]: ...
-
-
-class KnowsRoles(Protocol):
-    def tenant_roles(self, tenant: str) -> frozenset[str]: ...
-
-
-class Policies(Protocol):
-    @property
-    def current(self) -> KnowsRoles: ...
 
 
 class Gateway(Protocol):
@@ -248,17 +235,6 @@ def _logout(gw: Gateway) -> Handler:
     return logout
 
 
-# --- who the caller is ---------------------------------------------------------------
-
-
-def _me(gw: Gateway) -> Handler:
-    async def memberships(principal: Principal, tenant: str) -> tuple[Membership, ...]:
-        roles = gw.policies.current.tenant_roles(tenant)  # what a Keto membership source asks about
-        return await gw.orgs[tenant].memberships(principal, roles)
-
-    return me_handler(memberships)
-
-
 REGISTRY: Mapping[str, BuiltinKind] = {
     kind.id: kind
     for kind in (
@@ -268,7 +244,7 @@ REGISTRY: Mapping[str, BuiltinKind] = {
         BuiltinKind("identity_lookup", _identity_lookup, frozenset({"tenant", "param"}), False, _check_identity_lookup),
         BuiltinKind("login", _login),
         BuiltinKind("logout", _logout, anonymous=False),
-        BuiltinKind("me", _me, anonymous=False),
+        BuiltinKind("me", bind_me, anonymous=False),
     )
 }
 

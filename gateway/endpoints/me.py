@@ -14,8 +14,8 @@ or credential hash (a page's script can read it). `Cache-Control: no-store`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.errors import Forbidden
 
@@ -24,9 +24,32 @@ if TYPE_CHECKING:
     from gateway.policy.model import Match
     from gateway.principal import Membership, Principal
 
-#: (principal, tenant) -> every membership of the caller (`gateway.orgs.stage.OrgStage.memberships`)
-ListMemberships = Callable[["Principal", str], Awaitable[tuple["Membership", ...]]]
 NO_STORE = [(b"cache-control", b"no-store")]
+
+
+class ListsMemberships(Protocol):
+    """A tenant's organization stage (`gateway.orgs.stage.OrgStage`)."""
+
+    async def memberships(self, principal: Principal, roles: frozenset[str]) -> tuple[Membership, ...]: ...
+
+
+class KnowsRoles(Protocol):
+    def tenant_roles(self, tenant: str) -> frozenset[str]: ...
+
+
+class Policies(Protocol):
+    @property
+    def current(self) -> KnowsRoles: ...
+
+
+class MeGateway(Protocol):
+    """What `me` reaches of the running gateway."""
+
+    @property
+    def orgs(self) -> Mapping[str, ListsMemberships]: ...
+
+    @property
+    def policies(self) -> Policies: ...
 
 
 def describe(principal: Principal, memberships: tuple[Membership, ...]) -> dict[str, Any]:
@@ -42,11 +65,13 @@ def describe(principal: Principal, memberships: tuple[Membership, ...]) -> dict[
     }
 
 
-def me_handler(list_memberships: ListMemberships) -> Callable[[Exchange, Match, Principal | None], Awaitable[None]]:
+def bind_me(gw: MeGateway) -> Callable[[Exchange, Match, Principal | None], Awaitable[None]]:
     async def me(ex: Exchange, match: Match, principal: Principal | None) -> None:
         if principal is None:  # the loader refuses an anonymous `me`; fail closed anyway
             raise Forbidden("this route has no caller", reason="no_principal")
-        memberships = await list_memberships(principal, match.route.tenant)
+        tenant = match.route.tenant
+        roles = gw.policies.current.tenant_roles(tenant)  # what a Keto membership source asks about
+        memberships = await gw.orgs[tenant].memberships(principal, roles)
         await ex.respond_json(200, describe(principal, memberships), NO_STORE)
 
     return me

@@ -6,7 +6,8 @@ route, the label profile's rewrite and the upstream headers into one `ForwardPla
 `Targets.forward` sends it. A long-lived answer (SSE, a streamed run) is counted
 against GATEWAY_MAX_STREAMS and its principal re-checked every
 GATEWAY_STREAM_RECHECK_SECONDS while it is open - authentication, organization, authorization
-and permission, as when it opened (WebSockets share `recheck`).
+and permission, as when it opened (WebSockets share `recheck`). A label-enforced event
+stream is relayed by `gateway.forward.keepalive` (its own head, heartbeats while quiet).
 """
 
 from __future__ import annotations

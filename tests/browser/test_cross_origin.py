@@ -120,7 +120,7 @@ def test_the_same_page_on_the_gateways_own_origin_may_do_it(
     """The control: the same fetch from the dashboard's own origin is forwarded."""
     since = len(world.durably.recorder.requests())
     page = alice.new_page()
-    page.goto(f"{world.url}/customer/")
+    page.goto(f"{world.url}/customer/orgs/org-acme/")  # her organization's page
     status = page.evaluate(
         "url => fetch(url, {method: 'POST'}).then(r => r.status)",
         f"{world.url}/customer/api/durably/retrigger?runId={finished_run}",
