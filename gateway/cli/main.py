@@ -86,6 +86,8 @@ def _check(args: argparse.Namespace) -> int:
 def _describe(route: Route, policies: PolicySet) -> str:
     target = route.target
     where = f"upstream {target.upstream}" if isinstance(target, Forward) else f"builtin {target.name}"
+    if isinstance(target, Forward) and target.strip_prefix is not None:
+        where += f" without {target.strip_prefix.text}"
     who = "anyone" if route.anonymous else "; ".join(_requirement(r) for r in route.allow)
     methods = ",".join(sorted(route.methods))
     profile = policies.label_profiles.get(route.labels)

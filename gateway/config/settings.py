@@ -93,6 +93,8 @@ class Limits:
     body_timeout: float = 30.0
     max_streams: int = 1000
     stream_recheck_seconds: float = 30.0
+    #: an SSE comment sent on a quiet label-enforced stream this often (0: none; `gateway.forward.keepalive`)
+    sse_heartbeat_seconds: float = 15.0
     token_rate_per_minute: int = 60
     #: seconds uvicorn waits for in-flight requests after SIGTERM before cancelling them
     shutdown_timeout: float = 30.0

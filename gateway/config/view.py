@@ -59,5 +59,6 @@ def _limits(limits: Limits) -> dict[str, float]:
         "max_body_bytes": limits.max_body_bytes,
         "max_streams": limits.max_streams,
         "stream_recheck_seconds": limits.stream_recheck_seconds,
+        "sse_heartbeat_seconds": limits.sse_heartbeat_seconds,
         "shutdown_timeout": limits.shutdown_timeout,
     }

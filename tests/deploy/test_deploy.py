@@ -693,7 +693,11 @@ def test_dockerfile_is_non_root_checked_and_copies_what_exists(name: str) -> Non
 def test_gateway_image() -> None:
     df = Dockerfile.parse(DEPLOY / "Dockerfile")
     assert len({i.stage for i in df.all("FROM")}) >= 2, "multi-stage"
-    assert {i.args.split()[0] for i in df.all("FROM")} == {"python:3.11-slim"}
+    # Python for the gateway; Node only to bundle the demo dashboard, whose files the final stage copies
+    assert {i.args.split()[0] for i in df.all("FROM")} == {"python:3.11-slim", "node:20-slim"}
+    assert df.all("FROM")[-1].args.split()[0] == "python:3.11-slim"
+    copied = [i.args for i in df.all("COPY") if i.args.startswith("--from=dashboard")]
+    assert copied and copied[-1].endswith("site-packages/gateway/demo/dashboard/dist")
     assert df.final("ENTRYPOINT")[-1].exec_form() == ["gateway"]
     assert df.final("CMD")[-1].exec_form() == ["serve"]
     assert df.final("EXPOSE")[-1].args == "8080"
