@@ -110,6 +110,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_LOG_LEVEL",
         "GATEWAY_TRACE_TRUST",
         "GATEWAY_DECISIONS_HEADERS",
+        "GATEWAY_EDGE_CACHE_TTL",
     }
 )
 
@@ -129,6 +130,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     listen = r.listen("GATEWAY_LISTEN", "127.0.0.1:8080") or ("127.0.0.1", 8080)
     public_url = r.url("GATEWAY_PUBLIC_URL") or f"http://{listen[0]}:{listen[1]}"
     proxies = _networks(r)
+    cache = CacheSettings(
+        max_ttl=r.number("GATEWAY_CACHE_MAX_TTL", 60.0),
+        negative_ttl=r.number("GATEWAY_CACHE_NEGATIVE_TTL", 5.0, lambda v: v >= 0),
+        size=int(r.number("GATEWAY_CACHE_SIZE", 100_000)),
+    )
     settings = Settings(
         tenants={n: _with_origins(r, t, public_url) for n, t in tenants.items() if t is not None},
         default_tenant=default,
@@ -144,11 +150,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         admin_token=_admin_token(r),
         log_level=_log_level(r),
         decisions_headers=_decisions_headers(r, proxies),
-        cache=CacheSettings(
-            max_ttl=r.number("GATEWAY_CACHE_MAX_TTL", 60.0),
-            negative_ttl=r.number("GATEWAY_CACHE_NEGATIVE_TTL", 5.0, lambda v: v >= 0),
-            size=int(r.number("GATEWAY_CACHE_SIZE", 100_000)),
-        ),
+        edge_cache_ttl=_edge_cache_ttl(r, cache.max_ttl),
+        cache=cache,
         limits=Limits(
             max_body_bytes=int(r.number("GATEWAY_MAX_BODY_BYTES", 1 << 20)),
             max_header_bytes=int(r.number("GATEWAY_MAX_HEADER_BYTES", 16 << 10)),
@@ -285,6 +288,19 @@ def _decisions_headers(r: EnvReader, proxies: tuple[Network, ...]) -> DecisionsH
     return found
 
 
+def _edge_cache_ttl(r: EnvReader, max_ttl: float) -> int:
+    """Whole seconds (nginx's `X-Accel-Expires`), never longer than the gateway's own cache bound."""
+    raw = r.get("GATEWAY_EDGE_CACHE_TTL")
+    if raw is None:
+        return 2
+    if not raw.isdigit():
+        r.problem("GATEWAY_EDGE_CACHE_TTL", f"want whole seconds (0: nginx reuses no decision), got {raw!r}")
+        return 2
+    if int(raw) > max_ttl:
+        r.problem("GATEWAY_EDGE_CACHE_TTL", f"{raw} s is longer than GATEWAY_CACHE_MAX_TTL ({max_ttl:g} s)")
+    return int(raw)
+
+
 def _admin_token(r: EnvReader) -> str | None:
     token = r.get("GATEWAY_ADMIN_TOKEN")
     if token is not None and len(token) < 16:
@@ -305,6 +321,7 @@ def redacted(settings: Settings) -> dict[str, object]:
         "policies_dir": str(settings.policies_dir),
         "trusted_proxies": [str(n) for n in settings.trusted_proxies],
         "decisions_headers": settings.decisions_headers,
+        "edge_cache_ttl": settings.edge_cache_ttl,
         "upstreams": dict(settings.upstreams),
         "tracing": describe_tracing(settings.tracing),
         "redis": hide(settings.redis_url) if settings.redis_url else None,

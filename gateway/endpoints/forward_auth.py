@@ -17,20 +17,31 @@ passes on: 401 and 403 with their JSON body and `WWW-Authenticate`, 400, 429 and
 503 with `Retry-After`; never 404, 405 or a login redirect. Routes that need the gateway itself
 in the path (label profiles, built-ins) are refused: a forward-auth proxy cannot enforce them.
 Proxy recipes and what a client sees through each: docs/forwarding.md, "Forward-auth".
+
+Edge mode (`gateway edge nginx`, docs/edge.md): every answer says how long nginx may reuse it
+(`X-Accel-Expires`: GATEWAY_EDGE_CACHE_TTL at most, never past the credential's expiry, 0 for a
+denial), and a decision request naming the route nginx rendered its location from
+(`X-Edge-Route`, `gateway.edge.route_key`) is refused (403 `edge_route_changed`) when the gateway
+matches another one.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import time
 
 from gateway.context import Gateway
 from gateway.decision import Decision
+from gateway.edge.route_key import HEADER as EDGE_ROUTE
+from gateway.edge.route_key import route_key
 from gateway.errors import BadRequest, Forbidden, GatewayError, MethodNotAllowed, NotFound
 from gateway.forward.headers import normalise
 from gateway.front.exchange import Exchange
 from gateway.front.request import Spellings
 from gateway.pipeline import decide
 from gateway.policy import Forward
+from gateway.principal import Principal
 
 PREFIX = b"/decisions"
 #: GATEWAY_DECISIONS_HEADERS -> the (target, method) headers that describe a bare /decisions
@@ -44,6 +55,11 @@ DESCRIBING = METHOD_HEADERS | {"x-original-uri", "x-forwarded-uri", "x-original-
 
 Target = tuple[bytes, bytes]  # raw path, raw query
 
+#: nginx's cache control for a proxied answer: seconds it may reuse it (edge mode, docs/edge.md)
+ACCEL_EXPIRES = b"x-accel-expires"
+#: every denial: never reused, whatever the proxy's cache would do
+NOT_REUSED = ((ACCEL_EXPIRES, b"0"),)
+
 #: header name as sent -> the describing header it spells, or None
 _SPELLS: Spellings[str | None] = Spellings(lambda name: n if (n := normalise(name)) in DESCRIBING else None)
 #: RFC 9110 method token
@@ -56,9 +72,10 @@ async def decisions(gw: Gateway, ex: Exchange) -> None:
     try:
         decision, upstream = await _decide(gw, ex)
     except GatewayError as error:
-        await ex.respond_error(_for_front(error))
+        await ex.respond_error(_for_front(error), NOT_REUSED)
         return
     headers = gw.upstream_headers.identity(ex, decision, upstream)  # what the upstream gets from us
+    headers.append(reuse_for(gw.settings.edge_cache_ttl, decision.principal, time.time()))
     ex.log["decision"] = "allow"
     await ex.respond(200, b"", headers)
 
@@ -68,9 +85,21 @@ async def _decide(gw: Gateway, ex: Exchange) -> tuple[Decision, str]:
     ex.log["described_by"] = _describe(gw, ex)
     decision = await decide(gw, ex)
     route = decision.match.route
+    assumed = ex.request.header(EDGE_ROUTE)
+    if assumed is not None and assumed.decode("latin-1") != route_key(route):
+        stale = f"the edge renders this path as another route than {route.id}: render it again"
+        raise _deny(stale, "edge_route_changed")
     if not isinstance(route.target, Forward) or route.injects_labels:
         raise _deny(f"route {route.id} needs the gateway in the request path (labels or built-in)", "needs_proxy")
     return decision, route.target.upstream
+
+
+def reuse_for(ttl: int, principal: Principal | None, now: float) -> tuple[bytes, bytes]:
+    """`X-Accel-Expires`: how long nginx may reuse an allow, GATEWAY_EDGE_CACHE_TTL at most and
+    never past the credential's expiry (whole seconds, rounded down)."""
+    if principal is not None and principal.expires_at is not None:
+        ttl = max(0, min(ttl, math.floor(principal.expires_at - now)))
+    return ACCEL_EXPIRES, b"%d" % ttl
 
 
 def _for_front(error: GatewayError) -> GatewayError:

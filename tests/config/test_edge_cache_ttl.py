@@ -1,0 +1,37 @@
+"""GATEWAY_EDGE_CACHE_TTL: how long nginx in edge mode may reuse a decision (docs/edge.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config.load import load_settings, redacted
+from gateway.demo.world import gateway_env
+from gateway.errors import ConfigError
+
+SEED = gateway_env(8080, "http://127.0.0.1:4455", "http://127.0.0.1:3001", "http://127.0.0.1:3002")
+
+
+def test_two_seconds_by_default_and_whole_seconds_up_to_the_gateways_own_bound() -> None:
+    assert load_settings(SEED).edge_cache_ttl == 2
+    for value, expected in (("0", 0), ("5", 5), ("60", 60)):
+        settings = load_settings(SEED | {"GATEWAY_EDGE_CACHE_TTL": value})
+        assert settings.edge_cache_ttl == expected
+        assert redacted(settings)["edge_cache_ttl"] == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"GATEWAY_EDGE_CACHE_TTL": "1.5"}, "want whole seconds (0: nginx reuses no decision), got '1.5'"),
+        ({"GATEWAY_EDGE_CACHE_TTL": "-1"}, "want whole seconds (0: nginx reuses no decision), got '-1'"),
+        ({"GATEWAY_EDGE_CACHE_TTL": "2s"}, "want whole seconds (0: nginx reuses no decision), got '2s'"),
+        (
+            {"GATEWAY_EDGE_CACHE_TTL": "10", "GATEWAY_CACHE_MAX_TTL": "5"},
+            "10 s is longer than GATEWAY_CACHE_MAX_TTL (5 s)",
+        ),
+    ],
+)
+def test_a_bad_value_is_one_line(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(SEED | env)
+    assert caught.value.problems == [f"GATEWAY_EDGE_CACHE_TTL: {problem}"]
