@@ -187,11 +187,13 @@ class ServerRenderer:
             f"proxy_set_header X-Request-Id {b.request_id};",
             'proxy_set_header Connection "";',
             "proxy_http_version 1.1;",
-            "proxy_hide_header WWW-Authenticate;  # a denial is answered by the gateway itself",
+            "# a 401 reaches auth_request as a 403: the gateway's own answer then carries its WWW-Authenticate once",
+            "proxy_intercept_errors on;",
+            "error_page 401 = @edge_denied;",
             "proxy_read_timeout 30s;",
             *self._cache(),
         ]
-        return ["", *_block(f"location = {DECISION}", body)]
+        return ["", *_block(f"location = {DECISION}", body), "location @edge_denied { return 403; }"]
 
     def _cache(self) -> list[str]:
         if not self.settings.edge_cache_ttl:
