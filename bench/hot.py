@@ -29,6 +29,8 @@ NAMES = (
     "gateway-durably",
     "gateway-decisions",
     "nginx-auth_request",
+    "edge-human",
+    "edge-machine",
 )
 
 

@@ -268,7 +268,10 @@ def _meta(plan: Plan) -> dict[str, Any]:
         "connections": list(plan.connections),
         "python": platform.python_version(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "pinning": "wrk + upstream nginx + emulator on cpu0; gateway / nginx proxy_pass on cpu1",
+        "pinning": (
+            "wrk + upstream nginx + emulator (+ the auth_request front) on cpu0; gateway / nginx proxy_pass"
+            " / edge nginx with the gateway it asks on cpu1"
+        ),
     }
 
 
