@@ -61,7 +61,7 @@ def http_block(
             f"# decisions nginx may reuse: GATEWAY_EDGE_CACHE_TTL ({settings.edge_cache_ttl} s) at most, never past",
             "# the credential's expiry (each /decisions answer's X-Accel-Expires). A cache file names its key,",
             "# which holds the credential: keep this directory on tmpfs, readable by nginx only.",
-            f"proxy_cache_path {cache_dir} levels=1:2 keys_zone={CACHE_ZONE}:10m max_size=256m"
+            f"proxy_cache_path {cache_dir} levels=1:2 keys_zone={CACHE_ZONE}:10m max_size=128m"
             f" inactive={max(10, 2 * settings.edge_cache_ttl)}s use_temp_path=off;",
             "",
         ]
