@@ -28,6 +28,8 @@ MALFORMED = '"/_edge;malformed"'
 #: identity headers copied from the decision (X-Request-Id is nginx's own, like the forwarding ones)
 COPIED = sorted(IDENTITY_HEADERS - {"x-request-id"})
 SET_BY_NGINX = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+#: hop-by-hop headers nginx writes itself for the upstream connection (Connection is set below)
+NGINX_FRAMES = {"connection", "transfer-encoding"}
 #: response headers an upstream (or, through it, the gateway) must not use to steer nginx
 STEERING = "X-Accel-Redirect X-Accel-Expires X-Accel-Limit-Rate X-Accel-Buffering X-Accel-Charset"
 DEFAULT_TIMEOUT = 30.0
@@ -93,7 +95,7 @@ class ServerRenderer:
     def _edge_common(self) -> list[str]:
         """What every request nginx forwards itself carries (the nested locations inherit it)."""
         b = self.believed
-        cleared = sorted((FORWARDING_HEADERS - SET_BY_NGINX) | (HOP_BY_HOP - {"connection"}) | {"x-organization-id"})
+        cleared = sorted((FORWARDING_HEADERS - SET_BY_NGINX) | (HOP_BY_HOP - NGINX_FRAMES) | {"x-organization-id"})
         return [
             "# a denial, or no decision: the gateway answers (its status, body, WWW-Authenticate, Retry-After)",
             "error_page 401 403 418 500 = @gateway;",
