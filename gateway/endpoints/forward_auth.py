@@ -9,7 +9,8 @@ The request a decision is about comes from exactly one source:
   `X-Original-Method`) or `forwarded` (Traefik, Caddy: `X-Forwarded-Uri`,
   `X-Forwarded-Method`); from anyone else, or with `none` (the default), it describes nothing.
 
-Every other describing header present (`DESCRIBING`, in any spelling) must say the same: a
+Every other describing header present (`DESCRIBING`, in any spelling) must say the same (an
+absolute URI, as ingress-nginx's X-Original-URL, also the host decided for): a
 disagreement, a describing header sent twice, or a decision request that carries a body is 400
 (and a body closes the connection), never a choice. The answer is 200 with every identity
 header (`UpstreamHeaders.identity`, empty where it does not apply), or a denial a front proxy
@@ -31,6 +32,7 @@ import math
 import re
 import time
 
+from gateway.config.settings import canonical_host
 from gateway.context import Gateway
 from gateway.decision import Decision
 from gateway.edge.route_key import HEADER as EDGE_ROUTE
@@ -64,6 +66,8 @@ NOT_REUSED = ((ACCEL_EXPIRES, b"0"),)
 _SPELLS: Spellings[str | None] = Spellings(lambda name: n if (n := normalise(name)) in DESCRIBING else None)
 #: RFC 9110 method token
 _METHOD = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: an absolute URI: its authority, then its path and query
+_ABSOLUTE = re.compile(rb"[Hh][Tt][Tt][Pp][Ss]?://([^/?#]*)(.*)", re.DOTALL)
 #: never in a request target: a space, a control character, a fragment
 _TARGET_BAD = re.compile(rb"[\x00-\x20\x7f#]")
 
@@ -124,7 +128,7 @@ def _describe(gw: Gateway, ex: Exchange) -> str:
         source = gw.settings.decisions_headers
         method, target = _from_headers(gw, ex, said, source)
     if said:
-        _check_agreement(said, method, target)
+        _check_agreement(said, method, target, ex.origin.host)
     ex.raw_path, request.raw_query, request.method = target[0], target[1], method.decode("latin-1")
     return source
 
@@ -158,14 +162,25 @@ def _from_headers(gw: Gateway, ex: Exchange, said: dict[str, list[bytes]], famil
     return method[0], target
 
 
-def _check_agreement(said: dict[str, list[bytes]], method: bytes, target: Target) -> None:
+def _check_agreement(said: dict[str, list[bytes]], method: bytes, target: Target, host: str) -> None:
     """Every describing header present says what the decision is about, once."""
     for name, values in said.items():
         if len(values) > 1:
             raise _conflict(f"{name} is sent {len(values)} times")
-        agrees = values[0] == method if name in METHOD_HEADERS else _split(values[0]) == target
+        agrees = values[0] == method if name in METHOD_HEADERS else _target_of(values[0], host) == target
         if not agrees:
             raise _conflict(f"{name} describes another request than the one decided")
+
+
+def _target_of(uri: bytes, host: str) -> Target | None:
+    """The target a describing header names; an absolute URI (ingress-nginx's X-Original-URL) must
+    name the host the request is decided for (else None: it agrees with nothing)."""
+    absolute = _ABSOLUTE.fullmatch(uri)
+    if absolute is None:
+        return _split(uri)
+    if canonical_host(absolute.group(1).decode("latin-1")) != canonical_host(host):
+        return None
+    return _split(absolute.group(2) or b"/")
 
 
 def _split(uri: bytes) -> Target:

@@ -4,6 +4,8 @@ and whether the route it rendered its location from is the one the gateway match
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -11,6 +13,7 @@ from gateway.cli.main import load_all
 from gateway.edge.route_key import route_key
 from gateway.endpoints.forward_auth import reuse_for
 from gateway.principal import Principal
+from tests.support.processes import Proc, gateway_process
 from tests.support.world import Auth, World
 
 PARTNER = "/dealer/partner-api/inventory"
@@ -66,3 +69,54 @@ def test_the_route_the_edge_assumed_must_be_the_route_matched(world: World) -> N
         resp = httpx.get(url, headers=machine | {"X-Edge-Route": assumed})
         assert resp.status_code == 403 and resp.json()["reason"] == "edge_route_changed"
         assert "x-client-id" not in resp.headers and resp.headers["x-accel-expires"] == "0"
+
+
+# --- ingress-nginx: what its auth location sends (auth-url, auth-method: GET) ------------------
+
+
+@pytest.fixture(scope="module")
+def behind_ingress(world: World) -> Iterator[Proc]:
+    env = {k: v for k, v in world.env.items() if k != "GATEWAY_LISTEN"}
+    env |= {"GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32", "GATEWAY_DECISIONS_HEADERS": "original"}
+    with gateway_process(env) as proc:
+        yield proc
+
+
+def ingress_nginx(target: str, method: str = "GET", host: str = "shop.example") -> dict[str, str]:
+    """The headers ingress-nginx's auth location sets (its nginx.tmpl), with X-Forwarded-Host
+    added through `auth-proxy-set-headers` (the template sends the client's own otherwise)."""
+    return {
+        "Host": "gateway.gateway.svc.cluster.local",
+        "X-Original-URI": target,
+        "X-Scheme": "https",
+        "X-Original-URL": f"https://{host}{target}",
+        "X-Original-Method": method,
+        "X-Sent-From": "nginx-ingress-controller",
+        "X-Real-IP": "203.0.113.9",
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Auth-Request-Redirect": target,
+        "X-Request-ID": "0123456789abcdef",
+        "X-Forwarded-Host": "shop.example",
+    }
+
+
+def test_ingress_nginx_describes_the_request_with_an_absolute_url_of_the_same_host(
+    world: World, behind_ingress: Proc
+) -> None:
+    machine = {"Authorization": f"Bearer {world.machine_token('partner-inventory', 'inventory:read')}"}
+    url = behind_ingress.url + "/decisions"
+    allowed = httpx.get(url, headers=ingress_nginx(PARTNER + "?page=2") | machine)
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["x-client-id"] == "partner-inventory"
+    assert allowed.headers["x-forwarded-host"] == "shop.example"
+    refused = {
+        "another host": ingress_nginx(PARTNER, host="other.example"),
+        "another path": ingress_nginx(PARTNER) | {"X-Original-URL": "https://shop.example/customer/"},
+        "another query": ingress_nginx(PARTNER) | {"X-Original-URL": f"https://shop.example{PARTNER}?page=3"},
+    }
+    for why, headers in refused.items():
+        resp = httpx.get(url, headers=headers | machine)
+        assert (resp.status_code, resp.json()["reason"]) == (400, "conflicting_request_description"), why
+    # the method is the one ingress-nginx describes, not its auth request's own GET
+    post = httpx.get(url, headers=ingress_nginx(PARTNER, method="POST") | machine)
+    assert (post.status_code, post.json()["reason"]) == (403, "method_not_allowed")
