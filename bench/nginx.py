@@ -94,10 +94,19 @@ class Nginx:
 
     @property
     def workers(self) -> list[int]:
-        return children(self.child.pid)
+        """The master's children that live as long as it does: its workers, and with a cache its
+        cache manager (the cache loader exits a minute after the start)."""
+        return [pid for pid in children(self.child.pid) if _lives_on(pid)]
 
     def stop(self) -> None:
         self.child.stop()
+
+
+def _lives_on(pid: int) -> bool:
+    try:
+        return b"cache loader" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone already
+        return False
 
 
 def small_body() -> bytes:

@@ -288,6 +288,11 @@ def _decisions_headers(r: EnvReader, proxies: tuple[Network, ...]) -> DecisionsH
     return found
 
 
+#: an identity assertion is reused while more than half of its 60 s are left (gateway.forward.assertion):
+#: an answer reused for at most this long still carries a valid one
+EDGE_CACHE_TTL_MAX = 30
+
+
 def _edge_cache_ttl(r: EnvReader, max_ttl: float) -> int:
     """Whole seconds (nginx's `X-Accel-Expires`), never longer than the gateway's own cache bound."""
     raw = r.get("GATEWAY_EDGE_CACHE_TTL")
@@ -298,6 +303,11 @@ def _edge_cache_ttl(r: EnvReader, max_ttl: float) -> int:
         return 2
     if int(raw) > max_ttl:
         r.problem("GATEWAY_EDGE_CACHE_TTL", f"{raw} s is longer than GATEWAY_CACHE_MAX_TTL ({max_ttl:g} s)")
+    elif int(raw) > EDGE_CACHE_TTL_MAX:
+        r.problem(
+            "GATEWAY_EDGE_CACHE_TTL",
+            f"at most {EDGE_CACHE_TTL_MAX} s: a reused answer's identity assertion must stay valid",
+        )
     return int(raw)
 
 

@@ -219,8 +219,8 @@ class ServerRenderer:
             f"proxy_cache {CACHE_ZONE};",
             f'proxy_cache_key "{key}";',
             "proxy_ignore_headers Cache-Control Expires;  # X-Accel-Expires alone says how long",
-            "proxy_cache_lock on;",
-            "proxy_cache_lock_timeout 5s;",
+            "# no proxy_cache_lock: a request waiting on it polls every 500 ms; when a decision expires",
+            "# the requests in flight ask the gateway at once, and its own decision cache answers them",
         ]
 
     def _gateway(self) -> list[str]:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config.load import load_settings, redacted
+from gateway.config.load import EDGE_CACHE_TTL_MAX, load_settings, redacted
 from gateway.demo.world import gateway_env
 from gateway.errors import ConfigError
+from gateway.forward.assertion import LIFETIME
 
 SEED = gateway_env(8080, "http://127.0.0.1:4455", "http://127.0.0.1:3001", "http://127.0.0.1:3002")
 
 
 def test_two_seconds_by_default_and_whole_seconds_up_to_the_gateways_own_bound() -> None:
     assert load_settings(SEED).edge_cache_ttl == 2
-    for value, expected in (("0", 0), ("5", 5), ("60", 60)):
+    for value, expected in (("0", 0), ("5", 5), ("30", 30)):
         settings = load_settings(SEED | {"GATEWAY_EDGE_CACHE_TTL": value})
         assert settings.edge_cache_ttl == expected
         assert redacted(settings)["edge_cache_ttl"] == expected
@@ -29,9 +30,16 @@ def test_two_seconds_by_default_and_whole_seconds_up_to_the_gateways_own_bound()
             {"GATEWAY_EDGE_CACHE_TTL": "10", "GATEWAY_CACHE_MAX_TTL": "5"},
             "10 s is longer than GATEWAY_CACHE_MAX_TTL (5 s)",
         ),
+        ({"GATEWAY_EDGE_CACHE_TTL": "31"}, "at most 30 s: a reused answer's identity assertion must stay valid"),
     ],
 )
 def test_a_bad_value_is_one_line(env: dict[str, str], problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(SEED | env)
     assert caught.value.problems == [f"GATEWAY_EDGE_CACHE_TTL: {problem}"]
+
+
+def test_a_reused_answer_always_carries_a_valid_identity_assertion() -> None:
+    """An assertion is reused while more than half its lifetime is left: nginx may keep it no
+    longer than that half."""
+    assert EDGE_CACHE_TTL_MAX <= LIFETIME / 2
