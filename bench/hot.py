@@ -31,6 +31,7 @@ NAMES = (
     "nginx-auth_request",
     "edge-human",
     "edge-machine",
+    "edge-durably",
 )
 
 
