@@ -352,14 +352,19 @@ def kustomize(folder: Path) -> Rendered:
     return Rendered(folder, objects)
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
-    """deploy/k8s copied aside (no keys), prepared by render.sh as an operator would, then rendered."""
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """deploy/k8s copied aside (no keys) and prepared by render.sh as an operator would."""
     folder = tmp_path_factory.mktemp("k8s") / "k8s"
     shutil.copytree(K8S, folder, ignore=shutil.ignore_patterns("keys"))
     env = dict(os.environ, K8S_DIR=str(folder))
     subprocess.run(["bash", str(K8S / "render.sh")], env=env, check=True, capture_output=True, timeout=60)
-    yield kustomize(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
+    """deploy/k8s as kustomize renders it, once prepared."""
+    yield kustomize(prepared(tmp_path_factory))
 
 
 def deployment_env(r: Rendered) -> dict[str, str]:

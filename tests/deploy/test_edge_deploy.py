@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ import pytest
 from gateway.config.settings import parse_listen
 from tests.deploy.test_deploy import (
     COMPOSE,
-    K8S,
     K8S_VERSION,
     Obj,
     Rendered,
@@ -36,6 +34,7 @@ from tests.deploy.test_deploy import (
     kustomize,
     load_one,
     mounted_volumes,
+    prepared,
 )
 from tests.support.processes import ROOT
 
@@ -163,12 +162,8 @@ def kustomize_edge(folder: Path) -> Rendered:
 
 @pytest.fixture(scope="module")
 def edge_pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
-    """deploy/k8s copied aside and prepared by render.sh, then its edge variant rendered."""
-    folder = tmp_path_factory.mktemp("k8s") / "k8s"
-    shutil.copytree(K8S, folder, ignore=shutil.ignore_patterns("keys"))
-    env = dict(os.environ, K8S_DIR=str(folder))
-    subprocess.run(["bash", str(K8S / "render.sh")], env=env, check=True, capture_output=True, timeout=60)
-    yield kustomize_edge(folder / "edge")
+    """deploy/k8s prepared as for the base, then its edge variant rendered."""
+    yield kustomize_edge(prepared(tmp_path_factory) / "edge")
 
 
 def pod(r: Rendered) -> Obj:
