@@ -111,3 +111,20 @@ def test_check_shows_where_each_route_goes_and_warns_what_would_stop_the_edge() 
         "scheme and host nginx passes on from beside it"
     ]
     assert gateway("check", "--edge", env=seed_env() | TRUSTING).returncode == 0
+
+
+def test_an_upstream_over_tls_with_a_base_path(tmp_path: Path) -> None:
+    """nginx verifies the upstream's certificate for its name, and keeps the URL's path in front."""
+    out = tmp_path / "edge.conf"
+    env = seed_env() | TRUSTING | {"GATEWAY_UPSTREAM_INVENTORY_URL": "https://localhost:9443/partner/v2"}
+    result = gateway("edge", "nginx", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), env=env)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    head = 'location ~ "^/dealer(?<edge_rest>/partner-api/inventory)$" {'
+    location = text.split(head, 1)[1].split("\n            }\n", 1)[0]
+    for line in ("proxy_ssl_verify on;", "proxy_ssl_name localhost;", "proxy_ssl_server_name on;"):
+        assert line in location
+    assert "proxy_pass https://edge_inventory/partner/v2$edge_rest$is_args$args;" in location
+    assert "upstream edge_inventory {\n    server localhost:9443;" in text
+    accepted = nginx_accepts(out, tmp_path)
+    assert accepted.returncode == 0, accepted.stderr
