@@ -99,38 +99,24 @@ def _believed_maps(trusted: Sequence[Network]) -> list[str]:
     """`TRUSTED`'s variables, from a peer in `trusted` (nothing when nginx trusts nobody)."""
     if not trusted:
         return []
-    return [
-        "# peers whose X-Forwarded-* and X-Request-Id nginx believes (GATEWAY_TRUSTED_PROXIES but nginx itself)",
-        "geo $edge_trusted_peer {",
-        "    default 0;",
-        *(f"    {network} 1;" for network in trusted),
-        "}",
-        *_map(
-            '"$edge_trusted_peer$http_x_forwarded_for"',
-            "$edge_forwarded_for",
-            [('"~^1(?<edge_chain>.+)$"', '"$edge_chain, $remote_addr"')],
-            "$remote_addr",
-        ),
-        *_map(
-            '"$edge_trusted_peer$http_x_forwarded_proto"',
+    geo = ["geo $edge_trusted_peer {", "    default 0;", *(f"    {network} 1;" for network in trusted), "}"]
+    maps = [
+        ("$edge_forwarded_for", "$http_x_forwarded_for", [('"~^1(?<edge_chain>.+)$"', '"$edge_chain, $remote_addr"')]),
+        (
             "$edge_proto",
+            "$http_x_forwarded_proto",
             [('"~*^1\\s*https\\s*(?:,|$)"', "https"), ('"~*^1\\s*http\\s*(?:,|$)"', "http")],
-            "$scheme",
         ),
-        *_map(
-            '"$edge_trusted_peer$http_x_forwarded_host"',
-            "$edge_forwarded_host",
-            [('"~^1\\s*(?<edge_xfh>[^,\\s]+)"', "$edge_xfh")],
-            "$http_host",
-        ),
-        *_map(
-            '"$edge_trusted_peer$http_x_request_id"',
-            "$edge_request_id",
-            [('"~^1(?<edge_rid>[A-Za-z0-9._:-]{1,128})$"', "$edge_rid")],
-            "$request_id",
-        ),
-        "",
+        ("$edge_forwarded_host", "$http_x_forwarded_host", [('"~^1\\s*(?<edge_xfh>[^,\\s]+)"', "$edge_xfh")]),
+        ("$edge_request_id", "$http_x_request_id", [('"~^1(?<edge_rid>[A-Za-z0-9._:-]{1,128})$"', "$edge_rid")]),
     ]
+    defaults = {"$edge_forwarded_for": "$remote_addr", "$edge_proto": "$scheme"}
+    defaults |= {"$edge_forwarded_host": "$http_host", "$edge_request_id": "$request_id"}
+    lines = ["# peers whose X-Forwarded-* and X-Request-Id nginx believes (GATEWAY_TRUSTED_PROXIES but nginx itself)"]
+    lines += geo
+    for variable, header, entries in maps:
+        lines += _map(f'"$edge_trusted_peer{header}"', variable, entries, defaults[variable])
+    return [*lines, ""]
 
 
 def _credential_maps(settings: Settings) -> list[str]:

@@ -93,15 +93,22 @@ class ServerRenderer:
         ]
 
     def _edge_common(self) -> list[str]:
-        """What every request nginx forwards itself carries (the nested locations inherit it)."""
-        b = self.believed
-        cleared = sorted((FORWARDING_HEADERS - SET_BY_NGINX) | (HOP_BY_HOP - NGINX_FRAMES) | {"x-organization-id"})
+        """What every request nginx forwards itself gets (the nested locations inherit it)."""
         return [
             "# a denial, or no decision: the gateway answers (its status, body, WWW-Authenticate, Retry-After)",
             "error_page 401 403 418 500 = @gateway;",
             "error_page 502 = @edge_bad_gateway;",
             "error_page 504 = @edge_upstream_timeout;",
             *(f"auth_request_set {decided(n)} $upstream_http_{n.replace('-', '_')};" for n in COPIED),
+            *self._upstream_headers(),
+            *self._upstream_answer(),
+            "",
+        ]
+
+    def _upstream_headers(self) -> list[str]:
+        b = self.believed
+        cleared = sorted((FORWARDING_HEADERS - SET_BY_NGINX) | (HOP_BY_HOP - NGINX_FRAMES) | {"x-organization-id"})
+        return [
             "# identity headers: the decision's in every spelling, or none",
             *(f"proxy_set_header {title(n)} {decided(n)};" for n in COPIED),
             f"proxy_set_header X-Request-Id {b.request_id};",
@@ -116,10 +123,14 @@ class ServerRenderer:
             *(f'proxy_set_header {title(n)} "";' for n in cleared),
             'proxy_set_header Connection "";',
             "proxy_http_version 1.1;",
+        ]
+
+    def _upstream_answer(self) -> list[str]:
+        return [
             "# the gateway owns CORS and the request id; an upstream never steers nginx",
             *(f"proxy_hide_header {title(n)};" for n in sorted(CORS_RESPONSE)),
             "proxy_hide_header X-Request-Id;",
-            f"add_header X-Request-Id {b.request_id} always;",
+            f"add_header X-Request-Id {self.believed.request_id} always;",
             f"proxy_ignore_headers {STEERING};",
             "proxy_redirect off;",
             "proxy_request_buffering off;",
@@ -127,7 +138,6 @@ class ServerRenderer:
             "proxy_connect_timeout 5s;",
             f"proxy_read_timeout {DEFAULT_TIMEOUT:g}s;",
             f"proxy_send_timeout {DEFAULT_TIMEOUT:g}s;",
-            "",
         ]
 
     def _groups(self, groups: tuple[Group, ...]) -> list[str]:

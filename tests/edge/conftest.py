@@ -45,6 +45,8 @@ class Edge:
     world: World
     gateway: Proc
     nginx: Proc
+    #: the gateway's environment (what the edge is rendered from)
+    env: dict[str, str]
 
     def decided(self, trace_ids: list[str], last: str) -> dict[str, bool]:
         """Which of `trace_ids` the gateway decided (a /decisions line of that trace), read
@@ -74,4 +76,4 @@ def edge(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edg
         "GATEWAY_UPSTREAM_DASHBOARD_URL": world.inventory.url,  # the dashboard page: recorded too
     }
     with gateway_process(env) as gateway, edge_front(env) as nginx:
-        yield Edge(world, gateway, nginx)
+        yield Edge(world, gateway, nginx, env)
