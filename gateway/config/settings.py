@@ -151,6 +151,8 @@ class Settings:
     log_level: str = "INFO"
     #: the headers that describe a bare `/decisions` request (from GATEWAY_TRUSTED_PROXIES only)
     decisions_headers: DecisionsHeaders = "none"
+    #: seconds nginx in edge mode may reuse a `/decisions` answer (`X-Accel-Expires`; 0: never)
+    edge_cache_ttl: int = 2
     cache: CacheSettings = field(default_factory=CacheSettings)
     limits: Limits = field(default_factory=Limits)
     tracing: TracingSettings = field(default_factory=TracingSettings)

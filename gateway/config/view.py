@@ -24,6 +24,7 @@ def redacted(settings: Settings) -> dict[str, object]:
         "policies_dir": str(settings.policies_dir),
         "trusted_proxies": [str(n) for n in settings.trusted_proxies],
         "decisions_headers": settings.decisions_headers,
+        "edge_cache_ttl": settings.edge_cache_ttl,
         "upstreams": dict(settings.upstreams),
         "tracing": describe_tracing(settings.tracing),
         "redis": hide(settings.redis_url) if settings.redis_url else None,
