@@ -29,6 +29,9 @@ NAMES = (
     "gateway-durably",
     "gateway-decisions",
     "nginx-auth_request",
+    "edge-human",
+    "edge-machine",
+    "edge-durably",
 )
 
 

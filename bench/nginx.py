@@ -1,4 +1,5 @@
-"""nginx as the benchmark's upstream (fixed bodies) and as the proxy_pass reference.
+"""nginx as the benchmark's upstream (fixed bodies), as the proxy_pass reference, in front of
+the gateway's /decisions (the shipped auth_request recipe) and in edge mode (`gateway edge nginx`).
 
 Each instance runs as the current user from its own prefix directory: own config,
 pid file, error log and temp paths, `daemon off` so it is an ordinary child process.
@@ -10,11 +11,14 @@ import grp
 import json
 import os
 import pwd
+import subprocess
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procs import Child, children, pinned, spawn, wait_http
-from tests.support.processes import free_port
+from bench.procs import ROOT, Child, children, pinned, spawn, wait_http
+from tests.support.processes import clean_env, free_port
 
 SMALL = 200
 LARGE = 64 << 10
@@ -23,6 +27,7 @@ RUN_LABELS = {"organizationId": "org-acme", "tenant": "customer"}
 
 _COMMON = """
 {user}worker_processes 1;
+pcre_jit on;
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
@@ -89,10 +94,19 @@ class Nginx:
 
     @property
     def workers(self) -> list[int]:
-        return children(self.child.pid)
+        """The master's children that live as long as it does: its workers, and with a cache its
+        cache manager (the cache loader exits a minute after the start)."""
+        return [pid for pid in children(self.child.pid) if _lives_on(pid)]
 
     def stop(self) -> None:
         self.child.stop()
+
+
+def _lives_on(pid: int) -> bool:
+    try:
+        return b"cache loader" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone already
+        return False
 
 
 def small_body() -> bytes:
@@ -198,3 +212,22 @@ def forward_auth(port: int, upstream_port: int, gateway_port: int) -> str:
             raise ValueError(f"{FORWARD_AUTH} no longer names {shipped}")
         text = text.replace(shipped, actual)
     return text
+
+
+def start_edge(directory: Path, gateway_env: Mapping[str, str], cpu: int = 1) -> Nginx:
+    """nginx in edge mode: what `gateway edge nginx` renders from the environment of the gateway
+    it asks (`gateway_env`, with its GATEWAY_LISTEN), its decision cache in `directory`.
+
+    On the core of the part under test, with the gateway it asks: in edge mode nginx and that
+    gateway are the proxy, compared with nginx proxy_pass alone on that core."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = directory / "edge.conf"
+    render = [sys.executable, "-m", "gateway", "edge", "nginx", "--out", str(conf)]
+    render += ["--listen", f"127.0.0.1:{port}", "--cache-dir", str(directory / "cache")]
+    done = subprocess.run(render, env=clean_env(gateway_env), cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"gateway edge nginx failed:\n{done.stderr}")
+    listen = f"listen 127.0.0.1:{port} default_server;"
+    text = conf.read_text().replace(listen, listen.replace(";", " backlog=4096;"))
+    return Nginx(_start("nginx-edge", directory, text, port, cpu), port)

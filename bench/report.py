@@ -121,6 +121,7 @@ def targets(rows: Sequence[Mapping[str, Any]], extra: Mapping[str, Any]) -> list
         if big is not None:
             s = big["share_of_proxy_pass"]
             out.append(_check(f"{name} 64KiB c32 >= 30% of proxy_pass", s, s is not None and s >= 0.30))
+    out += _edge_targets(rows)
     auth = _row(rows, "nginx-auth_request", "200B", 32)
     if auth is not None:
         s = auth["share_of_proxy_pass"]
@@ -145,4 +146,24 @@ def targets(rows: Sequence[Mapping[str, Any]], extra: Mapping[str, Any]) -> list
     for kind, burst in (extra.get("cold_burst") or {}).items():
         calls = burst.get("ory_calls")
         out.append(_check(f"cold burst of 100 ({kind}): exactly one Ory call", calls, calls == 1))
+    return out
+
+
+def _edge_targets(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Edge mode (docs/performance.md, "Edge mode"): cached plain routes close to nginx proxy_pass,
+    the label route as fast as through the gateway."""
+    out: list[dict[str, Any]] = []
+    reference = _row(rows, "nginx-proxy_pass", "200B", 32)
+    for name in ("edge-human", "edge-machine"):
+        row = _row(rows, name, "200B", 32)
+        if row is None or reference is None:
+            continue
+        s, p99, ref = row["share_of_proxy_pass"], row["p99_ms"], reference["p99_ms"]
+        out.append(_check(f"{name} 200B c32 >= 55% of proxy_pass (goal 60%)", s, s is not None and s >= 0.55))
+        ratio = round(p99 / ref, 3) if p99 and ref else None
+        out.append(_check(f"{name} 200B c32 p99 within 1.5x of proxy_pass", ratio, ratio is not None and ratio <= 1.5))
+    durably, alone = _row(rows, "edge-durably", "200B", 32), _row(rows, "gateway-durably", "200B", 32)
+    if durably is not None and alone is not None and alone["share_of_proxy_pass"]:
+        ratio = round(durably["share_of_proxy_pass"] / alone["share_of_proxy_pass"], 3)
+        out.append(_check("edge-durably 200B c32 within 10% of the gateway alone", ratio, ratio >= 0.9))
     return out

@@ -43,6 +43,8 @@ class Plan:
     connections: tuple[int, ...]
     memory_decisions: int
     memory_overflow: int
+    #: the configurations measured (empty: all); the references are always measured
+    only: frozenset[str] = frozenset()
 
     @property
     def high(self) -> int:
@@ -50,9 +52,10 @@ class Plan:
 
 
 def plan_from(args: argparse.Namespace) -> Plan:
+    only = frozenset(filter(None, (args.only or "").split(",")))
     if args.quick:
-        return Plan(True, args.duration or 1, args.rounds or 1, (4,), 5_000, 1_000)
-    return Plan(False, args.duration or 10, args.rounds or 3, (1, 32), 100_000, 50_000)
+        return Plan(True, args.duration or 1, args.rounds or 1, (4,), 5_000, 1_000, only)
+    return Plan(False, args.duration or 10, args.rounds or 3, (1, 32), 100_000, 50_000, only)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -62,6 +65,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; quick 1)")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     p.add_argument("--skip-extras", action="store_true", help="only the throughput matrix")
+    p.add_argument(
+        "--only", help="comma list of configurations to measure (e.g. edge-human,edge-machine); references always"
+    )
     p.add_argument(
         "--instructions",
         action="store_true",
@@ -235,7 +241,7 @@ def run(plan: Plan, skip_extras: bool, count_instructions: bool = False) -> dict
         results["skipped"] = world.skipped
         for name, why in world.skipped.items():
             log(f"skipped {name}: {why}")
-        targets = world.targets()
+        targets = [t for t in world.targets() if not plan.only or t.name in plan.only or t.role != "gateway"]
         failures += preflight(targets)
         configs = configurations(targets, plan.connections)
         world.emulator.reset()
@@ -270,7 +276,10 @@ def _meta(plan: Plan) -> dict[str, Any]:
         "connections": list(plan.connections),
         "python": platform.python_version(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "pinning": "wrk + upstream nginx + emulator on cpu0; gateway / nginx proxy_pass on cpu1",
+        "pinning": (
+            "wrk + upstream nginx + emulator (+ the auth_request front) on cpu0; gateway / nginx proxy_pass"
+            " / edge nginx with the gateway it asks on cpu1"
+        ),
     }
 
 

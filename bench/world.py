@@ -49,6 +49,9 @@ class World:
     workdir: Path
     #: nginx auth_request in front of the gateway's /decisions (None: the gateway has none)
     front: nginx.Nginx | None = None
+    #: edge mode: nginx as `gateway edge nginx` renders it, and the gateway it asks
+    edge: nginx.Nginx | None = None
+    decider: Gateway | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
     def targets(self) -> list[Target]:
@@ -84,7 +87,30 @@ class World:
             auth = self.front.url + "/customer/bench"
             pids = (*self.front.workers, self.gateway.pid)
             found.append(Target("nginx-auth_request", "gateway", _sized(auth), plain, human, pids))
-        return found
+        return found + self._edge_targets(plain, runs, human, machine)
+
+    def _edge_targets(
+        self,
+        plain: dict[str, bytes],
+        runs: dict[str, bytes],
+        human: tuple[tuple[str, str], ...],
+        machine: tuple[tuple[str, str], ...],
+    ) -> list[Target]:
+        """Edge mode: the plain routes forwarded by nginx (decisions cached), the Durably list
+        (a label route) through nginx to the gateway."""
+        if self.edge is None or self.decider is None:
+            return []
+        edge, pids = self.edge.url, (*self.edge.workers, self.decider.pid)
+        machine_urls = {"200B": edge + "/dealer/partner-api/inventory", "64KiB": edge + "/dealer/bench/large"}
+        durably = {
+            "200B": edge + "/customer/api/durably/runs",
+            "64KiB": edge + "/customer/api/durably/runs?bench=large",
+        }
+        return [
+            Target("edge-human", "gateway", _sized(edge + "/customer/bench"), plain, human, pids),
+            Target("edge-machine", "gateway", machine_urls, plain, machine, pids),
+            Target("edge-durably", "gateway", durably, runs, human, pids),
+        ]
 
     def decisions_target(self) -> Target:
         """The gateway's forward-auth endpoint alone (what nginx auth_request calls): no upstream call."""
@@ -137,4 +163,16 @@ def start_world(workdir: Path, backends: Backends) -> Iterator[World]:
         front = nginx.start_front(workdir / "nginx-front", upstream, gateway.port) if decisions else None
         if front is not None:
             stack.callback(front.stop)
-        yield World(emulator, upstream, proxy, gateway, credentials, workdir, front, skipped)
+        decider, edge = _start_edge(workdir, env, stack)
+        yield World(emulator, upstream, proxy, gateway, credentials, workdir, front, edge, decider, skipped)
+
+
+def _start_edge(workdir: Path, env: dict[str, str], stack: contextlib.ExitStack) -> tuple[Gateway, nginx.Nginx]:
+    """Edge mode: a gateway that trusts nginx beside it (the benchmark's own gateway trusts
+    nobody, as measured alone), and nginx rendered from its environment, both on cpu1."""
+    decider_env = env | {"GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32"}
+    decider = start_gateway("gateway-edge", decider_env, workdir / "gateway-edge.log")
+    stack.callback(decider.stop)
+    edge = nginx.start_edge(workdir / "nginx-edge", decider_env | {"GATEWAY_LISTEN": f"127.0.0.1:{decider.port}"})
+    stack.callback(edge.stop)
+    return decider, edge

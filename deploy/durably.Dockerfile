@@ -18,7 +18,7 @@ FROM node:20-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-COPY tests/durably/package.json tests/durably/server.mjs ./
+COPY tests/durably/package.json tests/durably/server.mjs tests/durably/assertion.mjs ./
 RUN mkdir -p /data && chown 1000:1000 /data
 # the image's `node` user
 USER 1000:1000

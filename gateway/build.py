@@ -77,7 +77,7 @@ def build_gateway(
     cors = Cors(settings)
     limits = settings.limits
     recheck = StreamRecheck(stages.authn, stages.orgs, stages.permissions, limits.stream_recheck_seconds)
-    builtins = bind_builtins(BuiltinContext(settings, ory, stages.authn, rate_windows))
+    builtins = bind_builtins(BuiltinContext(settings, ory, stages.authn, stages.orgs, policies, rate_windows))
     return Gateway(
         settings=settings,
         policies=policies,
@@ -89,9 +89,9 @@ def build_gateway(
         permissions=stages.permissions,
         builtins=BuiltinDispatch(builtins),
         body=BodyPolicy(limits.max_body_bytes),
-        labels=OrgScope(upstreams, limits.max_body_bytes),
+        labels=OrgScope(upstreams, limits.max_body_bytes, signer.assertion),
         upstream_headers=UpstreamHeaders(settings, signer),
-        relay=Relay(upstreams, StreamCap(limits.max_streams), recheck),
+        relay=Relay(upstreams, StreamCap(limits.max_streams), recheck, limits.sse_heartbeat_seconds),
         recheck=recheck,
         upstreams=upstreams,
         signer=signer,

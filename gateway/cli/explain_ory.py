@@ -78,6 +78,10 @@ def keto_answers(caller: Caller) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.MockTransport(answer))
 
 
+async def _none(principal: Principal, roles: frozenset[str]) -> tuple[Membership, ...]:
+    return ()  # `me` is not explained: no list of memberships to give
+
+
 def _refused(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("gateway explain makes no network call", request=request)
 
@@ -90,7 +94,7 @@ def explaining_gateway(settings: Settings, policies: PolicySet, caller: Caller) 
     stages = OryStages(
         authn={name: CallerAuthenticator(caller, name) for name in settings.tenants},
         permissions=permissions,
-        orgs={name: OrgStage(t, resolve) for name, t in settings.tenants.items()},
+        orgs={name: OrgStage(t, resolve, _none) for name, t in settings.tenants.items()},
     )
     store = PolicyStore(settings.policies_dir, settings, initial=policies)
     nowhere = httpx.AsyncClient(transport=httpx.MockTransport(_refused))

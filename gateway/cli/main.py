@@ -1,4 +1,4 @@
-"""`gateway` command line: serve, check, explain, emulate, demo, token, revoke.
+"""`gateway` command line: serve, check, explain, emulate, demo, token, revoke, edge.
 
 Bad input gives one line per problem on stderr and a non-zero exit, never a traceback.
 """
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from gateway.config.problems import ConfigError
+from gateway.config.settings import Settings
 from gateway.config.view import redacted
 from gateway.load import load_all, load_settings
 from gateway.orgs.sources import REGISTRY as MEMBERSHIP_SOURCES
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from gateway import demo
-    from gateway.cli import explain, revoke, token
+    from gateway.cli import edge, explain, revoke, token
     from gateway.emulator import cli as emulate
 
     parser = argparse.ArgumentParser(prog="gateway", description="Ory-backed multi-tenant identity gateway")
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     check = sub.add_parser("check", help="validate env + policies and print the effective configuration")
     check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument("--edge", action="store_true", help="also fail on what would stop `gateway edge nginx`")
     check.set_defaults(run=_check)
     exp = sub.add_parser("explain", help="the decision for a hypothetical request, without network calls")
     explain.add_arguments(exp)
@@ -65,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     rev = sub.add_parser("revoke", help="evict a session or token from every replica's decision cache")
     revoke.add_arguments(rev)
     rev.set_defaults(run=lambda a: revoke.run(a, load_settings(os.environ)))
+    edg = sub.add_parser("edge", help="a front proxy configuration: nginx forwards, the gateway decides")
+    edge.add_arguments(edg)
+    edg.set_defaults(run=lambda a: edge.run(a, *load_all(os.environ)))
     return parser
 
 
@@ -76,6 +81,7 @@ def _check(args: argparse.Namespace) -> int:
     for name, tenant in settings.tenants.items():  # the membership source's own settings, what it asks
         shown[name].update(MEMBERSHIP_SOURCES[tenant.memberships].shown(tenant, policies.tenant_roles(name)))
     doc["routes"] = {tenant: [_describe(r, policies) for r in routes] for tenant, routes in policies.routes.items()}
+    doc["edge"] = _edge(settings, policies, fail=args.edge)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
@@ -83,9 +89,25 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _edge(settings: Settings, policies: PolicySet, *, fail: bool) -> dict[str, object]:
+    """Edge mode (`gateway edge nginx`): where each route goes, and what would stop it working
+    (problems with `--edge`, else shown as warnings)."""
+    from gateway.cli.edge import describe
+    from gateway.edge.plan import plan
+    from gateway.edge.problems import default_gateway, edge_problems, resolves
+
+    edge = plan(settings, policies)
+    problems = edge_problems(settings, edge, default_gateway(settings), resolves)
+    if fail and problems:
+        raise ConfigError(problems)
+    return {"cache_ttl": settings.edge_cache_ttl, "routes": describe(edge), "warnings": problems}
+
+
 def _describe(route: Route, policies: PolicySet) -> str:
     target = route.target
     where = f"upstream {target.upstream}" if isinstance(target, Forward) else f"builtin {target.name}"
+    if isinstance(target, Forward) and target.strip_prefix is not None:
+        where += f" without {target.strip_prefix.text}"
     who = "anyone" if route.anonymous else "; ".join(_requirement(r) for r in route.allow)
     methods = ",".join(sorted(route.methods))
     profile = policies.label_profiles.get(route.labels)
@@ -119,6 +141,7 @@ def _requirement(req: Requirement) -> str:
 def _print_check(doc: dict[str, object]) -> None:
     routes = doc.pop("routes")
     tenants = doc.pop("tenants")
+    edge = doc.pop("edge")
     for key, value in doc.items():
         print(f"{key}: {json.dumps(value)}")
     assert isinstance(tenants, dict) and isinstance(routes, dict)
@@ -129,6 +152,18 @@ def _print_check(doc: dict[str, object]) -> None:
         print("  routes:")
         for line in routes.get(name, []):
             print(f"    {line}")
+    _print_edge(edge)
+
+
+def _print_edge(edge: object) -> None:
+    assert isinstance(edge, dict)
+    print(f"\nedge (gateway edge nginx; decisions reused {edge['cache_ttl']} s at most):")
+    for tenant, lines in edge["routes"].items():
+        print(f"  tenant {tenant}:")
+        for line in lines:
+            print(f"    {line}")
+    for warning in edge["warnings"]:
+        print(f"  warning: {warning}")
 
 
 def _serve(args: argparse.Namespace) -> int:

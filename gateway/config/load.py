@@ -53,6 +53,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_BODY_TIMEOUT",
         "GATEWAY_MAX_STREAMS",
         "GATEWAY_STREAM_RECHECK_SECONDS",
+        "GATEWAY_SSE_HEARTBEAT_SECONDS",
         "GATEWAY_TOKEN_RATE_PER_MINUTE",
         "GATEWAY_ASSERTION_KEYS_DIR",
         "GATEWAY_ADMIN_TOKEN",
@@ -60,6 +61,7 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_LOG_LEVEL",
         "GATEWAY_TRACE_TRUST",
         "GATEWAY_DECISIONS_HEADERS",
+        "GATEWAY_EDGE_CACHE_TTL",
     }
 )
 
@@ -91,6 +93,11 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
         r.problem("GATEWAY_DEFAULT_TENANT", f"{default!r} is not in GATEWAY_TENANTS")
     if default is None and len(names) == 1:
         default = names[0]
+    cache = CacheSettings(
+        max_ttl=r.number("GATEWAY_CACHE_MAX_TTL", 60.0),
+        negative_ttl=r.number("GATEWAY_CACHE_NEGATIVE_TTL", 5.0, lambda v: v >= 0),
+        size=int(r.number("GATEWAY_CACHE_SIZE", 100_000)),
+    )
     settings = Settings(
         tenants={n: t for n, t in tenants.items() if t is not None},
         default_tenant=default,
@@ -106,11 +113,8 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
         admin_token=_admin_token(r),
         log_level=_log_level(r),
         decisions_headers=_decisions_headers(r, proxies),
-        cache=CacheSettings(
-            max_ttl=r.number("GATEWAY_CACHE_MAX_TTL", 60.0),
-            negative_ttl=r.number("GATEWAY_CACHE_NEGATIVE_TTL", 5.0, lambda v: v >= 0),
-            size=int(r.number("GATEWAY_CACHE_SIZE", 100_000)),
-        ),
+        edge_cache_ttl=_edge_cache_ttl(r, cache.max_ttl),
+        cache=cache,
         limits=Limits(
             max_body_bytes=int(r.number("GATEWAY_MAX_BODY_BYTES", 1 << 20)),
             max_header_bytes=int(r.number("GATEWAY_MAX_HEADER_BYTES", 16 << 10)),
@@ -118,6 +122,7 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
             body_timeout=r.number("GATEWAY_BODY_TIMEOUT", 30.0),
             max_streams=int(r.number("GATEWAY_MAX_STREAMS", 1000)),
             stream_recheck_seconds=r.number("GATEWAY_STREAM_RECHECK_SECONDS", 30.0),
+            sse_heartbeat_seconds=r.number("GATEWAY_SSE_HEARTBEAT_SECONDS", 15.0, lambda v: 0 <= v <= 3600),
             token_rate_per_minute=int(r.number("GATEWAY_TOKEN_RATE_PER_MINUTE", 60)),
             shutdown_timeout=r.number("GATEWAY_SHUTDOWN_TIMEOUT", 30.0),
         ),
@@ -233,6 +238,29 @@ def _decisions_headers(r: EnvReader, proxies: tuple[Network, ...]) -> DecisionsH
     if found != "none" and not proxies:
         r.problem("GATEWAY_DECISIONS_HEADERS", "headers are believed only from GATEWAY_TRUSTED_PROXIES: set it too")
     return found
+
+
+#: an identity assertion is reused while more than half of its 60 s are left (gateway.forward.assertion):
+#: an answer reused for at most this long still carries a valid one
+EDGE_CACHE_TTL_MAX = 30
+
+
+def _edge_cache_ttl(r: EnvReader, max_ttl: float) -> int:
+    """Whole seconds (nginx's `X-Accel-Expires`), never longer than the gateway's own cache bound."""
+    raw = r.get("GATEWAY_EDGE_CACHE_TTL")
+    if raw is None:
+        return 2
+    if not raw.isdigit():
+        r.problem("GATEWAY_EDGE_CACHE_TTL", f"want whole seconds (0: nginx reuses no decision), got {raw!r}")
+        return 2
+    if int(raw) > max_ttl:
+        r.problem("GATEWAY_EDGE_CACHE_TTL", f"{raw} s is longer than GATEWAY_CACHE_MAX_TTL ({max_ttl:g} s)")
+    elif int(raw) > EDGE_CACHE_TTL_MAX:
+        r.problem(
+            "GATEWAY_EDGE_CACHE_TTL",
+            f"at most {EDGE_CACHE_TTL_MAX} s: a reused answer's identity assertion must stay valid",
+        )
+    return int(raw)
 
 
 def _admin_token(r: EnvReader) -> str | None:

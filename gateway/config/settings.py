@@ -102,6 +102,8 @@ class Limits:
     body_timeout: float = 30.0
     max_streams: int = 1000
     stream_recheck_seconds: float = 30.0
+    #: an SSE comment sent on a quiet label-enforced stream this often (0: none; `gateway.forward.keepalive`)
+    sse_heartbeat_seconds: float = 15.0
     token_rate_per_minute: int = 60
     #: seconds uvicorn waits for in-flight requests after SIGTERM before cancelling them
     shutdown_timeout: float = 30.0
@@ -158,6 +160,8 @@ class Settings:
     log_level: str = "INFO"
     #: the headers that describe a bare `/decisions` request (from GATEWAY_TRUSTED_PROXIES only)
     decisions_headers: DecisionsHeaders = "none"
+    #: seconds nginx in edge mode may reuse a `/decisions` answer (`X-Accel-Expires`; 0: never)
+    edge_cache_ttl: int = 2
     cache: CacheSettings = field(default_factory=CacheSettings)
     limits: Limits = field(default_factory=Limits)
     tracing: TracingSettings = field(default_factory=TracingSettings)

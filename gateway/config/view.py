@@ -25,6 +25,7 @@ def redacted(settings: Settings) -> dict[str, object]:
         "policies_dir": str(settings.policies_dir),
         "trusted_proxies": [str(n) for n in settings.trusted_proxies],
         "decisions_headers": settings.decisions_headers,
+        "edge_cache_ttl": settings.edge_cache_ttl,
         "upstreams": dict(settings.upstreams),
         "tracing": describe_tracing(settings.tracing),
         "redis": hide(settings.redis_url) if settings.redis_url else None,
@@ -61,5 +62,6 @@ def _limits(limits: Limits) -> dict[str, float]:
         "max_body_bytes": limits.max_body_bytes,
         "max_streams": limits.max_streams,
         "stream_recheck_seconds": limits.stream_recheck_seconds,
+        "sse_heartbeat_seconds": limits.sse_heartbeat_seconds,
         "shutdown_timeout": limits.shutdown_timeout,
     }

@@ -66,13 +66,14 @@ Gateway demo is up.
   Durably sample   {world.jobs_url}/api/durably
   inventory sample {world.inventory_url}
 
-In a browser: the jobs dashboard (sign in, see your organization's runs live, trigger a job):
+In a browser: the jobs dashboard, Durably's own React client (sign in, see your organization's
+runs live, trigger, retrigger, cancel, delete):
   {gw}/customer/
   people: alice@acme.example / alice-password   (org-acme, member: may trigger)
           bob@globex.example / bob-password     (org-globex, member)
           carol@acme.example / carol-password   (org-acme, viewer: the gateway refuses her trigger)
-          dana@consult.example / dana-password  (member of org-acme, viewer of org-globex: she chooses,
-                                                 or opens {gw}/customer/orgs/org-globex)
+          dana@consult.example / dana-password  (member of org-acme, viewer of org-globex: she picks one,
+                                                 or opens {gw}/customer/orgs/org-globex/)
           erin@acme.example / erin-password     (org-acme, member, with a second factor: TOTP secret
                                                  {ERIN_TOTP_SECRET}; the code now:
                                                  curl -s {world.emulator_url}/_emulator/projects/customer/identities/erin@acme.example/totp
@@ -94,8 +95,10 @@ dana (dana@consult.example) is a member of org-acme and a viewer of org-globex:
        -H 'content-type: application/json' -d '{{"jobName":"send-report","input":{{}},"labels":{{"organizationId":"org-globex"}}}}'
   curl -s "{gw}/customer/api/durably/runs?label.organizationId=org-globex" -H "Authorization: Bearer $ALICE"
 
-3. What the job service received (labels and identity headers set by the gateway):
+3. What the job service received (labels and identity headers set by the gateway), and a call that
+   goes around the gateway (Durably checks the gateway's X-Identity-Assertion itself: 401):
   curl -s {world.jobs_url}/__recorder/requests | python3 -m json.tool | grep -E 'organizationId|x-org-id|"path"'
+  curl -s {world.jobs_url}/api/durably/runs
 
 4. A partner machine token from the gateway's token endpoint, then the partner API:
   export PARTNER=$(curl -s -u partner-inventory:partner-inventory-secret -d grant_type=client_credentials \\
@@ -105,7 +108,9 @@ dana (dana@consult.example) is a member of org-acme and a viewer of org-globex:
 5. Explain a decision without calling anything (the demo's environment is in {world.env_file}):
   (set -a; . {world.env_file}; .venv/bin/gateway explain POST /customer/api/durably/trigger --as human --roles viewer --org org-acme)
 
-6. Two organizations: dana chooses one per request (X-Organization-Id), with that membership's role
+6. Two organizations: dana chooses one per request (the URL, or X-Organization-Id), with that membership's role
+  curl -s {gw}/customer/me -H "Authorization: Bearer $DANA"                                 # her memberships
+  curl -s {gw}/customer/orgs/org-globex/api/durably/runs -H "Authorization: Bearer $DANA"   # org-globex's runs
   curl -s "{gw}/customer/api/durably/runs" -H "Authorization: Bearer $DANA"                  # 400 organization_required
   curl -s "{gw}/customer/api/durably/runs" -H "Authorization: Bearer $DANA" -H 'X-Organization-Id: org-globex'
   curl -s -X POST {gw}/customer/api/durably/trigger -H "Authorization: Bearer $DANA" -H 'X-Organization-Id: org-globex' \\
@@ -120,11 +125,11 @@ dana (dana@consult.example) is a member of org-acme and a viewer of org-globex:
   (set -a; . {world.env_file}; .venv/bin/gateway explain GET /customer/orgs/org-acme/reports/q3 --as human --roles member)
 
 8. Sessions (docs/sessions.md): alice's session as a JWT, verified by the gateway without asking Ory,
-   and a page behind a second factor ({gw}/customer/secure in a browser: erin gives her TOTP code)
+   and her account behind a second factor ({gw}/customer/account in a browser: erin gives her TOTP code)
   export ALICE_JWT=$(curl -s "{world.emulator_url}/customer/sessions/whoami?tokenize_as=jwt" -H "X-Session-Token: $ALICE" \
        | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokenized"])')
   curl -s "{gw}/customer/api/durably/runs" -H "Authorization: Bearer $ALICE_JWT"
-  curl -s "{gw}/customer/secure" -H "Authorization: Bearer $ALICE"                        # 403 aal2_required
+  curl -s "{gw}/customer/account" -H "Authorization: Bearer $ALICE"                       # 403 aal2_required
 
 A ready machine token (dealer, partner-inventory): {token[:24]}...
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 import subprocess
 import sys
@@ -117,7 +118,13 @@ def start_world(args: argparse.Namespace) -> Iterator[DemoWorld]:
         wait_until_up(f"{emulator_url}/_emulator/health", procs[-1], "the Ory emulator")
         if not DURABLY.is_file():
             raise SystemExit(f"error: {DURABLY} is missing (run scripts/setup from a checkout)")
-        procs.append(_spawn(["node", str(DURABLY), "--port", str(args.jobs_port)]))
+        # the job service accepts only requests that carry the gateway's identity assertion
+        gateway_url = f"http://127.0.0.1:{args.port}"
+        guard = {
+            "DURABLY_GATEWAY_JWKS_URL": f"{gateway_url}/.well-known/jwks.json",
+            "DURABLY_GATEWAY_ISSUER": gateway_url,
+        }
+        procs.append(_spawn(["node", str(DURABLY), "--port", str(args.jobs_port)], guard))
         wait_until_up(f"{jobs_url}/__recorder/requests", procs[-1], "the Durably sample")
         procs.append(_spawn([sys.executable, "-m", "gateway.demo.inventory", "--port", str(args.inventory_port)]))
         wait_until_up(f"{inventory_url}/health", procs[-1], "the inventory sample")
@@ -157,8 +164,8 @@ def client_token(emulator_url: str, tenant: str, client_id: str, secret: str, sc
     return str(resp.json()["access_token"])
 
 
-def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL)
+def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})})
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:

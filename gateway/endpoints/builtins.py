@@ -16,6 +16,8 @@ running gateway (`gateway.endpoints.builtin_dispatch.BuiltinDispatch` calls it b
   API, without credentials or `metadata_admin`, and writes one JSON audit line.
 * `login` answers a browser without a session with the tenant's login page.
 * `logout` signs a browser out through the tenant's Kratos browser logout flow.
+* `me` tells the caller who they are to the tenant: subject, kind, organization,
+  memberships with roles, AAL; never a credential (`gateway.endpoints.me`).
 
 Adding a built-in is one `BuiltinKind` in `REGISTRY` (and its documentation in
 docs/policies.md); nothing else keeps a list of them.
@@ -37,6 +39,7 @@ import orjson
 
 from gateway.authn.credentials import session_cookie
 from gateway.config.settings import Settings, TenantSettings
+from gateway.endpoints.me import ListsMemberships, Policies, bind_me
 from gateway.endpoints.rate_limit import RateLimiter, SharedCounter
 from gateway.errors import NotFound, TooManyRequests
 from gateway.front.login import login as browser_login
@@ -76,6 +79,10 @@ class BuiltinContext:
     ory: httpx.AsyncClient
     #: each tenant's authenticator (a signed-out cookie is forgotten at once)
     authn: Mapping[str, Evicts]
+    #: each tenant's organization stage (`me` lists the caller's memberships)
+    orgs: Mapping[str, ListsMemberships]
+    #: the policies (the role names a tenant's policies use)
+    policies: Policies
     #: the rate windows replicas share (Redis), if any: the token relay counts through them
     rate_windows: SharedCounter | None = None
 
@@ -235,6 +242,7 @@ REGISTRY: Mapping[str, BuiltinKind] = {
         BuiltinKind("identity_lookup", _identity_lookup, frozenset({"tenant", "param"}), False, _check_identity_lookup),
         BuiltinKind("login", _login),
         BuiltinKind("logout", _logout, anonymous=False),
+        BuiltinKind("me", bind_me, anonymous=False),
     )
 }
 

@@ -9,7 +9,8 @@ The request a decision is about comes from exactly one source:
   `X-Original-Method`) or `forwarded` (Traefik, Caddy: `X-Forwarded-Uri`,
   `X-Forwarded-Method`); from anyone else, or with `none` (the default), it describes nothing.
 
-Every other describing header present (`DESCRIBING`, in any spelling) must say the same: a
+Every other describing header present (`DESCRIBING`, in any spelling) must say the same (an
+absolute URI, as ingress-nginx's X-Original-URL, also the host decided for): a
 disagreement, a describing header sent twice, or a decision request that carries a body is 400
 (and a body closes the connection), never a choice. The answer is 200 with every identity
 header (`UpstreamHeaders.identity`, empty where it does not apply), or a denial a front proxy
@@ -17,14 +18,25 @@ passes on: 401 and 403 with their JSON body and `WWW-Authenticate`, 400, 429 and
 503 with `Retry-After`; never 404, 405 or a login redirect. Routes that need the gateway itself
 in the path (label profiles, built-ins) are refused: a forward-auth proxy cannot enforce them.
 Proxy recipes and what a client sees through each: docs/forwarding.md, "Forward-auth".
+
+Edge mode (`gateway edge nginx`, docs/edge.md): every answer says how long nginx may reuse it
+(`X-Accel-Expires`: GATEWAY_EDGE_CACHE_TTL at most, never past the credential's expiry, 0 for a
+denial), and a decision request naming the route nginx rendered its location from
+(`X-Edge-Route`, `gateway.edge.route_key`) is refused (403 `edge_route_changed`) when the gateway
+matches another one.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import time
 
+from gateway.config.settings import canonical_host
 from gateway.context import Gateway
 from gateway.decision import Decision
+from gateway.edge.route_key import HEADER as EDGE_ROUTE
+from gateway.edge.route_key import route_key
 from gateway.errors import BadRequest, Forbidden, GatewayError, MethodNotAllowed, NotFound, StepUpRequired
 from gateway.forward.headers import normalise
 from gateway.front.exchange import Exchange
@@ -32,6 +44,7 @@ from gateway.front.login import step_up
 from gateway.front.request import Spellings
 from gateway.pipeline import decide
 from gateway.policy import Forward
+from gateway.principal import Principal
 
 PREFIX = b"/decisions"
 #: GATEWAY_DECISIONS_HEADERS -> the (target, method) headers that describe a bare /decisions
@@ -45,10 +58,17 @@ DESCRIBING = METHOD_HEADERS | {"x-original-uri", "x-forwarded-uri", "x-original-
 
 Target = tuple[bytes, bytes]  # raw path, raw query
 
+#: nginx's cache control for a proxied answer: seconds it may reuse it (edge mode, docs/edge.md)
+ACCEL_EXPIRES = b"x-accel-expires"
+#: every denial: never reused, whatever the proxy's cache would do
+NOT_REUSED = ((ACCEL_EXPIRES, b"0"),)
+
 #: header name as sent -> the describing header it spells, or None
 _SPELLS: Spellings[str | None] = Spellings(lambda name: n if (n := normalise(name)) in DESCRIBING else None)
 #: RFC 9110 method token
 _METHOD = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: an absolute URI: its authority, then its path and query
+_ABSOLUTE = re.compile(rb"[Hh][Tt][Tt][Pp][Ss]?://([^/?#]*)(.*)", re.DOTALL)
 #: never in a request target: a space, a control character, a fragment
 _TARGET_BAD = re.compile(rb"[\x00-\x20\x7f#]")
 
@@ -57,9 +77,10 @@ async def decisions(gw: Gateway, ex: Exchange) -> None:
     try:
         decision, upstream = await _decide(gw, ex)
     except GatewayError as error:
-        await ex.respond_error(_for_front(gw, ex, error))
+        await ex.respond_error(_for_front(gw, ex, error), NOT_REUSED)
         return
     headers = gw.upstream_headers.identity(ex, decision, upstream)  # what the upstream gets from us
+    headers.append(reuse_for(gw.settings.edge_cache_ttl, decision.principal, time.time()))
     ex.log["decision"] = "allow"
     await ex.respond(200, b"", headers)
 
@@ -69,9 +90,21 @@ async def _decide(gw: Gateway, ex: Exchange) -> tuple[Decision, str]:
     ex.log["described_by"] = _describe(gw, ex)
     decision = await decide(gw, ex)
     route = decision.match.route
+    assumed = ex.request.header(EDGE_ROUTE)
+    if assumed is not None and assumed.decode("latin-1") != route_key(route):
+        stale = f"the edge renders this path as another route than {route.id}: render it again"
+        raise _deny(stale, "edge_route_changed")
     if not isinstance(route.target, Forward) or route.injects_labels:
         raise _deny(f"route {route.id} needs the gateway in the request path (labels or built-in)", "needs_proxy")
     return decision, route.target.upstream
+
+
+def reuse_for(ttl: int, principal: Principal | None, now: float) -> tuple[bytes, bytes]:
+    """`X-Accel-Expires`: how long nginx may reuse an allow, GATEWAY_EDGE_CACHE_TTL at most and
+    never past the credential's expiry (whole seconds, rounded down)."""
+    if principal is not None and principal.expires_at is not None:
+        ttl = max(0, min(ttl, math.floor(principal.expires_at - now)))
+    return ACCEL_EXPIRES, b"%d" % ttl
 
 
 def _for_front(gw: Gateway, ex: Exchange, error: GatewayError) -> GatewayError:
@@ -98,7 +131,7 @@ def _describe(gw: Gateway, ex: Exchange) -> str:
         source = gw.settings.decisions_headers
         method, target = _from_headers(gw, ex, said, source)
     if said:
-        _check_agreement(said, method, target)
+        _check_agreement(said, method, target, ex.origin.host)
     ex.raw_path, request.raw_query, request.method = target[0], target[1], method.decode("latin-1")
     return source
 
@@ -132,14 +165,25 @@ def _from_headers(gw: Gateway, ex: Exchange, said: dict[str, list[bytes]], famil
     return method[0], target
 
 
-def _check_agreement(said: dict[str, list[bytes]], method: bytes, target: Target) -> None:
+def _check_agreement(said: dict[str, list[bytes]], method: bytes, target: Target, host: str) -> None:
     """Every describing header present says what the decision is about, once."""
     for name, values in said.items():
         if len(values) > 1:
             raise _conflict(f"{name} is sent {len(values)} times")
-        agrees = values[0] == method if name in METHOD_HEADERS else _split(values[0]) == target
+        agrees = values[0] == method if name in METHOD_HEADERS else _target_of(values[0], host) == target
         if not agrees:
             raise _conflict(f"{name} describes another request than the one decided")
+
+
+def _target_of(uri: bytes, host: str) -> Target | None:
+    """The target a describing header names; an absolute URI (ingress-nginx's X-Original-URL) must
+    name the host the request is decided for (else None: it agrees with nothing)."""
+    absolute = _ABSOLUTE.fullmatch(uri)
+    if absolute is None:
+        return _split(uri)
+    if canonical_host(absolute.group(1).decode("latin-1")) != canonical_host(host):
+        return None
+    return _split(absolute.group(2) or b"/")
 
 
 def _split(uri: bytes) -> Target:

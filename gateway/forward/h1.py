@@ -137,6 +137,7 @@ class Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _probe_when_quiet(sock)
 
     def data_received(self, data: bytes) -> None:
         if not self.in_flight or self.complete:  # bytes nobody asked for: never reuse this connection
@@ -280,6 +281,20 @@ class Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+#: TCP keep-alive: first probe after this many quiet seconds, then one every 10 s, 3 unanswered
+#: ones close the connection. A stream with no read deadline (`gateway.forward.keepalive`)
+#: learns so within about a minute that its upstream host is gone.
+PROBE_AFTER, PROBE_EVERY, PROBES = 30, 10, 3
+
+
+def _probe_when_quiet(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; elsewhere the system's defaults
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, PROBE_AFTER)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, PROBE_EVERY)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, PROBES)
 
 
 #: how long an idle connection is kept: below the 5 s after which Node's and uvicorn's servers

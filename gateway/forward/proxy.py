@@ -151,19 +151,15 @@ class Upstreams:
                 raise
             answer.release()
             return fetched
-        except TimeoutError as exc:
-            raise GatewayTimeout(f"upstream {name!r} timed out") from exc
-        except ConnectionError as exc:
-            raise BadGateway(f"upstream {name!r} is unreachable") from exc
+        except (TimeoutError, ConnectionError) as exc:
+            raise _unanswered(name, exc) from exc
 
     async def forward(self, plan: ForwardPlan, send: Send) -> int:
         """Send the planned request upstream and stream the answer to `send`; returns the status."""
         try:
             answer = await self._open(plan)
-        except TimeoutError as exc:
-            raise GatewayTimeout(f"upstream {plan.upstream!r} timed out") from exc
-        except ConnectionError as exc:
-            raise BadGateway(f"upstream {plan.upstream!r} is unreachable") from exc
+        except (TimeoutError, ConnectionError) as exc:
+            raise _unanswered(plan.upstream, exc) from exc
         ok = 200 <= answer.status < 300
         stream = plan.stream
         try:
@@ -174,13 +170,21 @@ class Upstreams:
             elif answer.content_length is not None and answer.content_length <= SMALL_BODY and not (ok and stream):
                 await _send_whole(answer, send, None)
             else:
-                await _relay(answer, send, stream() if ok and stream else None)
+                await relay(answer, send, stream() if ok and stream else None)
         except BaseException:
             answer.abandon()  # cancelled (client gone, session revoked) or failed: drop the upstream connection
             raise
         status = answer.status
         answer.release()  # the lean client's connection serves the next request from here on
         return status
+
+    async def open(self, plan: ForwardPlan) -> Answer:
+        """Send the planned request; the answer once its head is in (for callers that relay it
+        themselves, `gateway.forward.keepalive`); 502 or 504 when none comes."""
+        try:
+            return await self._open(plan)
+        except (TimeoutError, ConnectionError) as exc:
+            raise _unanswered(plan.upstream, exc) from exc
 
     def _open(self, plan: ForwardPlan) -> Awaitable[Answer]:
         """Send the request; the answer once its head is in (the client's own coroutine: no
@@ -247,6 +251,13 @@ class _AiohttpAnswer:
         self.resp.close()
 
 
+def _unanswered(name: str, exc: Exception) -> GatewayTimeout | BadGateway:
+    """An upstream that gave no answer: 504 if it timed out, else 502."""
+    if isinstance(exc, TimeoutError):
+        return GatewayTimeout(f"upstream {name!r} timed out")
+    return BadGateway(f"upstream {name!r} is unreachable")
+
+
 def _plain_http(url: str) -> tuple[str, int, str] | None:
     """(host, port, base path) of an upstream the lean client can serve: `http://`, no
     credentials or query in the URL."""
@@ -288,7 +299,7 @@ async def _send_whole(answer: Answer, send: Send, transform: Callable[[bytes], b
     await send({"type": "http.response.body", "body": data})
 
 
-async def _relay(answer: Answer, send: Send, body_filter: BodyFilter | None) -> None:
+async def relay(answer: Answer, send: Send, body_filter: BodyFilter | None) -> None:
     headers = downstream_response_headers(answer.raw_headers, keep_length=body_filter is None)
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     try:

@@ -3,7 +3,8 @@
 A short answer is the upstream call's own coroutine (no frame of this one to resume). A
 long-lived one (SSE, a streamed run) is held under the stream cap (`StreamCap`) and ends when
 the upstream ends it, when the client goes away (the upstream connection is closed with it),
-or when a re-check of the principal fails (`StreamRecheck`).
+or when a re-check of the principal fails (`StreamRecheck`). A label-enforced event stream
+is relayed by `gateway.forward.keepalive` (its own head, heartbeats while quiet).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from gateway.decision import Decision
 from gateway.errors import GatewayError, TooManyStreams
+from gateway.forward import keepalive
 from gateway.forward.proxy import Body, ForwardPlan, Upstreams
 from gateway.forward.recheck import StreamRecheck
 from gateway.forward.stream_cap import StreamCap
@@ -24,18 +26,24 @@ Message = dict[str, Any]
 
 
 class Relay:
-    def __init__(self, upstreams: Upstreams, cap: StreamCap, recheck: StreamRecheck) -> None:
+    def __init__(self, upstreams: Upstreams, cap: StreamCap, recheck: StreamRecheck, heartbeat: float) -> None:
         self.upstreams = upstreams
         self.cap = cap
         self.recheck = recheck
+        #: seconds between SSE heartbeats on a quiet label-enforced event stream (0: none)
+        self.heartbeat = heartbeat
 
     def forward(self, ex: Exchange, decision: Decision, plan: ForwardPlan) -> Awaitable[object]:
         """Send the plan upstream and relay the answer; a long-lived one is bounded and re-checked."""
         ex.log["upstream"] = plan.upstream
         # the exchange's status is set as the response starts (by the app's `Tracker`): from
         # there on errors can only end the stream
-        call = self.upstreams.forward(plan, _with_added(ex) if ex.cors or ex.session_cookie else ex.send)
-        return call if not plan.long_lived else self._long_lived(ex, decision, plan, call)
+        send = _with_added(ex) if ex.cors or ex.session_cookie else ex.send
+        if not plan.long_lived:
+            return self.upstreams.forward(plan, send)
+        if self.heartbeat and plan.stream is not None:  # a label-enforced event stream: early head, heartbeats
+            return self._long_lived(ex, decision, plan, keepalive.forward(self.upstreams, plan, send, self.heartbeat))
+        return self._long_lived(ex, decision, plan, self.upstreams.forward(plan, send))
 
     async def _long_lived(
         self, ex: Exchange, decision: Decision, plan: ForwardPlan, call: Coroutine[Any, Any, int]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 
 from gateway.errors import BadGateway, GatewayTimeout
-from gateway.forward.proxy import ForwardPlan, Send, Upstreams
+from gateway.forward.proxy import Answer, ForwardPlan, Send, Upstreams
 from gateway.observe import tracing
 from gateway.observe.metrics import CURRENT, Metrics
 
@@ -20,20 +20,36 @@ class TimedUpstreams(Upstreams):
         self.metrics = metrics
 
     async def forward(self, plan: ForwardPlan, send: Send) -> int:
-        times = CURRENT.get()
+        times = CURRENT.get()  # (`_started`, inline: the hot path)
         if times is not None:
             times.upstream_started = time.perf_counter()
         try:
             status = await super().forward(plan, send)
-        except GatewayTimeout:
-            self._failed(plan.upstream, "timeout")
-            raise
-        except BadGateway:
-            self._failed(plan.upstream, "unreachable")
+        except (GatewayTimeout, BadGateway) as exc:
+            self._failed(plan.upstream, exc)
             raise
         if tracing.recording():  # on the upstream call's span (gateway.pipeline opened it)
             tracing.response(status)
         return status
 
-    def _failed(self, name: str, error: str) -> None:
-        self.metrics.upstream_errors.labels(name, error).inc()
+    async def open(self, plan: ForwardPlan) -> Answer:
+        """The same for an answer relayed by its caller (`gateway.forward.keepalive`)."""
+        _started()
+        try:
+            answer = await super().open(plan)
+        except (GatewayTimeout, BadGateway) as exc:
+            self._failed(plan.upstream, exc)
+            raise
+        if tracing.recording():
+            tracing.response(answer.status)
+        return answer
+
+    def _failed(self, name: str, exc: GatewayTimeout | BadGateway) -> None:
+        kind = "timeout" if isinstance(exc, GatewayTimeout) else "unreachable"
+        self.metrics.upstream_errors.labels(name, kind).inc()
+
+
+def _started() -> None:
+    times = CURRENT.get()
+    if times is not None:
+        times.upstream_started = time.perf_counter()

@@ -72,11 +72,13 @@ class Exchange:
     async def respond_json(self, status: int, doc: object, headers: list[tuple[bytes, bytes]] | None = None) -> None:
         await self.respond(status, orjson.dumps(doc), headers)
 
-    async def respond_error(self, error: GatewayError) -> None:
+    async def respond_error(self, error: GatewayError, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        """`headers`: more the answer carries (a `/decisions` denial's `X-Accel-Expires: 0`)."""
         self.log["decision"] = "deny"
         self.log["reason"] = error.reason
         extra = [(k.encode(), v.encode("latin-1", "replace")) for k, v in error.headers().items()]
         extra.append((b"cache-control", b"no-store"))
+        extra.extend(headers)
         await self.respond(error.status, error.body(self.origin.request_id), extra)
 
     def has_body(self) -> bool:

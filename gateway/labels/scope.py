@@ -43,10 +43,17 @@ class Prepared:
     long_lived: bool = False
 
 
+#: (caller, upstream name) -> the caller's signed identity assertion for that upstream
+Assert = Callable[[Principal, str], str]
+
+
 class OrgScope:
-    def __init__(self, upstreams: Upstreams, body_limit: int) -> None:
+    def __init__(self, upstreams: Upstreams, body_limit: int, assertion: Assert | None = None) -> None:
         self.upstreams = upstreams
         self.body_limit = body_limit
+        #: run look-ups carry the caller's assertion, like the request they check (a service
+        #: that verifies assertions, docs/durably-contract.md, answers them as the caller)
+        self.assertion = assertion
         self._owners: LRUCache[tuple[str, str], tuple[str | None, str | None]] = LRUCache(maxsize=100_000)
 
     async def prepare(
@@ -64,9 +71,11 @@ class OrgScope:
         if op is None:
             raise NotFound("no such operation", reason="unknown_operation")
         ex.log["operation"] = op.name
-        return await self._prepare(ex, match, scope, op, body)
+        return await self._prepare(ex, match, scope, op, body, principal)
 
-    async def _prepare(self, ex: Exchange, match: Match, scope: Scope, op: L.Operation, body: Body) -> Prepared:
+    async def _prepare(
+        self, ex: Exchange, match: Match, scope: Scope, op: L.Operation, body: Body, principal: Principal
+    ) -> Prepared:
         if op.kind == "trigger":
             _identity_encoding(ex)
             raw = body if isinstance(body, bytes) else await ex.read_body(self.body_limit)
@@ -86,7 +95,7 @@ class OrgScope:
             return Prepared(query, body, whole=scope.filter_list if scope.profile.recheck_lists else None)
         if op.is_run_level:
             run_id, body = await self._run_id(ex, scope, op, body)
-            await self._check_owner(ex, match, scope, run_id)
+            await self._check_owner(ex, match, scope, run_id, principal)
             query = L.canonical_run_query(run_id, scope.profile.run_id_param) if op.run_id_from == "query" else b""
             stream = scope.sse_filter if op.stream else None
             return Prepared(query, body, stream=stream, long_lived=op.stream)
@@ -99,13 +108,13 @@ class OrgScope:
         content_type = (ex.request.header(b"content-type") or b"").decode("latin-1") or None
         return L.run_id_from_body(raw, content_type, scope.profile.run_id_param)
 
-    async def _check_owner(self, ex: Exchange, match: Match, scope: Scope, run_id: str) -> None:
+    async def _check_owner(self, ex: Exchange, match: Match, scope: Scope, run_id: str, principal: Principal) -> None:
         target = match.route.target
         assert isinstance(target, Forward)
         key = (target.upstream, run_id)
         owner = self._owners.get(key)
         if owner is None:
-            owner = await self._lookup(ex, target.upstream, scope, run_id)
+            owner = await self._lookup(ex, target.upstream, scope, run_id, principal)
             if owner is not None:
                 self._owners[key] = owner  # labels are immutable: the owner never changes
         if owner != scope.owner:
@@ -113,11 +122,13 @@ class OrgScope:
             raise NotVisible(p.not_found_status, p.not_found_body, p.not_found_content_type)
 
     async def _lookup(
-        self, ex: Exchange, upstream: str, scope: Scope, run_id: str
+        self, ex: Exchange, upstream: str, scope: Scope, run_id: str, principal: Principal
     ) -> tuple[str | None, str | None] | None:
         p = scope.profile
         path = f"{p.base_path}{p.lookup_path}?{L.canonical_run_query(run_id, p.run_id_param).decode()}"
         headers = [(b"x-request-id", ex.origin.request_id.encode()), *tracing.outgoing()]
+        if self.assertion is not None:
+            headers.append((b"x-identity-assertion", self.assertion(principal, upstream).encode("ascii")))
         got = await self.upstreams.fetch(upstream, "GET", path, headers, 10.0)
         if got.status != 200:
             return None
@@ -198,3 +209,7 @@ class _Chain:
 
     def finish(self) -> bytes:
         return self.second.feed(self.first.flush()) + self.second.flush()
+
+    @property
+    def between_events(self) -> bool:
+        return self.first.between_events and self.second.between_events

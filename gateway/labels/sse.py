@@ -40,6 +40,12 @@ class SseLabelFilter:
         self._data: list[bytes] = []
         self._has_data = False
 
+    @property
+    def between_events(self) -> bool:
+        """No part of an event (or of a line) is held back: what was passed on ends with a
+        whole event, so a comment written downstream now cannot land inside one."""
+        return not self._buf and not self._event
+
     def feed(self, chunk: bytes) -> bytes:
         """Bytes to send downstream for this chunk (possibly empty)."""
         self._buf += chunk

@@ -46,6 +46,11 @@ class KetoMemberships:
         granted = frozenset(t.relation for t, allowed in zip(tuples, answers, strict=True) if allowed)
         return Membership(choice, granted) if granted else None
 
+    async def every(self, principal: Principal, roles: frozenset[str]) -> tuple[Membership, ...]:
+        """Every organization Keto lists for the person, with the policy roles granted there."""
+        found = [await self(principal, org, roles) for org in await self._listed(principal, roles)]
+        return tuple(m for m in found if m is not None)
+
     async def _listed(self, principal: Principal, roles: frozenset[str]) -> tuple[str, ...]:
         """The organizations the person has a direct `Organization` tuple in, with a policy role."""
         keto = self.permissions.keto

@@ -143,6 +143,11 @@ async def from_metadata(principal: Principal, choice: str | None, roles: frozens
     return items[0] if items else None
 
 
+async def every_from_metadata(principal: Principal, roles: frozenset[str]) -> tuple[Membership, ...]:
+    """Every membership the session came with."""
+    return principal.memberships or ()
+
+
 def metadata_problems(tenant: TenantSettings) -> list[tuple[str, str]]:
     """Paths users can edit (`traits`) or empty ones: refused when the settings load."""
     paths = [("MEMBERSHIPS_PATH", tenant.memberships_path), ("ROLES_PATH", tenant.roles_path)]

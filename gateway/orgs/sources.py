@@ -2,11 +2,12 @@
 
 Each entry has an id (the value of `GATEWAY_TENANT_<T>_MEMBERSHIPS`), `validate(tenant)`
 (the settings problems that make it unusable, checked when the settings load: one line per
-problem, naming the variable; `gateway.load`), its one verb, `bind(tenant, permissions)`:
-the tenant's resolver of a membership, and what `gateway check` and `gateway explain` say of
-it. The resolver gets the principal, the caller's choice (None: no choice) and the role names
-the tenant's policies use, and answers the membership in the chosen organization (None: not
-a member), or with no choice the only one (None: none; several: 400 `organization_required`).
+problem, naming the variable; `gateway.load`), `bind(tenant, permissions)`: the tenant's
+source, and what `gateway check` and `gateway explain` say of it. The source's `resolve` gets
+the principal, the caller's choice (None: no choice) and the role names the tenant's policies
+use, and answers the membership in the chosen organization (None: not a member), or with no
+choice the only one (None: none; several: 400 `organization_required`); its `every` answers
+all of the person's memberships with the roles held there (the `me` built-in).
 
 - `metadata`: the memberships came with the session (`gateway.orgs.memberships`, read by
   the Kratos authenticator); nothing to fetch.
@@ -20,15 +21,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.config.settings import TenantSettings
 from gateway.orgs.keto import KetoMemberships, membership_tuples
-from gateway.orgs.memberships import METADATA, from_metadata, metadata_problems
+from gateway.orgs.memberships import METADATA, every_from_metadata, from_metadata, metadata_problems
 from gateway.permissions.checker import TenantPermissions
 from gateway.principal import Membership, Principal
 
 #: a source's verb for one tenant: (principal, choice or None, role names) -> the membership
 Resolve = Callable[[Principal, str | None, frozenset[str]], Awaitable[Membership | None]]
+#: (principal, role names) -> every membership, with the roles held there
+Every = Callable[[Principal, frozenset[str]], Awaitable[tuple[Membership, ...]]]
+
+
+class Bound(NamedTuple):
+    """A membership source bound to one tenant."""
+
+    resolve: Resolve
+    every: Every
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +47,18 @@ class MembershipSource:
     id: str
     #: (variable suffix, problem) for every setting that leaves the source unusable
     validate: Callable[[TenantSettings], list[tuple[str, str]]]
-    #: the tenant's resolver (the verb)
-    bind: Callable[[TenantSettings, TenantPermissions], Resolve]
+    #: the tenant's source (its verbs)
+    bind: Callable[[TenantSettings, TenantPermissions], Bound]
     #: what `gateway check` adds to the tenant: the source's settings, given the policies' role names
     shown: Callable[[TenantSettings, frozenset[str]], dict[str, object]]
     #: what `gateway explain` says of `principal`'s membership in an organization, given the
     #: policies' role names
     explained: Callable[[Principal, str, frozenset[str]], list[str]]
+
+
+def _keto(tenant: TenantSettings, permissions: TenantPermissions) -> Bound:
+    source = KetoMemberships(tenant, permissions)
+    return Bound(source, source.every)
 
 
 def _keto_problems(tenant: TenantSettings) -> list[tuple[str, str]]:
@@ -67,14 +83,14 @@ REGISTRY: Mapping[str, MembershipSource] = {
         MembershipSource(
             METADATA,
             metadata_problems,
-            lambda tenant, permissions: from_metadata,
+            lambda tenant, permissions: Bound(from_metadata, every_from_metadata),
             _metadata_shown,
             lambda p, org, roles: [f"{org} with roles [{', '.join(sorted(p.roles))}] (identity metadata)"],
         ),
         MembershipSource(
             "keto",
             _keto_problems,
-            KetoMemberships,
+            _keto,
             lambda tenant, roles: {"keto_membership_roles": sorted(roles)},
             _keto_explained,
         ),

@@ -24,18 +24,19 @@ from gateway.config.settings import TenantSettings
 from gateway.errors import Forbidden
 from gateway.front.request import RequestView
 from gateway.orgs.choice import chosen_organization
-from gateway.orgs.sources import REGISTRY, Resolve
+from gateway.orgs.sources import REGISTRY, Every, Resolve
 from gateway.permissions.checker import TenantPermissions
 from gateway.policy.model import Match
 from gateway.principal import Membership, Principal
 
 
 class OrgStage:
-    """One tenant's organization stage, its membership source bound (`resolve`)."""
+    """One tenant's organization stage, its membership source bound (`resolve`, `every`)."""
 
-    def __init__(self, tenant: TenantSettings, resolve: Resolve) -> None:
+    def __init__(self, tenant: TenantSettings, resolve: Resolve, every: Every) -> None:
         self.tenant = tenant
         self.resolve = resolve
+        self.every = every
 
     async def choose(
         self, request: RequestView, match: Match, principal: Principal, roles: frozenset[str]
@@ -58,6 +59,14 @@ class OrgStage:
             return principal
         return scoped(principal, membership)
 
+    async def memberships(self, principal: Principal, roles: frozenset[str]) -> tuple[Membership, ...]:
+        """Every organization the caller belongs to, with the roles held there (the `me`
+        built-in): a machine's client organization, else what the person's source lists."""
+        if principal.kind == "machine":
+            org = principal.organization
+            return (Membership(org, principal.roles),) if org else ()
+        return await self.every(principal, roles)
+
 
 def scoped(principal: Principal, membership: Membership) -> Principal:
     """`principal` acting for `membership`'s organization with its roles (made once)."""
@@ -78,7 +87,8 @@ def not_a_member(choice: str) -> Forbidden:
 
 def org_stage(tenant: TenantSettings, permissions: TenantPermissions) -> OrgStage:
     """The tenant's stage with its membership source (`gateway.orgs.sources`) bound."""
-    return OrgStage(tenant, REGISTRY[tenant.memberships].bind(tenant, permissions))
+    source = REGISTRY[tenant.memberships].bind(tenant, permissions)
+    return OrgStage(tenant, source.resolve, source.every)
 
 
 def build_org_stages(

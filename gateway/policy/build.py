@@ -20,7 +20,7 @@ from gateway.front.paths import is_canonical
 from gateway.labels.registry import HEADERS
 from gateway.permissions.template import TemplateError, compile_template
 from gateway.policy.model import ANY_METHOD, Builtin, Forward, Pattern, Permission, Requirement, Route
-from gateway.policy.pattern import PatternError, parse_pattern
+from gateway.policy.pattern import PatternError, parse_pattern, parse_strip_prefix
 from gateway.policy.source import line_of
 from gateway.principal import Kind
 
@@ -195,13 +195,14 @@ def _target(
         ctx.problem(loc, f"route {item['id']!r} needs exactly one of 'forward' or 'builtin'")
         return None
     if "forward" in item:
-        return _forward(ctx, (*loc, "forward"), item["forward"])
+        return _forward(ctx, (*loc, "forward"), item["forward"], patterns)
     return _builtin(ctx, loc, item["builtin"], patterns, tenants, anonymous)
 
 
-def _forward(ctx: FileContext, loc: Location, spec: Mapping[str, Any]) -> Forward:
+def _forward(ctx: FileContext, loc: Location, spec: Mapping[str, Any], patterns: list[Pattern]) -> Forward:
     upstream, prefix = spec["upstream"], spec.get("path_prefix")
     strip = bool(spec.get("strip_tenant_prefix", True))
+    stripped = _strip_prefix(ctx, loc, spec, patterns) if "strip_prefix" in spec else None
     if upstream not in ctx.settings.upstreams:
         known = ", ".join(sorted(ctx.settings.upstreams)) or "none"
         ctx.problem(
@@ -213,7 +214,19 @@ def _forward(ctx: FileContext, loc: Location, spec: Mapping[str, Any]) -> Forwar
         ctx.problem((*loc, "path_prefix"), f"path_prefix {prefix!r} is not a canonical path")
     if prefix is not None and not strip:
         ctx.problem((*loc, "path_prefix"), "path_prefix cannot be combined with strip_tenant_prefix: false")
-    return Forward(upstream=upstream, strip_tenant_prefix=strip, path_prefix=prefix)
+    return Forward(upstream=upstream, strip_tenant_prefix=strip, path_prefix=prefix, strip_prefix=stripped)
+
+
+def _strip_prefix(ctx: FileContext, loc: Location, spec: Mapping[str, Any], patterns: list[Pattern]) -> Pattern | None:
+    here = (*loc, "strip_prefix")
+    if "path_prefix" in spec:
+        ctx.problem(here, "strip_prefix cannot be combined with path_prefix")
+    if not spec.get("strip_tenant_prefix", True):
+        ctx.problem(here, "strip_prefix cannot be combined with strip_tenant_prefix: false")
+    stripped, problems = parse_strip_prefix(spec["strip_prefix"], patterns)
+    for problem in problems:
+        ctx.problem(here, problem)
+    return stripped
 
 
 def _builtin(

@@ -102,6 +102,8 @@ def upstream_path(route: Route, rest_path: str) -> str:
         return ""
     if not target.strip_tenant_prefix:
         return f"/{route.tenant}{rest_path}"
+    if target.strip_prefix is not None:  # whole matched segments dropped: never a new `..` or `//`
+        return "/" + "/".join(_segments(rest_path)[len(target.strip_prefix.segments) :])
     if target.path_prefix is None:
         return rest_path
     below = _segments(rest_path)[route.pattern.static_depth :]

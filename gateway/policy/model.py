@@ -88,6 +88,9 @@ class Forward:
     strip_tenant_prefix: bool = True
     #: replaces the route's static prefix (e.g. ``/api/durably`` -> ``/durably``)
     path_prefix: str | None = None
+    #: leading segments every pattern of the route starts with, dropped from the forwarded
+    #: path (``/orgs/{org}``: ``/orgs/acme/api/durably/runs`` -> ``/api/durably/runs``)
+    strip_prefix: Pattern | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,3 +54,28 @@ def _segment(text: str, part: str, *, last: bool) -> Segment:
     if not is_canonical("/" + part):
         raise PatternError(f"pattern {text!r}: segment {part!r} is not a canonical path segment")
     return Segment("literal", part)
+
+
+def parse_strip_prefix(text: str, patterns: list[Pattern]) -> tuple[Pattern | None, list[str]]:
+    """``forward.strip_prefix``: leading segments (literals and ``{param}``s, no ``**``) that
+    every pattern of the route starts with, parameter for parameter; the forwarded path is
+    the request's canonical path without them (`gateway.policy.matcher.upstream_path`).
+    Returns the compiled prefix, or None and what is wrong with it."""
+    try:
+        prefix = parse_pattern(text)
+    except PatternError as exc:
+        return None, [str(exc).replace("pattern", "strip_prefix", 1)]
+    if not prefix.segments:
+        return None, ["strip_prefix '/' strips nothing"]
+    if any(s.kind == "prefix" for s in prefix.segments):
+        return None, [f"strip_prefix {text!r}: '**' cannot be stripped (name the segments)"]
+    problems: list[str] = []
+    width = len(prefix.segments)
+    for pattern in patterns:
+        unknown = [p for p in prefix.params if p not in pattern.params]
+        if unknown:
+            names = ", ".join(f"{{{p}}}" for p in unknown)
+            problems.append(f"strip_prefix {text!r}: {names} is not a parameter of path {pattern.text!r}")
+        elif pattern.segments[:width] != prefix.segments:
+            problems.append(f"path {pattern.text!r} does not start with strip_prefix {text!r}")
+    return (prefix if not problems else None), problems

@@ -90,6 +90,7 @@ _ROUTE = {
                 "upstream": {"type": "string", "minLength": 1},
                 "strip_tenant_prefix": {"type": "boolean"},
                 "path_prefix": _PATH,
+                "strip_prefix": _PATH,
             },
         },
         "builtin": {

@@ -4,8 +4,8 @@
 
 Starts the seed world (emulator, Durably, the dashboard page, the gateway: as the tests
 do), triggers a few runs for alice (org-acme) and one for bob (org-globex, which her page
-must not show), signs alice in through the real login page, triggers one more run from
-the page, waits for the live events, and saves the screenshot.
+must not show), signs alice in through the real login page (she lands on org-acme's page),
+triggers one more run from the page, waits for its progress, and saves the screenshot.
 """
 
 from __future__ import annotations
@@ -39,14 +39,15 @@ def main() -> int:
         trigger(world.url, alice, "failing-task", {"message": "printer on fire"})
         trigger(world.url, bob, "send-report", {"reportId": "globex-only"})
         time.sleep(2)  # let those finish: the page shows finished and running runs
-        page = browser.new_page(viewport={"width": 1200, "height": 820}, device_scale_factor=1)
+        page = browser.new_page(viewport={"width": 1200, "height": 640}, device_scale_factor=1)
         sign_in(page, world.url, "alice@acme.example", "alice-password")
+        page.wait_for_url(f"{world.url}/customer/orgs/org-acme/")
         expect(page.locator("#live")).to_have_text("live")
         trigger(world.url, alice, "long-task", {"durationMs": 8000})
         page.select_option("#job", "send-report")
         page.click("#trigger")
         expect(page.locator("#notice")).to_contain_text("Triggered")
-        expect(page.locator('#events li[data-type="run:progress"]').first).to_be_visible(timeout=15_000)
+        expect(page.locator('#runs tr[data-status="leased"]').first).to_be_visible(timeout=15_000)
         time.sleep(1.0)
         page.screenshot(path=str(args.out), full_page=True)
     print(f"wrote {args.out}")

@@ -6,9 +6,7 @@ gateway refuses before anything reaches Durably, and says why in its access log.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +14,6 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.support.browser import signed_in
 from tests.support.polling import eventually
-from tests.support.processes import answers, free_port, running
 from tests.support.world import World
 
 ALICE = ("alice@acme.example", "alice-password")
@@ -43,19 +40,6 @@ def finished_run(world: World) -> str:
 
     eventually(done, timeout=20, what="the run to finish")
     return str(run)
-
-
-@pytest.fixture(scope="module")
-def elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Another origin on this machine: a plain static server on another loopback port (a real
-    server: Chromium treats a page it did not load from a loopback address as public)."""
-    folder: Path = tmp_path_factory.mktemp("elsewhere")
-    (folder / "index.html").write_text("<!doctype html><title>cats</title><h1>cute cats</h1>")
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)]
-    with running(args, origin, answers(origin + "/")):
-        yield origin
 
 
 def foreign_page(context: BrowserContext, origin: str) -> Page:
@@ -136,7 +120,7 @@ def test_the_same_page_on_the_gateways_own_origin_may_do_it(
     """The control: the same fetch from the dashboard's own origin is forwarded."""
     since = len(world.durably.recorder.requests())
     page = alice.new_page()
-    page.goto(f"{world.url}/customer/")
+    page.goto(f"{world.url}/customer/orgs/org-acme/")  # her organization's page
     status = page.evaluate(
         "url => fetch(url, {method: 'POST'}).then(r => r.status)",
         f"{world.url}/customer/api/durably/retrigger?runId={finished_run}",

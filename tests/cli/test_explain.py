@@ -224,3 +224,13 @@ def test_the_text_shows_organization_membership_and_keto(capsys: pytest.CaptureF
     assert "keto      would check Report:org-acme/q3#view@u-1" in text
     assert run(parse("GET", REPORT, "--as", "human", "--roles", "viewer", "--keto-denies"), SETTINGS, POLICIES) == 1
     assert "DENY 403 permission_denied" in capsys.readouterr().out
+
+
+def test_the_organization_route_forwards_without_the_organization(capsys: pytest.CaptureFixture[str]) -> None:
+    result = decide("GET", "/customer/orgs/org-globex/api/durably/runs", human("viewer", org=None))
+    assert (result.decision, result.route, result.organization) == ("allow", "customer:jobs-org-read", "org-globex")
+    assert result.forwarded_url is not None and result.forwarded_url.endswith("/api/durably/runs")
+    assert "org-globex" not in result.forwarded_url
+    path = "/customer/orgs/org-globex/api/durably/trigger"
+    assert run(parse("POST", path, "--as", "human", "--roles", "viewer", "--org", "org-acme"), SETTINGS, POLICIES) == 1
+    assert "DENY 400 organization_conflict" in capsys.readouterr().out  # text, not a traceback

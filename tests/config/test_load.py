@@ -144,6 +144,7 @@ def test_the_body_deadline_defaults_to_30_s_bounds_the_whole_request_and_is_show
         "max_body_bytes": 1 << 20,
         "max_streams": 1000,
         "stream_recheck_seconds": 30.0,
+        "sse_heartbeat_seconds": 15.0,
         "shutdown_timeout": 30.0,
     }
     assert load_settings({**BASE, "GATEWAY_BODY_TIMEOUT": "12.5"}).limits.body_timeout == 12.5
@@ -152,6 +153,18 @@ def test_the_body_deadline_defaults_to_30_s_bounds_the_whole_request_and_is_show
     assert problems({**BASE, "GATEWAY_BODY_TIMEOUT": "5"}) == [
         "GATEWAY_BODY_TIMEOUT: bounds the whole request, head included: must be >= GATEWAY_HEADER_TIMEOUT"
     ]
+
+
+def test_the_sse_heartbeat_interval_is_checked_and_zero_turns_it_off() -> None:
+    assert load_settings({**BASE, "GATEWAY_SSE_HEARTBEAT_SECONDS": "2.5"}).limits.sse_heartbeat_seconds == 2.5
+    assert load_settings({**BASE, "GATEWAY_SSE_HEARTBEAT_SECONDS": "0"}).limits.sse_heartbeat_seconds == 0
+    assert problems({**BASE, "GATEWAY_SSE_HEARTBEAT_SECONDS": "often"}) == [
+        "GATEWAY_SSE_HEARTBEAT_SECONDS: not a number: 'often'"
+    ]
+    for bad in ("-1", "3601"):
+        assert problems({**BASE, "GATEWAY_SSE_HEARTBEAT_SECONDS": bad}) == [
+            f"GATEWAY_SSE_HEARTBEAT_SECONDS: out of range: {bad!r}"
+        ]
 
 
 def test_memberships_and_ory_permissions_settings() -> None:

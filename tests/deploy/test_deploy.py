@@ -212,8 +212,10 @@ def test_compose_references_only_existing_services_files_and_volumes(compose: Ob
                     and Dockerfile.parse(COMPOSE.parent / target["build"]["context"] / built).all("HEALTHCHECK")
                 )
                 assert has_check, f"{name} waits for {dep} to be healthy, but {dep} has no health check"
-            elif condition == "service_completed_successfully":
-                assert str(target["command"]).startswith(("migrate sql", "migrate up")), f"{dep} is not a migration"
+            elif condition == "service_completed_successfully":  # a migration, or the edge's configuration
+                command = target["command"]
+                one_shot = str(command).startswith(("migrate sql", "migrate up")) or command[:2] == ["edge", "nginx"]
+                assert one_shot, f"{dep} is neither a migration nor gateway edge nginx"
             else:
                 assert condition == "service_started", condition
         if "build" in svc:
@@ -464,14 +466,19 @@ def kustomize(folder: Path) -> Rendered:
     return Rendered(folder, objects)
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
-    """deploy/k8s copied aside (no keys), prepared by render.sh as an operator would, then rendered."""
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """deploy/k8s copied aside (no keys) and prepared by render.sh as an operator would."""
     folder = tmp_path_factory.mktemp("k8s") / "k8s"
     shutil.copytree(K8S, folder, ignore=shutil.ignore_patterns("keys"))
     env = dict(os.environ, K8S_DIR=str(folder))
     subprocess.run(["bash", str(K8S / "render.sh")], env=env, check=True, capture_output=True, timeout=60)
-    yield kustomize(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
+    """deploy/k8s as kustomize renders it, once prepared."""
+    yield kustomize(prepared(tmp_path_factory))
 
 
 def deployment_env(r: Rendered) -> dict[str, str]:
@@ -693,7 +700,11 @@ def test_dockerfile_is_non_root_checked_and_copies_what_exists(name: str) -> Non
 def test_gateway_image() -> None:
     df = Dockerfile.parse(DEPLOY / "Dockerfile")
     assert len({i.stage for i in df.all("FROM")}) >= 2, "multi-stage"
-    assert {i.args.split()[0] for i in df.all("FROM")} == {"python:3.11-slim"}
+    # Python for the gateway; Node only to bundle the demo dashboard, whose files the final stage copies
+    assert {i.args.split()[0] for i in df.all("FROM")} == {"python:3.11-slim", "node:20-slim"}
+    assert df.all("FROM")[-1].args.split()[0] == "python:3.11-slim"
+    copied = [i.args for i in df.all("COPY") if i.args.startswith("--from=dashboard")]
+    assert copied and copied[-1].endswith("site-packages/gateway/demo/dashboard/dist")
     assert df.final("ENTRYPOINT")[-1].exec_form() == ["gateway"]
     assert df.final("CMD")[-1].exec_form() == ["serve"]
     assert df.final("EXPOSE")[-1].args == "8080"

@@ -2,7 +2,12 @@
 //
 //   node server.mjs [--port N] [--db PATH|:memory:] [--base /api/durably]
 //   env: PORT, DURABLY_DB, DURABLY_BASE_PATH, DURABLY_SSE_THROTTLE_MS,
-//        DURABLY_MAX_CONCURRENT_RUNS, DURABLY_PRESERVE_STEPS (default 1)
+//        DURABLY_MAX_CONCURRENT_RUNS, DURABLY_PRESERVE_STEPS (default 1),
+//        DURABLY_FLUSH_HEADERS (default 1; 0: an SSE head goes out with the first event,
+//          as behind Node adapters that do not flush it),
+//        DURABLY_GATEWAY_JWKS_URL, DURABLY_GATEWAY_ISSUER, DURABLY_GATEWAY_AUDIENCE (default
+//          jobs): when the JWKS URL is set, Durably's auth hooks accept only requests that
+//          carry the gateway's X-Identity-Assertion for this audience (see assertion.mjs)
 //
 // Mounts createDurablyHandler under the base path, records every request it
 // receives (GET/DELETE /__recorder/requests), prints "durably listening on <port>"
@@ -13,6 +18,7 @@ import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import { z } from 'zod'
 import { createDurably, createDurablyHandler, defineJob } from '@coji/durably'
+import { gatewayAuth } from './assertion.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -30,6 +36,8 @@ const sseThrottleMs = Number(process.env.DURABLY_SSE_THROTTLE_MS ?? 100)
 const maxConcurrentRuns = Number(process.env.DURABLY_MAX_CONCURRENT_RUNS ?? 8)
 // keep step rows after a run ends so GET /steps has something to show (Durably's default: false)
 const preserveSteps = (process.env.DURABLY_PRESERVE_STEPS ?? '1') !== '0'
+const flushHeaders = (process.env.DURABLY_FLUSH_HEADERS ?? '1') !== '0'
+const jwksUrl = process.env.DURABLY_GATEWAY_JWKS_URL
 
 const sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
@@ -103,7 +111,14 @@ const durably = createDurably({
   jobs: { sendReport, longTask, failingTask, echo },
 })
 await durably.init()
-const handler = createDurablyHandler(durably, { sseThrottleMs })
+const auth = jwksUrl
+  ? gatewayAuth({
+      jwksUrl,
+      issuer: process.env.DURABLY_GATEWAY_ISSUER,
+      audience: process.env.DURABLY_GATEWAY_AUDIENCE ?? 'jobs',
+    })
+  : undefined
+const handler = createDurablyHandler(durably, { sseThrottleMs, auth })
 void Kysely // kysely is a peer dependency; imported so a missing install fails loudly
 
 // --- recorder ----------------------------------------------------------------
@@ -169,7 +184,7 @@ async function pipeResponse(response, res) {
   })
   res.writeHead(response.status, headers)
   if (!response.body) return res.end()
-  res.flushHeaders() // SSE: send the head now, not with the first event
+  if (flushHeaders) res.flushHeaders() // SSE: send the head now, not with the first event
   const reader = response.body.getReader()
   res.on('close', () => {
     reader.cancel().catch(() => {})

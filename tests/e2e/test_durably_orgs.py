@@ -7,6 +7,7 @@ Every refusal is checked twice: the answer, and what Durably actually received.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -282,13 +283,19 @@ def test_another_orgs_run_answers_exactly_like_a_missing_run(
             theirs.headers["content-type"],
         )
         assert set(theirs.headers) - {"x-request-id", "date"} == set(missing.headers) - {"x-request-id", "date"}
-    # Durably saw only the gateway's own lookups, each with the canonical run id and no identity
+    # Durably saw only the gateway's own lookups, each with the canonical run id, no identity
+    # headers, and the intruder's own assertion (so a service that checks assertions answers
+    # the look-up as the intruder: docs/durably-contract.md, "Defence in depth")
     seen = received(world)
     assert seen, "the gateway looks the run up before refusing"
+    orgs = {"bob": "org-globex", "dave": "org-acme"}
     for r in seen:
         assert r.method == "GET"
         assert r.path in (f"{JOBS}/run?runId={victim}", f"{JOBS}/run?runId={MISSING}")
-        assert r.header("x-org-id") == [] and r.header("x-identity-assertion") == []
+        assert r.header("x-org-id") == [] and r.header("x-user-id") == []
+        [assertion] = r.header("x-identity-assertion")
+        claims = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))
+        assert (claims["tenant"], claims["org"], claims["aud"]) == (tenant, orgs[intruder], "jobs")
     # and alice's run is untouched
     run = http.get(f"/customer{JOBS}/run", params={"runId": victim}, headers=auth("alice")).json()
     assert run["status"] in ("pending", "leased")

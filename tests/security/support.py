@@ -93,12 +93,18 @@ def security_env(world_env: Mapping[str, str], policies_dir: Path, **extra: str)
 @contextmanager
 def security_gateway(world_env: Mapping[str, str], **extra: str) -> Iterator[Proc]:
     """A gateway with the shipped policies plus the security routes and host routing."""
+    with security_policies() as policies, gateway_process(security_env(world_env, policies, **extra)) as proc:
+        yield proc
+
+
+@contextmanager
+def security_policies() -> Iterator[Path]:
+    """A folder with the shipped policies and the security routes, removed afterwards."""
     policies = Path(tempfile.mkdtemp(prefix="sec-policies-"))
     try:
         for source in [*(ROOT / "policies").glob("*.yaml"), HERE / "policies" / "security.yaml"]:
             shutil.copy(source, policies / source.name)
-        with gateway_process(security_env(world_env, policies, **extra)) as proc:
-            yield proc
+        yield policies
     finally:
         shutil.rmtree(policies, ignore_errors=True)
 

@@ -2,11 +2,15 @@
 
 The shipped recipes (deploy/forward-auth/nginx.conf for nginx `auth_request`,
 deploy/forward-auth/Caddyfile for Caddy 2.6 `forward_auth`) run by the real nginx and Caddy in
-front of a gateway that trusts them, forwarding to the recording upstream. Every case runs in
-three modes - the gateway alone (the security gateway, which forwards itself), behind nginx,
-behind Caddy - and asserts what the upstream received: nothing, or one request that carries
-the decision's identity and nothing of the client's, whose method and path are the ones the
-gateway decided (read from the gateway's access-log line, found by the caller's trace id).
+front of a gateway that trusts them, forwarding to the recording upstream, and so does the
+configuration `gateway edge nginx` renders from that gateway's environment (edge mode: nginx
+forwards the plain routes itself, everything else and every denial goes to the gateway). Every
+case runs in four modes - the gateway alone (the security gateway, which forwards itself),
+behind nginx, behind Caddy, in edge mode - and asserts what the upstream received: nothing, or
+one request that carries the decision's identity and nothing of the client's, whose method and
+path are the ones the gateway decided (read from the gateway's access-log line, found by the
+caller's trace id). The edge's decision cache is off here, so that every request has its
+decision's line; tests/edge/test_cache.py runs it with the cache.
 
 The advisories behind the cases: Traefik GHSA-3q9r-p662-5j8m (a forwarded header rebuilt from
 an untrusted one), GHSA-6384-m2mw-rf54 (a spoofed X-Forwarded-Prefix reaching the auth
@@ -19,6 +23,7 @@ headers merged on the way to the decision).
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -28,14 +33,26 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.security.support import ALICE, ANONYMOUS, IDENTITY, PARTNER, Sec, browser_cookie, security_gateway
-from tests.support.fronts import caddy_front, nginx_front
+from gateway.edge.nginx_http import PLAIN
+from tests.security.support import (
+    ALICE,
+    ANONYMOUS,
+    IDENTITY,
+    PARTNER,
+    Sec,
+    browser_cookie,
+    security_env,
+    security_policies,
+)
+from tests.support.fronts import caddy_front, edge_front, nginx_front
 from tests.support.ops import access_lines
 from tests.support.polling import eventually
-from tests.support.processes import Proc, header_values
+from tests.support.processes import Proc, free_port, gateway_process, header_values
 from tests.support.rawhttp import Header, RawResponse, build, exchange
 
-MODES = ("gateway", "nginx", "caddy")
+MODES = ("gateway", "nginx", "caddy", "edge")
+#: modes whose refusals are the gateway's own answers (the edge hands every denial to the gateway)
+ANSWERED_BY_GATEWAY = {"gateway", "edge"}
 MACHINE = "partner-inventory:inventory:read"
 PARTNER_API = "/dealer/partner-api/inventory"
 EVIL = "evil-by-client"
@@ -59,27 +76,44 @@ class Sent:
     trace_id: str
 
 
+@dataclass(frozen=True)
+class Fronted:
+    gateway: Proc
+    env: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def fronted(sec: Sec) -> Iterator[Proc]:
+def fronted(sec: Sec) -> Iterator[Fronted]:
     """The security gateway's configuration, trusting the proxies on loopback and reading
-    Caddy's X-Forwarded-Uri / -Method for a bare /decisions (nginx uses /decisions/<path>)."""
-    env = {
+    Caddy's X-Forwarded-Uri / -Method for a bare /decisions (nginx uses /decisions/<path>);
+    no decision reused by the edge (each request's decision is in the access log)."""
+    extra = {
         "GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32",
         "GATEWAY_DECISIONS_HEADERS": "forwarded",
         "GATEWAY_UPSTREAM_REDIRECTOR_URL": sec.redirector.url,
+        "GATEWAY_EDGE_CACHE_TTL": "0",
+        "GATEWAY_LISTEN": f"127.0.0.1:{free_port()}",
     }
-    with security_gateway(sec.world.env, **env) as gateway:
-        yield gateway
+    with security_policies() as policies:
+        env = security_env(sec.world.env, policies, **extra)
+        with gateway_process(env) as gateway:
+            yield Fronted(gateway, env)
 
 
 @pytest.fixture(scope="module")
-def modes(sec: Sec, fronted: Proc) -> Iterator[dict[str, Mode]]:
-    """Each front proxy started once for the module, from the shipped recipe."""
-    with nginx_front(fronted.url, sec.recorder.url) as nginx, caddy_front(fronted.url, sec.recorder.url) as caddy:
+def modes(sec: Sec, fronted: Fronted) -> Iterator[dict[str, Mode]]:
+    """Each front proxy started once for the module: the shipped recipes, the rendered edge."""
+    decider = fronted.gateway
+    with (
+        nginx_front(decider.url, sec.recorder.url) as nginx,
+        caddy_front(decider.url, sec.recorder.url) as caddy,
+        edge_front(fronted.env) as edge,
+    ):
         yield {
             "gateway": Mode("gateway", sec.url, sec.gateway),
-            "nginx": Mode("nginx", nginx.url, fronted),
-            "caddy": Mode("caddy", caddy.url, fronted),
+            "nginx": Mode("nginx", nginx.url, decider),
+            "caddy": Mode("caddy", caddy.url, decider),
+            "edge": Mode("edge", edge.url, decider),
         }
 
 
@@ -93,7 +127,8 @@ def send(
 def send_raw(sec: Sec, mode: Mode, data: bytes, *, head: bool = False, trace_id: str | None = None) -> Sent:
     sec.clear()
     response = exchange(mode.url, data, head=head)
-    assert mode.name == "gateway" or response.status not in NEVER_IN_FRONT, f"{mode.name}: {response.status}"
+    never = {500} if mode.name in ANSWERED_BY_GATEWAY else NEVER_IN_FRONT
+    assert response.status not in never, f"{mode.name}: {response.status}"
     time.sleep(0.02)  # a forwarded request is recorded before the answer; guard against extras
     return Sent(response, sec.recorded(), trace_id or "")
 
@@ -166,9 +201,9 @@ def test_a_client_cannot_describe_another_method(sec: Sec, modes: dict[str, Mode
     spoof = [("X-Forwarded-Method", "GET"), ("X-Original-Method", "GET"), ("X-HTTP-Method-Override", "GET")]
     for headers in ([], spoof):
         sent = send(sec, modes[mode], "POST", PARTNER_API, headers, who=MACHINE)
-        # the gateway alone answers 405; behind a proxy a method the route does not take is a 403
-        # denial (nginx would turn a 405 into 500)
-        assert sent.response.status == (405 if mode == "gateway" else 403), sent.response.body[:300]
+        # the gateway alone (and through the edge) answers 405; behind a forward-auth proxy a
+        # method the route does not take is a 403 denial (nginx would turn a 405 into 500)
+        assert sent.response.status == (405 if mode in ANSWERED_BY_GATEWAY else 403), sent.response.body[:300]
         assert sent.seen == []
 
 
@@ -219,9 +254,11 @@ def test_identity_headers_are_the_decisions_in_every_spelling(
         assert found.pop(name), f"{name} missing"
     assert found == {k: v for k, v in expected.items() if k in found}
     nothing_of_the_client(got)
-    # the upstream's trace continues the caller's, under the gateway's decision
+    # the upstream's trace continues the caller's, under the gateway's decision (the edge passes
+    # the caller's on: a decision it reuses has no span of this request)
     [traceparent] = header_values(got, "traceparent")
-    assert traceparent.split("-")[1] == trace_id and traceparent.split("-")[2] != "ab" * 8
+    assert traceparent.split("-")[1] == trace_id
+    assert (traceparent.split("-")[2] == "ab" * 8) == (mode == "edge")
     assert header_values(got, "x-forwarded-for") == ["127.0.0.1"]
 
 
@@ -341,7 +378,7 @@ def test_refusals_keep_a_status_and_json_body_the_client_understands(
 ) -> None:
     sent = send(sec, modes[mode], refusal.method, refusal.target, refusal.headers, who=refusal.who)
     response = sent.response
-    assert response.status == (refusal.alone if mode == "gateway" else refusal.fronted), response.body[:300]
+    assert response.status == (refusal.alone if mode in ANSWERED_BY_GATEWAY else refusal.fronted), response.body[:300]
     assert response.header("content-type") == "application/json"
     body = response.json()
     assert isinstance(body, dict) and body["error"] and body["request_id"]
@@ -464,3 +501,6 @@ def test_the_path_decided_is_the_path_forwarded(
     assert unquote(target) == decided.removeprefix(f"/{tenant}"), f"decided {decided}, forwarded {got['target']}"
     assert query == path.partition("?")[2], f"sent query {path.partition('?')[2]!r}, forwarded {query!r}"
     assert got["method"] == line["method"] == "GET"
+    if mode == "edge":  # nginx forwards a plain target itself (after a decision), hands the rest to the gateway
+        origin_form = re.sub(r"^http://[^/]+", "", path)
+        assert (line.get("described_by") == "path") == bool(re.match(PLAIN, origin_form)), line

@@ -45,13 +45,14 @@ def chromium() -> Iterator[Browser]:
 
 
 def sign_in(page: Page, gateway_url: str, email: str, password: str, tenant: str = "customer") -> None:
-    """Open the dashboard; the gateway sends the browser to the login page; sign in; back."""
+    """Open the dashboard; the gateway sends the browser to the login page; sign in; back
+    (to the organization picker, or the person's only organization's page)."""
     page.goto(f"{gateway_url}/{tenant}/")
     page.wait_for_url("**/ui/login?flow=*")
     page.fill("input[name=identifier]", email)
     page.fill("input[name=password]", password)
     page.click("button[name=method]")
-    page.wait_for_url(f"{gateway_url}/{tenant}/")
+    page.wait_for_url(f"{gateway_url}/{tenant}/**")
 
 
 def signed_in(browser: Browser, gateway_url: str, email: str, password: str) -> BrowserContext:

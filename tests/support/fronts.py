@@ -1,8 +1,10 @@
-"""Front proxies for the forward-auth tests: the shipped recipes (deploy/forward-auth/) run by
-the real nginx and Caddy, with only their addresses replaced.
+"""Front proxies for the forward-auth and edge tests: the shipped recipes (deploy/forward-auth/)
+run by the real nginx and Caddy, with only their addresses replaced, and the configuration
+`gateway edge nginx` renders.
 
     with nginx_front(gateway_url, app_url) as front:    # front.url; the gateway decides, nginx forwards
     with caddy_front(gateway_url, app_url) as front:    # the same with Caddy's forward_auth
+    with edge_front(gateway_env) as front:              # edge mode, rendered from the gateway's environment
 
 Each runs from a directory of its own (configuration, pid, logs, temp files), in the
 foreground, as a child process stopped when the block ends. `Proc.output()` is its log.
@@ -14,8 +16,10 @@ import grp
 import os
 import pwd
 import shutil
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,7 +42,7 @@ http {{
   fastcgi_temp_path {dir}/tmp/fastcgi;
   uwsgi_temp_path {dir}/tmp/uwsgi;
   scgi_temp_path {dir}/tmp/scgi;
-  include {dir}/forward-auth.conf;
+  include {dir}/{include};
 }}
 """
 
@@ -60,11 +64,37 @@ def nginx_front(gateway_url: str, app_url: str) -> Iterator[Proc]:
         (directory / "tmp").mkdir()
         conf = recipe("nginx.conf", gateway_url, app_url, ("listen 8000;", f"listen 127.0.0.1:{port};"))
         (directory / "forward-auth.conf").write_text(conf)
-        (directory / "nginx.conf").write_text(_NGINX_MAIN.format(dir=directory, user=_nginx_user()))
-        args = ["nginx", "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e", str(directory / "error.log")]
-        url = f"http://127.0.0.1:{port}"
-        with running(args, url, answers(url + "/")) as proc:
+        with _nginx(directory, "forward-auth.conf", port) as proc:
             yield proc
+
+
+@contextmanager
+def edge_front(gateway_env: Mapping[str, str], *options: str) -> Iterator[Proc]:
+    """nginx with what `gateway edge nginx` renders from `gateway_env` (the decider's own
+    environment): listening on a free port, its decision cache in its own directory."""
+    port = free_port()
+    with _directory("edge-front-") as directory:
+        (directory / "tmp").mkdir()
+        conf = directory / "edge.conf"
+        render = [sys.executable, "-m", "gateway", "edge", "nginx", "--out", str(conf)]
+        render += ["--listen", f"127.0.0.1:{port}", "--cache-dir", str(directory / "cache"), *options]
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        done = subprocess.run(
+            render, env=clean | dict(gateway_env), cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        with _nginx(directory, conf.name, port) as proc:
+            yield proc
+
+
+@contextmanager
+def _nginx(directory: Path, include: str, port: int) -> Iterator[Proc]:
+    main = _NGINX_MAIN.format(dir=directory, user=_nginx_user(), include=include)
+    (directory / "nginx.conf").write_text(main)
+    args = ["nginx", "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e", str(directory / "error.log")]
+    url = f"http://127.0.0.1:{port}"
+    with running(args, url, answers(url + "/")) as proc:
+        yield proc
 
 
 @contextmanager

@@ -1,0 +1,3 @@
+from gateway.demo.dashboard import main
+
+main()
