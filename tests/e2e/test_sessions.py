@@ -312,3 +312,24 @@ def test_an_identity_id_that_is_not_a_uuid_is_never_looked_up(world: Sessions, g
     for odd in ("..", "%2e%2e", "x?page_token=y", "not-a-uuid", f"{PAT}x"):
         assert gw.get(f"/hq/people/{quote(odd, safe='%')}", headers=bearer(ops)).status_code in (400, 404)
     assert world.calls("shop", "get_identity") == []
+
+
+# --- what an edge nginx may reuse -------------------------------------------------------------------
+
+
+def test_a_decision_with_a_refreshed_cookie_is_never_reused_by_the_edge(world: Sessions, gw: httpx.Client) -> None:
+    name, old = extended_session(world)
+    answer = gw.get("/decisions/shop/api/orders", headers={"Cookie": f"{name}={old}"})
+    assert answer.status_code == 200 and answer.headers["set-cookie"].startswith(f"{name}=")
+    assert answer.headers["x-accel-expires"] == "0"  # the cookie is this answer's alone
+    again = gw.get("/decisions/shop/api/orders", headers={"Cookie": f"{name}={old}"})
+    assert "set-cookie" not in again.headers and again.headers["x-accel-expires"] == "2"
+
+
+def test_a_decision_is_not_reused_past_the_routes_max_age(world: Sessions, gw: httpx.Client) -> None:
+    token = world.login("shop", "quinn@shop.test", "quinn-password")
+    session_id = world.whoami("shop", **{"X-Session-Token": token}).json()["id"]
+    world.move("shop", session_id, authenticated_ago=599)  # /recent wants a sign-in within 600 s
+    answer = gw.get("/decisions/shop/recent", headers=bearer(token))
+    assert answer.status_code == 200 and answer.headers["x-accel-expires"] in ("0", "1")
+    assert gw.get("/decisions/shop/api/orders", headers=bearer(token)).headers["x-accel-expires"] == "2"
