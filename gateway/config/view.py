@@ -58,6 +58,9 @@ def _limits(limits: Limits) -> dict[str, float]:
         "body_timeout": limits.body_timeout,
         "max_body_bytes": limits.max_body_bytes,
         "max_streams": limits.max_streams,
+        "max_streams_per_tenant": limits.max_streams_per_tenant,
+        "max_streams_per_principal": limits.max_streams_per_principal,
+        "auth_failures_per_minute": limits.auth_failures_per_minute,
         "stream_recheck_seconds": limits.stream_recheck_seconds,
         "shutdown_timeout": limits.shutdown_timeout,
     }

@@ -12,6 +12,7 @@ from gateway.config.settings import CacheSettings, Settings, TenantSettings
 from gateway.emulator.testing import RunningEmulator
 from gateway.front.request import RequestView
 from gateway.load import load_settings
+from gateway.ory.pool import OryPool
 from tests.support.clock import OffsetClock
 
 API_KEY = "ory_pat_emulator"
@@ -104,7 +105,9 @@ def make(
     cache: CacheSettings | None = None,
     **overrides: Any,
 ) -> TenantAuthenticator:
-    return TenantAuthenticator(replace(tenant, **overrides), cache or CacheSettings(), http, clock)
+    return TenantAuthenticator(
+        replace(tenant, **overrides), cache or CacheSettings(), OryPool.over(tenant.name, http), clock
+    )
 
 
 def request(*headers: tuple[str, str]) -> RequestView:
