@@ -30,9 +30,9 @@ import httpx
 
 from bench.gw import BENCH_POLICIES, SHIPPED_POLICIES, bench_env, merge_policies, obtain_credentials
 from bench.instructions import ROUTES
-from bench.procs import clean_env, pinned, spawn, wait_http
+from bench.procs import pinned, spawn, wait_http
 from bench.world import start_backends
-from gateway.emulator.testing import free_port
+from tests.support.processes import clean_env, free_port
 
 #: pipeline step -> the functions (file fragment, function name) whose inclusive time it is;
 #: these never contain one another

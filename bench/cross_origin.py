@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.settings import TracingSettings
-from gateway.demo.world import gateway_env
 from gateway.front.cors import Cors
 from gateway.front.cross_origin import CrossOrigin
 from gateway.front.exchange import Exchange, Message
@@ -35,6 +34,7 @@ from gateway.load import load_settings
 from gateway.observe.tracing import Tracing
 from gateway.policy.model import Forward, Requirement, Route
 from gateway.policy.pattern import parse_pattern
+from tests.support.seed import gateway_env
 
 TRACING = Tracing(TracingSettings(), TrustedProxies(()))
 

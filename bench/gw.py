@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.procs import ROOT, Child, clean_env, pinned, spawn, wait_http
-from gateway.demo.world import client_token, gateway_env, login
-from gateway.emulator.testing import free_port
+from bench.procs import ROOT, Child, pinned, spawn, wait_http
+from tests.support.processes import clean_env, free_port
+from tests.support.seed import client_token, gateway_env, login
 
 BENCH_POLICIES = Path(__file__).resolve().parent / "policies"
 SHIPPED_POLICIES = ROOT / "policies"

@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.procs import Child, pinned, spawn, wait_http
 from bench.world import Target, start_backends, start_world
 from bench.wrk import run_wrk
-from gateway.emulator.testing import free_port
+from tests.support.processes import free_port
 
 NAMES = (
     "nginx-proxy_pass",

@@ -23,9 +23,9 @@ from gateway.authn.kratos import KratosAuthenticator
 from gateway.authn.verdict import Verdict
 from gateway.cache import Cache, Entry
 from gateway.config.settings import CacheSettings
-from gateway.demo.world import gateway_env
 from gateway.load import load_settings
 from gateway.ory.pool import OryPool
+from tests.support.seed import gateway_env
 
 
 def _session(i: int) -> bytes:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.procs import Child, children, pinned, spawn, wait_http
-from gateway.emulator.testing import free_port
+from tests.support.processes import free_port
 
 SMALL = 200
 LARGE = 64 << 10

@@ -1,18 +1,19 @@
-"""Child processes for the benchmark: spawn pinned, wait until they answer, CPU time, stop."""
+"""Child processes for the benchmark: spawn pinned, wait until they answer, CPU time, stop.
+
+Unlike tests.support.processes.spawn, `spawn` returns at once: the benchmark starts slow
+gateways early and waits for them later (`wait_http`), each log kept in the run's folder."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from gateway.cli.processes import stop_process
+from tests.support.polling import poll
+from tests.support.processes import answers
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -50,15 +51,15 @@ def spawn(name: str, args: Sequence[str], log: Path, env: Mapping[str, str] | No
 
 def wait_http(child: Child, url: str, timeout: float = 60.0) -> None:
     """Poll `url` until anything answers; fail early if the child exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    answered = answers(url)
+
+    def up() -> bool:
         if child.process.poll() is not None:
             raise RuntimeError(f"{child.name} exited with {child.process.returncode}:\n{child.output()}")
-        with contextlib.suppress(httpx.TransportError):
-            httpx.get(url, timeout=1)
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{child.name} did not answer at {url} within {timeout:.0f} s:\n{child.output()}")
+        return answered()
+
+    if not poll(up, timeout=timeout):
+        raise RuntimeError(f"{child.name} did not answer at {url} within {timeout:.0f} s:\n{child.output()}")
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
@@ -76,10 +77,3 @@ def children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(c) for c in (task / "children").read_text().split()]
     return found
-
-
-def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The current environment without any GATEWAY_* variable, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(extra)
-    return env

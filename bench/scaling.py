@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.gw import bench_env
 from gateway.config.settings import tenant_env_prefix
-from gateway.demo.world import API_KEYS, TENANTS
+from tests.support.seed import API_KEYS, TENANTS
 
 HUMAN_ALLOW: dict[str, object] = {"human": {"roles": {"any": ["viewer", "member"]}}}
 BENCH_ROUTE: dict[str, object] = {

@@ -38,10 +38,10 @@ import httpx
 
 from bench import nginx
 from bench.gw import BENCH_POLICIES, SHIPPED_POLICIES, bench_env, merge_policies, obtain_credentials
-from bench.procs import Child, children, clean_env, pinned, spawn, wait_http
+from bench.procs import Child, children, pinned, spawn, wait_http
 from bench.world import start_backends
 from bench.wrk import Sample, run_wrk
-from gateway.emulator.testing import free_port
+from tests.support.processes import clean_env, free_port
 
 PATH = "/customer/bench/small"
 

@@ -20,8 +20,8 @@ from bench.gw import (
     obtain_credentials,
     start_gateway,
 )
-from gateway.demo.world import SEED, TENANTS
-from gateway.emulator.testing import RunningEmulator, start_emulator
+from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.seed import SEED, TENANTS
 
 SIZES = ("200B", "64KiB")
 

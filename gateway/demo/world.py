@@ -145,17 +145,6 @@ def login(emulator_url: str, tenant: str, identifier: str, password: str) -> str
     return str(resp.json()["session_token"])
 
 
-def browser_login(emulator_url: str, tenant: str, identifier: str, password: str) -> tuple[str, str]:
-    """Kratos browser login flow, as a page's script would run it: the session cookie (name, value)."""
-    base = f"{emulator_url}/{tenant}"
-    with httpx.Client(headers={"accept": "application/json"}) as browser:
-        flow = browser.get(f"{base}/self-service/login/browser").json()
-        csrf = next(n["attributes"]["value"] for n in flow["ui"]["nodes"] if n["attributes"]["name"] == "csrf_token")
-        body = {"method": "password", "identifier": identifier, "password": password, "csrf_token": csrf}
-        browser.post(f"{base}/self-service/login", params={"flow": flow["id"]}, json=body).raise_for_status()
-        return next((c.name, c.value or "") for c in browser.cookies.jar if c.name.startswith("ory_session_"))
-
-
 def client_token(emulator_url: str, tenant: str, client_id: str, secret: str, scope: str = "inventory:read") -> str:
     resp = httpx.post(
         f"{emulator_url}/{tenant}/oauth2/token",

@@ -34,7 +34,6 @@ from gateway.labels.query import (
     check_label_filters,
     form_decode,
     org_filter_param,
-    org_filters,
     rewrite_query,
     run_id_from_query,
 )
@@ -74,7 +73,6 @@ __all__ = [
     "form_decode",
     "namespace_key",
     "org_filter_param",
-    "org_filters",
     "parse_strict_json",
     "profile_from_mapping",
     "rewrite_query",

@@ -85,17 +85,6 @@ def rewrite_query(raw_query: bytes, key: str, org: str) -> bytes:
     return b"&".join(kept)
 
 
-def org_filters(raw_query: bytes, key: str) -> list[str]:
-    """The values Durably would read as filters on ``key`` (for tests and `explain`)."""
-    wanted = f"label.{key}"
-    values = []
-    for part in raw_query.split(b"&"):
-        name, _, value = part.partition(b"=")
-        if part and form_decode(name) == wanted:
-            values.append(form_decode(value))
-    return values
-
-
 def run_id_from_query(raw_query: bytes, param: str = "runId") -> str:
     """The run id Durably will act on, or 400 if it is missing, empty or ambiguous.
 

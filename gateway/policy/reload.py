@@ -97,6 +97,3 @@ class PolicyStore:
                 await self.poll_once()
             except Exception:  # keep watching; the serving set is untouched
                 log.exception("policy watcher poll failed")
-
-    def start_watcher(self, interval: float = 1.0) -> asyncio.Task[None]:
-        return asyncio.get_running_loop().create_task(self.watch(interval), name="policy-watcher")

@@ -8,10 +8,10 @@ import pytest
 import pytest_asyncio
 
 from gateway.config.settings import Settings
-from gateway.emulator.testing import RunningEmulator, start_emulator
 from tests.authn.emulated import API_KEY, SEED, settings_for
 from tests.authn.fakes import FakeOry
 from tests.support.clock import FakeClock, OffsetClock
+from tests.support.emulator import RunningEmulator, start_emulator
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import httpx
 
 from gateway.authn import TenantAuthenticator
 from gateway.config.settings import CacheSettings, Settings, TenantSettings
-from gateway.emulator.testing import RunningEmulator
 from gateway.front.request import RequestView
 from gateway.load import load_settings
 from gateway.ory.pool import OryPool
 from tests.support.clock import OffsetClock
+from tests.support.emulator import RunningEmulator
 
 API_KEY = "ory_pat_emulator"
 BETA_KEY = "ory_pat_beta"

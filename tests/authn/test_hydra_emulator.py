@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from gateway.config.settings import CacheSettings, Settings
-from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken
 from tests.authn.emulated import bearer, calls, client_token, make
 from tests.support.clock import OffsetClock
+from tests.support.emulator import RunningEmulator
 
 Env = tuple[RunningEmulator, Settings, httpx.AsyncClient, OffsetClock]
 

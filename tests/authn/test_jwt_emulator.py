@@ -13,10 +13,10 @@ from joserfc.jwk import RSAKey, import_key
 
 from gateway.authn import TenantAuthenticator
 from gateway.config.settings import Settings
-from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken
 from tests.authn.emulated import bearer, calls, client_token, make
 from tests.support.clock import OffsetClock
+from tests.support.emulator import RunningEmulator
 from tests.support.jwts import b64, hs256, rs256, unsigned
 
 Env = tuple[RunningEmulator, Settings, httpx.AsyncClient, OffsetClock]

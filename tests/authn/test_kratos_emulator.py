@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from gateway.config.settings import CacheSettings, Settings
-from gateway.emulator.testing import RunningEmulator
 from gateway.errors import InvalidToken, Unauthenticated
 from gateway.load import load_settings
 from tests.authn.emulated import (
@@ -22,6 +21,7 @@ from tests.authn.emulated import (
     request,
 )
 from tests.support.clock import OffsetClock
+from tests.support.emulator import RunningEmulator
 
 Env = tuple[RunningEmulator, Settings, httpx.AsyncClient, OffsetClock]
 

@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from gateway.config.settings import Settings
-from gateway.emulator.testing import RunningEmulator
 from gateway.errors import ServiceUnavailable, TooManyRequests
 from tests.authn.emulated import bearer, calls, client_token, fault, login_token, make, settings_for
 from tests.support.clock import OffsetClock
+from tests.support.emulator import RunningEmulator
 
 OUTAGES: list[tuple[dict[str, Any], str]] = [
     ({"mode": "delay", "seconds": 0.9}, "ory_timeout"),

@@ -54,7 +54,7 @@ async def test_an_unprefixed_token_goes_only_where_its_shape_could_come_from(ory
     auth = authenticator(ory, clock)
     p = await auth.authenticate(request(("authorization", "Bearer key.signature")), ["human", "machine"])
     assert p.kind == "machine"
-    assert list(ory.calls)[0] == "hydra-admin.a.test/admin/oauth2/introspect"
+    assert next(iter(ory.calls)) == "hydra-admin.a.test/admin/oauth2/introspect"
     assert "kratos.a.test/sessions/whoami" not in ory.calls
 
 

@@ -14,10 +14,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from gateway.emulator.testing import free_port
 from tests.support.browser import signed_in
 from tests.support.polling import eventually
-from tests.support.processes import answers, running
+from tests.support.processes import answers, free_port, running
 from tests.support.world import World
 
 ALICE = ("alice@acme.example", "alice-password")

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from gateway.demo.world import gateway_env
+from tests.support.processes import run_gateway
+from tests.support.seed import gateway_env
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def gateway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        env={**clean, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def seed_env() -> dict[str, str]:
@@ -30,7 +15,7 @@ def seed_env() -> dict[str, str]:
 
 
 def test_check_prints_tenants_and_routes_with_secrets_redacted() -> None:
-    result = gateway("check", env=seed_env())
+    result = run_gateway("check", env=seed_env())
     assert result.returncode == 0, result.stderr
     assert "tenant customer:" in result.stdout and "tenant dealer:" in result.stdout
     assert "/api/durably/trigger -> upstream jobs (labels durably)" in result.stdout
@@ -44,7 +29,7 @@ def test_check_shows_each_tenants_trusted_origins_and_names_a_bad_one() -> None:
         "GATEWAY_TENANT_CUSTOMER_HOSTS": "app.customer.example",
         "GATEWAY_TENANT_DEALER_TRUSTED_ORIGINS": "https://Portal.Dealer.example:443, http://localhost:3000",
     }
-    result = gateway("check", env=env)
+    result = run_gateway("check", env=env)
     assert result.returncode == 0, result.stderr
     origins = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("trusted_origins:")]
     assert origins == [
@@ -52,7 +37,7 @@ def test_check_shows_each_tenants_trusted_origins_and_names_a_bad_one() -> None:
         'trusted_origins: ["https://gw.example.com"]',
         'trusted_origins: ["https://portal.dealer.example", "http://localhost:3000"]',
     ]
-    bad = gateway("check", env=env | {"GATEWAY_TENANT_ADMIN_TRUSTED_ORIGINS": "null,https://*.admin.example"})
+    bad = run_gateway("check", env=env | {"GATEWAY_TENANT_ADMIN_TRUSTED_ORIGINS": "null,https://*.admin.example"})
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
         "error: GATEWAY_TENANT_ADMIN_TRUSTED_ORIGINS: not an origin: 'null' "
@@ -68,7 +53,7 @@ def test_check_lists_every_problem_one_line_each_without_traceback() -> None:
         "GATEWAY_TENANT_ADMIN_KRATOS_ADMIN_URL": "not a url",
         "GATEWAY_UPSTREAM_JOBS_URL": "",
     }
-    result = gateway("check", env=env)
+    result = run_gateway("check", env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert all(line.startswith("error: GATEWAY_") for line in lines), lines
@@ -78,7 +63,7 @@ def test_check_lists_every_problem_one_line_each_without_traceback() -> None:
 
 
 def test_check_says_whether_spans_are_exported_and_where() -> None:
-    off = gateway("check", env=seed_env() | {"OTEL_SDK_DISABLED": "true"})
+    off = run_gateway("check", env=seed_env() | {"OTEL_SDK_DISABLED": "true"})
     assert off.returncode == 0, off.stderr
     assert 'tracing: {"export": "off (traceparent propagated;' in off.stdout
     env = seed_env() | {
@@ -87,12 +72,12 @@ def test_check_says_whether_spans_are_exported_and_where() -> None:
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": "0.25",
     }
-    on = gateway("check", env=env)
+    on = run_gateway("check", env=env)
     assert on.returncode == 0, on.stderr
     assert '"export": "http://collector:4318/v1/traces"' in on.stdout
     assert '"sampler": "parentbased_traceidratio 0.25"' in on.stdout
     assert "otlp-secret-token" not in on.stdout
-    bad = gateway("check", env=env | {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    bad = run_gateway("check", env=env | {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
         "error: OTEL_EXPORTER_OTLP_PROTOCOL: only http/protobuf is supported (OTLP over HTTP, port 4318), got 'grpc'"
@@ -104,7 +89,7 @@ def test_check_reports_policy_problems_with_file_and_line(tmp_path: Path) -> Non
         "tenant: customer\nroutes:\n  - id: x\n    path: /a\n    methods: [GET]\n"
         "    allow: {human: {}}\n    forward: {upstream: nope}\n    labels: nosuch\n"
     )
-    result = gateway("check", env=seed_env() | {"GATEWAY_POLICIES_DIR": str(tmp_path)})
+    result = run_gateway("check", env=seed_env() | {"GATEWAY_POLICIES_DIR": str(tmp_path)})
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2, lines
@@ -122,7 +107,7 @@ def test_check_lists_a_bad_label_profile_at_its_line(tmp_path: Path) -> None:
         "tenant: customer\nroutes:\n  - id: x\n    path: /a\n    methods: [GET]\n"
         "    allow: {human: {}}\n    forward: {upstream: jobs}\n    labels: tags\n"
     )
-    result = gateway("check", env=seed_env() | {"GATEWAY_POLICIES_DIR": str(tmp_path)})
+    result = run_gateway("check", env=seed_env() | {"GATEWAY_POLICIES_DIR": str(tmp_path)})
     assert result.returncode == 1, result.stdout
     assert result.stderr.strip().splitlines() == [
         f"error: {tmp_path}/labels.yaml:5: label profile 'tags': labels_feild: unknown field"
@@ -130,7 +115,7 @@ def test_check_lists_a_bad_label_profile_at_its_line(tmp_path: Path) -> None:
 
 
 def test_explain_allows_and_denies_without_network() -> None:
-    allowed = gateway(
+    allowed = run_gateway(
         "explain",
         "POST",
         "/customer/api/durably/trigger",
@@ -144,7 +129,7 @@ def test_explain_allows_and_denies_without_network() -> None:
     )
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert "customer:jobs-write" in allowed.stdout
-    denied = gateway(
+    denied = run_gateway(
         "explain",
         "POST",
         "/customer/api/durably/trigger",
@@ -162,12 +147,12 @@ def test_explain_allows_and_denies_without_network() -> None:
 
 def test_every_command_has_help() -> None:
     for command in ("serve", "check", "explain", "emulate", "demo", "token", "revoke"):
-        result = gateway(command, "--help", env={})
+        result = run_gateway(command, "--help", env={})
         assert result.returncode == 0 and "usage: gateway" in result.stdout, command
 
 
 def test_serve_with_bad_config_exits_with_problems_not_a_traceback() -> None:
-    result = gateway("serve", env={"GATEWAY_TENANTS": "customer"})
+    result = run_gateway("serve", env={"GATEWAY_TENANTS": "customer"})
     assert result.returncode == 1
     assert result.stderr.strip() == "error: GATEWAY_TENANT_CUSTOMER_MODE: tenant is listed but has no settings"
 
@@ -182,22 +167,22 @@ def test_a_profile_that_trusts_the_upstream_list_filter_says_so_in_check_and_exp
         "    allow: {human: {}}\n    forward: {upstream: jobs}\n    labels: trusted\n"
     )
     env = seed_env() | {"GATEWAY_POLICIES_DIR": str(tmp_path)}
-    checked = gateway("check", env=env)
+    checked = run_gateway("check", env=env)
     assert checked.returncode == 0, checked.stderr
     assert "(labels trusted, lists NOT re-checked)" in checked.stdout
-    explained = gateway("explain", "GET", "/customer/api/durably/runs", "--as", "human", "--org", "acme", env=env)
+    explained = run_gateway("explain", "GET", "/customer/api/durably/runs", "--as", "human", "--org", "acme", env=env)
     assert "list answers are NOT re-checked" in explained.stdout, explained.stdout
     (tmp_path / "labels.yaml").write_text(
         "label_profiles:\n  trusted:\n    operations:\n      - {method: GET, path: /runs, kind: list}\n"
         "    recheck_lists: 'no'\n"
     )
-    refused = gateway("check", env=env)
+    refused = run_gateway("check", env=env)
     assert refused.returncode == 1
     assert "label profile 'trusted': recheck_lists: must be true or false" in refused.stderr
 
 
 def test_check_shows_permissions_organization_params_and_keto_roles() -> None:
-    result = gateway("check", env=seed_env() | {"GATEWAY_TENANT_CUSTOMER_MEMBERSHIPS": "keto"})
+    result = run_gateway("check", env=seed_env() | {"GATEWAY_TENANT_CUSTOMER_MEMBERSHIPS": "keto"})
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "/orgs/{org}/reports/{report} -> upstream inventory (labels headers, organization from {org})" in out
@@ -223,7 +208,7 @@ routes:
 """
     )
     env = {k: v for k, v in seed_env().items() if not k.startswith("GATEWAY_TENANT_ADMIN_KETO")}
-    result = gateway("check", env=env | {"GATEWAY_POLICIES_DIR": str(policies)})
+    result = run_gateway("check", env=env | {"GATEWAY_POLICIES_DIR": str(policies)})
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert f"error: {policies / 'p.yaml'}:6: {{org}} is not a parameter of every path (known: {{doc}})" in lines
@@ -233,9 +218,9 @@ routes:
 
 def test_revoke_needs_redis_and_a_known_tenant_for_the_new_forms() -> None:
     for form in ("--subject", "--organization"):
-        no_redis = gateway("revoke", "--tenant", "customer", form, "x", env=seed_env())
+        no_redis = run_gateway("revoke", "--tenant", "customer", form, "x", env=seed_env())
         assert no_redis.returncode == 2 and "GATEWAY_REDIS_URL is not set" in no_redis.stderr
-        unknown = gateway("revoke", "--tenant", "nobody", form, "x", env=seed_env())
+        unknown = run_gateway("revoke", "--tenant", "nobody", form, "x", env=seed_env())
         assert unknown.returncode == 2 and "--tenant: 'nobody' is not in GATEWAY_TENANTS" in unknown.stderr
-    both = gateway("revoke", "--tenant", "customer", "--subject", "x", "--organization", "y", env=seed_env())
+    both = run_gateway("revoke", "--tenant", "customer", "--subject", "x", "--organization", "y", env=seed_env())
     assert both.returncode == 2 and "not allowed with argument" in both.stderr

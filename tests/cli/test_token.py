@@ -4,27 +4,16 @@ world's Hydra, and bad input as one clear line."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
-from tests.support.processes import ROOT
+from tests.support.processes import run_gateway
 from tests.support.world import World
 
 
 def gateway_token(world: World, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | (env or world.env)
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "token", *args],
-        cwd=ROOT,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return run_gateway("token", *args, env=env or world.env, timeout=30)
 
 
 def test_cli_prints_the_token_json(world: World) -> None:

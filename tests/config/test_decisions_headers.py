@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
 
 from gateway.config.problems import ConfigError
 from gateway.config.view import redacted
-from gateway.demo.world import gateway_env
 from gateway.load import load_settings
-from tests.support.processes import ROOT
+from tests.support.processes import run_gateway
+from tests.support.seed import gateway_env
 
 SEED = gateway_env(8080, "http://127.0.0.1:4455", "http://127.0.0.1:3001", "http://127.0.0.1:3002")
 PROXIES = {"GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8"}
@@ -54,12 +52,8 @@ def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], proble
 
 
 def test_gateway_check_shows_it_and_names_a_bad_one() -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-
     def check(**extra: str) -> subprocess.CompletedProcess[str]:
-        env = clean | SEED | PROXIES | extra
-        args = [sys.executable, "-m", "gateway", "check"]
-        return subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+        return run_gateway("check", env=SEED | PROXIES | extra)
 
     shown = check(GATEWAY_DECISIONS_HEADERS="original")
     assert shown.returncode == 0, shown.stderr

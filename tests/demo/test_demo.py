@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-from gateway.emulator.testing import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import free_port, run_gateway
 
 
 def test_demo_once_shows_allowed_denied_and_what_the_upstream_received() -> None:
     ports = [str(free_port()) for _ in range(4)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "demo",
-            "--once",
-            "--port",
-            ports[0],
-            "--emulator-port",
-            ports[1],
-            "--jobs-port",
-            ports[2],
-            "--inventory-port",
-            ports[3],
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    result = run_gateway(
+        "demo",
+        "--once",
+        "--port",
+        ports[0],
+        "--emulator-port",
+        ports[1],
+        "--jobs-port",
+        ports[2],
+        "--inventory-port",
+        ports[3],
         timeout=180,
-        check=False,
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr

@@ -7,6 +7,7 @@
 # binding loads.
 set -euo pipefail
 cd "$(dirname "$0")"
+exec 9>.install.lock && flock 9  # one install at a time (pytest-xdist workers each call this)
 
 die() { echo "tests/durably/install.sh: $*" >&2; exit 1; }
 command -v node >/dev/null || die "node not found (Node 20+ required)"

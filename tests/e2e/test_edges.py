@@ -14,11 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.emulator.testing import free_port
 from tests.e2e.rawupstream import RawUpstream
 from tests.support.jobs import JOBS, SseStream
 from tests.support.polling import eventually
-from tests.support.processes import Proc, gateway_process, header_values
+from tests.support.processes import Proc, free_port, gateway_process, header_values
 from tests.support.world import Auth, World
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from gateway.emulator.testing import RunningEmulator, launch
+from tests.support.emulator import RunningEmulator, launch
 
 from .oryspec import SpecChecker
 

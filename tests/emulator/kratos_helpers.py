@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pyotp
 
-from gateway.emulator.testing import RunningEmulator
+from tests.support.emulator import RunningEmulator
 
 
 def api_login(client: httpx.Client, identifier: str, password: str) -> dict[str, Any]:

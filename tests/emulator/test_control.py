@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from gateway.emulator.testing import RunningEmulator
+from tests.support.emulator import RunningEmulator
 
 from .kratos_helpers import api_login
 

@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet
 
 import gateway.demo
 from gateway.demo import ERIN_TOTP_SECRET
-from gateway.emulator.testing import RunningEmulator, start_emulator
+from tests.support.emulator import RunningEmulator, start_emulator
 
 from .kratos_helpers import api_login, totp_now
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.emulator.testing import RunningEmulator
+from tests.support.emulator import RunningEmulator
 
 from .conftest import ALICE_ID, CUSTOMER_KEY
 from .oryspec import SpecChecker

@@ -7,7 +7,7 @@ import ory_client
 import pytest
 from ory_client.exceptions import NotFoundException, UnauthorizedException
 
-from gateway.emulator.testing import RunningEmulator
+from tests.support.emulator import RunningEmulator
 
 from .conftest import ALICE_ID, CUSTOMER_KEY
 from .kratos_helpers import api_login

@@ -6,7 +6,7 @@ import ory_client
 import pytest
 from ory_client.exceptions import BadRequestException, ForbiddenException, NotFoundException, UnauthorizedException
 
-from gateway.emulator.testing import RunningEmulator
+from tests.support.emulator import RunningEmulator
 
 from .conftest import ALICE_ID, CUSTOMER_KEY
 

@@ -13,7 +13,7 @@ import ory_client
 import pyotp
 import pytest
 
-from gateway.emulator.testing import RunningEmulator
+from tests.support.emulator import RunningEmulator
 
 from .conftest import ALICE_ID, CUSTOMER_KEY, MFA_SECRET
 from .kratos_helpers import api_login, browser_login, csrf_of, json_flow, node_names, set_cookie, totp_now

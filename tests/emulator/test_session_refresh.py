@@ -11,7 +11,7 @@ import httpx
 import ory_client
 import pytest
 
-from gateway.emulator.testing import RunningEmulator, start_emulator
+from tests.support.emulator import RunningEmulator, start_emulator
 
 from .conftest import REFRESHER_KEY
 from .kratos_helpers import api_login, browser_login, set_cookie

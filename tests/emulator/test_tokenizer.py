@@ -14,7 +14,7 @@ import ory_client
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from gateway.emulator.testing import RunningEmulator
+from tests.support.emulator import RunningEmulator
 
 from .conftest import REFRESHER_KEY, RITA_MEMBERSHIPS, RSA_KEY
 from .kratos_helpers import api_login

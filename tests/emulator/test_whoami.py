@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import ory_client
 
-from gateway.emulator.testing import RunningEmulator
+from tests.support.emulator import RunningEmulator
 
 from .conftest import ALICE_ID
 from .kratos_helpers import api_login, browser_login

@@ -12,8 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from gateway.emulator.testing import free_port
-from tests.support.processes import Proc, websocket_gateway
+from tests.support.processes import Proc, free_port, websocket_gateway
 from tests.support.world import World
 
 WS_POLICY = """

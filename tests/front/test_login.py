@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from gateway.demo.world import browser_login
 from gateway.front.login import login_url, safe_return_to
 from gateway.load import load_settings
 from tests.support.processes import Proc, gateway_process
+from tests.support.seed import browser_login
 from tests.support.world import World
 
 HOSTS = ("app.customer.example", "customer.example")

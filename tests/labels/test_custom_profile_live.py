@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.processes import ROOT, Proc, gateway_process
+from tests.support.processes import ROOT, Proc, gateway_process, run_gateway
 from tests.support.world import World
 
 TEAMS = """
@@ -72,8 +70,6 @@ def test_a_custom_profile_labels_the_first_request(world: World, teams_gateway: 
 def test_a_bad_custom_profile_stops_the_server_at_start(world: World, tmp_path: Path) -> None:
     policies = policies_with(tmp_path, TEAMS.replace("    label_key: team\n", "    label_key: team\n    lable: x\n"))
     env = {k: v for k, v in world.env.items() if k != "GATEWAY_LISTEN"} | {"GATEWAY_POLICIES_DIR": str(policies)}
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway", "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    done = run_gateway("serve", env=env)
     assert done.returncode != 0
     assert f"{policies}/teams.yaml:5: label profile 'teams': lable: unknown field" in done.stderr, done.stderr

@@ -10,10 +10,10 @@ from gateway.labels import (
     LabelError,
     canonical_run_query,
     form_decode,
-    org_filters,
     rewrite_query,
     run_id_from_query,
 )
+from tests.support.labels import org_filters
 
 KEY = "organizationId"
 ORG = "org_a"

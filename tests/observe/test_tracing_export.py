@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.emulator.testing import free_port
 from tests.support.ops import Ops, Replica, access_lines
 from tests.support.otlp import Collector, otlp_receiver
 from tests.support.polling import eventually
-from tests.support.processes import gateway_process, header_values
+from tests.support.processes import free_port, gateway_process, header_values
 
 CALLER_SPAN = "00f067aa0ba902b7"
 
@@ -103,7 +102,10 @@ def test_the_callers_trace_continues_through_the_gateways_spans_to_the_upstream(
     exported = b"".join(collector.raw())
     for secret in (token, "query-secret-value", "cookie-secret-value", "access_token", marker, "org-acme"):
         assert secret.encode() not in exported, f"{secret[:12]} was exported"
-    identity = next(line for line in access_lines(traced.output()) if line.get("trace_id") == trace_id)
+    # access lines are written in batches (every ~100 ms): wait for this request's
+    identity = eventually(
+        lambda: next((line for line in access_lines(traced.output()) if line.get("trace_id") == trace_id), None)
+    )
     assert str(identity["principal"]).encode() not in exported
 
 
@@ -164,7 +166,7 @@ def test_a_denial_is_a_server_span_with_its_reason_and_no_upstream_span(traced: 
 def test_ory_is_sent_the_ory_spans_id_as_parent(traced: Replica, ops: Ops, collector: Collector) -> None:
     """The admin tenant's "Kratos" here is the recording upstream: it answers garbage (503)."""
     trace_id = new_trace()
-    headers = {"X-Session-Token": "ory_st_not-a-real-session", "traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"}
+    headers = {"X-Session-Token": "ory_st_" + "n" * 32, "traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"}
     resp = httpx.get(traced.url + "/admin/customers/nobody", headers=headers)
     assert resp.status_code == 503
     spans = collector.trace(trace_id, 3)

@@ -84,7 +84,7 @@ async def test_poll_once_reloads_only_on_change(tmp_path: Path) -> None:
 
 async def test_watcher_task_picks_up_changes(tmp_path: Path) -> None:
     s = store(tmp_path)
-    task = s.start_watcher(interval=0.01)
+    task = asyncio.create_task(s.watch(interval=0.01))
     try:
         write_policies(tmp_path, {"a.yaml": ROUTE.format(id="four")})
         for _ in range(500):

@@ -14,7 +14,11 @@ import httpx
 import pytest
 
 from tests.support.builders import env as policy_env
+from tests.support.polling import eventually
 from tests.support.processes import Proc, Recorder, gateway_process, recording_upstream
+
+#: in the "serial" group under pytest-xdist (tests/conftest.py): 10,000 routes loaded twice, answers within 2 s
+pytestmark = pytest.mark.xdist_group("serial")
 
 ANONYMOUS: dict[str, object] = {"methods": ["GET"], "allow": "anonymous", "forward": {"upstream": "jobs"}}
 
@@ -38,15 +42,6 @@ def start(directory: Path, upstream: Recorder) -> Iterator[Proc]:
         yield proc
 
 
-def wait_for(url: str, status: int, seconds: float = 30.0) -> httpx.Response:
-    deadline = time.monotonic() + seconds
-    while True:
-        response = httpx.get(url, timeout=5)
-        if response.status_code == status or time.monotonic() > deadline:
-            return response
-        time.sleep(0.1)
-
-
 def test_a_changed_folder_is_served_without_a_restart_and_a_broken_one_is_refused(
     tmp_path: Path, upstream: Recorder
 ) -> None:
@@ -54,12 +49,10 @@ def test_a_changed_folder_is_served_without_a_restart_and_a_broken_one_is_refuse
     with start(tmp_path, upstream) as proc:
         assert httpx.get(proc.url + "/customer/two").status_code == 404
         write_routes(tmp_path, ["/one", "/two"])
-        assert wait_for(proc.url + "/customer/two", 200).status_code == 200
+        eventually(lambda: httpx.get(proc.url + "/customer/two", timeout=5).status_code == 200, timeout=30)
         upstream.clear()
         (tmp_path / "broken.yaml").write_text("tenant: [customer\n")
-        deadline = time.monotonic() + 30
-        while "policy reload rejected" not in proc.output() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        eventually(lambda: "policy reload rejected" in proc.output(), timeout=30, what=proc.output)
         assert "policy reload rejected, keeping the previous set" in proc.output()
         assert "broken.yaml" in proc.output()
         assert httpx.get(proc.url + "/customer/two").status_code == 200

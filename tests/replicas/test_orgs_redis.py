@@ -4,9 +4,6 @@ permission removed while cached is honoured at once on every replica after one
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -15,17 +12,13 @@ import pytest
 
 from tests.support.ops import Ops, Replica
 from tests.support.polling import eventually
-from tests.support.processes import ROOT, RedisServer, gateway_process, redis_process
+from tests.support.processes import RedisServer, gateway_process, redis_process, run_gateway
 from tests.support.world import admin_headers
 
+#: in the "serial" group under pytest-xdist (tests/conftest.py): answers shared through Redis (0.25 s timeout)
+pytestmark = pytest.mark.xdist_group("serial")
+
 ALICE = "11111111-1111-4111-8111-111111111111"
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | env
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
-    )
 
 
 def status(url: str, path: str, token: str, org: str | None = None) -> int:
@@ -80,7 +73,7 @@ def test_a_metadata_membership_removed_is_refused_on_both_replicas_after_revoke_
     url = ops.emulator.project_url("customer") + f"/admin/identities/{person}"
     assert httpx.put(url, json=body, headers=admin_headers("customer")).status_code == 200
     assert status(replica_b.url, "/customer/echo/x", token, b) == 200  # cached (bounded) on both
-    done = cli(replica_a.env, "revoke", "--tenant", "customer", "--subject", person)
+    done = run_gateway("revoke", "--tenant", "customer", "--subject", person, env=replica_a.env)
     assert done.returncode == 0, done.stderr
     eventually(
         lambda: (
@@ -105,7 +98,7 @@ def test_a_permission_removed_is_refused_on_both_replicas_after_revoke_organizat
     assert stats(ops, "check") == checks + 1  # B had Keto's answer from Redis
     relationships(ops, "DELETE", namespace="Report", object=f"org-acme/{name}")
     assert status(replica_b.url, path, token) == 200  # cached, bounded
-    done = cli(replica_b.env, "revoke", "--tenant", "customer", "--organization", "org-acme")
+    done = run_gateway("revoke", "--tenant", "customer", "--organization", "org-acme", env=replica_b.env)
     assert done.returncode == 0, done.stderr
     eventually(lambda: status(replica_a.url, path, token) == 403 == status(replica_b.url, path, token), timeout=1.0)
 
@@ -123,7 +116,7 @@ def test_a_keto_membership_removed_is_refused_on_both_replicas_after_revoke_orga
     assert stats(ops, "batch_check") == batches + 1  # the membership's answers came from Redis on B
     relationships(ops, "DELETE", namespace="Organization", object=org, subject_id=person)
     assert status(a_url, "/customer/echo/x", token, org) == 200 == status(b_url, "/customer/echo/x", token, org)
-    done = cli(env, "revoke", "--tenant", "customer", "--organization", org)
+    done = run_gateway("revoke", "--tenant", "customer", "--organization", org, env=env)
     assert done.returncode == 0, done.stderr
     assert "published to 2 replica(s)" in done.stdout
     eventually(

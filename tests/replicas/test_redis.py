@@ -3,35 +3,22 @@ revocations fanned out within a second, shared token rate limits, Redis outages 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import httpx
+import pytest
 
 from gateway.authn import credential_key
 from tests.support.ops import ADMIN_TOKEN, Ops, Replica, metric
 from tests.support.polling import eventually
-from tests.support.processes import ROOT, RedisServer
+from tests.support.processes import RedisServer, run_gateway
+
+#: in the "serial" group under pytest-xdist (tests/conftest.py): answers shared through Redis (0.25 s timeout)
+pytestmark = pytest.mark.xdist_group("serial")
 
 
 def get(replica: Replica, token: str, path: str = "/customer/echo/x") -> int:
     return httpx.get(replica.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
-
-
-def cli(replica: Replica, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | replica.env
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
 
 
 def test_a_credential_checked_on_one_replica_is_served_by_the_other_from_redis(
@@ -57,7 +44,7 @@ def test_a_revocation_published_once_evicts_on_both_replicas_within_a_second(
     session_id = ops.session_id(token)
     ops.revoke_at_ory(session_id)
     assert get(replica_a, token) == 200 and get(replica_b, token) == 200  # still cached: that is the point
-    done = cli(replica_a, "revoke", "--tenant", "customer", "--session", session_id)
+    done = run_gateway("revoke", "--tenant", "customer", "--session", session_id, env=replica_a.env)
     assert done.returncode == 0, done.stderr
     assert "published to 2 replica(s)" in done.stdout
     eventually(lambda: get(replica_a, token) == 401 and get(replica_b, token) == 401, timeout=1.0)
@@ -67,7 +54,7 @@ def test_revoke_a_raw_token_read_from_stdin(replica_a: Replica, replica_b: Repli
     token = ops.session()
     assert get(replica_a, token) == 200 and get(replica_b, token) == 200
     ops.revoke_at_ory(ops.session_id(token))
-    done = cli(replica_b, "revoke", "--tenant", "customer", "--token-stdin", stdin=token + "\n")
+    done = run_gateway("revoke", "--tenant", "customer", "--token-stdin", env=replica_b.env, stdin=token + "\n")
     assert done.returncode == 0, done.stderr
     assert token not in done.stdout + done.stderr
     eventually(lambda: get(replica_a, token) == 401 and get(replica_b, token) == 401, timeout=1.0)
@@ -147,5 +134,7 @@ def test_redis_down_mid_flight_then_back(
     session_id = ops.session_id(token)
     ops.revoke_at_ory(session_id)
     revoke = ("revoke", "--tenant", "customer", "--session", session_id)
-    eventually(lambda: cli(replica_a, *revoke).stdout.startswith("revocation published to 2"), timeout=8)
+    eventually(
+        lambda: run_gateway(*revoke, env=replica_a.env).stdout.startswith("revocation published to 2"), timeout=8
+    )
     eventually(lambda: get(replica_a, token) == 401 and get(replica_b, token) == 401, timeout=1.0)

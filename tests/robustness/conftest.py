@@ -10,11 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.demo.world import SEED, TENANTS, client_token, login
-from gateway.emulator.testing import RunningEmulator, start_emulator
 from tests.robustness.support import Faulty, faulty_upstream
+from tests.support.emulator import RunningEmulator, start_emulator
 from tests.support.processes import Recorder, recording_upstream
-from tests.support.world import CLIENTS, PASSWORDS
+from tests.support.seed import CLIENTS, PASSWORDS, SEED, TENANTS, client_token, login
 
 
 @dataclass

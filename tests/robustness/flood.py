@@ -32,11 +32,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.demo.world import gateway_env
-from gateway.emulator.testing import free_port
 from tests.robustness.support import policies_dir, rss_kib, socket_count
-from tests.support.processes import Proc, Recorder, gateway_process, recording_upstream
+from tests.support.processes import Proc, Recorder, free_port, gateway_process, recording_upstream
 from tests.support.rawhttp import connect
+from tests.support.seed import gateway_env
 
 PROBE_EVERY = 0.25
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import httpx
 
-from gateway.demo.world import SEED, login
-from gateway.emulator.testing import RunningEmulator, free_port, start_emulator
-from tests.support.processes import Proc, answers, gateway_process, spawn
-from tests.support.world import PASSWORDS
+from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.processes import Proc, answers, free_port, gateway_process, spawn
+from tests.support.seed import PASSWORDS, SEED, login
 
 POLICY = """\
 tenants: [alpha, beta]

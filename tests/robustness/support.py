@@ -1,4 +1,4 @@
-"""Shared pieces of tests/robustness: processes, a raw HTTP client, process probes, budgets.
+"""Shared pieces of tests/robustness: processes, process probes, budgets.
 
 Budgets: ``FUZZ_EXAMPLES`` (default 200) sets the examples per fuzz target and, scaled
 down, per live property; ``SOAK_REQUESTS`` (default 20000) the size of the soak.
@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +19,8 @@ from typing import Any
 
 import httpx
 
-from gateway.demo.world import gateway_env
-from gateway.emulator.testing import free_port
-from tests.support.processes import ROOT, Proc, gateway_process
-from tests.support.rawhttp import dechunk
+from tests.support.processes import ROOT, Proc, answers, free_port, gateway_process, running
+from tests.support.seed import gateway_env
 
 HERE = Path(__file__).resolve().parent
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
@@ -35,8 +31,9 @@ SOAK_REQUESTS = int(os.environ.get("SOAK_REQUESTS", "20000"))
 
 @dataclass
 class Faulty:
+    """Client for tests/robustness/faulty_upstream.py."""
+
     url: str
-    process: subprocess.Popen[bytes]
 
     def requests(self) -> list[dict[str, Any]]:
         got: list[dict[str, Any]] = httpx.get(self.url + "/__faulty/requests", timeout=10).json()
@@ -50,43 +47,13 @@ class Faulty:
         return got
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextmanager
 def faulty_upstream() -> Iterator[Faulty]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.robustness.faulty_upstream", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(url + "/__faulty/stats", process)
-        yield Faulty(url, process)
-    finally:
-        _stop(process)
+    args = [sys.executable, "-m", "tests.robustness.faulty_upstream", "--port", str(port)]
+    with running(args, url, answers(url + "/__faulty/stats")):
+        yield Faulty(url)
 
 
 def robust_env(emulator_url: str, jobs_url: str, rec_url: str, faulty_url: str, **extra: str) -> dict[str, str]:
@@ -114,52 +81,6 @@ def policies_dir() -> Iterator[Path]:
 def robust_gateway(env: Mapping[str, str]) -> Iterator[Proc]:
     with policies_dir() as folder, gateway_process({**env, "GATEWAY_POLICIES_DIR": str(folder)}) as proc:
         yield proc
-
-
-# --- a raw HTTP/1.1 client: sends the request target exactly as given ------------------
-
-
-@dataclass
-class RawResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    #: the body was framed to its end (last chunk, or all of Content-Length)
-    complete: bool = True
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k.lower() == name), None)
-
-
-def raw_request(
-    url: str,
-    method: str,
-    target: bytes,
-    headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
-    body: bytes = b"",
-    timeout: float = 10.0,
-) -> RawResponse:
-    """One request on a fresh connection (``Connection: close``), target bytes verbatim."""
-    host, port = url.removeprefix("http://").split(":")
-    lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: " + f"{host}:{port}".encode()]
-    lines += [n + b": " + v for n, v in headers]
-    if body:
-        lines.append(b"Content-Length: " + str(len(body)).encode())
-    lines.append(b"Connection: close")
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    pairs = [(k.strip(), v.strip()) for k, _, v in (h.partition(":") for h in header_lines)]
-    status = int(status_line.split(" ")[1])
-    if any(k.lower() == "transfer-encoding" for k, _ in pairs):
-        body, complete = dechunk(rest)
-        return RawResponse(status, pairs, body, complete)
-    length = next((int(v) for k, v in pairs if k.lower() == "content-length"), len(rest))
-    return RawResponse(status, pairs, rest, len(rest) == length)
 
 
 # --- process probes ---------------------------------------------------------------------
@@ -192,15 +113,3 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def settle(predicate: object, timeout: float = 10.0, interval: float = 0.1) -> bool:
-    """Poll `predicate()` until true or `timeout`; returns its last value."""
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)

@@ -8,9 +8,7 @@ redis-server started, killed and restarted here.
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,19 +17,15 @@ from typing import Any
 import pytest
 import redis
 
-from gateway.demo.world import client_token, login
-from gateway.emulator.testing import free_port
 from tests.robustness.conftest import Backends
-from tests.robustness.support import (
-    raw_request,
-    robust_env,
-    robust_gateway,
-    settle,
-    socket_count,
-    socket_peers,
-)
-from tests.support.processes import Proc
-from tests.support.world import CLIENTS, PASSWORDS
+from tests.robustness.support import robust_env, robust_gateway, socket_count, socket_peers
+from tests.support.polling import eventually, poll
+from tests.support.processes import Proc, free_port, redis_process
+from tests.support.rawhttp import raw_request
+from tests.support.seed import CLIENTS, PASSWORDS, client_token, login
+
+#: in the "serial" group under pytest-xdist (tests/conftest.py): bounds of a second or so on fault answers
+pytestmark = pytest.mark.xdist_group("serial")
 
 ORY_TIMEOUT = "0.5"  # the tenants' Ory timeout; the delay fault waits longer
 
@@ -72,11 +66,11 @@ def baseline(gateway: Proc, backends: Backends) -> Iterator[int]:
     yield start
     backends.faults("DELETE")
     pid = gateway.process.pid
-    if not settle(lambda: socket_count(pid) <= start + 4, timeout=3):
+    if not poll(lambda: socket_count(pid) <= start + 4, timeout=3):
         # httpx closes idle Ory connections lazily: past their keep-alive expiry (5 s), on next use
         time.sleep(5.5)
         assert get(gateway, "/customer/h/warm", fresh_credential(backends, "alice")).status == 200
-    assert settle(lambda: socket_count(pid) <= start + 4, timeout=10), (start, socket_peers(pid))
+    eventually(lambda: socket_count(pid) <= start + 4, timeout=10, what=lambda: (start, socket_peers(pid)))
 
 
 ORY_FAULTS = [
@@ -167,7 +161,7 @@ def test_slow_upstream_under_concurrency(gateway: Proc, backends: Backends, base
         statuses = list(pool.map(lambda _: get(gateway, "/customer/f/slow/3").status, range(30)))
     assert statuses == [504] * 30
     # the gateway dropped its side of every timed-out upstream connection
-    assert settle(lambda: backends.faulty.stats()["open"] <= 2, timeout=10), backends.faulty.stats()
+    eventually(lambda: backends.faulty.stats()["open"] <= 2, timeout=10, what=backends.faulty.stats)
 
 
 @pytest.mark.parametrize("kind", ["eof", "chunked"])
@@ -180,7 +174,7 @@ def test_half_closed_sse_ends_cleanly(gateway: Proc, baseline: int, kind: str) -
 
 def test_client_leaving_a_stream_closes_the_upstream(gateway: Proc, backends: Backends, baseline: int) -> None:
     host, port = gateway.url.removeprefix("http://").split(":")
-    assert settle(lambda: backends.faulty.stats()["open"] <= 2)
+    eventually(lambda: backends.faulty.stats()["open"] <= 2, what=backends.faulty.stats)
     before = backends.faulty.stats()["open"]
     clients = []
     for _ in range(10):
@@ -188,35 +182,13 @@ def test_client_leaving_a_stream_closes_the_upstream(gateway: Proc, backends: Ba
         sock.sendall(b"GET /customer/sse/sse/forever HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
         clients.append(sock)
-    assert settle(lambda: backends.faulty.stats()["open"] >= 10), backends.faulty.stats()
+    eventually(lambda: backends.faulty.stats()["open"] >= 10, what=backends.faulty.stats)
     for sock in clients:
         sock.close()
-    assert settle(lambda: backends.faulty.stats()["open"] <= before, timeout=10), backends.faulty.stats()
+    eventually(lambda: backends.faulty.stats()["open"] <= before, timeout=10, what=backends.faulty.stats)
 
 
 # --- Redis goes away ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(port=port)
-        assert settle(lambda: _pings(client), timeout=10)
-        yield process
-    finally:
-        process.kill()
-        process.wait()
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
 
 
 def _answers_correctly(gateway: Proc, backends: Backends) -> None:
@@ -248,12 +220,12 @@ def test_redis_going_away(backends: Backends) -> None:
     )
     with robust_gateway(env) as gateway:
         _answers_correctly(gateway, backends)  # Redis not there yet: start and serve without it
-        with redis_server(port):
+        with redis_process(port):
             time.sleep(1.1)  # the back-off after the failures above
             _answers_correctly(gateway, backends)
             assert list(redis.Redis(port=port).scan_iter("gateway:dc:*"))  # Redis was used
         _answers_correctly(gateway, backends)  # killed mid-flight: carries on without it
-        with redis_server(port):
+        with redis_process(port):
             time.sleep(1.1)
             _answers_correctly(gateway, backends)  # and picks it up again
         baseline = socket_count(gateway.process.pid)

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from gateway import labels as L
 from gateway.config.problems import ConfigError
-from gateway.demo.world import gateway_env
 from gateway.errors import BadRequest
 from gateway.front.paths import canonical_path, is_canonical, quote_path
 from gateway.labels.trigger import parse_strict_json
@@ -28,6 +27,8 @@ from gateway.policy import PolicySet
 from gateway.policy.loader import load_policies
 from tests.robustness.support import FUZZ_EXAMPLES
 from tests.robustness.test_properties import _NAMES, _PIECES, _VALUES, sse_streams, trigger_bodies
+from tests.support.labels import org_filters
+from tests.support.seed import gateway_env
 
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ORG = "org-acme"
@@ -221,7 +222,7 @@ _QUERIES = st.one_of(
 @given(query=_QUERIES, org=st.text(min_size=1, max_size=6))
 def test_query_rewriting_answers_or_refuses(query: bytes, org: str) -> None:
     out = L.rewrite_query(query, "organizationId", org)
-    assert L.org_filters(out, "organizationId") == [org]
+    assert org_filters(out, "organizationId") == [org]
     try:
         L.check_label_filters(query, L.durably_profile().label_key_pattern)
     except L.LabelError as exc:

@@ -16,6 +16,8 @@ from tests.robustness.neighbours import Neighbours, get, junk_token, neighbours
 from tests.support.polling import eventually
 
 BUDGET = 20
+#: floods and frozen processes: one module at a time with the others that load both cores
+pytestmark = pytest.mark.xdist_group("serial")
 
 
 @pytest.fixture(scope="module")

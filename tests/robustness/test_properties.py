@@ -28,8 +28,10 @@ from gateway.labels.trigger import parse_strict_json
 from gateway.load import load_all
 from gateway.policy import Forward, match
 from tests.robustness.conftest import Backends
-from tests.robustness.support import LIVE_EXAMPLES, policies_dir, raw_request, robust_env
+from tests.robustness.support import LIVE_EXAMPLES, policies_dir, robust_env
+from tests.support.labels import org_filters
 from tests.support.processes import Proc, gateway_process
+from tests.support.rawhttp import raw_request
 from tests.support.world import World
 
 LIVE = settings(max_examples=LIVE_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -297,7 +299,7 @@ def durably(world: World) -> Iterator[tuple[World, DurablyTap, dict[str, str]]]:
 
 
 def _durably_filters(query: str, key: str) -> list[str]:
-    return L.org_filters(query.encode("latin-1"), key)
+    return org_filters(query.encode("latin-1"), key)
 
 
 @LIVE
@@ -490,7 +492,7 @@ def test_rewrite_query_is_idempotent(parts: list[tuple[str, str]], org: str, raw
     for query in ("&".join(f"{n}={v}" for n, v in parts).encode(), raw):
         once = L.rewrite_query(query, "organizationId", org)
         assert L.rewrite_query(once, "organizationId", org) == once
-        assert L.org_filters(once, "organizationId") == [org]
+        assert org_filters(once, "organizationId") == [org]
         scope = Scope(L.durably_profile(), org, "customer")
         try:
             scoped = scope.query(query)

@@ -8,7 +8,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+import pytest
+
 from tests.robustness.flood import run
+
+#: in the "serial" group under pytest-xdist (tests/conftest.py): 2,000 connections; a latency bound
+pytestmark = pytest.mark.xdist_group("serial")
 
 
 def test_two_thousand_trickled_bodies_are_cut_off_while_others_are_served() -> None:

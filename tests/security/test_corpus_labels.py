@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.labels import encode_org, org_filters
+from gateway.labels import encode_org
 from tests.security.support import Sec
 from tests.support.durably import RecordedRequest
+from tests.support.labels import org_filters
 
 RUNS = "/customer/api/durably/runs"
 TRIGGER = "/customer/api/durably/trigger"

@@ -16,6 +16,9 @@ from tests.support.polling import eventually
 from tests.support.processes import gateway_process
 from tests.support.rawhttp import address, build, connect
 
+#: in the "serial" group under pytest-xdist (tests/conftest.py): deadlines measured to a fraction of a second
+pytestmark = pytest.mark.xdist_group("serial")
+
 BODY_TIMEOUT = 2.0
 
 

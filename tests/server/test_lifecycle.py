@@ -15,6 +15,9 @@ import pytest
 from tests.support.ops import Ops, Replica, access_lines
 from tests.support.processes import gateway_process
 
+#: in the "serial" group under pytest-xdist (tests/conftest.py): deadlines measured to a fraction of a second
+pytestmark = pytest.mark.xdist_group("serial")
+
 
 @pytest.fixture(scope="module")
 def gateway(ops: Ops) -> Iterator[Replica]:

@@ -4,33 +4,31 @@
         httpx.post(durably.api_url + "/trigger", json={...})
         durably.recorder.requests()   # what Durably actually received
 
-The server listens on a free port chosen by the OS (``--port 0``); the port is
-read from its ready line, so there is no race between picking and binding.
-``ensure_installed()`` runs ``install.sh`` (idempotent, ~1 s when up to date).
+It runs under tests.support.processes.spawn on a free port, ready once its recorder
+answers. ``ensure_installed()`` runs ``install.sh`` (idempotent, ~1 s when up to date).
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.polling import eventually
+from tests.support.processes import Proc, answers, free_port, spawn
 
 #: the Durably sample service and its npm install (tests/durably/)
 HERE = Path(__file__).resolve().parents[1] / "durably"
 SERVER = HERE / "server.mjs"
 INSTALL = HERE / "install.sh"
 BASE_PATH = "/api/durably"
-_READY = re.compile(r"durably listening on (\d+)")
 _install_lock = threading.Lock()
 _installed = False
 
@@ -91,13 +89,15 @@ def _to_record(item: Mapping[str, Any]) -> RecordedRequest:
 
 @dataclass
 class DurablyServer:
-    port: int
-    process: subprocess.Popen[str]
-    output: list[str] = field(default_factory=list)
+    proc: Proc
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.proc.process
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.proc.url
 
     @property
     def api_url(self) -> str:
@@ -108,65 +108,31 @@ class DurablyServer:
         return Recorder(self.base_url)
 
 
-def _pump(proc: subprocess.Popen[str], lines: list[str], ready: threading.Event) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line.rstrip("\n"))
-        if _READY.search(line):
-            ready.set()
-    ready.set()  # process ended: unblock the waiter, which then sees no port
-
-
-def _start(db: str, env: Mapping[str, str] | None, timeout: float) -> DurablyServer:
-    full_env = {**os.environ, "DURABLY_DB": db, **(env or {})}
-    proc = subprocess.Popen(
-        ["node", str(SERVER), "--port", "0"],
-        cwd=HERE,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-    threading.Thread(target=_pump, args=(proc, lines, ready), daemon=True).start()
-    ready.wait(timeout)
-    port = next((int(m.group(1)) for m in map(_READY.search, lines) if m), None)
-    if port is None:
-        _stop(proc)
-        raise RuntimeError("durably server did not start:\n" + "\n".join(lines))
-    return DurablyServer(port=port, process=proc, output=lines)
-
-
-def _stop(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(grace)
-
-
 @contextmanager
 def durably_server(
     db: str = ":memory:", env: Mapping[str, str] | None = None, timeout: float = 30.0
 ) -> Iterator[DurablyServer]:
     """Install if needed, start server.mjs on a free port, stop it (SIGTERM) afterwards."""
     ensure_installed()
-    server = _start(db, env, timeout)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["node", str(SERVER), "--port", str(port)]
+    proc = spawn(args, url, answers(url + "/__recorder/requests"), {"DURABLY_DB": db, **(env or {})}, timeout)
     try:
-        yield server
+        yield DurablyServer(proc)
     finally:
-        _stop(server.process)
+        proc.stop()
 
 
 def wait_for_status(api_url: str, run_id: str, statuses: set[str], timeout: float = 15.0) -> dict[str, Any]:
-    """Poll GET /run until the run reaches one of ``statuses``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        run: dict[str, Any] = httpx.get(f"{api_url}/run", params={"runId": run_id}).json()
-        if run.get("status") in statuses or time.monotonic() > deadline:
-            return run
-        time.sleep(0.05)
+    """Poll GET /run until the run reaches one of ``statuses``; fail the test past `timeout`."""
+
+    def run() -> dict[str, Any]:
+        got: dict[str, Any] = httpx.get(f"{api_url}/run", params={"runId": run_id}).json()
+        return got
+
+    def reached() -> dict[str, Any] | None:
+        got = run()
+        return got if got.get("status") in statuses else None
+
+    return eventually(reached, timeout=timeout, what=lambda: f"run {run_id} to reach {sorted(statuses)}: {run()}")

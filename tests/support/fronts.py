@@ -20,8 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gateway.emulator.testing import free_port
-from tests.support.processes import ROOT, Proc, answers, running
+from tests.support.processes import ROOT, Proc, answers, free_port, running
 
 RECIPES = ROOT / "deploy" / "forward-auth"
 #: the addresses a recipe ships with, and what each stands for

@@ -19,9 +19,18 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.demo.world import SEED, TENANTS, gateway_env, login
-from gateway.emulator.testing import RunningEmulator, free_port, start_emulator
-from tests.support.processes import ROOT, Proc, Recorder, RedisServer, gateway_process, redis_process, start_recorder
+from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.processes import (
+    ROOT,
+    Proc,
+    Recorder,
+    RedisServer,
+    free_port,
+    gateway_process,
+    redis_process,
+    start_recorder,
+)
+from tests.support.seed import SEED, TENANTS, gateway_env, login
 
 ADMIN_TOKEN = "ops-admin-token-0123456789"
 OPS_POLICY = """\

@@ -19,9 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.demo.world import login
-from gateway.emulator.testing import free_port
-from tests.support.processes import Proc, gateway_process
+from tests.support.processes import Proc, free_port, gateway_process
+from tests.support.seed import login
 from tests.support.world import World, admin_headers, create_identity, emulator_calls
 
 ADMIN_TOKEN = "orgs-admin-token-0123456789"

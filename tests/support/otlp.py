@@ -33,8 +33,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from gateway.emulator.testing import free_port
 from tests.support.polling import eventually
+from tests.support.processes import free_port
 
 SPANS: list[dict[str, Any]] = []
 RAW: list[bytes] = []

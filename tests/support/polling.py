@@ -5,7 +5,8 @@
 `eventually(check)` calls `check()` every `interval` seconds until it returns something
 truthy, and returns that value. When `timeout` seconds pass first, it fails the test with
 an `AssertionError` saying what it waited for: `what` is text, or a function called at that
-moment (for the state worth showing, e.g. the sockets still open).
+moment (for the state worth showing, e.g. the sockets still open). `poll(check)` is the same
+wait for a caller that decides itself what a timeout means: it returns None then.
 
 Only for another process or thread: code under test that runs in the test's own process
 takes a clock (tests.support.clock) and the test moves it instead of waiting.
@@ -20,6 +21,18 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def poll(check: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.05) -> T | None:
+    """The first truthy value of `check()` within `timeout` seconds; else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
 def eventually(
     check: Callable[[], T | None],
     *,
@@ -28,12 +41,8 @@ def eventually(
     what: str | Callable[[], object] = "",
 ) -> T:
     """The first truthy value of `check()` within `timeout` seconds; else fail the test."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() >= deadline:
-            described = what() if callable(what) else what
-            raise AssertionError(f"not within {timeout} s: {described or check}")
-        time.sleep(interval)
+    got = poll(check, timeout=timeout, interval=interval)
+    if not got:
+        described = what() if callable(what) else what
+        raise AssertionError(f"not within {timeout} s: {described or check}")
+    return got

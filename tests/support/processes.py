@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,10 +33,16 @@ import httpx
 import redis
 
 from gateway.cli.processes import stop_process
-from gateway.emulator.testing import free_port
 from tests.support.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the OS's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -55,6 +62,27 @@ class Proc:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any GATEWAY_* variable, plus `extra`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | dict(extra or {})
+
+
+def run_gateway(
+    *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m gateway ARGS` run to its end from the repository root, in `clean_env(env)`."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=ROOT,
+        env=clean_env(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def answers(url: str) -> Callable[[], bool]:
@@ -79,9 +107,8 @@ def spawn(
 ) -> Proc:
     """Start `args` and return it once `ready()`; if it exits or stays unready, stop it and fail."""
     log = Path(tempfile.mkstemp(prefix="proc-", suffix=".log")[1])
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | dict(env or {})
     with log.open("wb") as out:
-        process = subprocess.Popen(list(args), cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(list(args), cwd=ROOT, env=clean_env(env), stdout=out, stderr=subprocess.STDOUT)
     proc = Proc(url, process, log)
 
     def up() -> bool:

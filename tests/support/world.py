@@ -23,34 +23,14 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.demo.world import API_KEYS, SEED, TENANTS, client_token, gateway_env, login
-from gateway.emulator.testing import RunningEmulator, free_port, start_emulator
 from tests.support.durably import DurablyServer, durably_server
-from tests.support.processes import Proc, Recorder, answers, gateway_process, recording_upstream, running
+from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.processes import Proc, Recorder, answers, free_port, gateway_process, recording_upstream, running
+from tests.support.seed import API_KEYS, CLIENTS, PASSWORDS, SEED, TENANTS, client_token, gateway_env, login
 
 Auth = Callable[[str], dict[str, str]]
 #: the strict gateway: 3 token requests per minute per client, decisions cached 1 s
 TOKEN_RATE = 3
-
-PASSWORDS = {
-    "alice": ("customer", "alice@acme.example", "alice-password"),
-    "bob": ("customer", "bob@globex.example", "bob-password"),
-    "carol": ("customer", "carol@acme.example", "carol-password"),
-    "nora": ("customer", "nora@nowhere.example", "nora-password"),
-    "dana": ("customer", "dana@consult.example", "dana-password"),
-    "sam": ("admin", "sam@platform.example", "sam-password"),
-    "eve": ("admin", "eve@platform.example", "eve-password"),
-    "ada": ("admin", "ada@platform.example", "ada-password"),
-    "dave": ("dealer", "dave@dealer.example", "dave-password"),
-}
-CLIENTS = {
-    "partner-inventory": ("dealer", "partner-inventory-secret"),
-    "partner-jwt": ("dealer", "partner-jwt-secret"),
-    "dealer-gateway": ("dealer", "dealer-gateway-secret"),
-    "customer-gateway": ("customer", "customer-gateway-secret"),
-    "partner-post": ("dealer", "partner-post-secret"),
-    "admin-ops": ("admin", "admin-ops-secret"),
-}
 
 
 @dataclass

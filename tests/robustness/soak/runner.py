@@ -18,7 +18,8 @@ import httpx
 from tests.robustness.soak import checks, traffic
 from tests.robustness.soak.faults import schedule
 from tests.robustness.soak.stack import SETTINGS, Stack, running_stack
-from tests.robustness.support import fd_count, rss_kib, settle, socket_count
+from tests.robustness.support import fd_count, rss_kib, socket_count
+from tests.support.polling import poll
 
 HTTP_WORKERS = 6
 #: bounds on the gateway process (stated in docs/robustness.md)
@@ -92,7 +93,10 @@ async def _drive(stack: Stack, plan: Plan) -> dict[str, Any]:
     elapsed = time.monotonic() - t0
     await asyncio.to_thread(_harvest, stack, durably)
     pid = probe.pid
-    settled = await asyncio.to_thread(settle, lambda: socket_count(pid) <= baseline[3] + SOCKET_SLACK, 30.0, 0.5)
+    back = await asyncio.to_thread(
+        poll, lambda: socket_count(pid) <= baseline[3] + SOCKET_SLACK, timeout=30, interval=0.5
+    )
+    settled = back is not None
     end = probe.sample(t0)
     with stack.echo_log.open() as echo, stack.live_log.open() as live:
         received = {

@@ -22,11 +22,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.demo.world import SEED, TENANTS, browser_login, client_token, gateway_env, login
-from gateway.emulator.testing import free_port
 from tests.support.durably import DurablyServer, durably_server
-from tests.support.processes import ROOT, Proc, RedisServer, answers, gateway_process, redis_process, spawn
-from tests.support.world import CLIENTS, PASSWORDS
+from tests.support.processes import ROOT, Proc, RedisServer, answers, free_port, gateway_process, redis_process, spawn
+from tests.support.seed import CLIENTS, PASSWORDS, SEED, TENANTS, browser_login, client_token, gateway_env, login
 
 HERE = Path(__file__).resolve().parent
 #: the gateway's settings for the soak: decisions cached 2 s (so every outage is felt),
