@@ -150,7 +150,8 @@ def gateway_settings(stack_urls: dict[str, str], redis_url: str, policies: Path)
 
 
 @contextmanager
-def running_stack() -> Iterator[Stack]:
+def running_stack(extra: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Every process of the soak; `extra` goes into the gateway's environment."""
     folder = Path(tempfile.mkdtemp(prefix="soak-"))
     ory, keto = emulator(free_port()), emulator(free_port())
     echo = recording("tests.robustness.faulty_upstream", free_port(), folder / "echo.jsonl", "/__faulty/stats")
@@ -164,7 +165,7 @@ def running_stack() -> Iterator[Stack]:
             durably = stack.enter_context(durably_server())
             stack.callback(lambda: _resume(durably.process.pid))
             urls = {"ory": ory.url, "keto": keto.url, "echo": echo.url, "live": live.url, "durably": durably.base_url}
-            env = gateway_settings(urls, redis.url, _policies(folder))
+            env = gateway_settings(urls, redis.url, _policies(folder)) | (extra or {})
             gateway = stack.enter_context(gateway_process(env))
             yield Stack(ory, keto, redis, echo, live, durably, gateway, folder)
     finally:
