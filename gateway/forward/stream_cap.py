@@ -3,9 +3,9 @@ once - in the process (GATEWAY_MAX_STREAMS), per tenant (GATEWAY_MAX_STREAMS_PER
 per principal (GATEWAY_MAX_STREAMS_PER_PRINCIPAL) - so that one principal cannot hold another
 tenant's slots, nor one tenant every slot.
 
-A principal over its own share is 429 `too_many_streams` (its own doing: close one first); a
-tenant or the process with every slot open is 503 `too_many_streams` (capacity); both with
-Retry-After. Anonymous streams count towards their tenant and the process only.
+The process's and the tenant's capacity are checked first: either full is 503
+`too_many_streams`; then a principal over its own share is 429 `too_many_streams` (its own
+doing: close one first); both with Retry-After. Anonymous streams count towards their tenant and the process only.
 """
 
 from __future__ import annotations
@@ -29,11 +29,9 @@ class StreamCap:
     def take(self, tenant: str, principal: Principal | None) -> str:
         """One more stream open for `principal` of `tenant` (its handle for `release`), or refused."""
         who = f"{tenant}\x00{principal.kind}\x00{principal.subject}" if principal is not None else ""
-        if who and self._principals.get(who, 0) >= self.per_principal:
-            raise StreamShareUsed(
-                f"{self.per_principal} streams of yours are open; close one first",
-                retry_after=RETRY_AFTER,
-                reason="principal_streams",
+        if self.open >= self.limit:
+            raise TooManyStreams(
+                f"{self.limit} streams are open; try again later", retry_after=RETRY_AFTER, reason="too_many_streams"
             )
         if self.tenants.get(tenant, 0) >= self.per_tenant:
             raise TooManyStreams(
@@ -41,9 +39,11 @@ class StreamCap:
                 retry_after=RETRY_AFTER,
                 reason="tenant_streams",
             )
-        if self.open >= self.limit:
-            raise TooManyStreams(
-                f"{self.limit} streams are open; try again later", retry_after=RETRY_AFTER, reason="too_many_streams"
+        if who and self._principals.get(who, 0) >= self.per_principal:
+            raise StreamShareUsed(
+                f"{self.per_principal} streams of yours are open; close one first",
+                retry_after=RETRY_AFTER,
+                reason="principal_streams",
             )
         self.open += 1
         self.tenants[tenant] = self.tenants.get(tenant, 0) + 1
