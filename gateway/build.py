@@ -157,7 +157,7 @@ def assemble(settings: Settings, policies: PolicyStore) -> Assembly:
     ory = build_pools(settings.tenants, metrics.ory_hooks())
     redis = connect_shared(settings)
     windows = redis.windows if redis else Windows(LocalStorage(settings.cache.size))
-    attempts = Attempts(windows, settings.limits.auth_failures_per_minute)
+    attempts = Attempts(windows, settings.limits.auth_failures_per_minute, settings.cache.size)
     authn = build_authenticators(settings, ory, shared=redis.decisions if redis else None, attempts=attempts)
     permissions = build_permissions(settings, ory, shared=redis.permissions if redis else None)
     stages = OryStages(authn, permissions, build_org_stages(settings.tenants, permissions))

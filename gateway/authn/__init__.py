@@ -108,20 +108,23 @@ class TenantAuthenticator:
         """A credential not in the cache: refused on its shape, or within the address's budget
         looked up (once for every concurrent caller) and cached."""
         tenant = self.tenant
+        key = credential_key(tenant.name, attempt.authenticator, attempt.credential)
         attempts = None
         if REGISTRY[attempt.authenticator].asks_ory:
             if why := impossible(attempt.authenticator, attempt.credential, tenant):
                 return Verdict.reject("malformed_credential", why)  # never sent to Ory, never cached
             attempts = self.attempts
-            if attempts is not None:  # past the address's budget: 429, no Ory call
+            if attempts is not None and not attempts.known(key):  # past the budget: 429, no Ory call
                 await attempts.check(tenant.name, address)
-        key = credential_key(tenant.name, attempt.authenticator, attempt.credential)
         verify = self.sources[attempt.authenticator]
 
         async def load() -> Verdict:
             verdict = await verify(attempt)
-            if verdict.principal is None and attempts is not None:
-                await attempts.failed(tenant.name, address)
+            if attempts is not None:
+                if verdict.principal is None:
+                    await attempts.failed(tenant.name, address)
+                else:
+                    attempts.vouch(key, verdict.principal.expires_at)
             return stamped(key, verdict)
 
         return await self.cache.get_or_load(key, load)
