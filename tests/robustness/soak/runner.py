@@ -111,7 +111,7 @@ async def _drive(stack: Stack, plan: Plan) -> dict[str, Any]:
     report |= {
         "seconds": round(elapsed, 1),
         "calls_per_second": round(len(load.calls) / elapsed, 1),
-        "plan": plan.__dict__,
+        "plan": {k: str(v) if isinstance(v, Path) else v for k, v in plan.__dict__.items()},
         "gateway_settings": SETTINGS,
         "recovery_bound_s": checks.RECOVERY,
         "stragglers_cancelled": len(late),
