@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import httpx
-
 from gateway.authn.authenticator import Authenticator
 from gateway.config.settings import Settings
 from gateway.endpoints.builtin_dispatch import BuiltinDispatch
@@ -23,8 +21,10 @@ from gateway.front.trusted_proxies import TrustedProxies
 from gateway.labels.scope import OrgScope
 from gateway.observe.tracing import Tracing
 from gateway.orgs.stage import OrgStage
+from gateway.ory.pool import OryPool
 from gateway.permissions.checker import TenantPermissions
 from gateway.policy.reload import PolicyStore
+from gateway.quotas.routes import RouteLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,8 @@ class Gateway:
     authn: Mapping[str, Authenticator]
     orgs: Mapping[str, OrgStage]
     permissions: Mapping[str, TenantPermissions]
+    #: a route's `rate_limit`, after authorization
+    route_limits: RouteLimits
     #: after authorization: a built-in answers, or the body is taken, labelled and relayed upstream
     builtins: BuiltinDispatch
     body: BodyPolicy
@@ -52,8 +54,8 @@ class Gateway:
     recheck: StreamRecheck
     upstreams: Upstreams
     signer: AssertionSigner
-    #: control-plane client for Ory (cache misses only); the forwarding path uses aiohttp
-    ory: httpx.AsyncClient
+    #: each tenant's way to its Ory (cache misses only; `gateway.ory.pool`); the forwarding path uses aiohttp
+    ory: Mapping[str, OryPool]
     proxies: TrustedProxies
     #: W3C trace context per request, and OTLP export when configured
     tracing: Tracing

@@ -1,4 +1,4 @@
-"""The request pipeline: tenant -> route -> cross-origin -> authn -> org -> authz -> labels -> headers -> forward.
+"""The request pipeline: tenant -> route -> cross-origin -> authn -> org -> authz -> limit -> labels -> forward.
 
 Each stage is small and hands the next a frozen value (`Decision`, `Prepared`,
 `ForwardPlan`); every stage is a part of the `Gateway`, built whole (`gateway.build`). Any
@@ -43,6 +43,8 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
         log["org"] = principal.organization
         authorize(route, principal)  # kind, roles, scopes, organization: no network
         await gw.permissions[tenant].require(found, principal)  # the route's Keto permission, if any
+    if route.rate_limit is not None:  # routes without a limit pay nothing
+        await gw.route_limits.check(ex, route, principal)
     return Decision(where.tenant, found, principal, policies)
 
 

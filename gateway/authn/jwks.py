@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
 
 from gateway.cache import Clock, SingleFlight
 from gateway.config.settings import TenantSettings
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
+from gateway.ory.pool import OryPool
 
 PublicKey = RSAKey | ECKey | OKPKey
 SERVICE = "hydra"
@@ -24,7 +24,7 @@ MIN_REFETCH = 30.0
 
 
 class JwksCache:
-    def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, tenant: TenantSettings, http: OryPool, clock: Clock) -> None:
         public = tenant.hydra_public_url or ""
         self._url = public.rstrip("/") + "/.well-known/jwks.json"
         self._tenant = tenant

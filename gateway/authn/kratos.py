@@ -11,21 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from gateway.authn.verdict import Verdict, parse_rfc3339
 from gateway.cache import Clock
 from gateway.config.problems import ConfigError
 from gateway.config.settings import TenantSettings
 from gateway.orgs.memberships import METADATA, Memberships, read_memberships
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
+from gateway.ory.pool import OryPool
 from gateway.principal import Principal
 
 SERVICE = "kratos"
 
 
 class KratosAuthenticator:
-    def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, tenant: TenantSettings, http: OryPool, clock: Clock) -> None:
         _check_paths(tenant)
         self._tenant = tenant
         self._http = http

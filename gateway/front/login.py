@@ -25,12 +25,11 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlencode, urlsplit
 
-import httpx
-
 from gateway.config.settings import Settings, TenantSettings, canonical_host
 from gateway.errors import BadRequest, Unauthenticated
 from gateway.front.exchange import Exchange
 from gateway.ory.http import json_object, ory_request, unexpected
+from gateway.ory.pool import OryPool
 
 _UNSAFE = re.compile(r"[\\\x00-\x1f\x7f]")
 MAX_RETURN_TO = 2048
@@ -98,7 +97,7 @@ async def login(ex: Exchange, tenant: TenantSettings) -> None:
     await ex.respond(303, b"", [(b"location", login_url(tenant, target).encode()), (b"cache-control", b"no-store")])
 
 
-async def logout(ex: Exchange, tenant: TenantSettings, http: httpx.AsyncClient) -> None:
+async def logout(ex: Exchange, tenant: TenantSettings, http: OryPool) -> None:
     """The `logout` built-in: Kratos' browser logout flow for this cookie, then 303 to its URL.
     A session Kratos no longer knows is simply sent on to `return_to`."""
     here = f"{ex.origin.scheme}://{ex.origin.host}"
