@@ -140,9 +140,12 @@ ROUTES = {
 }
 
 
-#: `gateway serve` with the policy watcher's poll stretched to a day (`--quiet-loop`)
+#: `gateway serve` with the policy watcher's poll and the tenant probe's (after its first
+#: round, at start-up) stretched to a day (`--quiet-loop`)
 QUIET_SERVE = (
-    "import sys; from gateway.policy.reload import PolicyStore; PolicyStore.watch.__defaults__ = (86400.0,); "
+    "import sys; from gateway.policy.reload import PolicyStore; PolicyStore.watch.__defaults__ = (86400.0,)\n"
+    "try:\n    from gateway.ory.probe import TenantProbe; TenantProbe.__init__.__defaults__ = (86400.0, None)\n"
+    "except ImportError:\n    pass\n"  # a build without the probe
     "from gateway.cli.main import main; sys.exit(main(['serve']))"
 )
 

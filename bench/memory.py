@@ -24,6 +24,7 @@ from gateway.authn.verdict import Verdict
 from gateway.cache import Cache, Entry
 from gateway.config.settings import CacheSettings
 from gateway.load import load_settings
+from gateway.ory.pool import OryPool
 from tests.support.seed import gateway_env
 
 
@@ -56,7 +57,7 @@ async def _measure(count: int, overflow: int) -> dict[str, Any]:
     env = gateway_env(8080, "http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3")
     tenant = load_settings(env).tenants["customer"]
     async with httpx.AsyncClient() as http:
-        kratos = KratosAuthenticator(tenant, http, time.time)
+        kratos = KratosAuthenticator(tenant, OryPool.over(tenant.name, http), time.time)
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         cache = decision_cache(CacheSettings(max_ttl=3600, size=count), time.time, "customer", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -17,6 +18,8 @@ from collections.abc import Awaitable, Callable
 
 from gateway.build import assemble
 from gateway.config.settings import Settings
+from gateway.endpoints.tenants import PATH as TENANTS_PATH
+from gateway.endpoints.tenants import tenants_body
 from gateway.errors import GatewayError, RequestTimeout, StepUpRequired, Unauthenticated
 from gateway.forward.websocket import serve_websocket
 from gateway.front.exchange import Exchange, Receive, Scope, Send
@@ -147,19 +150,21 @@ class GatewayApp:
 
     async def startup(self) -> None:
         """What runs in the background: span export, the revocation listener, the policy
-        watcher, metrics on their own port; then the heap is settled."""
+        watcher, the tenant probe, metrics on their own port; then the heap is settled."""
         gw, settings = self.gw, self.settings
         self.tracing.start()  # OTLP export, when configured: a background thread sends the spans
         if self.parts.shared is not None:
             self._closers.append(self.parts.shared.client.aclose)
             self._tasks.append(asyncio.create_task(self.parts.revocations.listen()))
         if settings.metrics_listen is not None:
+            pages = {TENANTS_PATH: functools.partial(tenants_body, gw.ory)}
             try:
-                self._closers.append(self.metrics.serve(*settings.metrics_listen))
+                self._closers.append(self.metrics.serve(*settings.metrics_listen, pages))
             except OSError as exc:  # `serve --workers N`: the first worker has the port
                 log.warning(f"metrics not served on {settings.metrics_listen}: {exc}")
         self.drain.install()
         self._tasks.append(asyncio.create_task(gw.policies.watch()))
+        self._tasks.append(asyncio.create_task(self.parts.probe.run()))  # each tenant's Ory, between real calls
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, gw.policies.reload_in_background)
         heap.settle()  # everything alive now lives as long as the process
@@ -169,7 +174,8 @@ class GatewayApp:
         for task in self._tasks:
             task.cancel()
         await self.gw.upstreams.close()
-        await self.gw.ory.aclose()
+        for pool in self.gw.ory.values():
+            await pool.aclose()
         for close in self._closers:
             with contextlib.suppress(Exception):
                 result = close()

@@ -87,18 +87,6 @@ def _check(what: str, names: tuple[str, ...], met: bool, reason: str) -> Check:
     return Check(f"{what} [{', '.join(names)}]", met, reason)
 
 
-#: allows, by object identity: routes live as long as their policy set, principals as long as
-#: their cache entry; the entry holds both, so an id is never reused while it is here. Bounded
-#: by emptying it when full (re-checking an allow is cheap). The key is all that decides these
-#: checks: the route object (one per route: another route's allow is never reused for a
-#: stricter one) and the principal object, which is one per organization it acts for
-#: (`Principal.scoped`) and carries its session's level: an allow in one organization, or for
-#: a stronger session, is never reused in another. What depends on the request's parameters
-#: (permission checks) or on the time (`max_age`: a `timed` route) is not kept here.
-_ALLOWED: dict[tuple[int, int], tuple[Route, Principal]] = {}
-ALLOWED_SIZE = 50_000
-
-
 def authorize(route: Route, principal: Principal | None, now: float) -> None:
     """Return if `principal` may use `route` at `now`; else raise `Forbidden` naming the unmet
     requirement (`StepUpRequired` for a session too weak or too old)."""
@@ -106,20 +94,23 @@ def authorize(route: Route, principal: Principal | None, now: float) -> None:
         return
     if principal is None:
         raise _deny(route, None, Check("an authenticated principal", False, "kind_not_allowed"))
-    key = (id(route), id(principal))
-    hit = _ALLOWED.get(key)
-    if hit is not None and hit[0] is route and hit[1] is principal:
-        return  # the same route object and the same cached principal were allowed before
+    # Allows are remembered on the principal by route object: routes live as long as their
+    # policy set, and the entry holds the route, so its id is never reused while it is there;
+    # the principal is one per organization it acts for (`Principal.scoped`) and carries its
+    # session's level, so an allow in one organization, or for a stronger session, is never
+    # reused in another, and the memo goes with the cached principal. What depends on the
+    # request's parameters (permission checks) or on the time (`max_age`: a `timed` route) is
+    # not decided here.
+    allowed = principal.allowed
+    if allowed.get(id(route)) is route:
+        return  # the same route object allowed this same cached principal before
     for check in checks(route, principal, now):
         if not check.met:
             raise _deny(route, principal, check)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("allow", extra=_fields(route, principal, "allowed"))
-    if route.timed:
-        return
-    if len(_ALLOWED) >= ALLOWED_SIZE:
-        _ALLOWED.clear()
-    _ALLOWED[key] = (route, principal)
+    if not route.timed:
+        allowed[id(route)] = route
 
 
 def _deny(route: Route, principal: Principal | None, check: Check) -> Forbidden:

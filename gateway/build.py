@@ -2,10 +2,10 @@
 its constructor, and nothing is wired into it afterwards.
 
     assemble(settings, policies) -> Assembly     what `gateway serve` runs (`gateway.app`)
-        Metrics, the Ory client (timed by them), Redis (when configured: never contacted here)
+        Metrics, each tenant's Ory pool (timed by them), Redis (when configured: never contacted here)
         OryStages: per tenant, authentication, Keto permissions, the organization stage
         build_gateway(...) -> Gateway              what a request reaches (`gateway.context`)
-        Revocations, Readiness, the endpoints (`gateway.endpoints.registry`)
+        Revocations, Readiness, the tenant probe, the endpoints (`gateway.endpoints.registry`)
 
 `gateway explain` builds the same `Gateway` with stages that answer from its flags.
 The lifespan (`gateway.app`) only starts what runs in the background.
@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import redis.asyncio as aioredis
 
 from gateway.authn import TenantAuthenticator, build_authenticators
@@ -44,8 +43,14 @@ from gateway.labels.scope import OrgScope
 from gateway.observe.metrics import Metrics, StateCollector
 from gateway.observe.tracing import Tracing
 from gateway.orgs.stage import OrgStage, build_org_stages
+from gateway.ory.pool import OryPool, build_pools
+from gateway.ory.probe import TenantProbe
 from gateway.permissions.checker import TenantPermissions, build_permissions
 from gateway.policy.reload import PolicyStore
+from gateway.quotas.attempts import Attempts
+from gateway.quotas.routes import RouteLimits
+from gateway.quotas.storage import LocalStorage
+from gateway.quotas.windows import Windows
 from gateway.replicas.cache import RedisCache
 from gateway.replicas.permissions import ANSWERS
 from gateway.replicas.redis import Guard, RedisWindows, connect
@@ -66,10 +71,11 @@ class OryStages:
 def build_gateway(
     settings: Settings,
     policies: PolicyStore,
-    ory: httpx.AsyncClient,
+    ory: Mapping[str, OryPool],
     metrics: Metrics,
     stages: OryStages,
     rate_windows: SharedCounter | None = None,
+    windows: Windows | None = None,
 ) -> Gateway:
     proxies = TrustedProxies(settings.trusted_proxies)
     upstreams = TimedUpstreams(settings.upstreams, metrics)
@@ -87,11 +93,17 @@ def build_gateway(
         authn=stages.authn,
         orgs=stages.orgs,
         permissions=stages.permissions,
+        route_limits=RouteLimits(windows or Windows(LocalStorage(settings.cache.size))),
         builtins=BuiltinDispatch(builtins),
         body=BodyPolicy(limits.max_body_bytes),
         labels=OrgScope(upstreams, limits.max_body_bytes, signer.assertion),
         upstream_headers=UpstreamHeaders(settings, signer),
-        relay=Relay(upstreams, StreamCap(limits.max_streams), recheck, limits.sse_heartbeat_seconds),
+        relay=Relay(
+            upstreams,
+            StreamCap(limits.max_streams, limits.max_streams_per_tenant, limits.max_streams_per_principal),
+            recheck,
+            limits.sse_heartbeat_seconds,
+        ),
         recheck=recheck,
         upstreams=upstreams,
         signer=signer,
@@ -109,6 +121,8 @@ class Shared:
     decisions: RedisCache[Any, Any]
     permissions: RedisCache[Any, Any]
     rate_windows: RedisWindows
+    #: rate-limit windows counted in Redis (this process's while Redis is down)
+    windows: Windows
 
 
 def connect_shared(settings: Settings) -> Shared | None:
@@ -121,6 +135,7 @@ def connect_shared(settings: Settings) -> Shared | None:
         RedisCache(client, VERDICTS, ttl, guard),
         RedisCache(client, ANSWERS, ttl, guard),
         RedisWindows(client, guard),
+        Windows(LocalStorage(settings.cache.size), client, guard),
     )
 
 
@@ -134,31 +149,29 @@ class Assembly:
     revocations: Revocations
     endpoints: Endpoints
     shared: Shared | None
+    #: asks each tenant's Ory services how they are between real calls (run by the lifespan)
+    probe: TenantProbe
 
 
 def assemble(settings: Settings, policies: PolicyStore) -> Assembly:
     metrics = Metrics()
-    ory = httpx.AsyncClient(follow_redirects=False, cookies=NoCookies(), event_hooks=metrics.ory_hooks())
+    ory = build_pools(settings.tenants, metrics.ory_hooks())
     redis = connect_shared(settings)
-    authn = build_authenticators(settings, ory, shared=redis.decisions if redis else None)
+    windows = redis.windows if redis else Windows(LocalStorage(settings.cache.size))
+    attempts = Attempts(windows, settings.limits.auth_failures_per_minute, settings.cache.size)
+    authn = build_authenticators(settings, ory, shared=redis.decisions if redis else None, attempts=attempts)
     permissions = build_permissions(settings, ory, shared=redis.permissions if redis else None)
     stages = OryStages(authn, permissions, build_org_stages(settings.tenants, permissions))
-    gw = build_gateway(settings, policies, ory, metrics, stages, redis.rate_windows if redis else None)
+    gw = build_gateway(settings, policies, ory, metrics, stages, redis.rate_windows if redis else None, windows)
     metrics.registry.register(_state(authn, gw, redis))
     revocations = Revocations(authn, permissions, metrics, redis.client if redis else None)
     drain = Drain()
-    parts = Parts(gw, metrics, Readiness(settings, policies, ory, drain), revocations)
-    return Assembly(gw, metrics, drain, revocations, bind_endpoints(settings, parts), redis)
+    parts = Parts(gw, metrics, Readiness(policies, drain), revocations)
+    probe = TenantProbe(settings.tenants, ory)
+    return Assembly(gw, metrics, drain, revocations, bind_endpoints(settings, parts), redis, probe)
 
 
 def _state(authn: Mapping[str, TenantAuthenticator], gw: Gateway, redis: Shared | None) -> StateCollector:
     """What the metrics read at scrape time: the decision caches, the open streams, Redis's counts."""
     cap = gw.relay.cap
-    return StateCollector(authn, lambda: cap.open, redis.decisions.counts if redis else None)
-
-
-class NoCookies(httpx.Cookies):
-    """The shared Ory client must never keep one caller's Set-Cookie for the next call."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
+    return StateCollector(authn, gw.ory, lambda: cap.open, redis.decisions.counts if redis else None)

@@ -6,8 +6,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import httpx
-
 from gateway.authn.authenticator import Authenticator
 from gateway.config.settings import Settings
 from gateway.endpoints.builtin_dispatch import BuiltinDispatch
@@ -24,8 +22,10 @@ from gateway.front.trusted_proxies import TrustedProxies
 from gateway.labels.scope import OrgScope
 from gateway.observe.tracing import Tracing
 from gateway.orgs.stage import OrgStage
+from gateway.ory.pool import OryPool
 from gateway.permissions.checker import TenantPermissions
 from gateway.policy.reload import PolicyStore
+from gateway.quotas.routes import RouteLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,8 @@ class Gateway:
     authn: Mapping[str, Authenticator]
     orgs: Mapping[str, OrgStage]
     permissions: Mapping[str, TenantPermissions]
+    #: a route's `rate_limit`, after authorization
+    route_limits: RouteLimits
     #: after authorization: a built-in answers, or the body is taken, labelled and relayed upstream
     builtins: BuiltinDispatch
     body: BodyPolicy
@@ -53,8 +55,8 @@ class Gateway:
     recheck: StreamRecheck
     upstreams: Upstreams
     signer: AssertionSigner
-    #: control-plane client for Ory (cache misses only); the forwarding path uses aiohttp
-    ory: httpx.AsyncClient
+    #: each tenant's way to its Ory (cache misses only; `gateway.ory.pool`); the forwarding path uses aiohttp
+    ory: Mapping[str, OryPool]
     proxies: TrustedProxies
     #: W3C trace context per request, and OTLP export when configured
     tracing: Tracing

@@ -12,11 +12,14 @@
     ├── RequestTimeout                408     request_timeout
     ├── PayloadTooLarge               413     payload_too_large
     ├── UnsupportedMediaType          415     unsupported_media_type
-    ├── TooManyRequests               429     rate_limited         (Retry-After)
+    ├── TooManyRequests               429     rate_limited         (Retry-After; a route's limit: RateLimit fields)
+    │   ├── TooManyAttempts           429     too_many_attempts    (unknown credentials of one address, over budget)
+    │   └── StreamShareUsed           429     too_many_streams     (the principal's own share of open streams)
     ├── HeadersTooLarge               431     headers_too_large
     ├── BadGateway                    502     bad_gateway          (upstream unreachable)
     ├── ServiceUnavailable            503     ory_unavailable      (Retry-After; Ory down, never 401)
-    │   ├── TooManyStreams            503     too_many_streams     (GATEWAY_MAX_STREAMS open already)
+    │   ├── TooManyStreams            503     too_many_streams     (the process's or the tenant's streams all open)
+    │   ├── OrySaturated              503     ory_saturated        (no free slot in the tenant's own Ory pool in time)
     │   └── RedisUnavailable          503     redis_unavailable    (a revocation not fanned out)
     ├── GatewayTimeout                504     upstream_timeout
     ├── LabelError                    400 403 415 502, the rule's code (a label rule refused it)
@@ -157,8 +160,15 @@ class UnsupportedMediaType(GatewayError):
 
 
 class _RetryAfter(GatewayError):
-    def __init__(self, description: str, *, retry_after: int = 1, reason: str | None = None) -> None:
-        super().__init__(description, reason=reason)
+    def __init__(
+        self,
+        description: str,
+        *,
+        retry_after: int = 1,
+        reason: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(description, reason=reason, headers=headers)
         self.retry_after = max(1, int(retry_after))
 
     def headers(self) -> dict[str, str]:
@@ -167,6 +177,19 @@ class _RetryAfter(GatewayError):
 
 class TooManyRequests(_RetryAfter):
     status, code = 429, "rate_limited"
+
+
+class TooManyAttempts(TooManyRequests):
+    """This address sent more unknown credentials for the tenant than GATEWAY_AUTH_FAILURES_PER_MINUTE
+    allows: refused without asking Ory."""
+
+    code = "too_many_attempts"
+
+
+class StreamShareUsed(TooManyRequests):
+    """The caller holds GATEWAY_MAX_STREAMS_PER_PRINCIPAL open streams already."""
+
+    code = "too_many_streams"
 
 
 class HeadersTooLarge(GatewayError):
@@ -182,9 +205,17 @@ class ServiceUnavailable(_RetryAfter):
 
 
 class TooManyStreams(ServiceUnavailable):
-    """GATEWAY_MAX_STREAMS long-lived responses are open already (503, Retry-After)."""
+    """GATEWAY_MAX_STREAMS long-lived responses are open already, or the tenant's
+    GATEWAY_MAX_STREAMS_PER_TENANT (503, Retry-After)."""
 
     code = "too_many_streams"
+
+
+class OrySaturated(ServiceUnavailable):
+    """Every slot of the tenant's own Ory pool stayed busy past its short wait: the gateway's
+    own bound, never a sign that Ory is down (nor is it counted as one)."""
+
+    code = "ory_saturated"
 
 
 class RedisUnavailable(ServiceUnavailable):

@@ -1,4 +1,4 @@
-"""The request pipeline: tenant -> route -> cross-origin -> authn -> org -> authz -> labels -> headers -> forward.
+"""The request pipeline: tenant -> route -> cross-origin -> authn -> org -> authz -> limit -> labels -> forward.
 
 Each stage is small and hands the next a frozen value (`Decision`, `Prepared`,
 `ForwardPlan`); every stage is a part of the `Gateway`, built whole (`gateway.build`). Any
@@ -49,6 +49,8 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
             await authn.forget(principal)  # once the person has stepped up, the next request asks Ory
             raise
         await gw.permissions[tenant].require(found, principal)  # the route's Keto permission, if any
+    if route.rate_limit is not None:  # routes without a limit pay nothing
+        await gw.route_limits.check(ex, route, principal)
     return Decision(where.tenant, found, principal, policies)
 
 

@@ -48,6 +48,11 @@ class Principal:
     #: this principal as seen in one chosen organization, made once per organization
     #: (`gateway.orgs.stage`): the same object for every request, so per-principal caches hold
     scoped: dict[str, Principal] = field(default_factory=dict, init=False, compare=False, repr=False, hash=False)
+    #: what was worked out once for this principal, kept on it so that it lives exactly as long
+    #: as the principal does (the decision cache holds it): the route objects that allowed it
+    #: by id (`gateway.authz`), its identity headers per audience (`gateway.forward.identity`)
+    allowed: dict[int, object] = field(default_factory=dict, init=False, compare=False, repr=False, hash=False)
+    headers: dict[str, object] = field(default_factory=dict, init=False, compare=False, repr=False, hash=False)
 
     @property
     def effective_roles(self) -> frozenset[str]:

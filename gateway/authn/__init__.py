@@ -7,15 +7,20 @@
                               negative caching, single flight (on the `authenticate` span:
                               `gateway.authn.cache` hit, miss, join or shared, and
                               `gateway.credential_source`)
+        on a miss only        a credential of a shape Ory never issues is refused without a call
+                              (`credentials.impossible`); a source that asks Ory does so only
+                              within the client address's budget (`gateway.quotas.attempts`)
         kratos / session_jwt / hydra / jwt
                               whoami, local session JWT verification, RFC 7662
                               introspection, local JWT verification
 
-Errors: no credential -> Unauthenticated (401); a credential presented and rejected ->
-InvalidToken (401, error="invalid_token"); a session that needs a second factor or a new
-sign-in -> StepUpRequired (403, never cached); Ory down or misbehaving -> ServiceUnavailable
-(503); Ory 429 -> TooManyRequests. Each carries a fixed `reason` id. A refreshed session
-cookie from whoami is handed to `refreshed` (the request's answer carries it), never cached.
+Errors: no credential -> Unauthenticated (401); a credential presented and rejected, or of an
+impossible shape -> InvalidToken (401, error="invalid_token"); a session that needs a second
+factor or a new sign-in -> StepUpRequired (403, never cached); too many unknown credentials
+from one address -> TooManyAttempts (429); Ory down or misbehaving -> ServiceUnavailable
+(503), its pool full -> OrySaturated (503); Ory 429 -> TooManyRequests. Each carries a fixed
+`reason` id. A refreshed session cookie from whoami is handed to `refreshed` (the request's
+answer carries it), never cached.
 """
 
 from __future__ import annotations
@@ -24,10 +29,8 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-import httpx
-
 from gateway.authn.cache import credential_key, decision_cache, stamped
-from gateway.authn.credentials import extract
+from gateway.authn.credentials import extract, impossible
 from gateway.authn.hydra import ClientOrganizations, HydraIntrospector
 from gateway.authn.identities import People
 from gateway.authn.jwks import JwksCache
@@ -41,7 +44,9 @@ from gateway.config.settings import CacheSettings, Settings, TenantSettings
 from gateway.errors import InvalidToken, Unauthenticated
 from gateway.front.request import RequestView
 from gateway.observe import tracing
+from gateway.ory.pool import OryPool
 from gateway.principal import Kind, Principal
+from gateway.quotas.attempts import Attempts
 
 __all__ = ["Refreshed", "TenantAuthenticator", "build_authenticators", "credential_key"]
 
@@ -54,12 +59,15 @@ class TenantAuthenticator:
         self,
         tenant: TenantSettings,
         cache: CacheSettings,
-        http: httpx.AsyncClient,
+        http: OryPool,
         clock: Clock = time.time,
         *,
         shared: Shared[str, Verdict] | None = None,
+        attempts: Attempts | None = None,
     ) -> None:
         self.tenant = tenant
+        #: the budget of unknown credentials per client address (None: unbounded)
+        self.attempts = attempts
         self.cache = decision_cache(cache, clock, tenant.name, shared)
         self.kratos: KratosAuthenticator = KratosAuthenticator(tenant, http, clock)
         self.people = People(tenant, cache, http, clock)
@@ -77,6 +85,11 @@ class TenantAuthenticator:
     def stats(self) -> CacheStats:
         return self.cache.stats
 
+    @property
+    def refused(self) -> int:
+        """Unknown credentials refused past an address's budget."""
+        return self.attempts.refused.get(self.tenant.name, 0) if self.attempts is not None else 0
+
     async def authenticate(
         self, request: RequestView, kinds: Sequence[Kind], refreshed: Refreshed | None = None
     ) -> Principal:
@@ -85,7 +98,7 @@ class TenantAuthenticator:
         for attempt in attempts:
             decision = self._cached(attempt)  # a hit needs no await (no coroutine built for it)
             if decision is None:
-                decision = await self._load(attempt, refreshed)
+                decision = await self._load(attempt, request.client_ip, refreshed)
             if decision.principal is not None:
                 return decision.principal
             if attempt.final:
@@ -107,12 +120,27 @@ class TenantAuthenticator:
             tracing.note("gateway.authn.cache", "hit" if hit is not None else "miss")
         return hit
 
-    async def _load(self, attempt: Attempt, refreshed: Refreshed | None) -> Verdict:
-        key = credential_key(self.tenant.name, attempt.authenticator, attempt.credential)
+    async def _load(self, attempt: Attempt, address: str, refreshed: Refreshed | None) -> Verdict:
+        """A credential not in the cache: refused on its shape, or within the address's budget
+        looked up (once for every concurrent caller) and cached."""
+        tenant = self.tenant
+        key = credential_key(tenant.name, attempt.authenticator, attempt.credential)
+        attempts = None
+        if REGISTRY[attempt.authenticator].asks_ory:
+            if why := impossible(attempt.authenticator, attempt.credential, tenant):
+                return Verdict.reject("malformed_credential", why)  # never sent to Ory, never cached
+            attempts = self.attempts
+            if attempts is not None and not attempts.known(key):  # past the budget: 429, no Ory call
+                await attempts.check(tenant.name, address)
         verify = self.sources[attempt.authenticator]
 
         async def load() -> Verdict:  # run by this request only: a joiner's `refreshed` is never called
             verdict = await verify(attempt)
+            if attempts is not None:
+                if verdict.principal is None:
+                    await attempts.failed(tenant.name, address)
+                else:
+                    attempts.vouch(key, verdict.principal.expires_at)
             if verdict.set_cookie:  # for this request's browser, never for the cache
                 if refreshed is not None:
                     refreshed(verdict.set_cookie)
@@ -154,11 +182,16 @@ class TenantAuthenticator:
 
 def build_authenticators(
     settings: Settings,
-    http: httpx.AsyncClient,
+    pools: Mapping[str, OryPool],
     clock: Clock = time.time,
     *,
     shared: Shared[str, Verdict] | None = None,
+    attempts: Attempts | None = None,
 ) -> dict[str, TenantAuthenticator]:
-    """One authenticator per tenant; `shared` is the decision cache's layer shared by replicas."""
+    """One authenticator per tenant, asking Ory through the tenant's own pool; `shared` is the
+    decision cache's layer shared by replicas, `attempts` the budget of unknown credentials."""
     tenants: Mapping[str, TenantSettings] = settings.tenants
-    return {name: TenantAuthenticator(t, settings.cache, http, clock, shared=shared) for name, t in tenants.items()}
+    return {
+        name: TenantAuthenticator(t, settings.cache, pools[name], clock, shared=shared, attempts=attempts)
+        for name, t in tenants.items()
+    }

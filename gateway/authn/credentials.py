@@ -1,4 +1,5 @@
-"""Which credentials a request carries, and what shape a bearer token has.
+"""Which credentials a request carries, what shape a bearer token has, and which shapes no
+Ory could have issued.
 
 Only the tenant's own session cookie counts as a cookie credential (other cookies, such as
 another tenant's, are not credentials here). Ambiguity is rejected rather than resolved:
@@ -27,6 +28,21 @@ _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 #: RFC 6750 b64token, also covering the JWT and Ory shapes
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
+# -- the shapes Ory issues: anything else never reaches Ory (`impossible`) ----------------------
+#: a Kratos session token: `ory_st_` + 32 alphanumerics (Kratos' own generator)
+_SESSION_TOKEN = re.compile(r"ory_st_[A-Za-z0-9]{32}")
+#: what self-hosted Kratos issued before the prefix (sessions may outlive an upgrade)
+_LEGACY_SESSION_TOKEN = re.compile(r"[A-Za-z0-9]{32}")
+#: Hydra's opaque tokens, `<key>.<signature>` in base64url, prefixed on Ory Network and
+#: by default since Hydra v2 (self-hosted Hydra may issue them without the prefix)
+_OPAQUE = re.compile(r"(?:ory_(?:at|rt|ac)_)?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_PREFIXED_OPAQUE = re.compile(r"ory_(?:at|rt|ac)_[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+#: a JWS in compact form: three base64url parts, none empty (Hydra signs what it issues)
+_SIGNED_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+#: a session cookie value: RFC 6265 cookie-octets, no longer than a browser keeps a cookie
+_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]{1,4096}")
+MAX_TOKEN = 8192
+
 
 # a NamedTuple, not a frozen dataclass: built per request (docs/performance.md)
 class Credentials(NamedTuple):
@@ -46,6 +62,30 @@ def token_shape(token: str) -> Shape:
     if _JWT.fullmatch(token):
         return "jwt"
     return "unknown"
+
+
+def impossible(authenticator: str, credential: str, tenant: TenantSettings) -> str | None:
+    """Why no Ory of this tenant could have issued `credential` for `authenticator`, or None.
+
+    Asked on a cache miss only, before a call to Ory: a cookie value must be cookie-octets no
+    longer than a browser keeps; a session token `ory_st_` + 32 alphanumerics (self-hosted Kratos: also
+    the unprefixed 32 of older versions); a token for Hydra a signed JWT (three non-empty
+    base64url parts) or Hydra's opaque `<key>.<signature>`, with its `ory_at_` prefix on Ory
+    Network (which issues no other kind).
+    """
+    if authenticator == "kratos-cookie":
+        return None if _COOKIE_VALUE.fullmatch(credential) else "not a session cookie Kratos issues"
+    if len(credential) > MAX_TOKEN:
+        return "token too long"
+    cloud = tenant.mode == "cloud"
+    if authenticator == "kratos-token":
+        if _SESSION_TOKEN.fullmatch(credential) or (not cloud and _LEGACY_SESSION_TOKEN.fullmatch(credential)):
+            return None
+        return "not a session token Kratos issues"
+    if _SIGNED_JWT.fullmatch(credential):
+        return None
+    opaque = _PREFIXED_OPAQUE if cloud else _OPAQUE
+    return None if opaque.fullmatch(credential) else "not a token Hydra issues"
 
 
 def extract(request: RequestView, tenant: TenantSettings) -> Credentials:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from gateway.authn.verdict import Verdict, dig, is_int, same_issuer
 from gateway.cache import Cache, Clock
 from gateway.config.settings import CacheSettings, TenantSettings
 from gateway.errors import ServiceUnavailable
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
+from gateway.ory.pool import OryPool
 from gateway.principal import Principal
 
 SERVICE = "hydra"
@@ -37,7 +36,7 @@ def admin_headers(tenant: TenantSettings) -> dict[str, str]:
 class ClientOrganizations:
     """client id -> organization id (or None), from the tenant's Hydra admin API."""
 
-    def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, tenant: TenantSettings, http: OryPool, clock: Clock) -> None:
         self._tenant = tenant
         self._http = http
         #: client id -> its organization, "" for none (the cache holds no None); evicted with the
@@ -88,9 +87,7 @@ def audience_ok(aud: object, expected: str | None) -> bool:
 
 
 class HydraIntrospector:
-    def __init__(
-        self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock, orgs: ClientOrganizations
-    ) -> None:
+    def __init__(self, tenant: TenantSettings, http: OryPool, clock: Clock, orgs: ClientOrganizations) -> None:
         self._tenant = tenant
         self._http = http
         self._clock = clock

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from gateway.cache import Cache, Clock
 from gateway.config.settings import CacheSettings, TenantSettings
 from gateway.orgs.memberships import METADATA, Memberships, read_memberships
 from gateway.ory.identities import IdentityService
+from gateway.ory.pool import OryPool
 
 NO_MEMBERSHIPS = Memberships(())
 
@@ -50,7 +49,7 @@ def _organizations(identity_id: str, person: Person) -> set[str]:
 class People:
     """identity id -> `Person`, from the tenant's Kratos admin API, cached."""
 
-    def __init__(self, tenant: TenantSettings, cache: CacheSettings, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, tenant: TenantSettings, cache: CacheSettings, http: OryPool, clock: Clock) -> None:
         self._tenant = tenant
         self._service = IdentityService(tenant, http) if tenant.kratos_admin_url and tenant.kratos_admin_token else None
         listed = {"subject": _subject, "organization": _organizations}

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
 
 from gateway.cache import Clock, SingleFlight
 from gateway.config.settings import TenantSettings
 from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
+from gateway.ory.pool import OryPool
 
 PublicKey = RSAKey | ECKey | OKPKey
 MAX_AGE = 300.0
@@ -24,7 +24,7 @@ MIN_REFETCH = 30.0
 
 
 class JwksCache:
-    def __init__(self, url: str, service: str, timeout: float, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, url: str, service: str, timeout: float, http: OryPool, clock: Clock) -> None:
         self._url = url
         self._service = service
         self._timeout = timeout
@@ -45,13 +45,13 @@ class JwksCache:
         return self._keys.get(kid)
 
     @classmethod
-    def hydra(cls, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> JwksCache:
+    def hydra(cls, tenant: TenantSettings, http: OryPool, clock: Clock) -> JwksCache:
         """The keys of the tenant's Hydra access tokens, at its public `/.well-known/jwks.json`."""
         url = (tenant.hydra_public_url or "").rstrip("/") + "/.well-known/jwks.json"
         return cls(url, "hydra", tenant.timeout, http, clock)
 
     @classmethod
-    def sessions(cls, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> JwksCache:
+    def sessions(cls, tenant: TenantSettings, http: OryPool, clock: Clock) -> JwksCache:
         """The keys of the tenant's session JWTs, at `SESSION_JWKS_URL`."""
         return cls(tenant.session_jwks_url or "", "kratos", tenant.timeout, http, clock)
 

@@ -33,6 +33,7 @@ from gateway.config.settings import TenantSettings
 from gateway.errors import StepUpRequired
 from gateway.orgs.memberships import METADATA, Memberships, read_memberships
 from gateway.ory.http import json_object, json_value, ory_request, unexpected, wrong_shape
+from gateway.ory.pool import OryPool
 from gateway.principal import Principal
 
 SERVICE = "kratos"
@@ -47,7 +48,7 @@ _SECONDS = re.compile(r"\d{1,9}")
 
 
 class KratosAuthenticator:
-    def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, tenant: TenantSettings, http: OryPool, clock: Clock) -> None:
         _check_paths(tenant)
         self._tenant = tenant
         self._http = http

@@ -57,6 +57,8 @@ class SourceKind:
     bind: Callable[[TenantAuthenticator], Verify]
     #: why `tenant`'s settings leave this source unusable, or None when they do not
     validate: Callable[[TenantSettings], str | None]
+    #: a credential it does not know costs an Ory call (`gateway.quotas.attempts` bounds them)
+    asks_ory: bool = True
 
 
 def _no_hydra(tenant: TenantSettings) -> str | None:
@@ -88,9 +90,11 @@ REGISTRY: Mapping[AuthenticatorId, SourceKind] = {
     for kind in (
         SourceKind("kratos-cookie", "human", lambda a: lambda t: a.kratos.with_cookie(t.credential), _cookie),
         SourceKind("kratos-token", "human", lambda a: lambda t: a.kratos.with_token(t.credential), _session_token),
-        SourceKind("session_jwt", "human", lambda a: lambda t: a.session_jwt.verify(t.credential), _session_jwt),
+        SourceKind(
+            "session_jwt", "human", lambda a: lambda t: a.session_jwt.verify(t.credential), _session_jwt, asks_ory=False
+        ),
         SourceKind("hydra", "machine", lambda a: lambda t: a.hydra.introspect(t.credential), _introspection),
-        SourceKind("jwt", "machine", lambda a: lambda t: a.jwt.verify(t.credential), _jwt),
+        SourceKind("jwt", "machine", lambda a: lambda t: a.jwt.verify(t.credential), _jwt, asks_ory=False),
     )
 }
 AUTHENTICATORS: tuple[AuthenticatorId, ...] = tuple(REGISTRY)

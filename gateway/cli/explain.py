@@ -98,6 +98,8 @@ def _describe_request(out: Explanation, gw: Gateway, ex: Exchange, policies: Pol
     route = found.route
     out.route, out.route_source, out.pattern = route.id, route.source, route.pattern.text
     out.params = dict(found.params)
+    if route.rate_limit is not None:  # (explain counts nothing: one request never reaches a limit)
+        out.rate_limit = f"at most {route.rate_limit}, sliding window; past it 429 rate_limited"
     if isinstance(route.target, Builtin):
         options = "".join(f" {k}={v}" for k, v in sorted(route.target.options.items()))
         out.builtin = route.target.name + options

@@ -28,6 +28,7 @@ from gateway.front.request import RequestView
 from gateway.observe.metrics import Metrics
 from gateway.orgs.sources import Resolve
 from gateway.orgs.stage import OrgStage
+from gateway.ory.pool import OryPool
 from gateway.permissions.checker import TenantPermissions
 from gateway.policy import PolicySet
 from gateway.policy.reload import PolicyStore
@@ -89,7 +90,8 @@ def _refused(request: httpx.Request) -> httpx.Response:
 def explaining_gateway(settings: Settings, policies: PolicySet, caller: Caller) -> Gateway:
     """The gateway `decide` runs on, its Ory answers taken from `caller`."""
     keto = keto_answers(caller)
-    permissions = {name: TenantPermissions(t, CacheSettings(), keto) for name, t in settings.tenants.items()}
+    tenants = settings.tenants
+    permissions = {name: TenantPermissions(t, CacheSettings(), OryPool.over(name, keto)) for name, t in tenants.items()}
     resolve = caller_memberships(caller)
     stages = OryStages(
         authn={name: CallerAuthenticator(caller, name) for name in settings.tenants},
@@ -98,4 +100,4 @@ def explaining_gateway(settings: Settings, policies: PolicySet, caller: Caller) 
     )
     store = PolicyStore(settings.policies_dir, settings, initial=policies)
     nowhere = httpx.AsyncClient(transport=httpx.MockTransport(_refused))
-    return build_gateway(settings, store, nowhere, Metrics(), stages)
+    return build_gateway(settings, store, {name: OryPool.over(name, nowhere) for name in tenants}, Metrics(), stages)

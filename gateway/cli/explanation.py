@@ -70,6 +70,8 @@ class Explanation:
     membership: list[str] = field(default_factory=list)
     #: the relation tuples the route's permission check would ask Keto about
     permissions: list[str] = field(default_factory=list)
+    #: the route's rate limit (`100 per 1m per principal`), and the window this request counts in
+    rate_limit: str | None = None
 
 
 def render(result: Explanation) -> str:
@@ -116,6 +118,8 @@ def _organization_rows(result: Explanation) -> list[tuple[str, str | Sequence[st
         rows += [("org", f"{result.organization} (by {result.organization_by})"), ("member", result.membership)]
     if result.permissions:
         rows.append(("keto", [f"would check {t}" for t in result.permissions]))
+    if result.rate_limit is not None:
+        rows.append(("limit", result.rate_limit))
     return rows
 
 

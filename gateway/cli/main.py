@@ -113,7 +113,8 @@ def _describe(route: Route, policies: PolicySet) -> str:
     profile = policies.label_profiles.get(route.labels)
     labels = route.labels if profile is None or profile.recheck_lists else f"{route.labels}, lists NOT re-checked"
     org = f", organization from {{{route.organization_param}}}" if route.organization_param else ""
-    head = f"{methods} {route.pattern.text} -> {where} (labels {labels}{org})"
+    limit = f", at most {route.rate_limit}" if route.rate_limit is not None else ""
+    head = f"{methods} {route.pattern.text} -> {where} (labels {labels}{org}{limit})"
     return f"{head} for {who}  [{route.id} @ {route.source}]"
 
 

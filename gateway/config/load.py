@@ -31,7 +31,7 @@ from gateway.config.settings import (
     tenant_env_prefix,
 )
 from gateway.config.tenant import tenant_settings
-from gateway.config.tenant_fields import SUFFIXES
+from gateway.config.tenant_fields import SUFFIXES, count
 from gateway.config.tracing import tracing_settings
 
 GLOBAL_KEYS = frozenset(
@@ -52,6 +52,9 @@ GLOBAL_KEYS = frozenset(
         "GATEWAY_HEADER_TIMEOUT",
         "GATEWAY_BODY_TIMEOUT",
         "GATEWAY_MAX_STREAMS",
+        "GATEWAY_MAX_STREAMS_PER_TENANT",
+        "GATEWAY_MAX_STREAMS_PER_PRINCIPAL",
+        "GATEWAY_AUTH_FAILURES_PER_MINUTE",
         "GATEWAY_STREAM_RECHECK_SECONDS",
         "GATEWAY_SSE_HEARTBEAT_SECONDS",
         "GATEWAY_TOKEN_RATE_PER_MINUTE",
@@ -115,17 +118,7 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
         decisions_headers=_decisions_headers(r, proxies),
         edge_cache_ttl=_edge_cache_ttl(r, cache.max_ttl),
         cache=cache,
-        limits=Limits(
-            max_body_bytes=int(r.number("GATEWAY_MAX_BODY_BYTES", 1 << 20)),
-            max_header_bytes=int(r.number("GATEWAY_MAX_HEADER_BYTES", 16 << 10)),
-            header_timeout=r.number("GATEWAY_HEADER_TIMEOUT", 10.0),
-            body_timeout=r.number("GATEWAY_BODY_TIMEOUT", 30.0),
-            max_streams=int(r.number("GATEWAY_MAX_STREAMS", 1000)),
-            stream_recheck_seconds=r.number("GATEWAY_STREAM_RECHECK_SECONDS", 30.0),
-            sse_heartbeat_seconds=r.number("GATEWAY_SSE_HEARTBEAT_SECONDS", 15.0, lambda v: 0 <= v <= 3600),
-            token_rate_per_minute=int(r.number("GATEWAY_TOKEN_RATE_PER_MINUTE", 60)),
-            shutdown_timeout=r.number("GATEWAY_SHUTDOWN_TIMEOUT", 30.0),
-        ),
+        limits=_limits(r, len(names)),
         tracing=tracing_settings(r),  # the OTEL_* variables and GATEWAY_TRACE_TRUST
     )
     if settings.limits.body_timeout < settings.limits.header_timeout:
@@ -135,6 +128,31 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
     if r.problems:
         raise ConfigError(r.problems)
     return settings
+
+
+def _limits(r: EnvReader, tenants: int) -> Limits:
+    streams = count(r, "GATEWAY_MAX_STREAMS", 1000)
+    # several tenants: none may hold more than half the streams unless told otherwise
+    per_tenant = count(r, "GATEWAY_MAX_STREAMS_PER_TENANT", streams if tenants < 2 else max(1, streams // 2))
+    per_principal = count(r, "GATEWAY_MAX_STREAMS_PER_PRINCIPAL", min(100, per_tenant))
+    if per_tenant > streams:
+        r.problem("GATEWAY_MAX_STREAMS_PER_TENANT", f"{per_tenant} is more than GATEWAY_MAX_STREAMS ({streams})")
+    if per_principal > per_tenant:
+        r.problem("GATEWAY_MAX_STREAMS_PER_PRINCIPAL", f"{per_principal} is more than a tenant may hold ({per_tenant})")
+    return Limits(
+        max_body_bytes=int(r.number("GATEWAY_MAX_BODY_BYTES", 1 << 20)),
+        max_header_bytes=int(r.number("GATEWAY_MAX_HEADER_BYTES", 16 << 10)),
+        header_timeout=r.number("GATEWAY_HEADER_TIMEOUT", 10.0),
+        body_timeout=r.number("GATEWAY_BODY_TIMEOUT", 30.0),
+        max_streams=streams,
+        max_streams_per_tenant=per_tenant,
+        max_streams_per_principal=per_principal,
+        auth_failures_per_minute=count(r, "GATEWAY_AUTH_FAILURES_PER_MINUTE", 60),
+        stream_recheck_seconds=r.number("GATEWAY_STREAM_RECHECK_SECONDS", 30.0),
+        sse_heartbeat_seconds=r.number("GATEWAY_SSE_HEARTBEAT_SECONDS", 15.0, lambda v: 0 <= v <= 3600),
+        token_rate_per_minute=int(r.number("GATEWAY_TOKEN_RATE_PER_MINUTE", 60)),
+        shutdown_timeout=r.number("GATEWAY_SHUTDOWN_TIMEOUT", 30.0),
+    )
 
 
 def _tenant_names(r: EnvReader) -> list[str]:

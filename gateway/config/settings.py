@@ -79,6 +79,10 @@ class TenantSettings:
     #: the identity schemas whose people this tenant accepts (empty: every schema of its Kratos).
     #: Required, and disjoint, when tenants share a Kratos
     identity_schemas: frozenset[str] = frozenset()
+    #: the tenant's own Ory connection pool, and the bound on its Ory calls in flight (`gateway.ory.pool`)
+    ory_max_connections: int = 64
+    #: how long a call may wait for a free slot of that pool before 503 `ory_saturated`
+    ory_queue_timeout: float = 0.25
 
     @property
     def cookie_bytes(self) -> bytes:
@@ -101,6 +105,11 @@ class Limits:
     #: the whole request (head and body) must have arrived this many seconds after it began
     body_timeout: float = 30.0
     max_streams: int = 1000
+    #: open streams (SSE, streamed runs, WebSockets) of one tenant, and of one principal
+    max_streams_per_tenant: int = 1000
+    max_streams_per_principal: int = 100
+    #: unknown credentials one client address may have looked up at one tenant's Ory a minute
+    auth_failures_per_minute: int = 60
     stream_recheck_seconds: float = 30.0
     #: an SSE comment sent on a quiet label-enforced stream this often (0: none; `gateway.forward.keepalive`)
     sse_heartbeat_seconds: float = 15.0

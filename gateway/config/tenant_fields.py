@@ -82,6 +82,12 @@ def seconds(r: EnvReader, name: str, default: float) -> float:
     return r.number(name, default)
 
 
+def count(r: EnvReader, name: str, default: int) -> int:
+    """A whole number of at least 1."""
+    value = r.number(name, default, lambda v: v >= 1 and v == int(v))
+    return int(value) if value >= 1 and value == int(value) else default
+
+
 def choice(options: tuple[str, ...], what: str) -> Read:
     """One of `options`; anything else is a problem and the default."""
     listed = f"{', '.join(options[:-1])} or {options[-1]}"
@@ -165,6 +171,8 @@ FIELDS: tuple[Field, ...] = (
     Field("keto_write_url", url, lambda d: d.project_url),
     Field("keto_token", text, lambda d: d.api_key, secret=True),
     Field("timeout", seconds, 2.0),
+    Field("ory_max_connections", count, 64),
+    Field("ory_queue_timeout", seconds, 0.25),
     Field("hydra_issuer", text, lambda d: d.read["hydra_public_url"]),
     Field("jwt_audience", text),
     Field("login_url", url),

@@ -46,6 +46,7 @@ from gateway.front.login import login as browser_login
 from gateway.front.login import logout as browser_logout
 from gateway.ory.http import json_value, ory_request
 from gateway.ory.identities import IdentityService
+from gateway.ory.pool import OryPool
 
 if TYPE_CHECKING:  # the registry is read by the policy loader: it imports nothing of the request path
     from gateway.front.exchange import Exchange
@@ -75,8 +76,8 @@ class BuiltinContext:
     """What a built-in reaches of the running gateway."""
 
     settings: Settings
-    #: the control-plane client for Ory
-    ory: httpx.AsyncClient
+    #: each tenant's way to its Ory (`gateway.ory.pool`)
+    ory: Mapping[str, OryPool]
     #: each tenant's authenticator (a signed-out cookie is forgotten at once)
     authn: Mapping[str, Evicts]
     #: each tenant's organization stage (`me` lists the caller's memberships)
@@ -137,7 +138,7 @@ def _oauth2_token(ctx: BuiltinContext) -> Handler:
         for name in (b"content-type", b"authorization"):
             if (value := ex.request.header(name)) is not None:
                 headers[name.decode()] = value.decode("latin-1")
-        resp = await _call(ctx, "POST", _hydra(tenant) + TOKEN_PATH, headers, body, tenant.timeout)
+        resp = await _call(ctx.ory[tenant.name], "POST", _hydra(tenant) + TOKEN_PATH, headers, body, tenant.timeout)
         await _relay(ex, resp, resp.content)
 
     return oauth2_token
@@ -146,7 +147,7 @@ def _oauth2_token(ctx: BuiltinContext) -> Handler:
 def _hydra_jwks(ctx: BuiltinContext) -> Handler:
     async def jwks(ex: Exchange, match: Match, principal: Principal | None) -> None:
         tenant = _hydra_tenant(ctx, match)
-        resp = await _call(ctx, "GET", _hydra(tenant) + JWKS_PATH, {}, None, tenant.timeout)
+        resp = await _call(ctx.ory[tenant.name], "GET", _hydra(tenant) + JWKS_PATH, {}, None, tenant.timeout)
         await _relay(ex, resp, resp.content)
 
     return jwks
@@ -155,7 +156,7 @@ def _hydra_jwks(ctx: BuiltinContext) -> Handler:
 def _hydra_discovery(ctx: BuiltinContext) -> Handler:
     async def discovery(ex: Exchange, match: Match, principal: Principal | None) -> None:
         tenant = _hydra_tenant(ctx, match)
-        resp = await _call(ctx, "GET", _hydra(tenant) + DISCOVERY_PATH, {}, None, tenant.timeout)
+        resp = await _call(ctx.ory[tenant.name], "GET", _hydra(tenant) + DISCOVERY_PATH, {}, None, tenant.timeout)
         doc = json_value(resp, HYDRA)
         if resp.status_code == 200 and isinstance(doc, dict):
             base = _gateway_base(ctx, ex, tenant, DISCOVERY_PATH)
@@ -187,7 +188,7 @@ def _identity_lookup(ctx: BuiltinContext) -> Handler:
         options: Mapping[str, object] = getattr(match.route.target, "options", {})
         tenant = str(options["tenant"])
         identity_id = match.params[str(options.get("param", "id"))]
-        service = IdentityService.for_tenant(ctx.settings.tenants[tenant], ctx.ory)
+        service = IdentityService.for_tenant(ctx.settings.tenants[tenant], ctx.ory[tenant])
         identity = await service.get(identity_id)
         audit.info(
             orjson.dumps(
@@ -228,7 +229,7 @@ def _logout(ctx: BuiltinContext) -> Handler:
         cookie = session_cookie(ex.request.cookie_header() or "", tenant)
         if cookie and tenant.name in ctx.authn:  # this replica forgets it now, not within the cache TTL
             ctx.authn[tenant.name].evict_credential(cookie)
-        await browser_logout(ex, tenant, ctx.ory)
+        await browser_logout(ex, tenant, ctx.ory[tenant.name])
 
     return logout
 
@@ -276,12 +277,19 @@ def _gateway_base(ctx: BuiltinContext, ex: Exchange, tenant: TenantSettings, suf
 
 
 async def _call(
-    ctx: BuiltinContext, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
+    pool: OryPool, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
 ) -> httpx.Response:
     """Hydra's complete answer (its 4xx and 429 included, to relay); an outage or a body
     that is not JSON is a 503 instead (`gateway.ory.http`)."""
     resp = await ory_request(
-        ctx.ory, method, url, service=HYDRA, timeout=timeout, headers=headers, content=body, relay_rate_limit=True
+        pool,
+        method,
+        url,
+        service=HYDRA,
+        timeout=timeout,
+        headers=headers,
+        content=body,
+        relay_rate_limit=True,
     )
     json_value(resp, HYDRA)
     return resp

@@ -25,6 +25,8 @@ from gateway.context import Gateway
 from gateway.endpoints.admin import allow_method, require_admin, revoke
 from gateway.endpoints.forward_auth import decisions
 from gateway.endpoints.health import Readiness, healthz
+from gateway.endpoints.tenants import PATH as TENANTS_PATH
+from gateway.endpoints.tenants import tenants
 from gateway.front.exchange import Exchange
 from gateway.observe.metrics import Metrics
 from gateway.replicas.revocations import Revocations
@@ -70,6 +72,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # forward-auth: `/decisions` and `/decisions/<path>` (the described request's headers are
     # believed from trusted proxies only)
     Endpoint("/decisions", lambda parts: functools.partial(decisions, parts.gw), subtree=True),
+    # each tenant's Ory health (also on the metrics listener: `gateway.observe.metrics`)
+    Endpoint(
+        TENANTS_PATH,
+        lambda parts: functools.partial(tenants, parts.gw.ory),
+        caller="admin",
+        methods=frozenset({"GET", "HEAD"}),
+    ),
     Endpoint(
         "/_gateway/revoke",
         lambda parts: functools.partial(revoke, parts.revocations),

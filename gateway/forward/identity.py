@@ -36,31 +36,21 @@ def identity_header_bytes(
 
 @dataclass(frozen=True, slots=True)
 class _Block:
-    #: held so that its id is not reused while this entry lives
-    principal: Principal
     raw: RawHeaders
     #: the assertion's expiry (epoch seconds)
     expires: float
 
 
-#: (id(principal), audience) -> block. The decision cache hands out the same Principal object
-#: until it refetches; the entry holds it, so the id stays unique. Bounded by emptying it
-#: when full (an entry is rebuilt from the signer's own cache of assertions).
-_CACHE: dict[tuple[int, str], _Block] = {}
-CACHE_SIZE = 50_000
-
-
 def _principal_block(principal: Principal, audience: str, signer: AssertionSigner) -> _Block:
-    key = (id(principal), audience)
-    hit = _CACHE.get(key)
-    if hit is not None and hit.principal is principal and signer.fresh(hit.expires):
+    """The principal's headers for `audience`, kept on the principal (the decision cache hands
+    out the same object until it refetches, and the block goes with it) while the assertion is fresh."""
+    hit = principal.headers.get(audience)
+    if isinstance(hit, _Block) and signer.fresh(hit.expires):
         return hit
     assertion, exp = signer.signed(principal, audience)
     text = principal_headers(principal, assertion)
     raw = tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in text)
-    if len(_CACHE) >= CACHE_SIZE:
-        _CACHE.clear()
-    block = _CACHE[key] = _Block(principal, raw, exp)
+    block = principal.headers[audience] = _Block(raw, exp)
     return block
 
 

@@ -1,7 +1,8 @@
 """`Relay`: sends a forward plan upstream and relays the answer back.
 
 A short answer is the upstream call's own coroutine (no frame of this one to resume). A
-long-lived one (SSE, a streamed run) is held under the stream cap (`StreamCap`) and ends when
+long-lived one (SSE, a streamed run) is held under the stream cap (`StreamCap`: the process's,
+the tenant's and the principal's shares) and ends when
 the upstream ends it, when the client goes away (the upstream connection is closed with it),
 or when a re-check of the principal fails (`StreamRecheck`). A label-enforced event stream
 is relayed by `gateway.forward.keepalive` (its own head, heartbeats while quiet).
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from gateway.decision import Decision
-from gateway.errors import GatewayError, TooManyStreams
+from gateway.errors import GatewayError
 from gateway.forward import keepalive
 from gateway.forward.proxy import Body, ForwardPlan, Upstreams
 from gateway.forward.recheck import StreamRecheck
@@ -49,14 +50,14 @@ class Relay:
         self, ex: Exchange, decision: Decision, plan: ForwardPlan, call: Coroutine[Any, Any, int]
     ) -> None:
         try:
-            self.cap.take()
-        except TooManyStreams:
+            held = self.cap.take(decision.tenant, decision.principal)
+        except GatewayError:
             call.close()  # never sent
             raise
         try:
             await self._stream(ex, decision, call, watch_disconnect=not _is_stream(plan.body))
         finally:
-            self.cap.release()
+            self.cap.release(decision.tenant, held)
 
     async def _stream(self, ex: Exchange, decision: Decision, call: Awaitable[int], *, watch_disconnect: bool) -> None:
         relay = asyncio.ensure_future(call)

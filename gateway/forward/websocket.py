@@ -10,8 +10,9 @@ The handshake is traced
 like a request (its span lasts as long as the socket; the upstream handshake carries
 its `traceparent`). Label
 profiles cannot be enforced on frames, so only `headers` routes may allow
-websockets. While open, the principal is re-checked every
-`GATEWAY_STREAM_RECHECK_SECONDS`; a failed check closes the socket (1008).
+websockets. An open socket counts as a stream (`gateway.forward.stream_cap`). While open,
+the principal is re-checked every `GATEWAY_STREAM_RECHECK_SECONDS`; a failed check closes
+the socket (1008).
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ HANDSHAKE = frozenset(
     }
 )
 POLICY_VIOLATION = 1008
-#: statuses that mean "try again later" (Ory, Keto or the upstream down), not "no"
-FAULTS = frozenset({502, 503, 504})
+#: statuses that mean "try again later" (a limit, Ory, Keto or the upstream down), not "no"
+FAULTS = frozenset({429, 502, 503, 504})
 
 
 async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,6 +68,7 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
         route = decision.match.route
         if not route.websocket or not isinstance(target, Forward) or route.injects_labels:
             raise GatewayError("websockets are not allowed on this route", reason="websocket_refused")
+        held = gw.relay.cap.take(decision.tenant, decision.principal)  # an open socket is a stream
     except GatewayError as error:
         log.info("websocket refused", extra={"reason": error.reason, "request_id": origin.request_id})
         ex.status = await _refuse(ex, error)
@@ -78,6 +80,7 @@ async def serve_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Sen
     try:
         await _proxy(gw, ex, decision, target)
     finally:
+        gw.relay.cap.release(decision.tenant, held)
         gw.tracing.finish(trace, ex.log, ex.status)
 
 

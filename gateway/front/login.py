@@ -32,13 +32,12 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlencode, urlsplit
 
-import httpx
-
 from gateway.authn.credentials import session_cookie
 from gateway.config.settings import Settings, TenantSettings, canonical_host
 from gateway.errors import BadRequest, InvalidToken, StepUpRequired, Unauthenticated
 from gateway.front.exchange import Exchange
 from gateway.ory.http import json_object, ory_request, unexpected
+from gateway.ory.pool import OryPool
 
 _UNSAFE = re.compile(r"[\\\x00-\x1f\x7f]")
 MAX_RETURN_TO = 2048
@@ -157,7 +156,7 @@ def _session_cookie_only(ex: Exchange, tenant: TenantSettings) -> str:
     return f"{tenant.session_cookie_name}={value}" if value else ""
 
 
-async def logout(ex: Exchange, tenant: TenantSettings, http: httpx.AsyncClient) -> None:
+async def logout(ex: Exchange, tenant: TenantSettings, http: OryPool) -> None:
     """The `logout` built-in: Kratos' browser logout flow for this cookie, then 303 to its URL.
     A session Kratos no longer knows is simply sent on to `return_to`."""
     here = f"{ex.origin.scheme}://{ex.origin.host}"

@@ -17,6 +17,9 @@ Names (see docs/operations.md):
     gateway_upstream_errors_total{upstream,error}
     gateway_decision_cache_{hits,misses,joins,negative_hits}_total{tenant}
     gateway_decision_cache_entries{tenant}
+    gateway_tenant_up{tenant,service}                       (each tenant's Ory services: gateway.ory.health)
+    gateway_ory_saturated_total{tenant}                     (calls refused for want of a slot in the tenant's pool)
+    gateway_too_many_attempts_total{tenant}                 (unknown credentials refused past an address's budget)
     gateway_open_streams
     gateway_shared_cache_{hits,misses,errors}_total          (Redis, when configured)
     gateway_revocations_total{source}
@@ -51,6 +54,7 @@ from gateway.ory.http import operation as ory_operation
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator
     from gateway.front.exchange import Exchange
+    from gateway.ory.pool import OryPool
 
 log = logging.getLogger("gateway")
 
@@ -150,11 +154,12 @@ class Metrics:
 
     # -- Prometheus' own HTTP server on GATEWAY_METRICS_LISTEN ----------------------------------
 
-    def serve(self, host: str, port: int) -> Callable[[], None]:
-        """Start the scrape endpoint on its own port (a daemon thread); returns its stopper."""
-        from prometheus_client import start_http_server
+    def serve(self, host: str, port: int, pages: Mapping[str, Callable[[], bytes]]) -> Callable[[], None]:
+        """Start the scrape endpoint on its own port (a daemon thread), with `pages` (path -> JSON
+        body) beside it; returns its stopper."""
+        from gateway.observe.listener import start
 
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        server, thread = start(host, port, self.registry, pages)
 
         def stop() -> None:
             server.shutdown()
@@ -171,10 +176,12 @@ class StateCollector(Collector):
     def __init__(
         self,
         authn: Mapping[str, TenantAuthenticator],
+        ory: Mapping[str, OryPool],
         open_streams: Callable[[], int],
         shared: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         self.authn = authn
+        self.ory = ory
         self.open_streams = open_streams
         self.shared = shared
         self._lock = threading.Lock()
@@ -193,10 +200,29 @@ class StateCollector(Collector):
                 entries.add_metric([tenant], len(authenticator.cache))
             yield from families.values()
             yield entries
+            yield from self._tenants()
             yield GaugeMetricFamily("gateway_open_streams", "Long-lived responses open now", value=self.open_streams())
             if self.shared is not None:
                 for name, value in self.shared().items():
                     yield CounterMetricFamily(f"gateway_shared_cache_{name}", f"Redis decision cache {name}", value)
+
+    def _tenants(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            "gateway_tenant_up", "A tenant's Ory service answers (1) or not (0)", labels=["tenant", "service"]
+        )
+        saturated = CounterMetricFamily(
+            "gateway_ory_saturated", "Ory calls refused: no free slot in the tenant's pool in time", labels=["tenant"]
+        )
+        attempts = CounterMetricFamily(
+            "gateway_too_many_attempts", "Unknown credentials refused past an address's budget", labels=["tenant"]
+        )
+        for tenant, pool in list(self.ory.items()):
+            for service, state in list(pool.health.services.items()):
+                up.add_metric([tenant, service], 1 if state.up else 0)
+            saturated.add_metric([tenant], pool.saturated)
+            authenticator = self.authn.get(tenant)
+            attempts.add_metric([tenant], authenticator.refused if authenticator is not None else 0)
+        yield from (up, saturated, attempts)
 
 
 class Counts(Collector):

@@ -1,8 +1,13 @@
-"""The Ory boundary: every call the gateway makes to Kratos or Hydra while serving a request
-goes through here (authenticators, the client-organization lookup, JWKS, identity lookups,
-the OAuth2 relay), and here, once, httpx errors and Ory's failure statuses become ours.
-The readiness probe calls through `ory_request` too; `gateway token`'s OAuth2 client is
-authlib's, which reports to `check_status` and `transport_error` (`gateway.ory.client_credentials`).
+"""The Ory boundary: every call the gateway makes to Kratos, Hydra or Keto while serving a
+request goes through here (authenticators, the client-organization lookup, JWKS, identity
+lookups, Keto checks, the OAuth2 relay), and here, once, httpx errors and Ory's failure
+statuses become ours. The tenant health probe calls through `ory_request` too; `gateway
+token`'s OAuth2 client is authlib's, which reports to `check_status` and `transport_error`
+(`gateway.ory.client_credentials`).
+
+Every call goes through its tenant's `OryPool` (`gateway.ory.pool`): a slot first (503
+`ory_saturated` when none frees up in time), then the call on the tenant's own connections;
+its outcome is recorded in the tenant's health (`gateway.ory.health`).
 
 Outages fail closed: a timeout, a connection error, a 5xx, an unexpected status or a body
 that is not a JSON object becomes `ServiceUnavailable` (503, Retry-After); Ory's 429 becomes
@@ -27,6 +32,7 @@ import orjson
 
 from gateway.errors import ServiceUnavailable, TooManyRequests
 from gateway.observe import tracing
+from gateway.ory.pool import OryPool
 
 #: Retry-After (seconds) sent with a 503 when Ory is unreachable or misbehaves
 OUTAGE_RETRY_AFTER = 2
@@ -35,7 +41,7 @@ DEFAULT_RATE_RETRY_AFTER = 1
 
 
 async def ory_request(
-    http: httpx.AsyncClient,
+    pool: OryPool,
     method: str,
     url: str,
     *,
@@ -51,20 +57,36 @@ async def ory_request(
 
     With `relay_rate_limit`, Ory's 429 is returned too (the OAuth2 relay passes it back
     as Hydra sent it, Retry-After included)."""
+    http = pool.http
     request = http.build_request(
         method, url, headers=dict(headers), data=form, content=content, params=params, timeout=timeout
     )
     if "cookie" not in {k.lower() for k in headers}:
-        request.headers.pop("cookie", None)  # never the shared client's jar
-    with tracing.ory_span(service, operation(request.url.path), method) as call:
-        request.headers.update(tracing.outgoing_text())  # this call's span is the parent Ory sees
-        try:
-            response = await http.send(request, follow_redirects=False)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, service) from exc
-        call.response(response.status_code)
-        check_status(response, service, relay_rate_limit=relay_rate_limit)
+        request.headers.pop("cookie", None)  # never the client's jar
+    await pool.acquire()  # the tenant's own slots: `ory_saturated` after a short wait, not blamed on Ory
+    try:
+        with tracing.ory_span(service, operation(request.url.path), method) as call:
+            request.headers.update(tracing.outgoing_text())  # this call's span is the parent Ory sees
+            try:
+                response = await http.send(request, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                error = transport_error(exc, service)
+                pool.health.record(service, error.description)
+                raise error from exc
+            call.response(response.status_code)
+            pool.health.record(service, failure(response))
+            check_status(response, service, relay_rate_limit=relay_rate_limit)
+    finally:
+        pool.release()
     return response
+
+
+def failure(response: httpx.Response) -> str:
+    """Why an answer means the service is not serving ("" when it is)."""
+    status = response.status_code
+    if status == 429:
+        return "rate limiting (429)"
+    return f"answered {status}" if status >= 500 else ""
 
 
 def operation(path: str) -> str:
@@ -87,6 +109,7 @@ _OPERATIONS = (
     ("/relation-tuples/batch/check", "permission_check"),
     ("/relation-tuples/expand", "permission_expand"),
     ("/relation-tuples", "relationships"),
+    ("/health/alive", "health"),  # the tenant probe (`gateway.ory.probe`)
 )
 
 

@@ -23,6 +23,7 @@ import httpx
 from gateway.config.settings import TenantSettings
 from gateway.errors import NotFound
 from gateway.ory.http import json_value, ory_request, unexpected, wrong_shape
+from gateway.ory.pool import OryPool
 
 #: Kratos `Identity` fields that may be shown to staff of another tenant
 PUBLIC_FIELDS = frozenset(
@@ -54,7 +55,7 @@ class IdentityPage:
 
 
 class IdentityService:
-    def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, tenant: TenantSettings, http: OryPool) -> None:
         if tenant.kratos_admin_url is None or tenant.kratos_admin_token is None:
             raise NotFound(f"tenant {tenant.name!r} has no Kratos admin API configured", reason="no_admin_api")
         self.tenant = tenant
@@ -65,7 +66,7 @@ class IdentityService:
         self.service = f"kratos admin of tenant {tenant.name}"
 
     @classmethod
-    def for_tenant(cls, tenant: TenantSettings, http: httpx.AsyncClient) -> IdentityService:
+    def for_tenant(cls, tenant: TenantSettings, http: OryPool) -> IdentityService:
         return cls(tenant, http)
 
     async def get(self, identity_id: str) -> dict[str, Any] | None:

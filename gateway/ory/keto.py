@@ -25,6 +25,7 @@ import orjson
 from gateway.config.settings import TenantSettings
 from gateway.errors import ServiceUnavailable
 from gateway.ory.http import OUTAGE_RETRY_AFTER, json_object, ory_request, retry_after, unexpected, wrong_shape
+from gateway.ory.pool import OryPool
 
 SERVICE = "keto"
 #: Keto's default `limit.max_batch_check_size`
@@ -46,7 +47,7 @@ class RelationTuple(NamedTuple):
 class KetoClient:
     """One tenant's Keto read API (`KETO_READ_URL`; cloud: the project URL and API key)."""
 
-    def __init__(self, tenant: TenantSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, tenant: TenantSettings, http: OryPool) -> None:
         if tenant.keto_read_url is None:
             raise ValueError(f"tenant {tenant.name} has no KETO_READ_URL")
         self._base = tenant.keto_read_url.rstrip("/")

@@ -6,13 +6,12 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 
-import httpx
-
 from gateway.cache import Clock, Index, Shared
 from gateway.config.settings import CacheSettings, Settings, TenantSettings
 from gateway.errors import BadRequest, Forbidden
 from gateway.observe import tracing
 from gateway.ory.keto import KetoClient, RelationTuple
+from gateway.ory.pool import OryPool
 from gateway.permissions.cache import Answer, Key, answer_cache, listing_cache
 from gateway.permissions.template import ORG, ValueRefused, render
 from gateway.policy.model import Match, Permission, Route
@@ -54,7 +53,7 @@ class TenantPermissions:
         self,
         tenant: TenantSettings,
         cache: CacheSettings,
-        http: httpx.AsyncClient,
+        http: OryPool,
         clock: Clock = time.time,
         shared: Shared[Key, Answer] | None = None,
     ) -> None:
@@ -135,6 +134,11 @@ def _deny_unconfigured() -> Forbidden:
 
 
 def build_permissions(
-    settings: Settings, http: httpx.AsyncClient, clock: Clock = time.time, shared: Shared[Key, Answer] | None = None
+    settings: Settings,
+    pools: Mapping[str, OryPool],
+    clock: Clock = time.time,
+    shared: Shared[Key, Answer] | None = None,
 ) -> dict[str, TenantPermissions]:
-    return {name: TenantPermissions(t, settings.cache, http, clock, shared) for name, t in settings.tenants.items()}
+    """One per tenant, asking Keto through the tenant's own pool."""
+    tenants = settings.tenants
+    return {name: TenantPermissions(t, settings.cache, pools[name], clock, shared) for name, t in tenants.items()}

@@ -19,7 +19,7 @@ from gateway.endpoints.builtins import BuiltinUse
 from gateway.front.paths import is_canonical
 from gateway.labels.registry import HEADERS
 from gateway.permissions.template import TemplateError, compile_template
-from gateway.policy.model import ANY_METHOD, Builtin, Forward, Pattern, Permission, Requirement, Route
+from gateway.policy.model import ANY_METHOD, Builtin, Forward, Pattern, Permission, RateLimit, Requirement, Route
 from gateway.policy.pattern import PatternError, parse_pattern, parse_strip_prefix
 from gateway.policy.source import line_of
 from gateway.principal import Kind
@@ -74,6 +74,7 @@ def build_route(ctx: FileContext, loc: Location, item: Mapping[str, Any], tenant
     params = _common_params(patterns)
     anonymous, allow = _allow(ctx, loc, item, params)
     organization = _organization_param(ctx, loc, item, params, anonymous)
+    rate_limit = _rate_limit(ctx, (*loc, "rate_limit"), item.get("rate_limit"), anonymous)
     target = _target(ctx, loc, item, patterns, tenants, anonymous)
     _check_combination(ctx, loc, item, anonymous, target)
     for tenant in tenants:
@@ -96,6 +97,7 @@ def build_route(ctx: FileContext, loc: Location, item: Mapping[str, Any], tenant
         idle_timeout=float(item.get("idle_timeout", max(timeout, DEFAULT_IDLE_TIMEOUT))),
         source=ctx.where(loc),
         organization_param=organization,
+        rate_limit=rate_limit,
     )
     return [
         replace(template, id=f"{tenant}:{item['id']}", tenant=tenant, pattern=pattern)
@@ -181,6 +183,23 @@ def _organization_param(
     if anonymous:
         ctx.problem((*loc, "organization"), "an anonymous route has no caller to choose an organization for")
     return param
+
+
+SECONDS_PER = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: keys that need a caller
+CALLER_KEYS = frozenset({"organization", "principal", "client_id"})
+
+
+def _rate_limit(ctx: FileContext, loc: Location, spec: Mapping[str, Any] | None, anonymous: bool) -> RateLimit | None:
+    """The route's rate limit (the schema checked its shape)."""
+    if spec is None:
+        return None
+    if anonymous and spec["key"] in CALLER_KEYS:
+        ctx.problem(
+            (*loc, "key"), f"an anonymous route has no caller to count by {spec['key']}: use tenant or client_address"
+        )
+    per: str = spec["per"]
+    return RateLimit(int(spec["requests"]), int(per[:-1]) * SECONDS_PER[per[-1]], spec["key"], per)
 
 
 def _target(

@@ -82,6 +82,25 @@ class Requirement:
     max_age: int | None = None
 
 
+#: what a route's rate limit counts per (`gateway.quotas.routes`)
+RateLimitKey = Literal["tenant", "organization", "principal", "client_id", "client_address"]
+RATE_LIMIT_KEYS: tuple[RateLimitKey, ...] = ("tenant", "organization", "principal", "client_id", "client_address")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `requests` per `seconds` (a sliding window) for each value of `key`."""
+
+    requests: int
+    seconds: int
+    key: RateLimitKey
+    #: the window as written (`1m`)
+    per: str
+
+    def __str__(self) -> str:
+        return f"{self.requests} per {self.per} per {self.key.replace('_', ' ')}"
+
+
 @dataclass(frozen=True, slots=True)
 class Forward:
     upstream: str
@@ -121,6 +140,8 @@ class Route:
     source: str = ""
     #: the path parameter that names the organization (``organization: {param: org}``)
     organization_param: str | None = None
+    #: the route's rate limit, checked after authorization (`gateway.quotas.routes`)
+    rate_limit: RateLimit | None = None
     #: the accepted principal kinds in authenticator order, computed once (read on every request)
     kinds: tuple[Kind, ...] = field(init=False, compare=False)
     #: a label profile rewrites what this route forwards (anything but ``headers``); computed once

@@ -61,6 +61,23 @@ _METHOD = {"enum": ["*", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIO
 _PATH = {"type": "string", "minLength": 1, "pattern": "^/"}
 _SECONDS = {"type": "number", "exclusiveMinimum": 0, "maximum": 86400}
 
+_RATE_LIMIT = {
+    "description": "At most `requests` per `per` (a sliding window) for each value of `key`; past it "
+    "429 rate_limited with Retry-After and the RateLimit fields.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["requests", "per", "key"],
+    "properties": {
+        "requests": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000},
+        "per": {
+            "description": "The window: whole seconds, minutes, hours or days (10s, 1m, 1h, 1d).",
+            "type": "string",
+            "pattern": "^[1-9][0-9]{0,5}[smhd]$",
+        },
+        "key": {"enum": ["tenant", "organization", "principal", "client_id", "client_address"]},
+    },
+}
+
 _ROUTE = {
     "type": "object",
     "additionalProperties": False,
@@ -105,6 +122,7 @@ _ROUTE = {
         "websocket": {"type": "boolean"},
         "timeout": _SECONDS,
         "idle_timeout": _SECONDS,
+        "rate_limit": _RATE_LIMIT,
     },
 }
 

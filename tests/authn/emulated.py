@@ -11,6 +11,7 @@ from gateway.authn import TenantAuthenticator
 from gateway.config.settings import CacheSettings, Settings, TenantSettings
 from gateway.front.request import RequestView
 from gateway.load import load_settings
+from gateway.ory.pool import OryPool
 from tests.support.clock import OffsetClock
 from tests.support.emulator import RunningEmulator
 
@@ -104,7 +105,9 @@ def make(
     cache: CacheSettings | None = None,
     **overrides: Any,
 ) -> TenantAuthenticator:
-    return TenantAuthenticator(replace(tenant, **overrides), cache or CacheSettings(), http, clock)
+    return TenantAuthenticator(
+        replace(tenant, **overrides), cache or CacheSettings(), OryPool.over(tenant.name, http), clock
+    )
 
 
 def request(*headers: tuple[str, str]) -> RequestView:

@@ -17,6 +17,7 @@ from joserfc.jwk import ECKey, RSAKey
 from gateway.authn import TenantAuthenticator
 from gateway.config.settings import CacheSettings, TenantSettings
 from gateway.front.request import RequestView
+from gateway.ory.pool import OryPool
 from tests.support.clock import START, FakeClock
 
 NOW = START
@@ -212,4 +213,6 @@ def jwt_claims(client: str = "svc", *, exp: float = NOW + 600, **extra: Any) -> 
 def authenticator(
     ory: FakeOry, clock: FakeClock, cache: CacheSettings | None = None, **overrides: Any
 ) -> TenantAuthenticator:
-    return TenantAuthenticator(tenant(**overrides), cache or CacheSettings(), ory.client(), clock)
+    return TenantAuthenticator(
+        t := tenant(**overrides), cache or CacheSettings(), OryPool.over(t.name, ory.client()), clock
+    )

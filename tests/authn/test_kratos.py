@@ -10,6 +10,7 @@ from gateway.authn.verdict import parse_rfc3339
 from gateway.config.problems import ConfigError
 from gateway.config.settings import CacheSettings
 from gateway.errors import InvalidToken, ServiceUnavailable, StepUpRequired, TooManyRequests, Unauthenticated
+from gateway.ory.pool import OryPool
 from gateway.principal import Membership
 from tests.authn.fakes import FakeOry, authenticator, request, rfc3339, session, tenant
 from tests.support.clock import FakeClock
@@ -271,6 +272,6 @@ async def test_shared_client_cookie_jar_never_leaks(ory: FakeOry, clock: FakeClo
     ory.sessions[TOKEN] = session()
     http = ory.client()
     http.cookies.set("ory_kratos_session", "someone-else", domain="kratos.a.test")
-    auth = TenantAuthenticator(tenant(), CacheSettings(), http, clock)
+    auth = TenantAuthenticator(tenant(), CacheSettings(), OryPool.over("a", http), clock)
     await auth.authenticate(request(("x-session-token", TOKEN)), ["human"])
     assert "cookie" not in ory.seen[-1].headers

@@ -12,6 +12,7 @@ from gateway.authn.credentials import token_shape
 from gateway.authn.sources import AUTHENTICATORS, REGISTRY, unusable
 from gateway.config.settings import Settings
 from gateway.errors import InvalidToken, Unauthenticated
+from gateway.ory.pool import OryPool
 from tests.authn.fakes import FakeOry, active_token, authenticator, request, session, tenant
 from tests.support.builders import make_settings
 from tests.support.clock import FakeClock
@@ -47,15 +48,14 @@ async def test_session_token_rejection_is_final(ory: FakeOry, clock: FakeClock) 
     assert set(ory.calls) == {"kratos.a.test/sessions/whoami"}
 
 
-async def test_unknown_shape_tries_in_route_order(ory: FakeOry, clock: FakeClock) -> None:
-    ory.tokens["legacy"] = active_token()
+async def test_an_unprefixed_token_goes_only_where_its_shape_could_come_from(ory: FakeOry, clock: FakeClock) -> None:
+    """Self-hosted Hydra may issue `<key>.<signature>` without the prefix: only Hydra is asked."""
+    ory.tokens["key.signature"] = active_token()
     auth = authenticator(ory, clock)
-    p = await auth.authenticate(request(("authorization", "Bearer legacy")), ["human", "machine"])
+    p = await auth.authenticate(request(("authorization", "Bearer key.signature")), ["human", "machine"])
     assert p.kind == "machine"
-    assert list(ory.calls)[:2] == [
-        "kratos.a.test/sessions/whoami",
-        "hydra-admin.a.test/admin/oauth2/introspect",
-    ]
+    assert next(iter(ory.calls)) == "hydra-admin.a.test/admin/oauth2/introspect"
+    assert "kratos.a.test/sessions/whoami" not in ory.calls
 
 
 async def test_unknown_shape_nobody_knows_it(ory: FakeOry, clock: FakeClock) -> None:
@@ -64,10 +64,36 @@ async def test_unknown_shape_nobody_knows_it(ory: FakeOry, clock: FakeClock) -> 
     assert err.value.reason == "token_unknown"
 
 
-async def test_unknown_shape_goes_to_kratos_first_when_human_first(ory: FakeOry, clock: FakeClock) -> None:
-    ory.sessions["legacy"] = session()
-    p = await authenticator(ory, clock).authenticate(request(("authorization", "Bearer legacy")), ["human", "machine"])
-    assert p.kind == "human" and "hydra-admin.a.test/admin/oauth2/introspect" not in ory.calls
+async def test_an_unprefixed_session_token_goes_to_kratos(ory: FakeOry, clock: FakeClock) -> None:
+    """Self-hosted Kratos issued 32 alphanumerics before the `ory_st_` prefix."""
+    legacy = "L" * 32
+    ory.sessions[legacy] = session()
+    p = await authenticator(ory, clock).authenticate(
+        request(("authorization", f"Bearer {legacy}")), ["human", "machine"]
+    )
+    assert p.kind == "human" and list(ory.calls) == ["kratos.a.test/sessions/whoami"]
+
+
+async def test_shapes_ory_never_issues_never_reach_it(ory: FakeOry, clock: FakeClock) -> None:
+    auth = authenticator(ory, clock)
+    for headers in (
+        [("x-session-token", "ory_st_short")],
+        [("authorization", "Bearer ory_st_" + "a" * 31 + "!")],
+        [("authorization", "Bearer zzz")],
+        [("authorization", "Bearer ory_at_nodot")],
+        [("cookie", "ory_kratos_session=" + "a" * 4097)],
+    ):
+        with pytest.raises(InvalidToken):
+            await auth.authenticate(request(*headers), ["human", "machine"])
+    assert list(ory.calls) == []
+
+
+async def test_cloud_tenants_take_only_prefixed_tokens(ory: FakeOry, clock: FakeClock) -> None:
+    auth = authenticator(ory, clock, mode="cloud")
+    for token in ("L" * 32, "key.signature"):
+        with pytest.raises(InvalidToken):
+            await auth.authenticate(request(("authorization", f"Bearer {token}")), ["human", "machine"])
+    assert list(ory.calls) == []
 
 
 async def test_token_format_jwt_refuses_opaque(ory: FakeOry, clock: FakeClock) -> None:
@@ -131,7 +157,8 @@ def test_build_authenticators_one_per_tenant(ory: FakeOry, clock: FakeClock) -> 
         trusted_proxies=(),
         upstreams={},
     )
-    built = build_authenticators(settings, ory.client(), clock)
+    client = ory.client()
+    built = build_authenticators(settings, {name: OryPool.over(name, client) for name in settings.tenants}, clock)
     assert set(built) == {"a", "b"} and built["b"].tenant.kratos_public_url == "http://kratos.b.test"
     assert built["a"].cache is not built["b"].cache
 

@@ -143,6 +143,9 @@ def test_the_body_deadline_defaults_to_30_s_bounds_the_whole_request_and_is_show
         "body_timeout": 30.0,
         "max_body_bytes": 1 << 20,
         "max_streams": 1000,
+        "max_streams_per_tenant": 500,
+        "max_streams_per_principal": 100,
+        "auth_failures_per_minute": 60,
         "stream_recheck_seconds": 30.0,
         "sse_heartbeat_seconds": 15.0,
         "shutdown_timeout": 30.0,
@@ -165,6 +168,41 @@ def test_the_sse_heartbeat_interval_is_checked_and_zero_turns_it_off() -> None:
         assert problems({**BASE, "GATEWAY_SSE_HEARTBEAT_SECONDS": bad}) == [
             f"GATEWAY_SSE_HEARTBEAT_SECONDS: out of range: {bad!r}"
         ]
+
+
+def test_stream_shares_and_the_credential_budget() -> None:
+    """Several tenants: none holds more than half the streams unless told; shares nest."""
+    limits = load_settings(BASE | {"GATEWAY_MAX_STREAMS": "40"}).limits
+    assert (limits.max_streams, limits.max_streams_per_tenant, limits.max_streams_per_principal) == (40, 20, 20)
+    env = BASE | {"GATEWAY_MAX_STREAMS_PER_TENANT": "300", "GATEWAY_MAX_STREAMS_PER_PRINCIPAL": "7"}
+    limits = load_settings(env | {"GATEWAY_AUTH_FAILURES_PER_MINUTE": "5"}).limits
+    assert (limits.max_streams_per_tenant, limits.max_streams_per_principal, limits.auth_failures_per_minute) == (
+        300,
+        7,
+        5,
+    )
+    assert problems(BASE | {"GATEWAY_MAX_STREAMS_PER_TENANT": "2000"}) == [
+        "GATEWAY_MAX_STREAMS_PER_TENANT: 2000 is more than GATEWAY_MAX_STREAMS (1000)"
+    ]
+    assert problems(BASE | {"GATEWAY_MAX_STREAMS_PER_PRINCIPAL": "600"}) == [
+        "GATEWAY_MAX_STREAMS_PER_PRINCIPAL: 600 is more than a tenant may hold (500)"
+    ]
+    assert problems(BASE | {"GATEWAY_AUTH_FAILURES_PER_MINUTE": "0"}) == [
+        "GATEWAY_AUTH_FAILURES_PER_MINUTE: out of range: '0'"
+    ]
+    assert problems(BASE | {"GATEWAY_AUTH_FAILURES_PER_MINUTE": "1.5"}) == [
+        "GATEWAY_AUTH_FAILURES_PER_MINUTE: out of range: '1.5'"
+    ]
+
+
+def test_each_tenant_has_its_own_ory_pool_settings() -> None:
+    settings = load_settings(BASE | {"GATEWAY_TENANT_CUSTOMER_ORY_MAX_CONNECTIONS": "8"})
+    customer, dealer = settings.tenants["customer"], settings.tenants["dealer"]
+    assert (customer.ory_max_connections, dealer.ory_max_connections) == (8, 64)
+    assert customer.ory_queue_timeout == dealer.ory_queue_timeout == 0.25
+    assert problems(BASE | {"GATEWAY_TENANT_CUSTOMER_ORY_MAX_CONNECTIONS": "0"}) == [
+        "GATEWAY_TENANT_CUSTOMER_ORY_MAX_CONNECTIONS: out of range: '0'"
+    ]
 
 
 def test_memberships_and_ory_permissions_settings() -> None:

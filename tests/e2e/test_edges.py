@@ -92,6 +92,9 @@ def edge(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edg
         "GATEWAY_UPSTREAM_DEAD_URL": f"http://127.0.0.1:{free_port()}",
         "GATEWAY_MAX_BODY_BYTES": str(MAX_BODY),
         "GATEWAY_MAX_STREAMS": str(MAX_STREAMS),
+        # one person opens them all: the process cap is what is tested here (shares: test_isolation)
+        "GATEWAY_MAX_STREAMS_PER_TENANT": str(MAX_STREAMS),
+        "GATEWAY_MAX_STREAMS_PER_PRINCIPAL": str(MAX_STREAMS),
         "GATEWAY_STREAM_RECHECK_SECONDS": str(RECHECK),
         "GATEWAY_CACHE_MAX_TTL": str(MAX_TTL),
     }

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.load import load_settings
 from gateway.ory.identities import IdentityService
+from gateway.ory.pool import OryPool
 from tests.support.polling import eventually
 from tests.support.world import World, create_identity, emulator_calls
 
@@ -157,7 +158,7 @@ def test_ids_that_change_the_path_are_rejected(world: World, raw: str) -> None:
 async def test_identity_service_get_and_list(world: World, customer: dict[str, Any]) -> None:
     settings = load_settings(world.env)
     async with httpx.AsyncClient() as http:
-        service = IdentityService.for_tenant(settings.tenants["customer"], http)
+        service = IdentityService.for_tenant(settings.tenants["customer"], OryPool.over("customer", http))
         one = await service.get(customer["id"])
         assert one is not None and one["id"] == customer["id"]
         assert "credentials" not in one and "metadata_admin" not in one

@@ -166,7 +166,7 @@ def test_a_denial_is_a_server_span_with_its_reason_and_no_upstream_span(traced: 
 def test_ory_is_sent_the_ory_spans_id_as_parent(traced: Replica, ops: Ops, collector: Collector) -> None:
     """The admin tenant's "Kratos" here is the recording upstream: it answers garbage (503)."""
     trace_id = new_trace()
-    headers = {"X-Session-Token": "ory_st_not-a-real-session", "traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"}
+    headers = {"X-Session-Token": "ory_st_" + "n" * 32, "traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"}
     resp = httpx.get(traced.url + "/admin/customers/nobody", headers=headers)
     assert resp.status_code == 503
     spans = collector.trace(trace_id, 3)

@@ -133,7 +133,7 @@ def test_with_trust_proxies_an_untrusted_callers_trace_is_not_continued(
 def test_ory_calls_carry_the_requests_trace(plain: Replica, ops: Ops) -> None:
     """The admin tenant's "Kratos" is the recording upstream (its answer is garbage: 503)."""
     trace_id = uuid.uuid4().hex
-    headers = {"X-Session-Token": "ory_st_not-a-real-session", "traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"}
+    headers = {"X-Session-Token": "ory_st_" + "n" * 32, "traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"}
     assert httpx.get(plain.url + "/admin/customers/nobody", headers=headers).status_code == 503
     [whoami] = [
         r

@@ -11,6 +11,7 @@ from gateway.config.settings import CacheSettings
 from gateway.errors import BadRequest, Forbidden
 from gateway.front.request import RequestView
 from gateway.orgs.stage import OrgStage, org_stage
+from gateway.ory.pool import OryPool
 from gateway.permissions.checker import TenantPermissions
 from gateway.policy.model import Forward, Match, Requirement
 from gateway.principal import Membership, Principal
@@ -40,7 +41,10 @@ ACME, GLOBEX = Membership("org-acme", frozenset({"member"})), Membership("org-gl
 
 def permissions(keto: FakeKeto | None = None, memberships: str = "metadata") -> TenantPermissions:
     return TenantPermissions(
-        keto_tenant(memberships=memberships), CacheSettings(), (keto or FakeKeto()).client(), FakeClock()
+        keto_tenant(memberships=memberships),
+        CacheSettings(),
+        OryPool.over("a", (keto or FakeKeto()).client()),
+        FakeClock(),
     )
 
 

@@ -9,13 +9,14 @@ import pytest
 
 from gateway.errors import ServiceUnavailable
 from gateway.ory.keto import KetoClient, RelationTuple
+from gateway.ory.pool import OryPool
 from tests.support.keto import FakeKeto, keto_tenant
 
 T = RelationTuple("Report", "org-a/q3", "view", "u1")
 
 
 def client(keto: FakeKeto) -> KetoClient:
-    return KetoClient(keto_tenant(), keto.client())
+    return KetoClient(keto_tenant(), OryPool.over("a", keto.client()))
 
 
 async def test_allowed_and_denied_with_structured_parameters() -> None:

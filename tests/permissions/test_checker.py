@@ -10,6 +10,7 @@ import pytest
 
 from gateway.config.settings import CacheSettings
 from gateway.errors import BadRequest, Forbidden, ServiceUnavailable
+from gateway.ory.pool import OryPool
 from gateway.permissions.checker import TenantPermissions, permission_tuple
 from gateway.permissions.template import compile_template
 from gateway.policy.model import Match, Permission, Requirement
@@ -31,7 +32,7 @@ def match(report: str = "q3") -> Match:
 
 def permissions(keto: FakeKeto, clock: FakeClock | None = None) -> TenantPermissions:
     return TenantPermissions(
-        keto_tenant(), CacheSettings(max_ttl=60, negative_ttl=5), keto.client(), clock or FakeClock()
+        keto_tenant(), CacheSettings(max_ttl=60, negative_ttl=5), OryPool.over("a", keto.client()), clock or FakeClock()
     )
 
 

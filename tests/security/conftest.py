@@ -16,6 +16,8 @@ SECURITY_ENV = {
     "GATEWAY_STREAM_RECHECK_SECONDS": "1",  # long-lived streams: re-check interval
     "GATEWAY_HEADER_TIMEOUT": "2",  # slow headers
     "GATEWAY_MAX_STREAMS": "3",  # open SSE streams (resource exhaustion)
+    "GATEWAY_MAX_STREAMS_PER_TENANT": "3",  # (one tenant and one person hold them all here)
+    "GATEWAY_MAX_STREAMS_PER_PRINCIPAL": "3",
     "GATEWAY_TENANT_CUSTOMER_JWT_AUDIENCE": "gw-customer",  # customer machine tokens (aud []): wrong audience
     "GATEWAY_TENANT_ADMIN_HYDRA_ISSUER": "http://wrong-issuer.example",  # admin tokens: wrong issuer
     # cross-origin and CORS (test_corpus_cross_origin.py): a trusted front end and a dev server

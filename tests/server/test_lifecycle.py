@@ -23,6 +23,8 @@ pytestmark = pytest.mark.xdist_group("serial")
 def gateway(ops: Ops) -> Iterator[Replica]:
     env = ops.env(
         GATEWAY_MAX_STREAMS="2",
+        GATEWAY_MAX_STREAMS_PER_TENANT="2",  # the process cap is what is tested (shares: test_isolation)
+        GATEWAY_MAX_STREAMS_PER_PRINCIPAL="2",
         GATEWAY_HEADER_TIMEOUT="1",
         GATEWAY_MAX_HEADER_BYTES="8192",
         GATEWAY_SHUTDOWN_TIMEOUT="10",

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from tests.robustness.soak import checks, traffic
+from tests.robustness.soak import checks, heap, traffic
 from tests.robustness.soak.faults import schedule
 from tests.robustness.soak.stack import SETTINGS, Stack, running_stack
 from tests.robustness.support import fd_count, rss_kib, socket_count
@@ -34,6 +34,8 @@ class Plan:
     down: float = 10.0  # each fault lasts
     gap: float = 35.0  # quiet time after each fault
     hold: float = 20.0  # SSE and WebSocket sessions last
+    #: write heap snapshots of the gateway here, once a minute, and report what grew
+    tracemalloc: Path | None = None
 
 
 @dataclass
@@ -109,7 +111,7 @@ async def _drive(stack: Stack, plan: Plan) -> dict[str, Any]:
     report |= {
         "seconds": round(elapsed, 1),
         "calls_per_second": round(len(load.calls) / elapsed, 1),
-        "plan": plan.__dict__,
+        "plan": {k: str(v) if isinstance(v, Path) else v for k, v in plan.__dict__.items()},
         "gateway_settings": SETTINGS,
         "recovery_bound_s": checks.RECOVERY,
         "stragglers_cancelled": len(late),
@@ -139,8 +141,13 @@ async def _drive(stack: Stack, plan: Plan) -> dict[str, Any]:
 
 
 def run(plan: Plan, out: Path | None = None) -> dict[str, Any]:
-    with running_stack() as stack:
+    traced = plan.tracemalloc
+    if traced is not None:
+        traced.mkdir(parents=True, exist_ok=True)
+    with running_stack(heap.environment(traced) if traced is not None else None) as stack:
         report = asyncio.run(_drive(stack, plan))
+    if traced is not None:
+        report["tracemalloc"] = heap.growth(traced)
     if out is not None:
         out.write_text(json.dumps(report, indent=2) + "\n")
     return report

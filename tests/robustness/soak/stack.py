@@ -28,7 +28,7 @@ from tests.support.seed import CLIENTS, PASSWORDS, SEED, TENANTS, browser_login,
 
 HERE = Path(__file__).resolve().parent
 #: the gateway's settings for the soak: decisions cached 2 s (so every outage is felt),
-#: bodies bounded at 3 s, open streams re-checked every 5 s
+#: bodies bounded at 3 s, open streams re-checked every 5 s, no budget of unknown credentials
 SETTINGS = {
     "GATEWAY_CACHE_MAX_TTL": "2",
     "GATEWAY_CACHE_NEGATIVE_TTL": "1",
@@ -36,6 +36,9 @@ SETTINGS = {
     "GATEWAY_BODY_TIMEOUT": "3",
     "GATEWAY_STREAM_RECHECK_SECONDS": "5",
     "GATEWAY_LOG_LEVEL": "ERROR",
+    # all the traffic, its junk credentials included, comes from one address (the budget of
+    # unknown credentials is tested in tests/robustness/test_isolation.py)
+    "GATEWAY_AUTH_FAILURES_PER_MINUTE": "1000000",
 }
 SOAK_POLICY = """\
 # The soak's WebSocket route: /<tenant>/live/** to the WebSocket echo.
@@ -150,7 +153,8 @@ def gateway_settings(stack_urls: dict[str, str], redis_url: str, policies: Path)
 
 
 @contextmanager
-def running_stack() -> Iterator[Stack]:
+def running_stack(extra: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Every process of the soak; `extra` goes into the gateway's environment."""
     folder = Path(tempfile.mkdtemp(prefix="soak-"))
     ory, keto = emulator(free_port()), emulator(free_port())
     echo = recording("tests.robustness.faulty_upstream", free_port(), folder / "echo.jsonl", "/__faulty/stats")
@@ -164,7 +168,7 @@ def running_stack() -> Iterator[Stack]:
             durably = stack.enter_context(durably_server())
             stack.callback(lambda: _resume(durably.process.pid))
             urls = {"ory": ory.url, "keto": keto.url, "echo": echo.url, "live": live.url, "durably": durably.base_url}
-            env = gateway_settings(urls, redis.url, _policies(folder))
+            env = gateway_settings(urls, redis.url, _policies(folder)) | (extra or {})
             gateway = stack.enter_context(gateway_process(env))
             yield Stack(ory, keto, redis, echo, live, durably, gateway, folder)
     finally:
