@@ -20,11 +20,11 @@ from gateway.build import assemble
 from gateway.config.settings import Settings
 from gateway.endpoints.tenants import PATH as TENANTS_PATH
 from gateway.endpoints.tenants import tenants_body
-from gateway.errors import GatewayError, RequestTimeout, Unauthenticated
+from gateway.errors import GatewayError, RequestTimeout, StepUpRequired, Unauthenticated
 from gateway.forward.websocket import serve_websocket
 from gateway.front.exchange import Exchange, Receive, Scope, Send
 from gateway.front.head import check_head
-from gateway.front.login import redirect_to_login
+from gateway.front.login import redirect_to_login, step_up
 from gateway.front.request import RequestView
 from gateway.observe import access_log as accesslog
 from gateway.observe.metrics import CURRENT, RequestTimes
@@ -125,6 +125,12 @@ class GatewayApp:
             ex.log.update(decision="deny", reason="login_redirect")
             await ex.respond(303, b"", [(b"location", login.encode()), (b"cache-control", b"no-store")])
             return
+        if isinstance(error, StepUpRequired):  # a second factor or the password again, then back
+            location, error = step_up(self.settings, ex, error)
+            if location is not None:
+                ex.log.update(decision="deny", reason=error.reason)
+                await ex.respond(303, b"", [(b"location", location.encode()), (b"cache-control", b"no-store")])
+                return
         self.gw.cors.decorate_unrouted(ex)  # a 404/405 for a trusted page still carries CORS headers
         await ex.respond_error(error)
 

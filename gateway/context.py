@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.authn.authenticator import Authenticator
@@ -59,3 +60,5 @@ class Gateway:
     proxies: TrustedProxies
     #: W3C trace context per request, and OTLP export when configured
     tracing: Tracing
+    #: what time it is (a route's `max_age`)
+    clock: Callable[[], float] = time.time

@@ -5,7 +5,8 @@
     ├── Unauthenticated               401     unauthenticated      (no credential)
     │   └── InvalidToken              401     invalid_token        (credential presented, rejected)
     ├── Forbidden                     403     forbidden
-    │   └── CrossOriginRequest        403     cross_origin_request (cookie request from a foreign page)
+    │   ├── CrossOriginRequest        403     cross_origin_request (cookie request from a foreign page)
+    │   └── StepUpRequired            403     aal2_required | reauthentication_required (redirect_browser_to)
     ├── NotFound                      404     not_found
     ├── MethodNotAllowed              405     method_not_allowed
     ├── RequestTimeout                408     request_timeout
@@ -108,6 +109,27 @@ class CrossOriginRequest(Forbidden):
     handshake) from a page that is neither this site nor a trusted origin (CSRF, CSWSH)."""
 
     code = "cross_origin_request"
+
+
+class StepUpRequired(Forbidden):
+    """The session is not strong or not recent enough: a second factor is wanted (`aal2`, or
+    `enroll` one first) or the password again (`refresh`). Kratos' whoami 403s and a route's
+    `aal` / `max_age` raise it; never cached. Its JSON carries `redirect_browser_to` once
+    `located` (the tenant's login, `gateway.front.login.step_up`); a browser navigation is
+    sent there instead (303, with `return_to` the page)."""
+
+    def __init__(self, description: str, *, need: str, reason: str, redirect_browser_to: str = "") -> None:
+        super().__init__(description, reason=reason)
+        self.need = need
+        self.code = "reauthentication_required" if need == "refresh" else "aal2_required"
+        self.redirect_browser_to = redirect_browser_to
+        self.extra = {"reason": reason, **({"redirect_browser_to": redirect_browser_to} if redirect_browser_to else {})}
+
+    def located(self, redirect_browser_to: str) -> StepUpRequired:
+        """The same demand, naming where a browser goes to meet it."""
+        return StepUpRequired(
+            self.description, need=self.need, reason=self.reason, redirect_browser_to=redirect_browser_to
+        )
 
 
 class NotFound(GatewayError):

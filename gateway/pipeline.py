@@ -12,6 +12,7 @@ from __future__ import annotations
 from gateway.authz import authorize
 from gateway.context import Gateway
 from gateway.decision import Decision
+from gateway.errors import StepUpRequired
 from gateway.forward.plan import forward_plan
 from gateway.front.cors import is_preflight
 from gateway.front.exchange import Exchange
@@ -34,14 +35,19 @@ async def decide(gw: Gateway, ex: Exchange) -> Decision:
     principal = None
     if not route.anonymous:
         tenant = where.tenant
+        authn = gw.authn[tenant]
         with tracing.span("authenticate"):  # cache hit, or the Ory call under it
-            principal = await gw.authn[tenant].authenticate(ex.request, route.kinds)
+            principal = await authn.authenticate(ex.request, route.kinds, ex.refreshed)
         log["kind"], log["principal"] = principal.kind, principal.subject
         log["credential_hash"] = principal.credential_hash  # sha256: for `gateway revoke --token-hash`
         # the organization this request acts for, and the roles held there (gateway.orgs)
         principal = await gw.orgs[tenant].choose(ex.request, found, principal, policies.tenant_roles(tenant))
         log["org"] = principal.organization
-        authorize(route, principal)  # kind, roles, scopes, organization: no network
+        try:
+            authorize(route, principal, gw.clock())  # kind, roles, scopes, session, organization: no network
+        except StepUpRequired:
+            await authn.forget(principal)  # once the person has stepped up, the next request asks Ory
+            raise
         await gw.permissions[tenant].require(found, principal)  # the route's Keto permission, if any
     if route.rate_limit is not None:  # routes without a limit pay nothing
         await gw.route_limits.check(ex, route, principal)

@@ -31,7 +31,11 @@ class Principal:
     scopes: frozenset[str]
     session_id: str | None = None
     client_id: str | None = None
+    #: the session's authenticator assurance level (`aal1`, `aal2`, ...); None for machines
     aal: str | None = None
+    #: epoch seconds when the person last proved who they are: the session's `authenticated_at`
+    #: or its latest authentication method's `completed_at`, whichever is later (a route's `max_age`)
+    authenticated_at: float | None = None
     #: epoch seconds when the session or token stops being valid
     expires_at: float | None = None
     #: sha256 of the credential: cache key, revocation handle, never the raw secret

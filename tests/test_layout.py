@@ -165,7 +165,7 @@ def test_the_app_only_dispatches_to_the_endpoints() -> None:
 
 def test_the_registries_are_what_the_docs_name() -> None:
     assert HEADERS == "headers" and set(BUILT_IN) == {"durably"}
-    assert set(SOURCES) == {"kratos-cookie", "kratos-token", "hydra", "jwt"}
+    assert set(SOURCES) == {"kratos-cookie", "kratos-token", "session_jwt", "hydra", "jwt"}
     assert {endpoint.path.split("/")[1] for endpoint in ENDPOINTS} <= RESERVED_TENANT_NAMES  # no tenant shadows one
     assert all(endpoint.path.startswith("/") for endpoint in ENDPOINTS)
 

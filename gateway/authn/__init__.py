@@ -1,6 +1,6 @@
 """Authentication per tenant: who is calling, decided against that tenant's Ory only.
 
-    TenantAuthenticator.authenticate(request, kinds) -> Principal
+    TenantAuthenticator.authenticate(request, kinds, refreshed) -> Principal
         credentials.extract   cookie / X-Session-Token / Authorization: Bearer (ambiguity -> 401)
         sources.plan          which credential source sees which credential, in the route's order
         cache                 the decision cache (`gateway.cache`): hashed keys, bounded TTL,
@@ -10,26 +10,33 @@
         on a miss only        a credential of a shape Ory never issues is refused without a call
                               (`credentials.impossible`); a source that asks Ory does so only
                               within the client address's budget (`gateway.quotas.attempts`)
-        kratos / hydra / jwt  whoami, RFC 7662 introspection, local JWT verification
+        kratos / session_jwt / hydra / jwt
+                              whoami, local session JWT verification, RFC 7662
+                              introspection, local JWT verification
 
 Errors: no credential -> Unauthenticated (401); a credential presented and rejected, or of an
-impossible shape -> InvalidToken (401, error="invalid_token"); too many unknown credentials
+impossible shape -> InvalidToken (401, error="invalid_token"); a session that needs a second
+factor or a new sign-in -> StepUpRequired (403, never cached); too many unknown credentials
 from one address -> TooManyAttempts (429); Ory down or misbehaving -> ServiceUnavailable
 (503), its pool full -> OrySaturated (503); Ory 429 -> TooManyRequests. Each carries a fixed
-`reason` id.
+`reason` id. A refreshed session cookie from whoami is handed to `refreshed` (the request's
+answer carries it), never cached.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from gateway.authn.cache import credential_key, decision_cache, stamped
 from gateway.authn.credentials import extract, impossible
 from gateway.authn.hydra import ClientOrganizations, HydraIntrospector
+from gateway.authn.identities import People
 from gateway.authn.jwks import JwksCache
 from gateway.authn.jwt import JwtVerifier
 from gateway.authn.kratos import KratosAuthenticator
+from gateway.authn.session_jwt import SessionJwtVerifier
 from gateway.authn.sources import AUTHENTICATORS, REGISTRY, Attempt, AuthenticatorId, Verify, plan
 from gateway.authn.verdict import Verdict
 from gateway.cache import CacheStats, Clock, Index, Shared
@@ -41,7 +48,10 @@ from gateway.ory.pool import OryPool
 from gateway.principal import Kind, Principal
 from gateway.quotas.attempts import Attempts
 
-__all__ = ["TenantAuthenticator", "build_authenticators", "credential_key"]
+__all__ = ["Refreshed", "TenantAuthenticator", "build_authenticators", "credential_key"]
+
+#: takes whoami's `Set-Cookie` of a refreshed session cookie, for the answer to this request
+Refreshed = Callable[[str], None]
 
 
 class TenantAuthenticator:
@@ -60,9 +70,13 @@ class TenantAuthenticator:
         self.attempts = attempts
         self.cache = decision_cache(cache, clock, tenant.name, shared)
         self.kratos: KratosAuthenticator = KratosAuthenticator(tenant, http, clock)
+        self.people = People(tenant, cache, http, clock)
+        self.session_jwt: SessionJwtVerifier = SessionJwtVerifier(
+            tenant, JwksCache.sessions(tenant, http, clock), self.people, clock
+        )
         self.client_orgs = ClientOrganizations(tenant, http, clock)
         self.hydra: HydraIntrospector = HydraIntrospector(tenant, http, clock, self.client_orgs)
-        self.jwks = JwksCache(tenant, http, clock)
+        self.jwks = JwksCache.hydra(tenant, http, clock)
         self.jwt: JwtVerifier = JwtVerifier(tenant, self.jwks, self.client_orgs, clock)
         #: each credential source's verifier for this tenant (`gateway.authn.sources.REGISTRY`)
         self.sources: dict[AuthenticatorId, Verify] = {name: kind.bind(self) for name, kind in REGISTRY.items()}
@@ -76,13 +90,15 @@ class TenantAuthenticator:
         """Unknown credentials refused past an address's budget."""
         return self.attempts.refused.get(self.tenant.name, 0) if self.attempts is not None else 0
 
-    async def authenticate(self, request: RequestView, kinds: Sequence[Kind]) -> Principal:
+    async def authenticate(
+        self, request: RequestView, kinds: Sequence[Kind], refreshed: Refreshed | None = None
+    ) -> Principal:
         creds = extract(request, self.tenant)
         attempts = plan(creds, kinds, self.tenant)
         for attempt in attempts:
             decision = self._cached(attempt)  # a hit needs no await (no coroutine built for it)
             if decision is None:
-                decision = await self._load(attempt, request.client_ip)
+                decision = await self._load(attempt, request.client_ip, refreshed)
             if decision.principal is not None:
                 return decision.principal
             if attempt.final:
@@ -104,7 +120,7 @@ class TenantAuthenticator:
             tracing.note("gateway.authn.cache", "hit" if hit is not None else "miss")
         return hit
 
-    async def _load(self, attempt: Attempt, address: str) -> Verdict:
+    async def _load(self, attempt: Attempt, address: str, refreshed: Refreshed | None) -> Verdict:
         """A credential not in the cache: refused on its shape, or within the address's budget
         looked up (once for every concurrent caller) and cached."""
         tenant = self.tenant
@@ -118,16 +134,27 @@ class TenantAuthenticator:
                 await attempts.check(tenant.name, address)
         verify = self.sources[attempt.authenticator]
 
-        async def load() -> Verdict:
+        async def load() -> Verdict:  # run by this request only: a joiner's `refreshed` is never called
             verdict = await verify(attempt)
             if attempts is not None:
                 if verdict.principal is None:
                     await attempts.failed(tenant.name, address)
                 else:
                     attempts.vouch(key, verdict.principal.expires_at)
+            if verdict.set_cookie:  # for this request's browser, never for the cache
+                if refreshed is not None:
+                    refreshed(verdict.set_cookie)
+                verdict = dataclasses.replace(verdict, set_cookie="")
             return stamped(key, verdict)
 
         return await self.cache.get_or_load(key, load)
+
+    async def forget(self, principal: Principal) -> None:
+        """Forget the cached decision `principal` came from, here and in the shared layer: the
+        next request asks Ory again (a session just stepped up or signed in again)."""
+        if principal.credential_hash:
+            self.cache.evict_key(principal.credential_hash)
+            await self.cache.evict_shared_key(principal.credential_hash)
 
     def evict(self, form: str, value: str) -> int:
         """Forget what a revocation names, on this replica: a Kratos session's decisions, one
@@ -138,6 +165,7 @@ class TenantAuthenticator:
             return self.cache.evict_key(value)
         index = Index(form, self.tenant.name, value)
         self.client_orgs.cache.evict(index)
+        self.people.cache.evict(index)
         return self.cache.evict(index)
 
     async def evict_shared(self, form: str, value: str) -> None:

@@ -3,8 +3,9 @@
 - Key: sha256 of (tenant, authenticator, credential). The raw credential is never stored;
   the key is also the principal's `credential_hash`, its revocation handle.
 - Positive (a principal): GATEWAY_CACHE_MAX_TTL, never past the session's `expires_at` or
-  the token's `exp`. Negative (a rejected credential): GATEWAY_CACHE_NEGATIVE_TTL.
-  Failures (outages, 429) raise and are never cached.
+  the token's `exp`, nor past what Kratos' `Ory-Session-Cache-For` allows. Negative (a
+  rejected credential): GATEWAY_CACHE_NEGATIVE_TTL. Failures (outages, 429) and step-up
+  demands (whoami's 403) raise and are never cached; nor is a refreshed session cookie.
 - Indexes: the principal's session, its subject, and every organization it speaks for.
 - Hits, misses, joins and shared reads are noted on the `authenticate` span
   (`gateway.authn.cache`).
@@ -39,7 +40,10 @@ def _traced(what: str) -> None:
 
 def lifetime(decision: Verdict) -> tuple[bool, float | None]:
     principal = decision.principal
-    return (False, None) if principal is None else (True, principal.expires_at)
+    if principal is None:
+        return False, None
+    ends, bound = principal.expires_at, decision.cache_until
+    return True, bound if ends is None else ends if bound is None else min(ends, bound)
 
 
 def _session(key: str, decision: Verdict) -> tuple[str, ...]:
@@ -72,4 +76,4 @@ def stamped(key: str, decision: Verdict) -> Verdict:
     p = decision.principal
     if p is None or p.credential_hash == key:
         return decision
-    return Verdict(dataclasses.replace(p, credential_hash=key))
+    return dataclasses.replace(decision, principal=dataclasses.replace(p, credential_hash=key))

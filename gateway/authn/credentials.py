@@ -9,8 +9,12 @@ an X-Session-Token that disagrees with the bearer token.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Literal, NamedTuple
+
+import orjson
 
 from gateway.config.settings import TenantSettings
 from gateway.errors import InvalidToken
@@ -42,9 +46,8 @@ MAX_TOKEN = 8192
 
 # a NamedTuple, not a frozen dataclass: built per request (docs/performance.md)
 class Credentials(NamedTuple):
-    #: value of the tenant's session cookie, and the whole Cookie header to forward with it
+    #: value of the tenant's session cookie (the only cookie its Kratos is sent)
     cookie: str | None = None
-    cookie_header: str | None = None
     #: X-Session-Token header
     session_token: str | None = None
     #: the token of `Authorization: Bearer <token>`
@@ -93,7 +96,20 @@ def extract(request: RequestView, tenant: TenantSettings) -> Credentials:
     session_token = _session_token(request, tenant.name) if tenant.transport != "cookie" else None
     if session_token and bearer and session_token != bearer:
         raise _ambiguous(tenant.name, "X-Session-Token and Authorization carry different tokens")
-    return Credentials(cookie, cookie_header if cookie else None, session_token, bearer)
+    return Credentials(cookie, session_token, bearer)
+
+
+def is_session_jwt(token: str) -> bool:
+    """Whether a JWT's (unverified) claims are a tokenized Kratos session's: a `sid` and no
+    `client_id` (Hydra's access tokens carry one). Only routes the token: its verifier decides."""
+    segments = token.split(".")
+    if len(segments) != 3:
+        return False
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(segments[1] + "=" * (-len(segments[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(claims, dict) and isinstance(claims.get("sid"), str) and "client_id" not in claims
 
 
 def session_cookie(cookie_header: str, tenant: TenantSettings) -> str | None:

@@ -1,6 +1,7 @@
 """Machine principals: RFC 7662 introspection at the tenant's Hydra admin API, and the
 organization of an OAuth2 client (`ext.organization_id`, else the client's
-`metadata.organization_id` from `GET /admin/clients/{id}`, cached and bounded).
+`metadata.organization_id` from `GET /admin/clients/{id}`, cached and bounded). A tenant that
+lists its clients (`CLIENT_IDS`) refuses every other client's token, introspected or JWT.
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ def ext_organization(claims: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def client_refused(tenant: TenantSettings, client: str) -> Verdict | None:
+    """A token of a client this tenant does not list (`CLIENT_IDS`: tenants sharing one Hydra
+    tell their partners apart by client), else None. The tenant's own client is always its."""
+    if not tenant.client_ids or client in tenant.client_ids or client == tenant.client_id:
+        return None
+    return Verdict.reject("client_not_accepted", "this client's tokens are not accepted here")
+
+
 def audience_ok(aud: object, expected: str | None) -> bool:
     if expected is None:
         return True
@@ -115,6 +124,8 @@ class HydraIntrospector:
         scope = doc.get("scope", "")
         if not isinstance(client, str) or not client or not isinstance(scope, str):
             raise unexpected_shape()
+        if refused := client_refused(self._tenant, client):
+            return refused
         org = ext_organization(doc) or await self._orgs.organization(client)
         return Verdict(machine(self._tenant.name, client, org, frozenset(scope.split()), doc["exp"]))
 

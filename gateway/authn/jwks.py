@@ -1,4 +1,5 @@
-"""The tenant's Hydra JWKS, fetched from its own public URL only (never from a token header).
+"""A tenant's key set - its Hydra's JWKS (access tokens) or its tokenizer template's (session
+JWTs) - fetched from the URL its settings name only (never from a token header).
 
 Keys are kept for `MAX_AGE` seconds; an unknown `kid` triggers a refetch at most every
 `MIN_REFETCH` seconds; concurrent refetches share one request. Symmetric (`oct`) and private
@@ -18,16 +19,15 @@ from gateway.ory.http import json_object, ory_request, unexpected, wrong_shape
 from gateway.ory.pool import OryPool
 
 PublicKey = RSAKey | ECKey | OKPKey
-SERVICE = "hydra"
 MAX_AGE = 300.0
 MIN_REFETCH = 30.0
 
 
 class JwksCache:
-    def __init__(self, tenant: TenantSettings, http: OryPool, clock: Clock) -> None:
-        public = tenant.hydra_public_url or ""
-        self._url = public.rstrip("/") + "/.well-known/jwks.json"
-        self._tenant = tenant
+    def __init__(self, url: str, service: str, timeout: float, http: OryPool, clock: Clock) -> None:
+        self._url = url
+        self._service = service
+        self._timeout = timeout
         self._http = http
         self._clock = clock
         self._keys: dict[str, PublicKey] = {}
@@ -44,20 +44,27 @@ class JwksCache:
         await self._refresh.run(None, self._fetch)
         return self._keys.get(kid)
 
+    @classmethod
+    def hydra(cls, tenant: TenantSettings, http: OryPool, clock: Clock) -> JwksCache:
+        """The keys of the tenant's Hydra access tokens, at its public `/.well-known/jwks.json`."""
+        url = (tenant.hydra_public_url or "").rstrip("/") + "/.well-known/jwks.json"
+        return cls(url, "hydra", tenant.timeout, http, clock)
+
+    @classmethod
+    def sessions(cls, tenant: TenantSettings, http: OryPool, clock: Clock) -> JwksCache:
+        """The keys of the tenant's session JWTs, at `SESSION_JWKS_URL`."""
+        return cls(tenant.session_jwks_url or "", "kratos", tenant.timeout, http, clock)
+
     async def _fetch(self) -> None:
+        service = self._service
         response = await ory_request(
-            self._http,
-            "GET",
-            self._url,
-            service=SERVICE,
-            timeout=self._tenant.timeout,
-            headers={"accept": "application/json"},
+            self._http, "GET", self._url, service=service, timeout=self._timeout, headers={"accept": "application/json"}
         )
         if response.status_code != 200:
-            raise unexpected(response, SERVICE)
-        keys = json_object(response, SERVICE).get("keys")
+            raise unexpected(response, service)
+        keys = json_object(response, service).get("keys")
         if not isinstance(keys, list):
-            raise wrong_shape(SERVICE, "a JWKS")
+            raise wrong_shape(service, "a JWKS")
         self._keys = {kid: key for kid, key in map(_public_key, keys) if key is not None}
         self._fetched_at = self._clock()
 

@@ -8,7 +8,9 @@ unusable, read by the policy loader: a route allowing a kind no usable source se
 
 `plan` says who sees which credential (Oathkeeper-style "not mine" vs "rejected").
 Token shapes decide where a bearer token may go: `ory_st_` only to Kratos, `ory_at_` and
-JWTs only to Hydra (introspection, or local JWT verification). A token of no known shape is
+JWTs only to Hydra (introspection, or local JWT verification), except a JWT whose claims are
+a tokenized session's (`sid`, no `client_id`) on a tenant with `SESSION_JWKS_URL`: that one
+only to `session_jwt` (local verification with the tokenizer's keys). A token of no known shape is
 tried in the route's order, and each authenticator may say "not mine". A session token is
 never sent to Hydra and a Hydra token never to Kratos. The tenant's transport governs only
 human credentials; a cookie, when the transport reads cookies and the cookie is present,
@@ -21,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from gateway.authn.credentials import Credentials, extract, token_shape
+from gateway.authn.credentials import Credentials, extract, is_session_jwt, token_shape
 from gateway.authn.verdict import Verdict
 from gateway.config.settings import TenantSettings
 from gateway.errors import InvalidToken
@@ -31,7 +33,7 @@ from gateway.principal import Kind
 if TYPE_CHECKING:
     from gateway.authn import TenantAuthenticator
 
-AuthenticatorId = Literal["kratos-cookie", "kratos-token", "hydra", "jwt"]
+AuthenticatorId = Literal["kratos-cookie", "kratos-token", "session_jwt", "hydra", "jwt"]
 
 
 # a NamedTuple, not a frozen dataclass: built per request (docs/performance.md)
@@ -40,8 +42,6 @@ class Attempt(NamedTuple):
     credential: str
     #: the credential is recognised as this authenticator's: a rejection stops the request
     final: bool
-    #: the Cookie header to forward (kratos-cookie only)
-    cookie_header: str = ""
 
 
 #: a source's verb for one tenant: the verdict on one attempt
@@ -73,6 +73,10 @@ def _session_token(tenant: TenantSettings) -> str | None:
     return "reads only cookies (TRANSPORT=cookie)" if tenant.transport == "cookie" else None
 
 
+def _session_jwt(tenant: TenantSettings) -> str | None:
+    return _session_token(tenant) or (None if tenant.session_jwks_url else "has no SESSION_JWKS_URL")
+
+
 def _introspection(tenant: TenantSettings) -> str | None:
     return _no_hydra(tenant) or ("takes only JWTs (TOKEN_FORMAT=jwt)" if tenant.token_format == "jwt" else None)
 
@@ -84,8 +88,11 @@ def _jwt(tenant: TenantSettings) -> str | None:
 REGISTRY: Mapping[AuthenticatorId, SourceKind] = {
     kind.id: kind
     for kind in (
-        SourceKind("kratos-cookie", "human", lambda a: lambda t: a.kratos.with_cookie(t.cookie_header), _cookie),
+        SourceKind("kratos-cookie", "human", lambda a: lambda t: a.kratos.with_cookie(t.credential), _cookie),
         SourceKind("kratos-token", "human", lambda a: lambda t: a.kratos.with_token(t.credential), _session_token),
+        SourceKind(
+            "session_jwt", "human", lambda a: lambda t: a.session_jwt.verify(t.credential), _session_jwt, asks_ory=False
+        ),
         SourceKind("hydra", "machine", lambda a: lambda t: a.hydra.introspect(t.credential), _introspection),
         SourceKind("jwt", "machine", lambda a: lambda t: a.jwt.verify(t.credential), _jwt, asks_ory=False),
     )
@@ -101,9 +108,21 @@ def unusable(kind: Kind, tenant: TenantSettings) -> str | None:
 
 def plan(creds: Credentials, kinds: Sequence[Kind], tenant: TenantSettings) -> list[Attempt]:
     attempts: list[Attempt] = []
+    session_jwt = _is_session_jwt(creds, tenant)
     for kind in kinds:
-        attempts.extend(_human(creds, tenant) if kind == "human" else _machine(creds, tenant))
+        attempts.extend(_human(creds, tenant, session_jwt) if kind == "human" else _machine(creds, tenant, session_jwt))
     return attempts
+
+
+def _is_session_jwt(creds: Credentials, tenant: TenantSettings) -> bool:
+    """A bearer JWT that is a tokenized session, on a tenant that takes them."""
+    token = creds.bearer
+    return (
+        token is not None
+        and tenant.session_jwks_url is not None
+        and token_shape(token) == "jwt"
+        and is_session_jwt(token)
+    )
 
 
 def cookie_decides(request: RequestView, kinds: Sequence[Kind], tenant: TenantSettings) -> bool:
@@ -128,22 +147,25 @@ def cookie_decides(request: RequestView, kinds: Sequence[Kind], tenant: TenantSe
     return False
 
 
-def _human(creds: Credentials, tenant: TenantSettings) -> list[Attempt]:
+def _human(creds: Credentials, tenant: TenantSettings, session_jwt: bool) -> list[Attempt]:
     if tenant.transport != "bearer" and creds.cookie:
-        return [Attempt("kratos-cookie", creds.cookie, True, creds.cookie_header or "")]
+        return [Attempt("kratos-cookie", creds.cookie, True)]
     if tenant.transport == "cookie":
         return []
     if creds.session_token:
         return [Attempt("kratos-token", creds.session_token, True)]
+    if session_jwt:
+        assert creds.bearer is not None
+        return [Attempt("session_jwt", creds.bearer, True)]
     shape = token_shape(creds.bearer) if creds.bearer else None
     if creds.bearer and shape in ("session", "unknown"):
         return [Attempt("kratos-token", creds.bearer, shape == "session")]
     return []
 
 
-def _machine(creds: Credentials, tenant: TenantSettings) -> list[Attempt]:
+def _machine(creds: Credentials, tenant: TenantSettings, session_jwt: bool) -> list[Attempt]:
     token = creds.bearer
-    if token is None or not tenant.accepts_machines:
+    if token is None or not tenant.accepts_machines or session_jwt:  # a session is never Hydra's
         return []
     shape = token_shape(token)
     if shape == "oauth2":

@@ -1,7 +1,11 @@
 """What an authenticator decides about one credential, and small claim-reading helpers.
 
 A `Verdict` is either a principal (accepted) or a fixed reason id (rejected). Both are
-cacheable; failures (outages, 429) are exceptions and are never cached.
+cacheable; failures (outages, 429) and step-up demands are exceptions and are never cached.
+What Ory said about this one answer rides along and never enters the cache: how long it may
+be cached (`cache_until`, from `Ory-Session-Cache-For`) bounds the entry, and a refreshed
+session cookie (`set_cookie`) goes to the browser of the request that asked
+(`gateway.authn.TenantAuthenticator`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ class Verdict:
     principal: Principal | None
     reason: str = ""
     description: str = ""
+    #: epoch seconds past which this answer must not be reused (None: the principal's expiry decides)
+    cache_until: float | None = None
+    #: the `Set-Cookie` value of a refreshed session cookie ("" for none); stripped before caching
+    set_cookie: str = ""
 
     @classmethod
     def reject(cls, reason: str, description: str) -> Verdict:

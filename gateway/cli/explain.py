@@ -5,7 +5,8 @@ cross-origin, authentication, organization, authorization, permissions) on the g
 with Ory's answers taken from the command line (`gateway.cli.explain_ory`), then says why
 and what would be forwarded: upstream, path and label rewrite. `--org ORG` is the
 organization the request acts for (as `X-Organization-Id` chooses it; a route that names it
-in its path is checked against it), and `--roles` the caller's roles there: the explanation
+in its path is checked against it), `--roles` the caller's roles there, and `--aal` and
+`--signed-in-ago` a person's session (a route's `aal` and `max_age`): the explanation
 shows that membership (or, on a Keto-backed tenant, the `Organization` tuples the gateway
 would check), the chosen organization, and the permission tuples the route asks Keto about.
 Keto's answer is yes unless `--keto-denies`. Exit 0 allow, 1 deny, 2 usage error.
@@ -19,6 +20,7 @@ import contextlib
 import dataclasses
 import re
 import sys
+import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -125,9 +127,11 @@ def _describe_caller(
         "roles": sorted(principal.roles),
         "scopes": sorted(principal.scopes),
     }
+    if principal.kind == "human":
+        out.principal["aal"] = principal.aal
     if isinstance(chosen, str):
         _organization(out, found, principal, chosen, settings, policies)
-    results = list(checks(route, principal))
+    results = list(checks(route, principal, time.time()))
     requirement = route.requirement_for(principal.kind)
     if requirement is not None and requirement.permission is not None and not route.anonymous:
         with contextlib.suppress(GatewayError):  # the gateway refused the request for it
@@ -220,6 +224,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--subject", help="identity id or client id shown in permission tuples")
     parser.add_argument("--keto-denies", action="store_true", help="show the decision when Keto says no")
+    parser.add_argument(
+        "--aal", choices=("aal1", "aal2"), default="aal1", help="a person's session level (aal2: with a second factor)"
+    )
+    parser.add_argument(
+        "--signed-in-ago", type=float, default=0.0, metavar="SECONDS", help="how long ago the person signed in"
+    )
     parser.add_argument("--principal-tenant", help="the principal's tenant (default: the request's tenant)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -240,6 +250,8 @@ def run(args: argparse.Namespace, settings: Settings, policies: PolicySet) -> in
         tenant=args.principal_tenant,
         subject=args.subject,
         keto_allows=not args.keto_denies,
+        aal=args.aal,
+        authenticated_at=time.time() - max(0.0, args.signed_in_ago),
     )
     result = explain(settings, policies, method, args.path, caller, host=args.host)
     print(orjson.dumps(asdict(result), option=orjson.OPT_INDENT_2).decode() if args.json else render(result))

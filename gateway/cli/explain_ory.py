@@ -16,7 +16,7 @@ Every other Ory call (the built-ins', readiness) is refused in process.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -41,8 +41,13 @@ class CallerAuthenticator:
     def __init__(self, caller: Caller, tenant: str) -> None:
         self.caller, self.tenant = caller, tenant
 
-    async def authenticate(self, request: RequestView, kinds: Sequence[Kind]) -> Principal:
+    async def authenticate(
+        self, request: RequestView, kinds: Sequence[Kind], refreshed: Callable[[str], None] | None = None
+    ) -> Principal:
         return self.caller.principal(self.tenant)
+
+    async def forget(self, principal: Principal) -> None:
+        return None
 
     def evict_credential(self, credential: str) -> int:
         return 0

@@ -21,9 +21,13 @@ class Caller:
     subject: str | None = None
     #: what Keto answers for the route's permission check
     keto_allows: bool = True
+    #: a person's session: its assurance level, and when they signed in (epoch seconds)
+    aal: str = "aal1"
+    authenticated_at: float = 0.0
 
     def principal(self, tenant: str) -> Principal:
         """The caller as authentication would hand it on, on a route of `tenant`."""
+        human = self.kind == "human"
         return Principal(
             kind=self.kind,
             tenant=self.tenant or tenant,
@@ -31,6 +35,8 @@ class Caller:
             organization=self.organization,
             roles=self.roles,
             scopes=self.scopes,
+            aal=self.aal if human else None,
+            authenticated_at=self.authenticated_at if human else None,
         )
 
 
@@ -94,7 +100,8 @@ def _route_rows(result: Explanation) -> list[tuple[str, str | Sequence[str]]]:
     ]
     if p:  # (none when the request was refused before its organization was chosen)
         caller = f"{p['kind']} of tenant {p['tenant']}, org {p['organization'] or '<none>'}, "
-        rows.append(("caller", caller + f"roles {_join(p['roles'])}, scopes {_join(p['scopes'])}"))
+        session = f", session {p['aal']}" if p.get("aal") else ""
+        rows.append(("caller", caller + f"roles {_join(p['roles'])}, scopes {_join(p['scopes'])}{session}"))
         checked = [f"{'met' if c['met'] else 'MISSING'}: {c['requirement']}" for c in result.checks]
         rows.append(("checks", checked or ["none (anonymous)"]))
     if result.builtin is not None:

@@ -132,6 +132,10 @@ def _requirement(req: Requirement) -> str:
     if req.permission is not None:
         p = req.permission
         parts.append(f"permission {p.namespace}:{p.object}#{p.relation}")
+    if req.aal is not None:
+        parts.append(f"a second factor ({req.aal})")
+    if req.max_age is not None:
+        parts.append(f"a sign-in within {req.max_age} s")
     return f"{req.kind}" + (f" with {', '.join(parts)}" if parts else "")
 
 

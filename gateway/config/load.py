@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gateway.config import shared_ory
 from gateway.config.env import EnvReader
 from gateway.config.problems import ConfigError
 from gateway.config.settings import (
@@ -86,6 +87,7 @@ def read_settings(env: Mapping[str, str], checks: Checks) -> Settings:
     tenants = {name: tenant_settings(r, name, public_url) for name in names}
     _check_unknown_variables(r, names)
     _check_hosts(r, tenants)
+    shared_ory.check(r, {n: t for n, t in tenants.items() if t is not None})  # tenants on one Ory project
     for tenant in (t for t in tenants.values() if t is not None):
         for suffix, problem in checks.tenant(tenant):
             r.problem(tenant.env_prefix + suffix, problem)

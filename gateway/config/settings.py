@@ -70,6 +70,15 @@ class TenantSettings:
     #: normalised origins whose pages may send the session cookie on state-changing requests
     #: and get CORS answers (`gateway.config.origins`; default: `hosts` as https + the public URL's)
     trusted_origins: tuple[str, ...] = ()
+    #: tokenized sessions (`session_jwt`): the tokenizer template's JWKS and the algorithms pinned
+    session_jwks_url: str | None = None
+    session_jwt_algorithms: frozenset[str] = frozenset({"ES256"})
+    #: the OAuth2 clients whose tokens this tenant accepts (empty: every client of its Hydra);
+    #: its own `client_id` always is. Required when tenants share a Hydra
+    client_ids: frozenset[str] = frozenset()
+    #: the identity schemas whose people this tenant accepts (empty: every schema of its Kratos).
+    #: Required, and disjoint, when tenants share a Kratos
+    identity_schemas: frozenset[str] = frozenset()
     #: the tenant's own Ory connection pool, and the bound on its Ory calls in flight (`gateway.ory.pool`)
     ory_max_connections: int = 64
     #: how long a call may wait for a free slot of that pool before 503 `ory_saturated`

@@ -129,6 +129,12 @@ def hosts(r: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(found) or default
 
 
+def names(r: EnvReader, name: str, default: frozenset[str]) -> frozenset[str]:
+    """A comma list of identifiers (client ids, schema ids)."""
+    raw = r.get(name)
+    return default if raw is None else frozenset(n.strip() for n in raw.split(",") if n.strip())
+
+
 def paths(r: EnvReader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = r.get(name)
     return default if raw is None else tuple(raw.split(","))
@@ -171,6 +177,10 @@ FIELDS: tuple[Field, ...] = (
     Field("jwt_audience", text),
     Field("login_url", url),
     Field("return_to_hosts", hosts, _return_to),
+    Field("session_jwks_url", url),
+    Field("session_jwt_algorithms", algorithms, frozenset({"ES256"})),
+    Field("client_ids", names, frozenset()),
+    Field("identity_schemas", names, frozenset()),
 )
 
 #: every variable a tenant may set, as the suffix after `GATEWAY_TENANT_<T>_`

@@ -7,6 +7,7 @@ membership source adds its own (`gateway.orgs.sources`).
 from __future__ import annotations
 
 from gateway.config.settings import Limits, Settings, TenantSettings
+from gateway.config.shared_ory import describe as describe_shared
 from gateway.config.tenant_fields import FIELDS
 from gateway.config.tracing import describe as describe_tracing
 
@@ -31,6 +32,7 @@ def redacted(settings: Settings) -> dict[str, object]:
         "metrics_listen": ":".join(map(str, settings.metrics_listen)) if settings.metrics_listen else None,
         "admin_token": hide(settings.admin_token),
         "limits": _limits(settings.limits),
+        "shared_ory": describe_shared(settings.tenants),
         "tenants": {t.name: tenant_view(t) for t in settings.tenants.values()},
     }
 

@@ -124,6 +124,13 @@ dana (dana@consult.example) is a member of org-acme and a viewer of org-globex:
   curl -s {gw}/customer/orgs/org-acme/reports/q3 -H "Authorization: Bearer $DANA"           # 403 permission_denied
   (set -a; . {world.env_file}; .venv/bin/gateway explain GET /customer/orgs/org-acme/reports/q3 --as human --roles member)
 
+8. Sessions (docs/sessions.md): alice's session as a JWT, verified by the gateway without asking Ory,
+   and her account behind a second factor ({gw}/customer/account in a browser: erin gives her TOTP code)
+  export ALICE_JWT=$(curl -s "{world.emulator_url}/customer/sessions/whoami?tokenize_as=jwt" -H "X-Session-Token: $ALICE" \
+       | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokenized"])')
+  curl -s "{gw}/customer/api/durably/runs" -H "Authorization: Bearer $ALICE_JWT"
+  curl -s "{gw}/customer/account" -H "Authorization: Bearer $ALICE"                       # 403 aal2_required
+
 A ready machine token (dealer, partner-inventory): {token[:24]}...
 """
 

@@ -86,6 +86,8 @@ def gateway_env(
             p + "KETO_WRITE_URL": base,
             p + "KETO_TOKEN": API_KEYS[tenant],
         }
+    # tokenized sessions (`whoami?tokenize_as=jwt`), verified with the template's published keys
+    env["GATEWAY_TENANT_CUSTOMER_SESSION_JWKS_URL"] = f"{emulator_url}/customer/.well-known/ory/tokenizer/jwt/jwks.json"
     env["GATEWAY_TENANT_DEALER_CLIENT_ID"] = "dealer-gateway"
     env["GATEWAY_TENANT_DEALER_CLIENT_SECRET"] = "dealer-gateway-secret"
     return env

@@ -80,6 +80,8 @@ class EmulatorApp:
         route, params = routes.match(request.method, rest)
         operation = route.operation if route is not None else "unknown"
         self.emulator.count(name, operation)
+        query = request.url.query
+        self.emulator.record(name, operation, request.method, rest, query, request.headers.get("cookie"))
         fault = self.emulator.faults.take(name, operation, rest)
         if fault is not None:
             faulted = await self._apply_fault(fault, route.family if route else routes.family_of(rest), send)

@@ -1,5 +1,5 @@
-"""Emulator-only control API under /_emulator/: stats, faults, clock, projects, health, and
-per-project hooks for tests: move a session in time or mark it as needing a sign-in with a
+"""Emulator-only control API under /_emulator/: stats, the calls received, faults, clock,
+projects, health, and per-project hooks for tests: move a session in time or mark it as needing a sign-in with a
 given method, and read the current TOTP code of a seeded identity."""
 
 from __future__ import annotations
@@ -67,6 +67,18 @@ async def reset_stats(emulator: Emulator, request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def requests(emulator: Emulator, request: Request) -> Response:
+    """The calls remembered, oldest first; `?project=` and `?operation=` narrow them."""
+    wanted = {k: v for k, v in request.query_params.items() if k in ("project", "operation")}
+    found = [r for r in emulator.requests if all(r[k] == v for k, v in wanted.items())]
+    return json_response(found)
+
+
+async def forget_requests(emulator: Emulator, request: Request) -> Response:
+    emulator.requests.clear()
+    return Response(status_code=204)
+
+
 async def list_faults(emulator: Emulator, request: Request) -> Response:
     return json_response([f.as_json() for f in emulator.faults.faults])
 
@@ -115,6 +127,7 @@ async def reset_all(emulator: Emulator, request: Request) -> Response:
     emulator.faults.clear()
     emulator.clock.reset()
     await reset_stats(emulator, request)
+    emulator.requests.clear()
     return Response(status_code=204)
 
 
@@ -197,6 +210,8 @@ CONTROL_ROUTES: dict[tuple[str, str], ControlHandler] = {
     ("POST", "/_emulator/reset"): reset_all,
     ("GET", "/_emulator/stats"): stats,
     ("POST", "/_emulator/stats/reset"): reset_stats,
+    ("GET", "/_emulator/requests"): requests,
+    ("DELETE", "/_emulator/requests"): forget_requests,
     ("GET", "/_emulator/faults"): list_faults,
     ("POST", "/_emulator/faults"): add_fault,
     ("DELETE", "/_emulator/faults"): clear_faults,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,8 @@ DEFAULT_SESSION_LIFESPAN = 24 * 3600.0
 DEFAULT_ACCESS_TOKEN_LIFESPAN = 3600.0
 DEFAULT_API_KEY = "ory_pat_emulator"
 FLOW_LIFESPAN = 3600.0
+#: how many calls `GET /_emulator/requests` remembers
+REQUEST_LOG_SIZE = 1000
 
 
 def default_cookie_name(project: str) -> str:
@@ -205,6 +207,8 @@ class Emulator:
     projects: dict[str, Project] = field(default_factory=dict)
     stats: dict[str, Counter[str]] = field(default_factory=dict)
     faults: FaultStore = field(default_factory=FaultStore)
+    #: what the last calls to the projects carried (`GET /_emulator/requests`), newest last
+    requests: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
 
     def add_project(self, config: ProjectConfig) -> Project:
         project = Project(config=config, base_url=f"{self.base_url}/{config.name}", keys=KeySets.generate())
@@ -214,3 +218,16 @@ class Emulator:
 
     def count(self, project: str, operation: str) -> None:
         self.stats.setdefault(project, Counter())[operation] += 1
+
+    def record(self, project: str, operation: str, method: str, path: str, query: str, cookie: str | None) -> None:
+        """One call as a test asks about it: where it went, its query, its Cookie header."""
+        self.requests.append(
+            {
+                "project": project,
+                "operation": operation,
+                "method": method,
+                "path": path,
+                "query": query,
+                "cookie": cookie,
+            }
+        )

@@ -20,10 +20,11 @@ in the path (label profiles, built-ins) are refused: a forward-auth proxy cannot
 Proxy recipes and what a client sees through each: docs/forwarding.md, "Forward-auth".
 
 Edge mode (`gateway edge nginx`, docs/edge.md): every answer says how long nginx may reuse it
-(`X-Accel-Expires`: GATEWAY_EDGE_CACHE_TTL at most, never past the credential's expiry, 0 for a
-denial), and a decision request naming the route nginx rendered its location from
-(`X-Edge-Route`, `gateway.edge.route_key`) is refused (403 `edge_route_changed`) when the gateway
-matches another one.
+(`X-Accel-Expires`: GATEWAY_EDGE_CACHE_TTL at most, never past the credential's expiry nor
+the route's `max_age`, 0 for a denial and for an answer carrying a refreshed session cookie),
+and a decision request naming the route nginx rendered its location from (`X-Edge-Route`,
+`gateway.edge.route_key`) is refused (403 `edge_route_changed`) when the gateway matches
+another one.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from gateway.context import Gateway
 from gateway.decision import Decision
 from gateway.edge.route_key import HEADER as EDGE_ROUTE
 from gateway.edge.route_key import route_key
-from gateway.errors import BadRequest, Forbidden, GatewayError, MethodNotAllowed, NotFound
+from gateway.errors import BadRequest, Forbidden, GatewayError, MethodNotAllowed, NotFound, StepUpRequired
 from gateway.forward.headers import normalise
 from gateway.front.exchange import Exchange
+from gateway.front.login import step_up
 from gateway.front.request import Spellings
 from gateway.pipeline import decide
 from gateway.policy import Forward
@@ -76,10 +78,11 @@ async def decisions(gw: Gateway, ex: Exchange) -> None:
     try:
         decision, upstream = await _decide(gw, ex)
     except GatewayError as error:
-        await ex.respond_error(_for_front(error), NOT_REUSED)
+        await ex.respond_error(_for_front(gw, ex, error), NOT_REUSED)
         return
     headers = gw.upstream_headers.identity(ex, decision, upstream)  # what the upstream gets from us
-    headers.append(reuse_for(gw.settings.edge_cache_ttl, decision.principal, time.time()))
+    ttl = 0 if ex.session_cookie else gw.settings.edge_cache_ttl  # a refreshed cookie is this answer's alone
+    headers.append(reuse_for(ttl, decision.principal, time.time(), fresh_until(decision)))
     ex.log["decision"] = "allow"
     await ex.respond(200, b"", headers)
 
@@ -98,20 +101,33 @@ async def _decide(gw: Gateway, ex: Exchange) -> tuple[Decision, str]:
     return decision, route.target.upstream
 
 
-def reuse_for(ttl: int, principal: Principal | None, now: float) -> tuple[bytes, bytes]:
+def reuse_for(ttl: int, principal: Principal | None, now: float, until: float | None = None) -> tuple[bytes, bytes]:
     """`X-Accel-Expires`: how long nginx may reuse an allow, GATEWAY_EDGE_CACHE_TTL at most and
-    never past the credential's expiry (whole seconds, rounded down)."""
+    never past the credential's expiry, nor past `until` (whole seconds, rounded down)."""
     if principal is not None and principal.expires_at is not None:
         ttl = max(0, min(ttl, math.floor(principal.expires_at - now)))
+    if until is not None:
+        ttl = max(0, min(ttl, math.floor(until - now)))
     return ACCEL_EXPIRES, b"%d" % ttl
 
 
-def _for_front(error: GatewayError) -> GatewayError:
+def fresh_until(decision: Decision) -> float | None:
+    """When the route's `max_age` stops holding for this sign-in (None: no such bound)."""
+    principal = decision.principal
+    requirement = None if principal is None else decision.match.route.requirement_for(principal.kind)
+    if requirement is None or requirement.max_age is None or principal is None:
+        return None
+    return (principal.authenticated_at or 0.0) + requirement.max_age
+
+
+def _for_front(gw: Gateway, ex: Exchange, error: GatewayError) -> GatewayError:
     """A refusal as a front proxy passes it on: no route, or a method the route does not take,
     is a 403 denial (nginx answers 500 to anything but 2xx, 401 and 403; the recipe maps 400,
-    429 and 503 itself)."""
+    429 and 503 itself); a step-up is its 403 naming where the browser goes (never a redirect)."""
     if isinstance(error, NotFound | MethodNotAllowed):
         return _deny(error.description, error.reason)
+    if isinstance(error, StepUpRequired):
+        return step_up(gw.settings, ex, error)[1]
     return error
 
 

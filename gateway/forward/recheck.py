@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from gateway.authn.authenticator import Authenticator
 from gateway.authz import authorize
@@ -27,9 +28,11 @@ class StreamRecheck:
         orgs: Mapping[str, OrgStage],
         permissions: Mapping[str, TenantPermissions],
         interval: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.authn, self.orgs, self.permissions = authn, orgs, permissions
         self.interval = interval
+        self.clock = clock
 
     async def until_refused(self, ex: Exchange, decision: Decision) -> GatewayError:
         """Returns the error that ends the stream (never returns while the principal holds)."""
@@ -44,7 +47,7 @@ class StreamRecheck:
                     raise Forbidden("the principal can no longer be verified", reason="stream_recheck_failed")
                 now = await authn.authenticate(ex.request, route.kinds)
                 now = await orgs.choose(ex.request, decision.match, now, decision.policies.tenant_roles(tenant))
-                authorize(route, now)
+                authorize(route, now, self.clock())
                 await permissions.require(decision.match, now)  # a removed membership or permission ends it
                 if (now.subject, now.organization, now.tenant) != (first.subject, first.organization, first.tenant):
                     raise Forbidden("the principal changed", reason="stream_principal_changed")

@@ -39,7 +39,7 @@ class Relay:
         ex.log["upstream"] = plan.upstream
         # the exchange's status is set as the response starts (by the app's `Tracker`): from
         # there on errors can only end the stream
-        send = _with_cors(ex) if ex.cors else ex.send
+        send = _with_added(ex) if ex.cors or ex.session_cookie else ex.send
         if not plan.long_lived:
             return self.upstreams.forward(plan, send)
         if self.heartbeat and plan.stream is not None:  # a label-enforced event stream: early head, heartbeats
@@ -100,14 +100,14 @@ async def _disconnected(ex: Exchange) -> None:
         pass
 
 
-def _with_cors(ex: Exchange) -> Send:
-    """`ex.send` adding the gateway's CORS answer to the response start (the upstream's own
-    was dropped: `gateway.forward.headers`)."""
+def _with_added(ex: Exchange) -> Send:
+    """`ex.send` adding the gateway's own headers to the response start: its CORS answer (the
+    upstream's own was dropped: `gateway.forward.headers`) and a refreshed session cookie."""
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
             ex.status = message["status"]
-            message = {**message, "headers": [*message["headers"], *ex.cors]}
+            message = {**message, "headers": [*message["headers"], *ex.added()]}
         await ex.send(message)
 
     return send

@@ -102,7 +102,8 @@ async def _proxy(gw: Gateway, ex: Exchange, decision: Decision, target: Forward)
             return
         call.response(101)
     ex.status = 101
-    await ex.send({"type": "websocket.accept", "subprotocol": upstream.protocol})
+    refreshed = [(b"set-cookie", ex.session_cookie)] if ex.session_cookie else []  # whoami refreshed it
+    await ex.send({"type": "websocket.accept", "subprotocol": upstream.protocol, "headers": refreshed})
     async with upstream:
         tasks = [
             asyncio.create_task(_client_to_upstream(ex, upstream)),

@@ -43,11 +43,24 @@ class Exchange:
     handshake: bool = False
     #: Access-Control-* and Vary headers every answer to this request carries (gateway.front.cors)
     cors: tuple[tuple[bytes, bytes], ...] = ()
+    #: whoami's refreshed session cookie (a `Set-Cookie` value) for this request's answer only
+    session_cookie: bytes = b""
+
+    def refreshed(self, set_cookie: str) -> None:
+        """Pass a refreshed session cookie on with whatever this request is answered
+        (`gateway.authn`: its `refreshed` callback)."""
+        self.session_cookie = set_cookie.encode("latin-1")
+
+    def added(self) -> list[tuple[bytes, bytes]]:
+        """The gateway's own headers on top of an answer: CORS, a refreshed session cookie."""
+        if not self.session_cookie:
+            return [*self.cors]
+        return [*self.cors, (b"set-cookie", self.session_cookie)]
 
     async def send_start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
-        if self.cors:
-            headers = [*headers, *self.cors]
+        if self.cors or self.session_cookie:
+            headers = [*headers, *self.added()]
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def respond(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -13,6 +13,7 @@ future Kratos adds are dropped (an allow-list fails closed).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -43,6 +44,7 @@ PUBLIC_FIELDS = frozenset(
     }
 )
 MAX_PAGE_SIZE = 500
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +70,9 @@ class IdentityService:
         return cls(tenant, http)
 
     async def get(self, identity_id: str) -> dict[str, Any] | None:
-        """The identity without credentials or admin metadata; None when it does not exist."""
-        if not identity_id:
+        """The identity without credentials or admin metadata; None when it does not exist.
+        Kratos' identity ids are UUIDs: anything else is not looked up (Kratos would answer 404)."""
+        if not UUID.fullmatch(identity_id):
             return None
         resp = await self._call(f"{self.base}/{quote(identity_id, safe='')}")
         if resp.status_code in (400, 404):  # Kratos: unknown or malformed id

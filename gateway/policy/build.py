@@ -135,17 +135,15 @@ def _allow(
         return True, ()
     requirements: list[Requirement] = []
     for kind, spec in allow.items():
-        roles, scopes = spec.get("roles", {}), spec.get("scopes", {})
-        if kind == "human" and scopes:
+        if kind == "human" and spec.get("scopes"):
             ctx.problem((*loc, "allow", kind), "scopes apply to machine principals only; use roles")
         permission = _permission(ctx, (*loc, "allow", kind, "permission"), spec.get("permission"), params)
-        requirements.append(_requirement(kind, roles, scopes, permission))
+        requirements.append(_requirement(kind, spec, permission))
     return False, tuple(requirements)
 
 
-def _requirement(
-    kind: Kind, roles: Mapping[str, list[str]], scopes: Mapping[str, list[str]], permission: Permission | None
-) -> Requirement:
+def _requirement(kind: Kind, spec: Mapping[str, Any], permission: Permission | None) -> Requirement:
+    roles, scopes = spec.get("roles", {}), spec.get("scopes", {})
     return Requirement(
         kind=kind,
         roles_any=tuple(roles.get("any", ())),
@@ -153,6 +151,8 @@ def _requirement(
         scopes_any=tuple(scopes.get("any", ())),
         scopes_all=tuple(scopes.get("all", ())),
         permission=permission,
+        aal=spec.get("aal"),
+        max_age=spec.get("max_age"),
     )
 
 

@@ -76,6 +76,10 @@ class Requirement:
     scopes_any: tuple[str, ...] = ()
     scopes_all: tuple[str, ...] = ()
     permission: Permission | None = None
+    #: people only: the session's assurance level must reach `aal2` (a second factor)
+    aal: str | None = None
+    #: people only: at most this many seconds since the person last authenticated
+    max_age: int | None = None
 
 
 #: what a route's rate limit counts per (`gateway.quotas.routes`)
@@ -146,9 +150,12 @@ class Route:
     #: in its path, requires roles of people, or renders ``{org}`` into a permission check.
     #: A person of several organizations must then choose one (`gateway.orgs`).
     org_scoped: bool = field(init=False, compare=False)
+    #: a requirement depends on the time (`max_age`): its allow is decided again on every request
+    timed: bool = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(r.kind for r in self.allow))
+        object.__setattr__(self, "timed", any(r.max_age is not None for r in self.allow))
         object.__setattr__(self, "injects_labels", isinstance(self.target, Forward) and self.labels != HEADERS)
         object.__setattr__(self, "org_scoped", self._org_scoped())
 

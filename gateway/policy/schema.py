@@ -34,6 +34,22 @@ _KIND = {
     "additionalProperties": False,
     "properties": {"roles": _ANY_ALL, "scopes": _ANY_ALL, "permission": _PERMISSION},
 }
+_HUMAN = {
+    **_KIND,
+    "properties": {
+        **_KIND["properties"],  # type: ignore[dict-item]
+        "aal": {
+            "description": "A second factor: the session's authenticator assurance level must be aal2 (or higher).",
+            "const": "aal2",
+        },
+        "max_age": {
+            "description": "A recent sign-in: at most this many seconds since the person last authenticated.",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 31536000,
+        },
+    },
+}
 _ORGANIZATION = {
     "description": "Where the request names its organization: a path parameter of the route.",
     "type": "object",
@@ -79,7 +95,7 @@ _ROUTE = {
                     "type": "object",
                     "additionalProperties": False,
                     "minProperties": 1,
-                    "properties": {"human": _KIND, "machine": _KIND},
+                    "properties": {"human": _HUMAN, "machine": _KIND},
                 },
             ]
         },

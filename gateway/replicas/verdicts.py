@@ -50,6 +50,7 @@ def dump(d: Verdict, expires: float) -> bytes:
             "session_id": p.session_id,
             "client_id": p.client_id,
             "aal": p.aal,
+            "authenticated_at": p.authenticated_at,
             "expires_at": p.expires_at,
             "credential_hash": p.credential_hash,
             "memberships": None
@@ -58,7 +59,7 @@ def dump(d: Verdict, expires: float) -> bytes:
             "memberships_problem": p.memberships_problem,
         }
     return orjson.dumps(
-        {"v": 2, "expires": expires, "reason": d.reason, "description": d.description, "principal": principal}
+        {"v": 3, "expires": expires, "reason": d.reason, "description": d.description, "principal": principal}
     )
 
 
@@ -66,7 +67,7 @@ def load(raw: bytes) -> tuple[Verdict, float] | None:
     """The decision and its expiry, or None for anything not exactly what `dump` writes (a miss)."""
     try:
         doc = orjson.loads(raw)
-        if not isinstance(doc, dict) or doc.get("v") != 2:
+        if not isinstance(doc, dict) or doc.get("v") != 3:
             return None
         p = doc["principal"]
         principal = None
@@ -83,7 +84,8 @@ def load(raw: bytes) -> tuple[Verdict, float] | None:
                 session_id=_opt(p["session_id"]),
                 client_id=_opt(p["client_id"]),
                 aal=_opt(p["aal"]),
-                expires_at=float(p["expires_at"]) if p["expires_at"] is not None else None,
+                authenticated_at=_seconds(p["authenticated_at"]),
+                expires_at=_seconds(p["expires_at"]),
                 credential_hash=str(p["credential_hash"]),
                 memberships=_memberships(p["memberships"]),
                 memberships_problem=str(p["memberships_problem"]),
@@ -91,6 +93,10 @@ def load(raw: bytes) -> tuple[Verdict, float] | None:
         return Verdict(principal, str(doc["reason"]), str(doc["description"])), float(doc["expires"])
     except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
         return None
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _opt(value: Any) -> str | None:

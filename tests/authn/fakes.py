@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote
 
 import httpx
 from joserfc import jwt as jose_jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
 from gateway.authn import TenantAuthenticator
 from gateway.config.settings import CacheSettings, TenantSettings
@@ -22,6 +22,8 @@ from tests.support.clock import START, FakeClock
 
 NOW = START
 KRATOS = "http://kratos.a.test"
+KRATOS_ADMIN = "http://kratos-admin.a.test"
+SESSION_JWKS = KRATOS + "/.well-known/ory/tokenizer/jwt/jwks.json"
 HYDRA_PUBLIC = "http://hydra.a.test"
 HYDRA_ADMIN = "http://hydra-admin.a.test"
 ADMIN_TOKEN = "ory_pat_a"
@@ -95,6 +97,12 @@ def shared_key() -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": "k1"})
 
 
+@functools.cache
+def session_key() -> ECKey:
+    """The tokenizer template's key (ES256, as Kratos' templates are usually made)."""
+    return ECKey.generate_key("P-256", parameters={"kid": "s1", "alg": "ES256"})
+
+
 Reply = httpx.Response | Callable[[httpx.Request], httpx.Response]
 
 
@@ -105,6 +113,8 @@ class FakeOry:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: identities the Kratos admin API knows, by id
+    identities: dict[str, dict[str, Any]] = field(default_factory=dict)
     key: RSAKey = field(default_factory=lambda: shared_key())
     fault: Reply | None = None
     calls: Counter[str] = field(default_factory=Counter)
@@ -131,6 +141,11 @@ class FakeOry:
         if route == "hydra.a.test/.well-known/jwks.json":
             jwk = self.key.as_dict(private=False)
             return httpx.Response(200, json={"keys": [{**jwk, "alg": "RS256", "use": "sig"}]})
+        if route == "kratos.a.test/.well-known/ory/tokenizer/jwt/jwks.json":
+            return httpx.Response(200, json={"keys": [{**session_key().as_dict(private=False), "use": "sig"}]})
+        if route.startswith("kratos-admin.a.test/admin/identities/"):
+            found = self.identities.get(route.rsplit("/", 1)[1])
+            return httpx.Response(200, json=found) if found else httpx.Response(404, json={"error": {"code": 404}})
         return httpx.Response(404, json={"error": "not found"})
 
     def _whoami(self, req: httpx.Request) -> httpx.Response:
@@ -158,6 +173,24 @@ class FakeOry:
 
     def sign(self, claims: dict[str, Any], **header: Any) -> str:
         return jose_jwt.encode({"alg": "RS256", "kid": "k1", "typ": "JWT", **header}, claims, self.key)
+
+    def sign_session(self, claims: dict[str, Any], **header: Any) -> str:
+        """A session JWT as Kratos' tokenizer signs it (`tokenize_as`)."""
+        return jose_jwt.encode({"alg": "ES256", "kid": "s1", "typ": "JWT", **header}, claims, session_key())
+
+
+def session_claims(identity_id: str = "", *, exp: float = NOW + 60, **mapped: Any) -> dict[str, Any]:
+    """A tokenized session's claims: Kratos' defaults, then what the template maps."""
+    return {
+        "jti": str(uuid.uuid4()),
+        "iss": KRATOS,
+        "iat": int(NOW),
+        "nbf": int(NOW),
+        "exp": int(exp),
+        "sid": str(uuid.uuid4()),
+        "sub": identity_id or str(uuid.uuid4()),
+        **mapped,
+    }
 
 
 def jwt_claims(client: str = "svc", *, exp: float = NOW + 600, **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from gateway.errors import InvalidToken, ServiceUnavailable, TooManyRequests
-from tests.authn.fakes import ADMIN_TOKEN, NOW, FakeOry, active_token, authenticator, request
+from tests.authn.fakes import ADMIN_TOKEN, NOW, FakeOry, active_token, authenticator, jwt_claims, request
 from tests.support.clock import FakeClock
 
 AT = "ory_at_key.sig"
@@ -142,3 +142,24 @@ def _pass(ory: FakeOry, req: httpx.Request) -> httpx.Response:
         return ory.handle(req)
     finally:
         ory.fault = fault
+
+
+@pytest.mark.parametrize("token_format", ["introspect", "jwt"])
+async def test_a_tenant_listing_its_clients_refuses_every_other(
+    ory: FakeOry, clock: FakeClock, token_format: str
+) -> None:
+    """Tenants sharing one Hydra (CLIENT_IDS): the other tenant's partner is refused, by
+    introspection and by local JWT verification alike; the tenant's own client is always its."""
+    for client in ("partner", "other-tenants-partner", "own"):
+        ory.tokens[f"ory_at_{client}.x"] = active_token(client)
+    auth = authenticator(ory, clock, client_ids=frozenset({"partner"}), client_id="own", client_secret="s")
+
+    def token(client: str) -> str:
+        return ory.sign(jwt_claims(client)) if token_format == "jwt" else f"ory_at_{client}.x"
+
+    assert (await auth.authenticate(bearer(token("partner")), ["machine"])).client_id == "partner"
+    assert (await auth.authenticate(bearer(token("own")), ["machine"])).client_id == "own"
+    with pytest.raises(InvalidToken) as err:
+        await auth.authenticate(bearer(token("other-tenants-partner")), ["machine"])
+    assert err.value.reason == "client_not_accepted"
+    assert not any("/admin/clients/other-tenants-partner" in str(r.url) for r in ory.seen)  # refused before any lookup

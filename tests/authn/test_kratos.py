@@ -9,16 +9,16 @@ from gateway.authn import TenantAuthenticator
 from gateway.authn.verdict import parse_rfc3339
 from gateway.config.problems import ConfigError
 from gateway.config.settings import CacheSettings
-from gateway.errors import InvalidToken, ServiceUnavailable, TooManyRequests, Unauthenticated
+from gateway.errors import InvalidToken, ServiceUnavailable, StepUpRequired, TooManyRequests, Unauthenticated
 from gateway.ory.pool import OryPool
 from gateway.principal import Membership
-from tests.authn.fakes import FakeOry, authenticator, request, session, tenant
+from tests.authn.fakes import FakeOry, authenticator, request, rfc3339, session, tenant
 from tests.support.clock import FakeClock
 
 TOKEN = "ory_st_" + "a" * 32
 
 
-async def test_cookie_forwards_whole_cookie_header(ory: FakeOry, clock: FakeClock) -> None:
+async def test_only_the_session_cookie_goes_to_kratos(ory: FakeOry, clock: FakeClock) -> None:
     s = session(metadata_public={"organization_id": "org-1", "roles": ["member"]})
     ory.sessions["c1"] = s
     auth = authenticator(ory, clock, transport="cookie")
@@ -26,7 +26,7 @@ async def test_cookie_forwards_whole_cookie_header(ory: FakeOry, clock: FakeCloc
     assert (p.kind, p.subject, p.session_id) == ("human", s["identity"]["id"], s["id"])
     assert (p.organization, p.roles, p.aal) == ("org-1", frozenset({"member"}), "aal1")
     sent = ory.seen[-1]
-    assert sent.headers["cookie"] == "theme=dark; ory_kratos_session=c1; x=y"
+    assert sent.headers["cookie"] == "ory_kratos_session=c1"  # not the application's, not another tenant's
     assert "x-session-token" not in sent.headers
     assert sent.url == "http://kratos.a.test/sessions/whoami"
 
@@ -142,11 +142,73 @@ async def test_rejected_sessions(ory: FakeOry, clock: FakeClock, change: dict[st
     assert err.value.reason == reason
 
 
-async def test_aal_403_is_rejection(ory: FakeOry, clock: FakeClock) -> None:
-    ory.fault = httpx.Response(403, json={"error": {"id": "session_aal2_required"}})
-    with pytest.raises(InvalidToken) as err:
-        await authenticator(ory, clock).authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
-    assert err.value.reason == "session_aal_insufficient"
+@pytest.mark.parametrize(
+    ("kratos_id", "need", "code"),
+    [
+        ("session_aal2_required", "aal2", "aal2_required"),
+        ("session_aal2_enrollment_required", "enroll", "aal2_required"),
+        ("session_credential_required", "refresh", "reauthentication_required"),
+        ("something_new", "aal2", "aal2_required"),
+    ],
+)
+async def test_whoami_403_is_a_step_up_never_cached(
+    ory: FakeOry, clock: FakeClock, kratos_id: str, need: str, code: str
+) -> None:
+    ory.fault = httpx.Response(403, json={"error": {"id": kratos_id, "code": 403}, "redirect_browser_to": "x"})
+    auth = authenticator(ory, clock)
+    for _ in range(2):  # asked again: a person back from the second factor is let in at once
+        with pytest.raises(StepUpRequired) as err:
+            await auth.authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+        assert (err.value.status, err.value.code, err.value.need) == (403, code, need)
+    assert ory.calls["kratos.a.test/sessions/whoami"] == 2
+    ory.fault = None
+    ory.sessions["c"] = session()
+    assert (await auth.authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])).kind == "human"
+
+
+async def test_a_refreshed_cookie_goes_to_the_request_that_asked_never_into_the_cache(
+    ory: FakeOry, clock: FakeClock
+) -> None:
+    s = session()
+    refreshed = "ory_kratos_session=new; Path=/; Expires=Fri, 01 Jan 2038 00:00:00 GMT; HttpOnly; SameSite=Lax"
+    ory.fault = lambda req: httpx.Response(
+        200, json=s, headers=[("set-cookie", "csrf_token=abc; Path=/"), ("set-cookie", refreshed)]
+    )
+    auth = authenticator(ory, clock)
+    got: list[str] = []
+    await auth.authenticate(request(("cookie", "ory_kratos_session=old")), ["human"], got.append)
+    assert got == [refreshed]  # the tenant's cookie only, attributes as Kratos set them
+    await auth.authenticate(request(("cookie", "ory_kratos_session=old")), ["human"], got.append)
+    assert got == [refreshed] and ory.calls["kratos.a.test/sessions/whoami"] == 1  # a hit: no Set-Cookie
+    await auth.authenticate(request(("x-session-token", TOKEN)), ["human"], got.append)
+    assert got == [refreshed]  # a session token never gets a cookie
+
+
+async def test_ory_session_cache_for_bounds_the_positive_cache(ory: FakeOry, clock: FakeClock) -> None:
+    s = session(expires=clock() + 3600)
+    ory.fault = lambda req: httpx.Response(200, json=s, headers={"Ory-Session-Cache-For": "5"})
+    auth = authenticator(ory, clock, CacheSettings(max_ttl=60))
+    req = request(("cookie", "ory_kratos_session=c"))
+    await auth.authenticate(req, ["human"])
+    clock.advance(4.9)
+    await auth.authenticate(req, ["human"])
+    assert ory.calls["kratos.a.test/sessions/whoami"] == 1
+    clock.advance(0.2)  # past Ory's 5 s, well within GATEWAY_CACHE_MAX_TTL
+    await auth.authenticate(req, ["human"])
+    assert ory.calls["kratos.a.test/sessions/whoami"] == 2
+
+
+async def test_authenticated_at_is_the_latest_proof(ory: FakeOry, clock: FakeClock) -> None:
+    s = session()
+    s["authenticated_at"] = rfc3339(clock() - 600)
+    s["authentication_methods"] = [
+        {"method": "password", "aal": "aal1", "completed_at": rfc3339(clock() - 600)},
+        {"method": "totp", "aal": "aal2", "completed_at": rfc3339(clock() - 30)},
+    ]
+    s["authenticator_assurance_level"] = "aal2"
+    ory.sessions["c"] = s
+    p = await authenticator(ory, clock).authenticate(request(("cookie", "ory_kratos_session=c")), ["human"])
+    assert p.aal == "aal2" and p.authenticated_at == pytest.approx(clock() - 30, abs=0.01)
 
 
 def test_rfc3339_nanoseconds() -> None:

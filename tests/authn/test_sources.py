@@ -164,7 +164,7 @@ def test_build_authenticators_one_per_tenant(ory: FakeOry, clock: FakeClock) -> 
 
 
 def test_the_registry_names_every_source_once() -> None:
-    assert AUTHENTICATORS == tuple(REGISTRY) == ("kratos-cookie", "kratos-token", "hydra", "jwt")
+    assert AUTHENTICATORS == tuple(REGISTRY) == ("kratos-cookie", "kratos-token", "session_jwt", "hydra", "jwt")
     assert {kind.kind for kind in REGISTRY.values()} == {"human", "machine"}
 
 

@@ -120,3 +120,9 @@ def test_ingress_nginx_describes_the_request_with_an_absolute_url_of_the_same_ho
     # the method is the one ingress-nginx describes, not its auth request's own GET
     post = httpx.get(url, headers=ingress_nginx(PARTNER, method="POST") | machine)
     assert (post.status_code, post.json()["reason"]) == (403, "method_not_allowed")
+
+
+def test_reuse_stops_when_the_routes_max_age_runs_out() -> None:
+    assert reuse_for(5, principal(2000.0), now=1000.0, until=1002.9) == (b"x-accel-expires", b"2")
+    assert reuse_for(5, principal(2000.0), now=1000.0, until=900.0) == (b"x-accel-expires", b"0")
+    assert reuse_for(5, principal(2000.0), now=1000.0, until=None) == (b"x-accel-expires", b"5")

@@ -30,6 +30,13 @@ SECURITY_ENV = {
 @pytest.fixture(scope="session")
 def sec(world: World) -> Iterator[Sec]:
     with redirector() as upstream:
-        env = {**SECURITY_ENV, "GATEWAY_UPSTREAM_REDIRECTOR_URL": upstream.url}
+        # the admin tenant told to trust the customer project's session keys: a genuine session
+        # JWT of another tenant's Kratos, refused for its issuer (test_corpus_session_jwt.py)
+        customer_keys = f"{world.emulator.base_url}/customer/.well-known/ory/tokenizer/jwt/jwks.json"
+        env = {
+            **SECURITY_ENV,
+            "GATEWAY_UPSTREAM_REDIRECTOR_URL": upstream.url,
+            "GATEWAY_TENANT_ADMIN_SESSION_JWKS_URL": customer_keys,
+        }
         with security_gateway(world.env, **env) as gateway:
             yield Sec(world, gateway, upstream)

@@ -9,8 +9,6 @@ positive control for every forgery.
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 from joserfc.jwk import RSAKey, import_key
 
 from tests.security.support import ALICE, CAROL, Case, Expect, Sec, browser_cookie, check_case, ids, run_case
-from tests.support.jwts import b64, hs256, rs256, unsigned
+from tests.support.jwts import b64, hs256, parts, rs256, unsigned
 
 INVENTORY = "/dealer/partner-api/inventory"
 JWT_OK = Expect(
@@ -32,15 +30,6 @@ JWT_OK = Expect(
         "x-org-id": "org-partner",
     },
 )
-
-
-def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    head, body, _ = token.split(".")
-
-    def decode(s: str) -> dict[str, Any]:
-        return dict(json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))))
-
-    return decode(head), decode(body)
 
 
 @pytest.fixture(scope="module")
