@@ -26,7 +26,6 @@ from gateway.context import Gateway
 from gateway.endpoints.builtin_dispatch import BuiltinDispatch
 from gateway.endpoints.builtins import BuiltinContext, bind_builtins
 from gateway.endpoints.health import Readiness
-from gateway.endpoints.rate_limit import SharedCounter
 from gateway.endpoints.registry import Endpoints, Parts, bind_endpoints
 from gateway.forward.assertion import AssertionSigner
 from gateway.forward.body_policy import BodyPolicy
@@ -53,7 +52,7 @@ from gateway.quotas.storage import LocalStorage
 from gateway.quotas.windows import Windows
 from gateway.replicas.cache import RedisCache
 from gateway.replicas.permissions import ANSWERS
-from gateway.replicas.redis import Guard, RedisWindows, connect
+from gateway.replicas.redis import Guard, connect
 from gateway.replicas.revocations import Revocations
 from gateway.replicas.verdicts import VERDICTS
 from gateway.server.lifecycle import Drain
@@ -74,7 +73,6 @@ def build_gateway(
     ory: Mapping[str, OryPool],
     metrics: Metrics,
     stages: OryStages,
-    rate_windows: SharedCounter | None = None,
     windows: Windows | None = None,
 ) -> Gateway:
     proxies = TrustedProxies(settings.trusted_proxies)
@@ -83,7 +81,8 @@ def build_gateway(
     cors = Cors(settings)
     limits = settings.limits
     recheck = StreamRecheck(stages.authn, stages.orgs, stages.permissions, limits.stream_recheck_seconds)
-    builtins = bind_builtins(BuiltinContext(settings, ory, stages.authn, stages.orgs, policies, rate_windows))
+    windows = windows or Windows(LocalStorage(settings.cache.size))
+    builtins = bind_builtins(BuiltinContext(settings, ory, stages.authn, stages.orgs, policies, windows))
     return Gateway(
         settings=settings,
         policies=policies,
@@ -93,7 +92,7 @@ def build_gateway(
         authn=stages.authn,
         orgs=stages.orgs,
         permissions=stages.permissions,
-        route_limits=RouteLimits(windows or Windows(LocalStorage(settings.cache.size))),
+        route_limits=RouteLimits(windows),
         builtins=BuiltinDispatch(builtins),
         body=BodyPolicy(limits.max_body_bytes),
         labels=OrgScope(upstreams, limits.max_body_bytes, signer.assertion),
@@ -120,7 +119,6 @@ class Shared:
     client: aioredis.Redis
     decisions: RedisCache[Any, Any]
     permissions: RedisCache[Any, Any]
-    rate_windows: RedisWindows
     #: rate-limit windows counted in Redis (this process's while Redis is down)
     windows: Windows
 
@@ -134,7 +132,6 @@ def connect_shared(settings: Settings) -> Shared | None:
         client,
         RedisCache(client, VERDICTS, ttl, guard),
         RedisCache(client, ANSWERS, ttl, guard),
-        RedisWindows(client, guard),
         Windows(LocalStorage(settings.cache.size), client, guard),
     )
 
@@ -162,7 +159,7 @@ def assemble(settings: Settings, policies: PolicyStore) -> Assembly:
     authn = build_authenticators(settings, ory, shared=redis.decisions if redis else None, attempts=attempts)
     permissions = build_permissions(settings, ory, shared=redis.permissions if redis else None)
     stages = OryStages(authn, permissions, build_org_stages(settings.tenants, permissions))
-    gw = build_gateway(settings, policies, ory, metrics, stages, redis.rate_windows if redis else None, windows)
+    gw = build_gateway(settings, policies, ory, metrics, stages, windows)
     metrics.registry.register(_state(authn, gw, redis))
     revocations = Revocations(authn, permissions, metrics, redis.client if redis else None)
     drain = Drain()

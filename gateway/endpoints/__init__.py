@@ -7,5 +7,4 @@ forward_auth.py      /decisions for nginx, Traefik, Envoy
 admin.py             who may call an admin endpoint, and /_gateway/revoke
 builtins.py          the built-in targets routes name, one registry (id, options, validate, bind)
 builtin_dispatch.py  a route's built-in target answered by its handler
-rate_limit.py        token buckets (the token relay), shared by replicas through Redis
 """

@@ -40,13 +40,14 @@ import orjson
 from gateway.authn.credentials import session_cookie
 from gateway.config.settings import Settings, TenantSettings
 from gateway.endpoints.me import ListsMemberships, Policies, bind_me
-from gateway.endpoints.rate_limit import RateLimiter, SharedCounter
 from gateway.errors import NotFound, TooManyRequests
 from gateway.front.login import login as browser_login
 from gateway.front.login import logout as browser_logout
 from gateway.ory.http import json_value, ory_request
 from gateway.ory.identities import IdentityService
 from gateway.ory.pool import OryPool
+from gateway.quotas.fields import rate_fields
+from gateway.quotas.windows import Windows, quota, window_key
 
 if TYPE_CHECKING:  # the registry is read by the policy loader: it imports nothing of the request path
     from gateway.front.exchange import Exchange
@@ -84,8 +85,9 @@ class BuiltinContext:
     orgs: Mapping[str, ListsMemberships]
     #: the policies (the role names a tenant's policies use)
     policies: Policies
-    #: the rate windows replicas share (Redis), if any: the token relay counts through them
-    rate_windows: SharedCounter | None = None
+    #: the rate windows (shared by replicas through Redis when configured): the token relay
+    #: counts each client id's requests in them
+    windows: Windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +126,23 @@ def _needs_hydra(use: BuiltinUse) -> Iterator[Problem]:
 
 
 def _oauth2_token(ctx: BuiltinContext) -> Handler:
-    limiter = RateLimiter(ctx.settings.limits.token_rate_per_minute, 60.0, shared=ctx.rate_windows)
+    rate = ctx.settings.limits.token_rate_per_minute
+    per_minute, windows = quota(rate, 60), ctx.windows
 
     async def oauth2_token(ex: Exchange, match: Match, principal: Principal | None) -> None:
         tenant = _hydra_tenant(ctx, match)
         body = await ex.read_body(64 << 10)
         client_id = _client_id(ex.request.header(b"authorization"), body)
         ex.log["client_id"] = client_id
-        wait = limiter.hit(f"{tenant.name}:{client_id or 'ip:' + ex.origin.client_ip}")
-        if wait:
-            raise TooManyRequests("token requests are rate limited", retry_after=wait, reason="token_rate_limited")
+        key = window_key("token", tenant.name, client_id or "ip:" + ex.origin.client_ip)
+        if not await windows.hit(per_minute, key):
+            wait = await windows.retry_after(per_minute, key)
+            raise TooManyRequests(
+                "token requests are rate limited",
+                retry_after=wait,
+                reason="token_rate_limited",
+                headers=rate_fields("oauth2-token", rate, 60, 0, wait),
+            )
         headers = {}
         for name in (b"content-type", b"authorization"):
             if (value := ex.request.header(name)) is not None:

@@ -81,7 +81,8 @@ async def decisions(gw: Gateway, ex: Exchange) -> None:
         await ex.respond_error(_for_front(gw, ex, error), NOT_REUSED)
         return
     headers = gw.upstream_headers.identity(ex, decision, upstream)  # what the upstream gets from us
-    ttl = 0 if ex.session_cookie else gw.settings.edge_cache_ttl  # a refreshed cookie is this answer's alone
+    # a refreshed cookie is this answer's alone; a rate-limited route counts every request
+    ttl = 0 if ex.session_cookie or decision.match.route.rate_limit else gw.settings.edge_cache_ttl
     headers.append(reuse_for(ttl, decision.principal, time.time(), fresh_until(decision)))
     ex.log["decision"] = "allow"
     await ex.respond(200, b"", headers)

@@ -39,7 +39,7 @@ class Relay:
         ex.log["upstream"] = plan.upstream
         # the exchange's status is set as the response starts (by the app's `Tracker`): from
         # there on errors can only end the stream
-        send = _with_added(ex) if ex.cors or ex.session_cookie else ex.send
+        send = _with_added(ex) if ex.cors or ex.quota or ex.session_cookie else ex.send
         if not plan.long_lived:
             return self.upstreams.forward(plan, send)
         if self.heartbeat and plan.stream is not None:  # a label-enforced event stream: early head, heartbeats
@@ -102,7 +102,8 @@ async def _disconnected(ex: Exchange) -> None:
 
 def _with_added(ex: Exchange) -> Send:
     """`ex.send` adding the gateway's own headers to the response start: its CORS answer (the
-    upstream's own was dropped: `gateway.forward.headers`) and a refreshed session cookie."""
+    upstream's own was dropped: `gateway.forward.headers`), the route's RateLimit fields and a
+    refreshed session cookie."""
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.start":

@@ -45,6 +45,8 @@ class Exchange:
     cors: tuple[tuple[bytes, bytes], ...] = ()
     #: whoami's refreshed session cookie (a `Set-Cookie` value) for this request's answer only
     session_cookie: bytes = b""
+    #: the RateLimit fields of the route's quota this request counted against (`gateway.quotas.routes`)
+    quota: tuple[tuple[bytes, bytes], ...] = ()
 
     def refreshed(self, set_cookie: str) -> None:
         """Pass a refreshed session cookie on with whatever this request is answered
@@ -52,14 +54,15 @@ class Exchange:
         self.session_cookie = set_cookie.encode("latin-1")
 
     def added(self) -> list[tuple[bytes, bytes]]:
-        """The gateway's own headers on top of an answer: CORS, a refreshed session cookie."""
+        """The gateway's own headers on top of an answer: CORS, the route's RateLimit fields, a
+        refreshed session cookie."""
         if not self.session_cookie:
-            return [*self.cors]
-        return [*self.cors, (b"set-cookie", self.session_cookie)]
+            return [*self.cors, *self.quota]
+        return [*self.cors, *self.quota, (b"set-cookie", self.session_cookie)]
 
     async def send_start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
-        if self.cors or self.session_cookie:
+        if self.cors or self.quota or self.session_cookie:
             headers = [*headers, *self.added()]
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 

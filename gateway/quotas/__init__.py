@@ -6,6 +6,9 @@
     attempts.Attempts    GATEWAY_AUTH_FAILURES_PER_MINUTE: unknown credentials one client address
                          may have looked up at a tenant's Ory (`gateway.authn`, cache misses only)
     routes.RouteLimits   a route's `rate_limit` (policies), after authorization
+    fields.rate_fields   the IETF RateLimit fields of a counted answer
+The token relay (`gateway.endpoints.builtins`, GATEWAY_TOKEN_RATE_PER_MINUTE) counts each
+client id's token requests in the same windows.
 
 Every identifier is hashed before it is stored: no address, principal or organization in clear.
 """

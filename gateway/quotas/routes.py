@@ -4,8 +4,9 @@ Counted per route and per value of its key: the tenant, the caller's organizatio
 acting for none counts alone), the principal, the OAuth2 client (a person counts as
 themselves), or the client address (as believed through GATEWAY_TRUSTED_PROXIES; IPv6 by
 its /64). A request past the limit is 429 `rate_limited` with `Retry-After` and the IETF
-RateLimit fields (draft-ietf-httpapi-ratelimit-headers): `RateLimit-Policy: "<route>";q=N;w=S`
-and `RateLimit: "<route>";r=0;t=S`. Only routes with a limit come here (the pipeline asks
+RateLimit fields (`gateway.quotas.fields`): `RateLimit-Policy: "<route>";q=N;w=S` and
+`RateLimit: "<route>";r=0;t=S`; an allowed request's answer carries them too, with what is
+left (`r`) and the seconds until there is more (`t`). Only routes with a limit come here (the pipeline asks
 `route.rate_limit` first), so routes without one pay nothing. A refused request is not counted.
 """
 
@@ -18,6 +19,7 @@ from gateway.front.exchange import Exchange
 from gateway.policy.model import RateLimit, Route
 from gateway.principal import Principal
 from gateway.quotas.attempts import client_key
+from gateway.quotas.fields import rate_fields
 from gateway.quotas.windows import Windows, quota, window_key
 
 
@@ -32,14 +34,18 @@ class RouteLimits:
         assert limit is not None  # the pipeline asks only for routes with a limit
         item = self._item(limit)
         key = window_key("route", route.id, limit.key, counted_as(limit, ex, route, principal))
+        name = route.id.split(":", 1)[-1]  # [a-z0-9._-]: a valid sf-string as it is
         if await self.windows.hit(item, key):
+            remaining, reset = await self.windows.left(item, key)
+            fields = rate_fields(name, limit.requests, limit.seconds, remaining, reset)
+            ex.quota = tuple((k.encode(), v.encode()) for k, v in fields.items())
             return
         wait = await self.windows.retry_after(item, key)
         raise TooManyRequests(
             f"rate limit of route {route.id} reached ({limit}); retry later",
             retry_after=wait,
             reason="route_rate_limited",
-            headers=fields(route, limit, wait),
+            headers=rate_fields(name, limit.requests, limit.seconds, 0, wait),
         )
 
     def _item(self, limit: RateLimit) -> RateLimitItem:
@@ -61,12 +67,3 @@ def counted_as(limit: RateLimit, ex: Exchange, route: Route, principal: Principa
     if key == "client_id" and principal.client_id:
         return "client:" + principal.client_id
     return f"{principal.kind}:{principal.subject}"
-
-
-def fields(route: Route, limit: RateLimit, wait: int) -> dict[str, str]:
-    """The RateLimit fields of a refusal: the policy, and none left for `wait` seconds."""
-    name = route.id.split(":", 1)[-1]  # [a-z0-9._-]: a valid sf-string as it is
-    return {
-        "ratelimit-policy": f'"{name}";q={limit.requests};w={limit.seconds}',
-        "ratelimit": f'"{name}";r=0;t={wait}',
-    }

@@ -71,6 +71,11 @@ class Windows:
         stats = await self._ask(lambda limiter: limiter.get_window_stats(item, key))
         return max(1, math.ceil(stats.reset_time - time.time()))
 
+    async def left(self, item: RateLimitItem, key: str) -> tuple[int, int]:
+        """The hits `key`'s window has room for, and whole seconds until it has more."""
+        stats = await self._ask(lambda limiter: limiter.get_window_stats(item, key))
+        return stats.remaining, max(0, math.ceil(stats.reset_time - time.time()))
+
     async def _ask(self, call: Callable[[SlidingWindowCounterRateLimiter], Awaitable[T]]) -> T:
         shared, guard = self._shared, self._guard
         if shared is not None and guard.open:

@@ -1,6 +1,6 @@
 """Replica-shared state on Redis (GATEWAY_REDIS_URL): the connection, the `Guard` every
-Redis call goes through, and rate-limit windows. The cache's layer: `gateway.replicas.cache`;
-revocations: `gateway.replicas.revocations`.
+Redis call goes through. The cache's layer: `gateway.replicas.cache`; revocations:
+`gateway.replicas.revocations`; rate-limit windows: `gateway.quotas.windows`.
 
 Redis is an accelerator, never an authority over availability: every Redis failure is
 caught, counted, logged once per outage, and the caller carries on as if Redis were
@@ -17,7 +17,8 @@ Kratos session id aside):
     gateway:pc:<sha256(key)>               a Keto answer, PX = its remaining TTL (`permissions`)
     gateway:ps:<sha256(tenant, subject)>   set of answer hashes about that subject
     gateway:po:<sha256(tenant, org)>       set of answer hashes about that organization
-    gateway:rl:<sha256(key)[:32]>:<window> token-endpoint hits in a fixed window (INCR + EXPIRE)
+    gateway:rl:LIMITER/q/<sha256(key)[:32]>/...  sliding-window counts (the `limits` library:
+                                           route limits, unknown credentials, token requests)
     channel gateway:revocations            {"tenant", "session_id" | "credential_hash" | "subject" | "organization"}
 
 Redis is inside the trust boundary: whoever can write these keys can mint principals.
@@ -26,10 +27,7 @@ Run it private, with a password/ACL (and rediss:// across hosts).
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
-import math
 import time
 from collections.abc import Callable
 
@@ -41,7 +39,6 @@ log = logging.getLogger("gateway.redis")
 
 BACKOFF = 1.0
 TIMEOUT = 0.25
-WINDOW = "gateway:rl:"
 
 
 def connect(url: str) -> aioredis.Redis:
@@ -80,37 +77,4 @@ class Guard:
             log.warning("Redis reachable again")
 
 
-# -- shared rate-limit windows -------------------------------------------------------------------
-
-
-class RedisWindows:
-    """`ratelimit.SharedCounter` on Redis: INCR per key and fixed window, in the background."""
-
-    def __init__(self, client: aioredis.Redis, guard: Guard) -> None:
-        self.client = client
-        self.guard = guard
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def count(self, key: str, period: float, then: Callable[[int, float], None]) -> None:
-        if not self.guard.open:
-            return
-        task = asyncio.ensure_future(self._count(key, period, then))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _count(self, key: str, period: float, then: Callable[[int, float], None]) -> None:
-        window = int(time.time() // period)
-        name = f"{WINDOW}{hashlib.sha256(key.encode()).hexdigest()[:32]}:{window}"
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.incr(name)
-            pipe.expire(name, math.ceil(period) + 1)
-            total, _ = await pipe.execute()
-        except Exception as exc:
-            self.guard.failed("rate_limit", exc)
-            return
-        self.guard.ok()
-        then(int(total), (window + 1) * period - time.time())
-
-
-__all__ = ["Guard", "RedisWindows", "connect"]
+__all__ = ["Guard", "connect"]

@@ -4,6 +4,7 @@ and whether the route it rendered its location from is the one the gateway match
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +14,7 @@ from gateway.edge.route_key import route_key
 from gateway.endpoints.forward_auth import reuse_for
 from gateway.load import load_all
 from gateway.principal import Principal
+from tests.support.ops import Ops, Replica
 from tests.support.processes import Proc, gateway_process
 from tests.support.world import Auth, World
 
@@ -126,3 +128,14 @@ def test_reuse_stops_when_the_routes_max_age_runs_out() -> None:
     assert reuse_for(5, principal(2000.0), now=1000.0, until=1002.9) == (b"x-accel-expires", b"2")
     assert reuse_for(5, principal(2000.0), now=1000.0, until=900.0) == (b"x-accel-expires", b"0")
     assert reuse_for(5, principal(2000.0), now=1000.0, until=None) == (b"x-accel-expires", b"5")
+
+
+def test_a_rate_limited_routes_allow_is_never_reused_so_every_request_counts(ops: Ops, replica_a: Replica) -> None:
+    """ops-limited (6 a minute per person): an edge reusing an allow would let requests past uncounted."""
+    token = ops.session("carol@acme.example", "carol-password")
+    path = f"/decisions/customer/limited/{uuid.uuid4().hex}"
+    answers = [httpx.get(replica_a.url + path, headers={"Authorization": f"Bearer {token}"}) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert all(a.headers.get_list("x-accel-expires") == ["0"] for a in answers)
+    left = [int(a.headers["ratelimit"].split(";r=")[1].split(";")[0]) for a in answers]
+    assert left[1] == left[0] - 1  # both counted

@@ -4,6 +4,7 @@ revocations fanned out within a second, shared token rate limits, Redis outages 
 from __future__ import annotations
 
 import time
+import uuid
 
 import httpx
 import pytest
@@ -91,7 +92,6 @@ def test_admin_endpoint_revokes_everywhere_and_is_guarded(replica_a: Replica, re
 
 def test_token_rate_limits_are_shared(replica_a: Replica, replica_b: Replica) -> None:
     def token_request(replica: Replica) -> httpx.Response:
-        time.sleep(0.05)  # lets the previous hit's background INCR land
         return httpx.post(
             replica.url + "/dealer/oauth2/token",
             auth=("ops-rate-client", "wrong-secret"),
@@ -102,7 +102,33 @@ def test_token_rate_limits_are_shared(replica_a: Replica, replica_b: Replica) ->
     assert [token_request(replica_b).status_code for _ in range(2)] == [401, 401]  # 4 of 4 used, across both
     limited = token_request(replica_b)
     assert limited.status_code == 429  # B alone has seen only 2 of its 4
-    assert int(limited.headers["retry-after"]) >= 1
+    wait = int(limited.headers["retry-after"])
+    assert 1 <= wait <= 60
+    assert limited.headers["ratelimit-policy"] == '"oauth2-token";q=4;w=60'
+    assert limited.headers["ratelimit"] == f'"oauth2-token";r=0;t={wait}'
+
+
+def _limited(replica: Replica, token: str, path: str) -> httpx.Response:
+    return httpx.get(replica.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def _received(ops: Ops, path: str) -> int:
+    return sum(1 for r in ops.upstream.requests() if r["target"] == path.removeprefix("/customer"))
+
+
+def test_a_routes_rate_limit_is_counted_once_across_replicas(replica_a: Replica, replica_b: Replica, ops: Ops) -> None:
+    """ops-limited: 6 a minute per person. Three on each replica use them all."""
+    token, path = ops.session("bob@globex.example", "bob-password"), f"/customer/limited/{uuid.uuid4().hex}"
+    answers = [_limited(replica, token, path) for replica in (replica_a, replica_b) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200] * 6
+    assert [a.headers["ratelimit"].split(";")[1] for a in answers] == ["r=5", "r=4", "r=3", "r=2", "r=1", "r=0"]
+    for replica in (replica_a, replica_b):  # each replica has seen three: only the shared count refuses
+        refused = _limited(replica, token, path)
+        assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
+        assert refused.headers["ratelimit-policy"] == '"ops-limited";q=6;w=60'
+    assert _received(ops, path) == 6  # the refused requests never reached the upstream
+    other = ops.session("carol@acme.example", "carol-password")  # another person's window is their own
+    assert _limited(replica_a, other, path).status_code == 200
 
 
 def test_redis_down_mid_flight_then_back(
@@ -117,6 +143,11 @@ def test_redis_down_mid_flight_then_back(
         assert get(replica_a, "ory_st_not-a-session") == 401  # never 503, never a false accept
         assert get(replica_b, "ory_st_not-a-session") == 401
         assert time.monotonic() - started < 3
+    # rate limits fall back to each replica's own window: neither open nor closed
+    token, path = ops.session(), f"/customer/limited/{uuid.uuid4().hex}"
+    for replica in (replica_a, replica_b):
+        assert [_limited(replica, token, path).status_code for _ in range(7)] == [200] * 6 + [429]
+    assert _received(ops, path) == 12  # six per replica while each counts alone
     assert "Redis unavailable" in replica_a.output()
     assert replica_b.metrics_url is not None
     assert metric(httpx.get(replica_b.metrics_url + "/metrics").text, "gateway_shared_cache_errors_total") >= 1

@@ -107,8 +107,13 @@ def _one_stream(two: Neighbours, headers: dict[str, str], path: str) -> int:
 def test_a_routes_rate_limit_counts_per_principal_with_the_ietf_fields(two: Neighbours) -> None:
     alice, bob = two.session("beta", "alice"), two.session("beta", "bob")
     httpx.delete(two.upstream.url + "/__faulty/requests")
-    statuses = [get(two.url + "/beta/limited/a", alice).status_code for _ in range(3)]
-    assert statuses == [200, 200, 200]
+    allowed = [get(two.url + "/beta/limited/a", alice) for _ in range(3)]
+    assert [a.status_code for a in allowed] == [200, 200, 200]
+    # every counted answer says what is left of the window
+    assert {a.headers["ratelimit-policy"] for a in allowed} == {'"limited";q=3;w=60'}
+    left = [a.headers["ratelimit"] for a in allowed]
+    assert [x.split(";")[1] for x in left] == ["r=2", "r=1", "r=0"]
+    assert all(0 <= int(x.split(";t=")[1]) <= 60 for x in left)
     refused = get(two.url + "/beta/limited/a", alice)
     assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
     wait = int(refused.headers["retry-after"])
@@ -118,7 +123,9 @@ def test_a_routes_rate_limit_counts_per_principal_with_the_ietf_fields(two: Neig
     assert get(two.url + "/beta/limited/a", bob).status_code == 200  # bob's window is his own
     received = [r["target"] for r in httpx.get(two.upstream.url + "/__faulty/requests").json()]
     assert received.count("/limited/a") == 4  # alice's three and bob's one: the refusal never left
-    assert get(two.url + "/beta/r/a", alice).status_code == 200  # routes without a limit: none
+    unlimited = get(two.url + "/beta/r/a", alice)
+    assert unlimited.status_code == 200  # routes without a limit: none
+    assert "ratelimit" not in unlimited.headers and "ratelimit-policy" not in unlimited.headers
 
 
 def test_junk_credentials_cost_at_most_the_budget_in_ory_calls(two: Neighbours) -> None:

@@ -58,6 +58,14 @@ routes:
     allow: anonymous
     forward: {upstream: dead}
 
+  - id: ops-limited                 # counted per person, across replicas when Redis is up
+    path: /limited/**
+    methods: [GET]
+    allow:
+      human: {roles: {any: [viewer, member]}}
+    forward: {upstream: inventory}
+    rate_limit: {requests: 6, per: 1m, key: principal}
+
   - id: ops-echo
     path: /echo/**
     methods: [GET, POST]
