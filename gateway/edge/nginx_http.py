@@ -68,6 +68,7 @@ def http_block(
     lines += _routing_maps(plan)
     lines += _believed_maps(trusted)
     lines += _credential_maps(settings)
+    lines += _refreshed_cookie_map()
     return lines
 
 
@@ -135,6 +136,15 @@ def _credential_maps(settings: Settings) -> list[str]:
     return [*lines, ""]
 
 
+def _refreshed_cookie_map() -> list[str]:
+    """`$edge_set_cookie`: the decision's refreshed session cookie for the gateway's answer to a
+    denied request, unless that answer sets the cookie itself (it asked Kratos again: a step-up
+    is never answered from its cache)."""
+    entries = [('""', "$decided_set_cookie")]
+    comment = "# a denial the gateway answers carries the decision's refreshed session cookie, once"
+    return [comment, *_map("$upstream_http_set_cookie", "$edge_set_cookie", entries, '""', volatile=True), ""]
+
+
 def _cookie_map(name: str, variable: str) -> list[str]:
     """`Cookie` without the session cookie `name`: twice (a request the gateway only allows with
     one value) drops the whole header; else the pair goes, the other cookies stay."""
@@ -148,5 +158,10 @@ def _cookie_map(name: str, variable: str) -> list[str]:
     return [f"# Cookie without {name}", *_map("$http_cookie", variable, entries, "$http_cookie")]
 
 
-def _map(source: str, variable: str, entries: Iterable[tuple[str, str]], default: str) -> list[str]:
-    return [f"map {source} {variable} {{", *(f"    {k} {v};" for k, v in entries), f"    default {default};", "}"]
+def _map(
+    source: str, variable: str, entries: Iterable[tuple[str, str]], default: str, *, volatile: bool = False
+) -> list[str]:
+    """A `map`; `volatile`: evaluated at each use (never a value read before the source was set)."""
+    lines = ["    volatile;"] if volatile else []
+    lines += (f"    {k} {v};" for k, v in entries)
+    return [f"map {source} {variable} {{", *lines, f"    default {default};", "}"]

@@ -5,7 +5,9 @@ plain and one of its edge locations takes it; there nginx asks `/decisions` abou
 as it arrived (the decision cached per credential and request), and on a 200 forwards it with
 the decision's identity headers. A denial, or a decision nginx could not get, goes to the
 gateway too, which answers exactly as it does alone (JSON body, `WWW-Authenticate`,
-`Retry-After`, the browser's login redirect).
+`Retry-After`, the browser's login redirect). A refreshed session cookie the decision carries
+(`Set-Cookie`, in an answer nginx never caches) goes to the client with whatever answers the
+request: the upstream's response, the gateway's, or nginx's own error.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ NGINX_FRAMES = {"connection", "transfer-encoding"}
 STEERING = "X-Accel-Redirect X-Accel-Expires X-Accel-Limit-Rate X-Accel-Buffering X-Accel-Charset"
 DEFAULT_TIMEOUT = 30.0
 EMPTY = '""'
+#: the decision's refreshed session cookie, on every answer to the request it was decided for
+#: (`always`: at any status; an empty value adds no header)
+SET_COOKIE = "add_header Set-Cookie $decided_set_cookie always;"
 
 
 def title(name: str) -> str:
@@ -100,6 +105,7 @@ class ServerRenderer:
             "error_page 502 = @edge_bad_gateway;",
             "error_page 504 = @edge_upstream_timeout;",
             *(f"auth_request_set {decided(n)} $upstream_http_{n.replace('-', '_')};" for n in COPIED),
+            "auth_request_set $decided_set_cookie $upstream_http_set_cookie;",
             *self._upstream_headers(),
             *self._upstream_answer(),
             "",
@@ -127,10 +133,11 @@ class ServerRenderer:
 
     def _upstream_answer(self) -> list[str]:
         return [
-            "# the gateway owns CORS and the request id; an upstream never steers nginx",
+            "# the gateway owns CORS, the request id and a refreshed session cookie; an upstream never steers nginx",
             *(f"proxy_hide_header {title(n)};" for n in sorted(CORS_RESPONSE)),
             "proxy_hide_header X-Request-Id;",
             f"add_header X-Request-Id {self.believed.request_id} always;",
+            SET_COOKIE,
             f"proxy_ignore_headers {STEERING};",
             "proxy_redirect off;",
             "proxy_request_buffering off;",
@@ -229,6 +236,8 @@ class ServerRenderer:
             f"proxy_cache {CACHE_ZONE};",
             f'proxy_cache_key "{key}";',
             "proxy_ignore_headers Cache-Control Expires;  # X-Accel-Expires alone says how long",
+            "# an answer with a refreshed session cookie is never stored (X-Accel-Expires: 0, and nginx stores",
+            "# no answer with Set-Cookie): a reused decision never carries one",
             "# no proxy_cache_lock: a request waiting on it polls every 500 ms; when a decision expires",
             "# the requests in flight ask the gateway at once, and its own decision cache answers them",
         ]
@@ -253,6 +262,7 @@ class ServerRenderer:
             f"proxy_read_timeout {self.wait:g}s;",
             f"proxy_send_timeout {self.wait:g}s;",
             "error_page 502 504 = @edge_gateway_unavailable;",
+            "add_header Set-Cookie $edge_set_cookie always;  # after a denial: the decision's refreshed cookie",
         ]
         return ["", *_block("location @gateway", body)]
 
@@ -264,11 +274,11 @@ class ServerRenderer:
             "@edge_upstream_timeout": (504, "upstream_timeout", "the upstream did not answer in time"),
             "@edge_gateway_unavailable": (502, "bad_gateway", "the gateway could not be reached"),
         }
+        headers = ["add_header Cache-Control no-store always;", f"add_header X-Request-Id {rid} always;", SET_COOKIE]
         lines = ["", "# what nginx answers itself: JSON, as the gateway would"]
         for name, (status, code, text) in answers.items():
             body = f'{{"error":"{code}","error_description":"{text}","request_id":"{rid}"}}'
             internal = ["internal;"] if name.startswith("=") else []
-            headers = ["add_header Cache-Control no-store always;", f"add_header X-Request-Id {rid} always;"]
             lines += _block(f"location {name}", [*internal, *headers, f"return {status} '{body}';"])
         return lines
 

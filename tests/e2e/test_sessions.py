@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from tests.e2e.sessions_world import HAL, PAT, QUINN, Sessions, sessions_world
+from tests.support import sessions
 from tests.support.processes import header_values, run_gateway
+from tests.support.sessions import attributes, cookie_value
 
 
 @pytest.fixture(scope="module")
@@ -67,23 +69,9 @@ def test_the_session_cookies_value_is_the_cache_key(world: Sessions, gw: httpx.C
 
 
 def extended_session(world: Sessions) -> tuple[str, str]:
-    """A browser's session cookie, its session then moved to the brink of expiry and extended
-    by the admin API: the cookie now records an expiry before the session's."""
-    name, old = world.browser_login("shop", "quinn@shop.test", "quinn-password")
-    session_id = world.whoami("shop", Cookie=f"{name}={old}").json()["id"]
-    world.move("shop", session_id, expires_in=120)
-    extended = httpx.patch(
-        f"{world.project('shop')}/admin/sessions/{session_id}/extend",
-        headers={"Authorization": f"Bearer {world.env['GATEWAY_TENANT_SHOP_KRATOS_ADMIN_TOKEN']}"},
-    )
-    assert extended.status_code == 204
-    return name, old
-
-
-def attributes(set_cookie: str) -> dict[str, str]:
-    """The cookie's attributes by lower-case name (the dates left out: they move with the clock)."""
-    pairs = [part.strip().partition("=") for part in set_cookie.split(";")[1:]]
-    return {k.lower(): v for k, _, v in pairs if k.lower() not in ("expires", "max-age")}
+    """quinn's browser cookie of a session extended since: whoami answers it with a refreshed one."""
+    token = world.env["GATEWAY_TENANT_SHOP_KRATOS_ADMIN_TOKEN"]
+    return sessions.extended_session(world.emulator, "shop", "quinn@shop.test", "quinn-password", token)
 
 
 def test_a_refreshed_session_cookie_reaches_the_browser_once(world: Sessions, gw: httpx.Client) -> None:
@@ -93,7 +81,7 @@ def test_a_refreshed_session_cookie_reaches_the_browser_once(world: Sessions, gw
     assert first.status_code == 200
     refreshed = first.headers.get_list("set-cookie")
     assert len(refreshed) == 1 and refreshed[0].startswith(f"{name}=")
-    new = refreshed[0].split(";")[0].partition("=")[2]
+    new = cookie_value(refreshed[0])
     assert new and new != old
     assert header_values(forwarded(world)[0], "set-cookie") == []  # nothing of it went upstream
     # the old cookie again: the cached decision, never the refreshed cookie replayed

@@ -16,7 +16,8 @@ import pytest
 
 from tests.edge.conftest import Edge
 from tests.support.processes import header_values
-from tests.support.seed import browser_login
+from tests.support.seed import API_KEYS, PASSWORDS, browser_login
+from tests.support.sessions import cookie_value, extended_session
 from tests.support.world import Auth
 
 #: identity headers whose values come from the decision
@@ -125,3 +126,21 @@ def test_another_host_is_another_tenant(edge: Edge, auth: Auth) -> None:
     assert dealer.response.status_code == 401 and dealer.seen == []
     machine = send(edge, "GET", "/echo/host", auth("machine:partner-inventory:inventory:read"), host="dealer.example")
     assert machine.response.status_code == 200 and machine.identity()["x-tenant"] == "dealer"
+
+
+def test_a_refreshed_session_cookie_reaches_the_browser_and_no_reused_decision_carries_it(edge: Edge) -> None:
+    tenant, identifier, password = PASSWORDS["alice"]
+    name, old = extended_session(edge.world.emulator, tenant, identifier, password, API_KEYS[tenant])
+    cookie = {"Cookie": f"{name}={old}"}
+    first = send(edge, "GET", "/customer/echo/refreshed", cookie)  # whoami refreshes it: never stored
+    again = send(edge, "GET", "/customer/echo/refreshed", cookie)  # the gateway's cached decision: stored
+    third = send(edge, "GET", "/customer/echo/refreshed", cookie)  # nginx's
+    assert [s.response.status_code for s in (first, again, third)] == [200, 200, 200]
+    [refreshed] = first.response.headers.get_list("set-cookie")
+    assert refreshed.startswith(f"{name}=") and cookie_value(refreshed) not in ("", old)
+    assert [s.response.headers.get_list("set-cookie") for s in (again, third)] == [[], []]
+    assert decided(edge, first, again, third) == [True, True, False]
+    # the upstream is sent none of it, and the same identity each time
+    assert [header_values(s.seen[0], "set-cookie") for s in (first, again, third)] == [[], [], []]
+    assert first.identity() == again.identity() == third.identity()
+    assert first.identity()["x-user-id"] == ALICE

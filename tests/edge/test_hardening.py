@@ -71,3 +71,25 @@ def test_the_decision_is_about_the_request_as_it_arrived_and_carries_no_body(con
     for line in ("proxy_method $request_method;", "proxy_pass_request_body off;", "internal;"):
         assert line in decision
     assert {"content-length", "transfer-encoding"} <= set_headers(decision)
+
+
+def answering(text: str, forwarding: str) -> dict[str, str]:
+    """The blocks a forwarded request's answer can come from: the forwarding block, and every
+    named location its `error_page`s lead to (theirs too), by name."""
+    found, todo = {"forwarding": forwarding}, [forwarding]
+    while todo:
+        for name in re.findall(r"^\s*error_page [^;@]*(@\w+);", todo.pop(), re.MULTILINE):
+            if name not in found:
+                found[name] = block(text, f"location {name} ")
+                todo.append(found[name])
+    return found
+
+
+@pytest.mark.parametrize("config", [recipe, edge], ids=["forward-auth recipe", "edge"])
+def test_every_answer_after_a_decision_carries_its_refreshed_session_cookie(config: Config) -> None:
+    text, forwarding, _ = config()
+    assert "auth_request_set $decided_set_cookie $upstream_http_set_cookie;" in forwarding
+    blocks = answering(text, forwarding)
+    assert len(blocks) >= 4  # the forwarding block and its denials' (and the upstream's errors')
+    for name, body in blocks.items():
+        assert re.search(r"^\s*add_header Set-Cookie \$(decided|edge)_set_cookie always;", body, re.MULTILINE), name

@@ -1,7 +1,7 @@
 """SECURITY.md class "Forward-auth integration", through the real front proxies.
 
 The shipped recipes (deploy/forward-auth/nginx.conf for nginx `auth_request`,
-deploy/forward-auth/Caddyfile for Caddy 2.6 `forward_auth`) run by the real nginx and Caddy in
+deploy/forward-auth/Caddyfile for Caddy 2.6 forward auth) run by the real nginx and Caddy in
 front of a gateway that trusts them, forwarding to the recording upstream, and so does the
 configuration `gateway edge nginx` renders from that gateway's environment (edge mode: nginx
 forwards the plain routes itself, everything else and every denial goes to the gateway). Every
@@ -9,8 +9,9 @@ case runs in four modes - the gateway alone (the security gateway, which forward
 behind nginx, behind Caddy, in edge mode - and asserts what the upstream received: nothing, or
 one request that carries the decision's identity and nothing of the client's, whose method and
 path are the ones the gateway decided (read from the gateway's access-log line, found by the
-caller's trace id). The edge's decision cache is off here, so that every request has its
-decision's line; tests/edge/test_cache.py runs it with the cache.
+caller's trace id). A refreshed session cookie (docs/sessions.md) reaches the client on
+every answer, once, and never the upstream. The edge's decision cache is off here, so that
+every request has its decision's line; tests/edge/test_cache.py runs it with the cache.
 
 The advisories behind the cases: Traefik GHSA-3q9r-p662-5j8m (a forwarded header rebuilt from
 an untrusted one), GHSA-6384-m2mw-rf54 (a spoofed X-Forwarded-Prefix reaching the auth
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 import pytest
 
 from gateway.edge.nginx_http import PLAIN
@@ -49,6 +51,8 @@ from tests.support.ops import access_lines
 from tests.support.polling import eventually
 from tests.support.processes import Proc, free_port, gateway_process, header_values
 from tests.support.rawhttp import Header, RawResponse, build, exchange
+from tests.support.seed import API_KEYS, PASSWORDS
+from tests.support.sessions import attributes, cookie_value, extended_session
 
 MODES = ("gateway", "nginx", "caddy", "edge")
 #: modes whose refusals are the gateway's own answers (the edge hands every denial to the gateway)
@@ -410,6 +414,82 @@ def test_ory_trouble_keeps_its_status_and_retry_after(
     assert int(sent.response.header("retry-after") or "0") >= 1
     assert sent.response.header("content-type") == "application/json"
     assert sent.seen == []
+
+
+# --- a refreshed session cookie (docs/sessions.md) ----------------------------------------
+
+
+def extended(sec: Sec, who: str) -> Header:
+    """`who`'s browser cookie (name, value) of a session extended since the cookie was issued:
+    whoami answers it with a refreshed cookie."""
+    tenant, identifier, password = PASSWORDS[who]
+    return extended_session(sec.world.emulator, tenant, identifier, password, API_KEYS[tenant])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_refreshed_session_cookie_reaches_the_client_once(sec: Sec, modes: dict[str, Mode], mode: str) -> None:
+    name, old = extended(sec, "alice")
+    cookie = [("Cookie", f"theme=dark; {name}={old}")]
+    sent = send(sec, modes[mode], "GET", "/customer/echo/refreshed", cookie)
+    assert sent.response.status == 200, sent.response.body[:300]
+    [set_cookie] = sent.response.header_values("set-cookie")  # the tenant's session cookie, nothing else
+    new = cookie_value(set_cookie)
+    assert set_cookie.startswith(f"{name}=") and new not in ("", old)
+    # with Kratos' attributes as they are: those of whoami's own answer to the old cookie
+    whoami = f"{sec.world.emulator.project_url('customer')}/sessions/whoami"
+    direct = httpx.get(whoami, headers={"Cookie": f"{name}={old}"}).headers["set-cookie"]
+    assert (
+        attributes(set_cookie) == attributes(direct) and {"path", "httponly", "samesite"} <= attributes(direct).keys()
+    )
+    # the upstream is sent nothing of it
+    [got] = sent.seen
+    assert identity(got)["x-user-id"] == ALICE["x-user-id"]
+    assert [name for name, value in got["headers"] if name.lower() == "set-cookie" or new in value] == []
+    # the old cookie again: the gateway's cached decision, which never carries the cookie
+    again = send(sec, modes[mode], "GET", "/customer/echo/refreshed", cookie)
+    assert again.response.status == 200 and again.response.header_values("set-cookie") == []
+    assert [identity(got)["x-user-id"] for got in again.seen] == [ALICE["x-user-id"]]
+
+
+def carries_refreshed(response: RawResponse, name: str, old: str, own: Sequence[str] = ()) -> None:
+    """The answer sets the session cookie `name` once, to a new value, beside the upstream's `own`."""
+    cookies = response.header_values("set-cookie")
+    [refreshed] = [c for c in cookies if c.startswith(f"{name}=")]
+    assert cookie_value(refreshed) not in ("", old)
+    assert [c for c in cookies if c != refreshed] == list(own)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_refreshed_session_cookie_rides_on_the_upstreams_error(sec: Sec, modes: dict[str, Mode], mode: str) -> None:
+    name, old = extended(sec, "alice")
+    sent = send(sec, modes[mode], "GET", "/customer/echo/status/404/r", [("Cookie", f"{name}={old}")])
+    assert sent.response.status == 404 and len(sent.seen) == 1
+    carries_refreshed(sent.response, name, old, own=["app_cookie=upstream; Path=/"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_refreshed_session_cookie_rides_on_a_denial(sec: Sec, modes: dict[str, Mode], mode: str) -> None:
+    name, old = extended(sec, "carol")  # a viewer: writing takes a member
+    headers = [("Cookie", f"{name}={old}"), ("Sec-Fetch-Site", "same-origin")]
+    sent = send(sec, modes[mode], "POST", "/customer/write/r", headers)
+    assert sent.response.status == 403 and sent.seen == []
+    carries_refreshed(sent.response, name, old)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_refreshed_session_cookie_rides_on_a_step_up(sec: Sec, modes: dict[str, Mode], mode: str) -> None:
+    """alice has no second factor: her page load is sent to give one (303), or, behind nginx or
+    Caddy, refused with the gateway's 403. The gateway sends a page back only to its tenant's
+    hosts: there the page is asked for on the customer's host."""
+    name, old = extended(sec, "alice")
+    fronted = mode not in ANSWERED_BY_GATEWAY
+    host, target = ("gw.test", "/customer/step-up/r") if fronted else ("customer.example", "/step-up/r")
+    head = [("Host", host), ("Cookie", f"{name}={old}"), ("Accept", "text/html")]
+    sent = send_raw(sec, modes[mode], build("GET", target, head))
+    assert sent.response.status == (403 if fronted else 303) and sent.seen == []
+    if not fronted:
+        assert "aal=aal2&return_to=http%3A%2F%2Fcustomer.example%2Fstep-up%2Fr" in str(sent.response.header("location"))
+    carries_refreshed(sent.response, name, old)
 
 
 # --- differential: the path decided is the path forwarded ------------------------------------

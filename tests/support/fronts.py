@@ -3,7 +3,7 @@ run by the real nginx and Caddy, with only their addresses replaced, and the con
 `gateway edge nginx` renders.
 
     with nginx_front(gateway_url, app_url) as front:    # front.url; the gateway decides, nginx forwards
-    with caddy_front(gateway_url, app_url) as front:    # the same with Caddy's forward_auth
+    with caddy_front(gateway_url, app_url) as front:    # the same with Caddy (forward auth)
     with edge_front(gateway_env) as front:              # edge mode, rendered from the gateway's environment
 
 Each runs from a directory of its own (configuration, pid, logs, temp files), in the

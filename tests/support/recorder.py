@@ -9,7 +9,8 @@ a request whose sender went away before the end of its body is recorded with
 Paths under `/sse/` answer with a never-ending event stream (one event per 0.2 s);
 `/big/<n>` answers with n bytes (`0123456789` repeated), streamed in 64 KiB chunks.
 Paths containing `/cors/` answer with the upstream's own CORS headers (`*`, credentials):
-the gateway must never pass them on.
+the gateway must never pass them on. Paths containing `/status/<n>/` answer with status n
+and a cookie of the upstream's own (`Set-Cookie: app_cookie=upstream; Path=/`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import base64
 import json
+import re
 from typing import Any
 
 import uvicorn
@@ -60,8 +62,17 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _big(send, int(target[len("/big/") :].split("?")[0]))
         return
     extra = CORS_ANSWER if "/cors/" in target else []
-    await _json(send, 200, {"ok": True, "path": target, "padding": "x" * 100}, extra)
+    asked = _STATUS.search(target)
+    if asked:
+        extra = [*extra, OWN_COOKIE]
+    status = int(asked.group(1)) if asked else 200
+    await _json(send, status, {"ok": True, "path": target, "padding": "x" * 100}, extra)
 
+
+#: `/status/<n>/`: the status to answer with
+_STATUS = re.compile(r"/status/([1-5][0-9][0-9])/")
+#: the cookie an upstream sets itself, on a `/status/<n>/` answer
+OWN_COOKIE = (b"set-cookie", b"app_cookie=upstream; Path=/")
 
 #: what a careless upstream says about CORS
 CORS_ANSWER = [
