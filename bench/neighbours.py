@@ -8,13 +8,15 @@ beta's baseline in the same run (two tenants on separate Ory emulators: tests/ro
               second: the whoami calls they cost alpha's Ory, and beta's cached p99 meanwhile
 3. streams    one alpha principal opens SSE streams until refused: beta's first SSE answer
 4. outage     alpha's Kratos frozen (SIGSTOP) and flooded by 200 clients with distinct junk
-              tokens: beta's p99s again
+              tokens, each request from an address of its own (`X-Forwarded-For` from the
+              trusted loopback: a distributed flood, which no per-address budget stops, only
+              alpha's Ory pool bounds): beta's p99s again
 
 The noisy clients run in a process of their own, so beta's timings are not their loop's.
 
 Bounds printed beside the figures: beta's p99 within 2x of its baseline (plus 5 ms: a
 baseline of a few ms doubles on a scheduler hiccup), junk lookups within the credential
-budget (GATEWAY_AUTH_FAILURES_PER_MINUTE, plus the lookups in flight when it filled), beta's
+budget (GATEWAY_AUTH_FAILURES_PER_MINUTE), beta's
 first SSE 200. Exit 1 when one does not hold. Timings on a shared machine are noisy: compare
 within a run, not across runs.
 """
@@ -25,6 +27,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import random
 import sys
 import time
 from collections.abc import Sequence
@@ -36,7 +39,11 @@ import httpx
 from tests.robustness.neighbours import Neighbours, junk_token, neighbours
 
 BUDGET = 60
-SETTINGS = {"GATEWAY_MAX_STREAMS": "200", "GATEWAY_AUTH_FAILURES_PER_MINUTE": str(BUDGET)}
+SETTINGS = {
+    "GATEWAY_MAX_STREAMS": "200",
+    "GATEWAY_AUTH_FAILURES_PER_MINUTE": str(BUDGET),
+    "GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32",  # the outage's flood comes from many addresses
+}
 SLACK_MS = 5.0
 
 
@@ -67,14 +74,16 @@ async def _beta(two: Neighbours, cached: dict[str, str], fresh: list[dict[str, s
 
 
 async def _flood(url: str, seconds: float, concurrency: int) -> int:
-    """Distinct junk tokens at `url`, `concurrency` at a time, for `seconds`."""
+    """Distinct junk tokens at `url`, `concurrency` at a time, for `seconds`, each request from
+    a random address of 10.0.0.0/8 (as the trusted loopback proxy says)."""
     sent, until = 0, time.monotonic() + seconds
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as http:
 
         async def one() -> None:
             nonlocal sent
             while time.monotonic() < until:
-                await http.get(url, headers={"X-Session-Token": junk_token()})
+                address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+                await http.get(url, headers={"X-Session-Token": junk_token(), "X-Forwarded-For": address})
                 sent += 1
 
         await asyncio.gather(*(one() for _ in range(concurrency)))
@@ -180,7 +189,7 @@ def _bounds(report: dict[str, Any]) -> dict[str, bool]:
         "outage: beta cached p99 within 2x": within(outage["cached_p99_ms"], base["cached_p99_ms"]),
         "outage: beta new-session p99 within 2x": within(outage["new_p99_ms"], base["new_p99_ms"]),
         "junk: beta cached p99 within 2x": within(junk["beta_cached_p99_ms"], base["cached_p99_ms"]),
-        "junk: whoami calls about the budget": junk["whoami_calls"] <= BUDGET * 1.5,
+        "junk: whoami calls within the budget": junk["whoami_calls"] <= BUDGET,
         "streams: beta's first SSE 200": report["streams"]["beta_first_sse"] == 200,
     }
 

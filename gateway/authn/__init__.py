@@ -125,13 +125,13 @@ class TenantAuthenticator:
         looked up (once for every concurrent caller) and cached."""
         tenant = self.tenant
         key = credential_key(tenant.name, attempt.authenticator, attempt.credential)
-        attempts = None
+        attempts, pending = None, None
         if REGISTRY[attempt.authenticator].asks_ory:
             if why := impossible(attempt.authenticator, attempt.credential, tenant):
                 return Verdict.reject("malformed_credential", why)  # never sent to Ory, never cached
             attempts = self.attempts
             if attempts is not None and not attempts.known(key):  # past the budget: 429, no Ory call
-                await attempts.check(tenant.name, address)
+                pending = await attempts.begin(tenant.name, address, key)
         verify = self.sources[attempt.authenticator]
 
         async def load() -> Verdict:  # run by this request only: a joiner's `refreshed` is never called
@@ -147,7 +147,13 @@ class TenantAuthenticator:
                 verdict = dataclasses.replace(verdict, set_cookie="")
             return stamped(key, verdict)
 
-        return await self.cache.get_or_load(key, load)
+        if pending is None:  # nothing counted here (a joiner of the same lookup counts nothing)
+            return await self.cache.get_or_load(key, load)
+        try:
+            return await self.cache.get_or_load(key, load)
+        finally:
+            assert attempts is not None
+            attempts.end(pending)
 
     async def forget(self, principal: Principal) -> None:
         """Forget the cached decision `principal` came from, here and in the shared layer: the

@@ -9,8 +9,9 @@ its cache entry may have lapsed, the person has not changed): Ory is asked again
 it only does not wait for room. Any other miss needs room in the address's window (else 429
 `too_many_attempts`, no Ory call); a lookup Ory answers "not valid" takes one place in it.
 The address is the client address as believed through GATEWAY_TRUSTED_PROXIES; an IPv6
-address counts as its /64 (one host's usual allotment). Concurrent lookups from one address
-can overshoot the budget by as many as are in flight when it fills.
+address counts as its /64 (one host's usual allotment). Lookups from the address still in
+flight take their place in advance (any may yet fail), so a burst sent while Ory is slow
+cannot overshoot the budget either; each gives its place back when Ory has answered.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Attempts:
         self.refused: dict[str, int] = {}
         #: credential key -> until when Ory's "valid" vouches for it (bounded, least recently used out)
         self._known: LRUCache[str, float] = LRUCache(maxsize=max(1, known))
+        #: window key -> the unknown credentials (cache keys) from that address being looked up
+        self._pending: dict[str, set[str]] = {}
         self._clock = clock
 
     def known(self, key: str) -> bool:
@@ -44,16 +47,32 @@ class Attempts:
         """Ory accepted this credential, valid until `until` (epoch seconds; None: a day)."""
         self._known[key] = until if until is not None else self._clock() + 86_400
 
-    async def check(self, tenant: str, address: str) -> None:
-        """Return when `address` may have one more unknown credential looked up; else 429."""
+    async def begin(self, tenant: str, address: str, credential: str) -> tuple[str, str] | None:
+        """Room for one more unknown credential (its cache key) from `address` to be looked up,
+        counting the address's lookups still in flight (each may yet fail); else 429. Returns
+        what `end` takes, or None when that credential's lookup is in flight already (the
+        caller joins it: no second call, nothing more to count)."""
         key = window_key("attempts", tenant, client_key(address))
-        if await self.windows.test(self.item, key):
-            return
+        waiting = self._pending.get(key)
+        if waiting is not None and credential in waiting:
+            return None
+        if await self.windows.test(self.item, key, cost=len(waiting or ()) + 1):
+            self._pending.setdefault(key, set()).add(credential)
+            return key, credential
         self.refused[tenant] = self.refused.get(tenant, 0) + 1
         raise TooManyAttempts(
             "too many unknown credentials from this address; retry later",
             retry_after=await self.windows.retry_after(self.item, key),
         )
+
+    def end(self, begun: tuple[str, str]) -> None:
+        """The lookup `begin` made room for is over (its failure, if it failed, is counted)."""
+        key, credential = begun
+        waiting = self._pending.get(key)
+        if waiting is not None:
+            waiting.discard(credential)
+            if not waiting:
+                del self._pending[key]
 
     async def failed(self, tenant: str, address: str) -> None:
         """One credential from `address` that Ory did not accept."""

@@ -62,9 +62,9 @@ class Windows:
         """Count one hit in `key`'s window; False (and nothing counted) when it is full."""
         return await self._ask(lambda limiter: limiter.hit(item, key))
 
-    async def test(self, item: RateLimitItem, key: str) -> bool:
-        """Whether one more hit would be allowed (nothing counted)."""
-        return await self._ask(lambda limiter: limiter.test(item, key))
+    async def test(self, item: RateLimitItem, key: str, cost: int = 1) -> bool:
+        """Whether `cost` more hits would be allowed (nothing counted)."""
+        return await self._ask(lambda limiter: limiter.test(item, key, cost=cost))
 
     async def retry_after(self, item: RateLimitItem, key: str) -> int:
         """Whole seconds (at least 1) until `key`'s window has room again."""

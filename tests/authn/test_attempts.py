@@ -3,6 +3,9 @@ what spends it, what it refuses, and what it never refuses."""
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 
 from gateway.authn import TenantAuthenticator
@@ -64,3 +67,55 @@ def test_an_ipv6_address_counts_as_its_64() -> None:
     assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
     assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
     assert client_key("192.0.2.7") == "192.0.2.7"
+
+
+async def test_lookups_in_flight_count_so_a_burst_never_overshoots_the_budget(clock: FakeClock) -> None:
+    """A burst of unknown credentials all in flight at once: none has failed yet, yet only the
+    budget's worth reach Ory; the rest are refused at once, with no call."""
+    release, asked = asyncio.Event(), []
+
+    async def whoami(req: httpx.Request) -> httpx.Response:
+        asked.append(req)
+        await release.wait()  # Ory is slow: every lookup is still in flight when the next comes
+        return httpx.Response(401, json={"error": {"code": 401, "status": "Unauthorized"}})
+
+    attempts = Attempts(Windows(LocalStorage()), 5, clock=clock)
+    settings = tenant()
+    pool = OryPool.over(settings.name, httpx.AsyncClient(transport=httpx.MockTransport(whoami)))
+    auth = TenantAuthenticator(settings, CacheSettings(max_ttl=60), pool, clock, attempts=attempts)
+    burst = [
+        asyncio.ensure_future(auth.authenticate(request(("x-session-token", junk(n))), ["human"])) for n in range(20)
+    ]
+    await asyncio.sleep(0.05)
+    assert len(asked) == 5  # the budget, though none has failed yet
+    release.set()
+    outcomes = await asyncio.gather(*burst, return_exceptions=True)
+    assert sum(isinstance(o, TooManyAttempts) for o in outcomes) == 15
+    assert sum(isinstance(o, InvalidToken) for o in outcomes) == 5
+    assert len(asked) == 5
+    with pytest.raises(TooManyAttempts):  # the five failures fill the window
+        await auth.authenticate(request(("x-session-token", junk(99))), ["human"])
+    assert attempts._pending == {}  # every lookup given back
+
+
+async def test_one_new_credential_in_a_burst_of_requests_is_one_lookup_and_no_refusal(clock: FakeClock) -> None:
+    """A page firing 100 requests at once with a session just signed in: one whoami, 100 answers."""
+    release, asked = asyncio.Event(), []
+
+    async def whoami(req: httpx.Request) -> httpx.Response:
+        asked.append(req)
+        await release.wait()
+        return httpx.Response(200, json=session())
+
+    attempts = Attempts(Windows(LocalStorage()), 5, clock=clock)
+    settings = tenant()
+    pool = OryPool.over(settings.name, httpx.AsyncClient(transport=httpx.MockTransport(whoami)))
+    auth = TenantAuthenticator(settings, CacheSettings(max_ttl=60), pool, clock, attempts=attempts)
+    burst = [
+        asyncio.ensure_future(auth.authenticate(request(("x-session-token", GOOD)), ["human"])) for _ in range(100)
+    ]
+    await asyncio.sleep(0.05)
+    release.set()
+    principals = await asyncio.gather(*burst)
+    assert len(asked) == 1 and len(principals) == 100
+    assert attempts._pending == {}
