@@ -47,6 +47,10 @@ class Prepared:
 Assert = Callable[[Principal, str], str]
 
 
+#: runs whose owner is kept (about 300 bytes each); an older one is fetched again when asked about
+OWNERS = 10_000
+
+
 class OrgScope:
     def __init__(self, upstreams: Upstreams, body_limit: int, assertion: Assert | None = None) -> None:
         self.upstreams = upstreams
@@ -54,7 +58,8 @@ class OrgScope:
         #: run look-ups carry the caller's assertion, like the request they check (a service
         #: that verifies assertions, docs/durably-contract.md, answers them as the caller)
         self.assertion = assertion
-        self._owners: LRUCache[tuple[str, str], tuple[str | None, str | None]] = LRUCache(maxsize=100_000)
+        #: (upstream, run id) -> its labels' owner, for the runs asked about most recently
+        self._owners: LRUCache[tuple[str, str], tuple[str | None, str | None]] = LRUCache(maxsize=OWNERS)
 
     async def prepare(
         self, ex: Exchange, match: Match, principal: Principal | None, body: Body, policies: PolicySet
