@@ -147,13 +147,11 @@ class TenantAuthenticator:
                 verdict = dataclasses.replace(verdict, set_cookie="")
             return stamped(key, verdict)
 
-        if pending is None:  # nothing counted here (a joiner of the same lookup counts nothing)
-            return await self.cache.get_or_load(key, load)
         try:
             return await self.cache.get_or_load(key, load)
         finally:
-            assert attempts is not None
-            attempts.end(pending)
+            if attempts is not None and pending is not None:  # a joiner of the same lookup counted nothing
+                attempts.end(pending)
 
     async def forget(self, principal: Principal) -> None:
         """Forget the cached decision `principal` came from, here and in the shared layer: the

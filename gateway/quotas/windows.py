@@ -68,8 +68,7 @@ class Windows:
 
     async def retry_after(self, item: RateLimitItem, key: str) -> int:
         """Whole seconds (at least 1) until `key`'s window has room again."""
-        stats = await self._ask(lambda limiter: limiter.get_window_stats(item, key))
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        return max(1, (await self.left(item, key))[1])
 
     async def left(self, item: RateLimitItem, key: str) -> tuple[int, int]:
         """The hits `key`'s window has room for, and whole seconds until it has more."""
