@@ -95,6 +95,9 @@ class GatewayApp:
             await self._fail(ex, GatewayError("internal error", reason="internal_error"))
         finally:
             self._done(ex, tracker, times)
+            # the exchange sends through the tracker, which knows the exchange: undone, that
+            # cycle would hold the request's objects until the cycle collector came by
+            tracker.exchange = None
 
     def _done(self, ex: Exchange, tracker: Tracker, times: RequestTimes) -> None:
         duration = time.perf_counter() - ex.started
