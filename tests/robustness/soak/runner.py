@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import json
 import random
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ HTTP_WORKERS = 6
 #: bounds on the gateway process (stated in docs/robustness.md)
 RSS_GROWTH_MIB = 64  # RSS at its highest after warm-up, above the warmed-up RSS
 SOCKET_SLACK = 8  # sockets after the run and a settle, above the warmed-up count
+MACHINE_TOKENS_EVERY = 20 * 60.0  # seconds; Hydra's client-credentials tokens live an hour
 
 
 @dataclass
@@ -58,6 +61,11 @@ def _harvest(stack: Stack, into: list[tuple[int, str | None]]) -> None:
         httpx.delete(url, params={"upto": max(r["seq"] for r in records)}, timeout=5)
 
 
+def _remint(stack: Stack, load: traffic.Traffic) -> None:
+    """Fresh machine tokens before the old ones expire (the first call mints what is already fresh)."""
+    load.creds = {**load.creds, **stack.machine_credentials()}
+
+
 async def _every(seconds: float, what: Any, stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(httpx.HTTPError):
@@ -82,6 +90,7 @@ async def _drive(stack: Stack, plan: Plan) -> dict[str, Any]:
         tasks += [asyncio.ensure_future(traffic.trickler(load, chunked)) for chunked in (False, True)]
         sampler = asyncio.ensure_future(_every(2.0, lambda: probe.sample(t0), stop))
         harvester = asyncio.ensure_future(_every(15.0, lambda: _harvest(stack, durably), stop))
+        minter = asyncio.ensure_future(_every(MACHINE_TOKENS_EVERY, lambda: _remint(stack, load), stop))
         await asyncio.sleep(plan.warmup)
         baseline = probe.sample(t0)
         await schedule(stack, t0 + plan.warmup, plan.down, plan.gap, t0 + plan.seconds, faults)
@@ -91,7 +100,7 @@ async def _drive(stack: Stack, plan: Plan) -> dict[str, Any]:
         for task in late:
             task.cancel()
         stop.set()
-        await asyncio.gather(sampler, harvester)
+        await asyncio.gather(sampler, harvester, minter)
     elapsed = time.monotonic() - t0
     await asyncio.to_thread(_harvest, stack, durably)
     pid = probe.pid
@@ -142,12 +151,15 @@ async def _drive(stack: Stack, plan: Plan) -> dict[str, Any]:
 
 def run(plan: Plan, out: Path | None = None) -> dict[str, Any]:
     traced = plan.tracemalloc
-    if traced is not None:
-        traced.mkdir(parents=True, exist_ok=True)
-    with running_stack(heap.environment(traced) if traced is not None else None) as stack:
+    folder = traced or Path(tempfile.mkdtemp(prefix="soak-heap-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    with running_stack(heap.environment(folder, trace=traced is not None)) as stack:
         report = asyncio.run(_drive(stack, plan))
+    report["gc"] = heap.census(folder)
     if traced is not None:
         report["tracemalloc"] = heap.growth(traced)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
     if out is not None:
         out.write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -115,15 +115,27 @@ class Stack:
         """Request headers per principal (logged in once, through the emulator's real flows)."""
         ory = self.ory.url
         bearer = {who: login(ory, *PASSWORDS[who]) for who in ("alice", "bob", "dana")}
-        bearer["partner"] = client_token(
-            ory, "dealer", "partner-inventory", CLIENTS["partner-inventory"][1], "inventory:read jobs:read jobs:write"
-        )
-        bearer["cgw"] = client_token(ory, "customer", "customer-gateway", CLIENTS["customer-gateway"][1], "jobs:read")
         bearer["bogus"] = "ory_st_" + "x" * 32
         heads = {who: {"Authorization": f"Bearer {token}"} for who, token in bearer.items()}
         name, value = browser_login(ory, *PASSWORDS["carol"])
         heads["carol"] = {"Cookie": f"{name}={value}"}
-        return heads
+        return heads | self.machine_credentials()
+
+    def machine_credentials(self) -> dict[str, dict[str, str]]:
+        """Request headers of the machines: client-credentials tokens, which Hydra lets live one
+        hour, so a run longer than that mints them again (`MACHINE_TOKENS_EVERY`)."""
+        ory = self.ory.url
+        bearer = {
+            "partner": client_token(
+                ory,
+                "dealer",
+                "partner-inventory",
+                CLIENTS["partner-inventory"][1],
+                "inventory:read jobs:read jobs:write",
+            ),
+            "cgw": client_token(ory, "customer", "customer-gateway", CLIENTS["customer-gateway"][1], "jobs:read"),
+        }
+        return {who: {"Authorization": f"Bearer {token}"} for who, token in bearer.items()}
 
 
 def _policies(folder: Path) -> Path:

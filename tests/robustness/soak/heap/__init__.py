@@ -1,7 +1,9 @@
-"""Heap growth of the soak's gateway (`--tracemalloc`): where the memory went between snapshots."""
+"""The soak's gateway heap: its collector's census, once a minute, and with `--tracemalloc`,
+where the memory went between heap snapshots."""
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from pathlib import Path
 
@@ -9,10 +11,30 @@ HERE = Path(__file__).resolve().parent
 IGNORED = (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>"))
 
 
-def environment(folder: Path) -> dict[str, str]:
-    """What the gateway process needs to write snapshots to `folder` (this folder's sitecustomize)."""
+def environment(folder: Path, trace: bool) -> dict[str, str]:
+    """What the gateway process needs to write its census, and snapshots if `trace`, to `folder`
+    (this folder's sitecustomize)."""
     root = HERE.parents[3]
-    return {"PYTHONPATH": f"{HERE}:{root}", "SOAK_TRACEMALLOC_DIR": str(folder)}
+    return {"PYTHONPATH": f"{HERE}:{root}", "SOAK_HEAP_DIR": str(folder)} | ({"SOAK_TRACEMALLOC": "1"} if trace else {})
+
+
+def census(folder: Path) -> dict[str, object]:
+    """The collector's work over the run (collections of each generation; a full one frees the
+    cycles that lived long enough to be promoted) and the objects it tracked, once a minute."""
+    path = folder / "census.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    if not rows:
+        return {"minutes": 0}
+    return {
+        "minutes": len(rows),
+        "collections": rows[-1]["collections"],
+        "longest_full_collection_ms": max(r["longest_full_ms"] for r in rows),
+        "tracked_objects": {
+            "first": rows[0]["tracked"],
+            "max": max(r["tracked"] for r in rows),
+            "last": rows[-1]["tracked"],
+        },
+    }
 
 
 def growth(folder: Path, top: int = 12) -> dict[str, object]:
