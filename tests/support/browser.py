@@ -44,11 +44,17 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def sign_in(page: Page, gateway_url: str, email: str, password: str, tenant: str = "customer") -> None:
+def sign_in(
+    page: Page, gateway_url: str, email: str, password: str, tenant: str = "customer", *, stay: bool = True
+) -> None:
     """Open the dashboard; the gateway sends the browser to the login page; sign in; back
-    (to the organization picker, or the person's only organization's page)."""
-    page.goto(f"{gateway_url}/{tenant}/")
+    (to the organization picker, or the person's only organization's page). With `stay`
+    False, the way back ends at a blank page instead of the dashboard."""
+    home = f"{gateway_url}/{tenant}/"
+    page.goto(home)
     page.wait_for_url("**/ui/login?flow=*")
+    if not stay:
+        page.route(home, lambda route: route.fulfill(status=200, content_type="text/html", body="<p>signed in</p>"))
     page.fill("input[name=identifier]", email)
     page.fill("input[name=password]", password)
     page.click("button[name=method]")
@@ -56,8 +62,11 @@ def sign_in(page: Page, gateway_url: str, email: str, password: str, tenant: str
 
 
 def signed_in(browser: Browser, gateway_url: str, email: str, password: str) -> BrowserContext:
+    """A browser context holding the session cookie. The page that signed in never loads the
+    dashboard: it would open event streams, and closing a page with streams still opening has
+    hung Chromium for minutes on a loaded machine."""
     context = browser.new_context()
     page = context.new_page()
-    sign_in(page, gateway_url, email, password)
+    sign_in(page, gateway_url, email, password, stay=False)
     page.close()
     return context
